@@ -1,0 +1,314 @@
+//! The entities tools answer with and events carry: projects, sessions, notes, todos,
+//! documents, transcript items and pointers, operations, jobs and chat messages.
+
+use crate::blueprint::Blueprint;
+use crate::ids::*;
+use crate::mode::Mode;
+use crate::ErrorBody;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectStatus {
+    Active,
+    Paused,
+    Completed,
+    Archived,
+}
+
+/// A user's role in a project. Owners and editors change it; viewers only read.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Editor,
+    Viewer,
+}
+
+impl Role {
+    pub fn can_write(self) -> bool {
+        matches!(self, Role::Owner | Role::Editor)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: ProjectId,
+    pub owner_id: UserId,
+    pub name: String,
+    pub description: String,
+    pub status: ProjectStatus,
+    /// The committed blueprint.
+    pub blueprint: Blueprint,
+    /// The blueprint being filled during intake.
+    pub blueprint_draft: Blueprint,
+    /// 0 until the first `commit_blueprint`.
+    pub blueprint_version: i32,
+    /// The caller's role, when the project is read for a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a client says about itself in `hello`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// Session metadata kept with the session: where the conversation stands.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionMetadata {
+    /// The phase of the conversation; follows the mode unless a client sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Blueprint fields this session has filled, in the order it filled them.
+    #[serde(default)]
+    pub dimensions_covered: Vec<crate::blueprint::BlueprintField>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub project_id: Option<ProjectId>,
+    pub mode: Mode,
+    pub auto_accept: bool,
+    pub metadata: SessionMetadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientInfo>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: NoteId,
+    pub project_id: ProjectId,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub author_id: UserId,
+    pub session_id: Option<SessionId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TodoStatus {
+    Open,
+    InProgress,
+    Done,
+    Blocked,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Todo {
+    pub id: TodoId,
+    pub project_id: ProjectId,
+    pub title: String,
+    pub details: String,
+    pub status: TodoStatus,
+    pub priority: Priority,
+    pub session_id: Option<SessionId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A heading of the document: `key` is stable for the same heading path and is what
+/// per-section merges match on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    pub key: String,
+    pub title: String,
+    pub level: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub id: DocumentId,
+    pub project_id: ProjectId,
+    pub markdown: String,
+    pub sections: Vec<Section>,
+    pub summary: String,
+    /// 0 for the empty document every project starts with.
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a document version came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<JobId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocumentVersion {
+    pub document_id: DocumentId,
+    pub version: i32,
+    pub summary: String,
+    pub sections: Vec<Section>,
+    pub source: Source,
+    /// Present when one version is read; left out of the history list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markdown: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptRole {
+    User,
+    Assistant,
+    System,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptItem {
+    pub session_id: SessionId,
+    pub seq: i64,
+    pub item_id: String,
+    pub role: TranscriptRole,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptPointer {
+    pub id: PointerId,
+    pub session_id: SessionId,
+    pub project_id: ProjectId,
+    pub item_id: String,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// What an operation changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
+    Project,
+    Blueprint,
+    Note,
+    Todo,
+    TranscriptPointer,
+    Document,
+    Job,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationStatus {
+    Pending,
+    Executing,
+    Completed,
+    Failed,
+    Rejected,
+}
+
+/// A change made (or proposed) by a tool call (PROTOCOL.md section 8).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    pub id: OperationId,
+    pub session_id: SessionId,
+    /// Absent only for a `create_project` not yet executed.
+    pub project_id: Option<ProjectId>,
+    /// Set when the operation was decided together with others by one
+    /// `operation.decide`.
+    pub batch_id: Option<BatchId>,
+    /// Position among the session's operations (1, 2, 3, ...); approvals run in this
+    /// order.
+    pub seq: i64,
+    pub tool: String,
+    pub kind: OperationKind,
+    pub entity: Entity,
+    /// Known once the entity exists.
+    pub entity_id: Option<String>,
+    /// The tool's arguments (after any edits made when approving).
+    pub data: serde_json::Value,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub status: OperationStatus,
+    pub error: Option<ErrorBody>,
+    pub created_at: DateTime<Utc>,
+    pub executed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Retrying,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    Low,
+    Normal,
+    High,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatRole {
+    User,
+    Assistant,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: MessageId,
+    pub project_id: ProjectId,
+    pub role: ChatRole,
+    pub author_id: Option<UserId>,
+    pub text: String,
+    pub job_id: Option<JobId>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,110 @@
+//! Error codes (PROTOCOL.md section 4) and the error body shared by `error` messages,
+//! failed `tool.result`s, failed operations and HTTP error responses.
+
+use serde::{Deserialize, Serialize};
+
+/// The wire error codes. Each has one HTTP status for the HTTP API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    InvalidArguments,
+    UnknownTool,
+    /// The tool exists but not in the session's mode.
+    ToolNotAllowed,
+    Conflict,
+    /// Comes with `retry_after_ms`.
+    RateLimited,
+    Unavailable,
+    /// Never carries internal detail (no stack trace, no SQL).
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with the code (PROTOCOL.md section 7).
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden | Self::ToolNotAllowed => 403,
+            Self::NotFound | Self::UnknownTool => 404,
+            Self::Conflict => 409,
+            Self::InvalidArguments => 422,
+            Self::RateLimited => 429,
+            Self::Unavailable => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::InvalidArguments => "invalid_arguments",
+            Self::UnknownTool => "unknown_tool",
+            Self::ToolNotAllowed => "tool_not_allowed",
+            Self::Conflict => "conflict",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `{code, message, retry_after_ms?, details?}`: what every failure looks like on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn with_retry_after_ms(mut self, ms: u64) -> Self {
+        self.retry_after_ms = Some(ms);
+        self
+    }
+
+    /// `invalid_arguments` naming the field at fault, in the message and as
+    /// `details.field`.
+    pub fn invalid_field(field: &str, problem: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::InvalidArguments, format!("{field}: {problem}"))
+            .with_details(serde_json::json!({ "field": field }))
+    }
+}
+
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ErrorBody {}

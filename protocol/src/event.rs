@@ -1,0 +1,139 @@
+//! Events published on topics (PROTOCOL.md section 5): the `event.kind` payloads.
+
+use crate::entities::*;
+use crate::ids::*;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The `project:{id}` topic name.
+pub fn project_topic(id: ProjectId) -> String {
+    format!("project:{id}")
+}
+
+/// The `session:{id}` topic name.
+pub fn session_topic(id: SessionId) -> String {
+    format!("session:{id}")
+}
+
+/// A parsed topic name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Project(ProjectId),
+    Session(SessionId),
+}
+
+impl Topic {
+    pub fn parse(s: &str) -> Option<Topic> {
+        let (kind, id) = s.split_once(':')?;
+        match kind {
+            "project" => id.parse().ok().map(Topic::Project),
+            "session" => id.parse().ok().map(Topic::Session),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Topic::Project(id) => write!(f, "project:{id}"),
+            Topic::Session(id) => write!(f, "session:{id}"),
+        }
+    }
+}
+
+/// One event, tagged by `kind`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Event {
+    #[serde(rename = "job.status")]
+    JobStatus(JobStatusEvent),
+    #[serde(rename = "tool.progress")]
+    ToolProgress(ToolProgress),
+    #[serde(rename = "draft.delta")]
+    DraftDelta(DraftDelta),
+    #[serde(rename = "document.updated")]
+    DocumentUpdated(DocumentUpdated),
+    #[serde(rename = "operation.created")]
+    OperationCreated { operation: Operation },
+    #[serde(rename = "operation.updated")]
+    OperationUpdated { operation: Operation },
+    #[serde(rename = "project.updated")]
+    ProjectUpdated { project: Project },
+    #[serde(rename = "note.created")]
+    NoteCreated { note: Note },
+    #[serde(rename = "note.updated")]
+    NoteUpdated { note: Note },
+    #[serde(rename = "todo.created")]
+    TodoCreated { todo: Todo },
+    #[serde(rename = "todo.updated")]
+    TodoUpdated { todo: Todo },
+    #[serde(rename = "transcript.pointer")]
+    TranscriptPointer { pointer: TranscriptPointer },
+    #[serde(rename = "chat.delta")]
+    ChatDelta {
+        message_id: MessageId,
+        seq: u64,
+        text: String,
+    },
+    #[serde(rename = "chat.message")]
+    ChatMessage { message: ChatMessage },
+    #[serde(rename = "presence.joined")]
+    PresenceJoined(Presence),
+    #[serde(rename = "presence.left")]
+    PresenceLeft(Presence),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobStatusEvent {
+    pub job_id: JobId,
+    pub job_kind: String,
+    pub project_id: ProjectId,
+    pub status: JobStatus,
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+}
+
+/// The TOOL_PROGRESS message an assistant can narrate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolProgress {
+    pub job_id: JobId,
+    pub project_id: ProjectId,
+    pub session_id: Option<SessionId>,
+    pub status: JobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sections: Option<Vec<String>>,
+    /// One sentence an assistant can say aloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub narration: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DraftDelta {
+    pub job_id: JobId,
+    pub seq: u64,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocumentUpdated {
+    pub project_id: ProjectId,
+    pub document_id: DocumentId,
+    pub version: i32,
+    pub summary: String,
+    pub sections: Vec<Section>,
+    pub source: Source,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Presence {
+    pub session_id: SessionId,
+    pub user_id: UserId,
+    pub client: Option<ClientInfo>,
+}

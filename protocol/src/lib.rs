@@ -1,0 +1,26 @@
+//! Draftline's wire protocol, version 1: every message, event, error code, close code and
+//! tool argument type, and the tool catalogue. The single source of truth for the wire;
+//! no I/O and no async runtime here.
+
+pub mod blueprint;
+pub mod client;
+pub mod close;
+pub mod entities;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod mode;
+pub mod server;
+pub mod tools;
+
+pub use client::ClientMessage;
+pub use error::{ErrorBody, ErrorCode};
+pub use ids::*;
+pub use mode::Mode;
+pub use server::ServerMessage;
+
+/// The protocol version carried in `welcome.protocol`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The WebSocket subprotocol a client asks for (PROTOCOL.md section 1).
+pub const SUBPROTOCOL: &str = "draftline.v1";

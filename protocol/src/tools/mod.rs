@@ -1,0 +1,374 @@
+//! The tool catalogue: every tool's name, description, argument type and schema, whether
+//! it changes data, and the modes that allow it. The mode table and `GET /v1/tools` are
+//! derived from here.
+
+pub mod args;
+pub mod output;
+
+use crate::error::ErrorBody;
+use crate::mode::Mode;
+use args::*;
+use garde::Validate;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Every tool the hub answers.
+///
+/// `queue_draft_update` and `get_draft_status` have argument types in [`args`] but join
+/// the catalogue with the job runtime that answers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolName {
+    ListProjects,
+    CreateProject,
+    AssignProjectToSession,
+    GetProject,
+    UpdateProject,
+    SyncBlueprintField,
+    GetBlueprintGaps,
+    CommitBlueprint,
+    CreateNote,
+    UpdateNote,
+    ListNotes,
+    CreateTodo,
+    UpdateTodo,
+    UpdateTodoStatus,
+    DeleteTodo,
+    ListTodos,
+    RecordTranscriptPointer,
+    GetDocument,
+    ApplyDocumentEdits,
+}
+
+use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
+
+/// What the catalogue knows of a tool.
+#[derive(Clone, Copy, Debug)]
+pub struct ToolSpec {
+    pub name: ToolName,
+    pub description: &'static str,
+    /// The modes whose sessions may call it.
+    pub modes: &'static [Mode],
+    /// Whether a call changes data (and so is recorded as an operation).
+    pub changes: bool,
+}
+
+const ALL_MODES: &[Mode] = &Mode::ALL;
+
+impl ToolName {
+    pub const ALL: [ToolName; 19] = [
+        ToolName::ListProjects,
+        ToolName::CreateProject,
+        ToolName::AssignProjectToSession,
+        ToolName::GetProject,
+        ToolName::UpdateProject,
+        ToolName::SyncBlueprintField,
+        ToolName::GetBlueprintGaps,
+        ToolName::CommitBlueprint,
+        ToolName::CreateNote,
+        ToolName::UpdateNote,
+        ToolName::ListNotes,
+        ToolName::CreateTodo,
+        ToolName::UpdateTodo,
+        ToolName::UpdateTodoStatus,
+        ToolName::DeleteTodo,
+        ToolName::ListTodos,
+        ToolName::RecordTranscriptPointer,
+        ToolName::GetDocument,
+        ToolName::ApplyDocumentEdits,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ListProjects => "list_projects",
+            Self::CreateProject => "create_project",
+            Self::AssignProjectToSession => "assign_project_to_session",
+            Self::GetProject => "get_project",
+            Self::UpdateProject => "update_project",
+            Self::SyncBlueprintField => "sync_blueprint_field",
+            Self::GetBlueprintGaps => "get_blueprint_gaps",
+            Self::CommitBlueprint => "commit_blueprint",
+            Self::CreateNote => "create_note",
+            Self::UpdateNote => "update_note",
+            Self::ListNotes => "list_notes",
+            Self::CreateTodo => "create_todo",
+            Self::UpdateTodo => "update_todo",
+            Self::UpdateTodoStatus => "update_todo_status",
+            Self::DeleteTodo => "delete_todo",
+            Self::ListTodos => "list_todos",
+            Self::RecordTranscriptPointer => "record_transcript_pointer",
+            Self::GetDocument => "get_document",
+            Self::ApplyDocumentEdits => "apply_document_edits",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ToolName> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    pub fn spec(self) -> ToolSpec {
+        let (description, modes, changes): (&str, &[Mode], bool) = match self {
+            Self::ListProjects => (
+                "List the projects the person owns or is a member of.",
+                ALL_MODES,
+                false,
+            ),
+            Self::CreateProject => (
+                "Create a new project for the person. Call assign_project_to_session next to work on it.",
+                &[Selection],
+                true,
+            ),
+            Self::AssignProjectToSession => (
+                "Make this conversation work on the given project; later calls may leave project_id out.",
+                ALL_MODES,
+                false,
+            ),
+            Self::GetProject => (
+                "Read the project with its committed and draft blueprint.",
+                &[Intake, Ghostwriting, Update, Audit, Forecast],
+                false,
+            ),
+            Self::UpdateProject => (
+                "Change the project's name, description or status.",
+                &[Update],
+                true,
+            ),
+            Self::SyncBlueprintField => (
+                "Save what the person said for one blueprint field into the draft blueprint. Answers how many fields are still missing.",
+                &[Intake],
+                true,
+            ),
+            Self::GetBlueprintGaps => (
+                "List the blueprint fields still missing, most important first, each with a question to ask.",
+                &[Intake, Audit, Forecast],
+                false,
+            ),
+            Self::CommitBlueprint => (
+                "Make the draft blueprint the project's committed blueprint (a new version).",
+                &[Intake],
+                true,
+            ),
+            Self::CreateNote => (
+                "Write down something worth keeping that does not fit a blueprint field.",
+                &[Intake, Ghostwriting, Update],
+                true,
+            ),
+            Self::UpdateNote => ("Change a note's text or tags.", &[Update], true),
+            Self::ListNotes => ("List the project's notes, newest first.", &[Audit, Forecast], false),
+            Self::CreateTodo => (
+                "Add a follow-up task to the project.",
+                &[Intake, Update],
+                true,
+            ),
+            Self::UpdateTodo => (
+                "Change a todo's title, details, priority or status.",
+                &[Update],
+                true,
+            ),
+            Self::UpdateTodoStatus => (
+                "Mark a todo open, in progress, done or blocked.",
+                &[Intake, Ghostwriting, Update],
+                true,
+            ),
+            Self::DeleteTodo => ("Delete a todo.", &[Update], true),
+            Self::ListTodos => (
+                "List the project's todos, most important first.",
+                &[Audit, Forecast],
+                false,
+            ),
+            Self::RecordTranscriptPointer => (
+                "Mark a moment of the conversation (a transcript item) as worth drawing on later.",
+                &[Intake, Ghostwriting],
+                true,
+            ),
+            Self::GetDocument => (
+                "Read the project's document: Markdown, sections, summary and version.",
+                &[Ghostwriting, Update, Audit, Forecast],
+                false,
+            ),
+            Self::ApplyDocumentEdits => (
+                "Replace the document's Markdown, based on the version you read; answers conflict when it changed since.",
+                &[Update],
+                true,
+            ),
+        };
+        ToolSpec {
+            name: self,
+            description,
+            modes,
+            changes,
+        }
+    }
+
+    pub fn allowed_in(self, mode: Mode) -> bool {
+        self.spec().modes.contains(&mode)
+    }
+
+    /// The JSON Schema of the tool's arguments.
+    pub fn schema(self) -> serde_json::Value {
+        match self {
+            Self::ListProjects => schema_of::<ListProjectsArgs>(),
+            Self::CreateProject => schema_of::<CreateProjectArgs>(),
+            Self::AssignProjectToSession => schema_of::<AssignProjectArgs>(),
+            Self::GetProject
+            | Self::GetBlueprintGaps
+            | Self::CommitBlueprint
+            | Self::ListNotes
+            | Self::GetDocument => schema_of::<ProjectArgs>(),
+            Self::UpdateProject => schema_of::<UpdateProjectArgs>(),
+            Self::SyncBlueprintField => schema_of::<SyncBlueprintFieldArgs>(),
+            Self::CreateNote => schema_of::<CreateNoteArgs>(),
+            Self::UpdateNote => schema_of::<UpdateNoteArgs>(),
+            Self::CreateTodo => schema_of::<CreateTodoArgs>(),
+            Self::UpdateTodo => schema_of::<UpdateTodoArgs>(),
+            Self::UpdateTodoStatus => schema_of::<UpdateTodoStatusArgs>(),
+            Self::DeleteTodo => schema_of::<DeleteTodoArgs>(),
+            Self::ListTodos => schema_of::<ListTodosArgs>(),
+            Self::RecordTranscriptPointer => schema_of::<RecordTranscriptPointerArgs>(),
+            Self::ApplyDocumentEdits => schema_of::<ApplyDocumentEditsArgs>(),
+        }
+    }
+
+    /// The tool as an OpenAI Realtime function definition.
+    pub fn function(self) -> FunctionDef {
+        let spec = self.spec();
+        FunctionDef {
+            kind: "function".into(),
+            name: self.as_str().into(),
+            description: spec.description.into(),
+            parameters: self.schema(),
+        }
+    }
+}
+
+impl std::fmt::Display for ToolName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The tools a session in `mode` may call, in catalogue order.
+pub fn tools_for(mode: Mode) -> impl Iterator<Item = ToolName> {
+    ToolName::ALL.into_iter().filter(move |t| t.allowed_in(mode))
+}
+
+/// `{type: "function", name, description, parameters}`, as the OpenAI Realtime API takes
+/// tools in `session.update`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FunctionDef {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+/// The argument schema of `T`: inlined (no `$defs`), without the `$schema` and `title`
+/// keys, and with optional fields as plain optional properties (not `null`-able), which
+/// is the shape function-calling models follow best.
+pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("title");
+        obj.remove("$schema");
+        obj.entry("properties")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    }
+    strip_null(&mut schema);
+    schema
+}
+
+/// Optional fields are left out rather than sent as `null`: drop the `null` alternatives
+/// schemars gives `Option<T>` (in `type`, `enum` and `anyOf`), everywhere in the schema.
+fn strip_null(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(obj) = schema.as_object_mut() else {
+        if let Value::Array(items) = schema {
+            items.iter_mut().for_each(strip_null);
+        }
+        return;
+    };
+    if let Some(Value::Array(types)) = obj.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            obj.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(values)) = obj.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    if let Some(Value::Array(alternatives)) = obj.get_mut("anyOf") {
+        alternatives.retain(|a| a.get("type").is_none_or(|t| t != "null"));
+        if alternatives.len() == 1 {
+            if let Some(Value::Object(only)) = alternatives.pop() {
+                obj.remove("anyOf");
+                for (k, v) in only {
+                    obj.entry(k).or_insert(v);
+                }
+            }
+        }
+    }
+    for value in obj.values_mut() {
+        strip_null(value);
+    }
+}
+
+/// Reads a tool's arguments: an object, or a JSON string holding one (the OpenAI
+/// Realtime API sends them so), then checks the argument rules. Errors are
+/// `invalid_arguments` naming the field.
+pub fn parse_args<T: DeserializeOwned + Validate<Context = ()>>(
+    raw: serde_json::Value,
+) -> Result<T, ErrorBody> {
+    let value = match raw {
+        serde_json::Value::String(text) if text.trim().is_empty() => {
+            serde_json::Value::Object(Default::default())
+        }
+        serde_json::Value::String(text) => serde_json::from_str(&text).map_err(|e| {
+            ErrorBody::invalid_field("arguments", format_args!("not a JSON object: {e}"))
+        })?,
+        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+        other => other,
+    };
+    if !value.is_object() {
+        return Err(ErrorBody::invalid_field(
+            "arguments",
+            "must be a JSON object",
+        ));
+    }
+    let args: T = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // Missing and unknown fields are reported by serde at the parent, with the
+        // field's name in backticks; name that field.
+        let field = match (path.as_str(), backticked(&inner)) {
+            (".", Some(name)) => name.to_owned(),
+            (".", None) => "arguments".to_owned(),
+            (p, Some(name)) if inner.starts_with("missing field") => format!("{p}.{name}"),
+            (p, _) => p.to_owned(),
+        };
+        ErrorBody::invalid_field(&field, inner)
+    })?;
+    args.validate().map_err(|report| {
+        let (path, error) = report
+            .iter()
+            .next()
+            .map(|(p, e)| (p.to_string(), e.to_string()))
+            .unwrap_or_else(|| ("arguments".into(), "invalid".into()));
+        let field = if path.is_empty() { "arguments".into() } else { path };
+        ErrorBody::invalid_field(&field, error)
+    })?;
+    Ok(args)
+}
+
+fn backticked(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}

@@ -1,0 +1,74 @@
+//! Tool outputs: one entity under its name, a list under the plural (PROTOCOL.md
+//! section 8).
+
+use crate::blueprint::{BlueprintField, Gap};
+use crate::entities::*;
+use crate::ids::OperationId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectOut {
+    pub project: Project,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectsOut {
+    pub projects: Vec<Project>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignedOut {
+    pub project: Project,
+    pub session: Session,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldSyncedOut {
+    pub field: BlueprintField,
+    pub value: String,
+    pub gaps_left: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GapsOut {
+    pub gaps: Vec<Gap>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoteOut {
+    pub note: Note,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotesOut {
+    pub notes: Vec<Note>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TodoOut {
+    pub todo: Todo,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TodosOut {
+    pub todos: Vec<Todo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointerOut {
+    pub pointer: TranscriptPointer,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocumentOut {
+    pub document: Document,
+}
+
+/// What a changing tool answers in a session with `auto_accept: false`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingOut {
+    /// Always `pending_approval`.
+    pub status: String,
+    pub operation_id: OperationId,
+    pub operation: Operation,
+}

@@ -1,0 +1,61 @@
+//! The storage error: what went wrong, in terms a caller can map to a wire code.
+
+use protocol::{ErrorBody, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist (or the caller may not see it).
+    #[error("{entity} {id} not found")]
+    NotFound { entity: &'static str, id: String },
+    /// The write lost a race or was made against a stale version.
+    #[error("{0}")]
+    Conflict(String),
+    /// A column held something the code does not understand.
+    #[error("decode: {0}")]
+    Decode(String),
+    /// The pool could not hand out a connection in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database: {0}")]
+    Database(sqlx::Error),
+    #[error("migrate: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+                Self::Conflict("already exists".into())
+            }
+            other => Self::Database(other),
+        }
+    }
+}
+
+impl StoreError {
+    pub fn not_found(entity: &'static str, id: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    /// The wire error. Database and decode failures are `internal` with no detail; the
+    /// caller logs the detail.
+    pub fn to_body(&self) -> ErrorBody {
+        match self {
+            Self::NotFound { .. } => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
+            Self::Conflict(m) => ErrorBody::new(ErrorCode::Conflict, m.clone()),
+            Self::Unavailable(_) => {
+                ErrorBody::new(ErrorCode::Unavailable, "the database is unavailable, try again")
+            }
+            Self::Decode(_) | Self::Database(_) | Self::Migrate(_) => {
+                ErrorBody::new(ErrorCode::Internal, "internal error")
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Draftline's storage: every SQL query, one module per aggregate. The hub and the
+//! workers both use this crate; nothing else knows SQL.
+
+pub mod documents;
+pub mod error;
+pub mod members;
+pub mod notes;
+pub mod operations;
+pub mod projects;
+pub mod sections;
+pub mod sessions;
+pub mod todos;
+pub mod transcript;
+
+pub use error::StoreError;
+pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// A handle on the database: a connection pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub pool: PgPool,
+}
+
+impl Store {
+    /// Connects a pool of at most `max_connections`. Waiting for a connection is bounded
+    /// so a saturated pool answers `unavailable` instead of hanging a tool call.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("draftline");
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Creates the database named in `url` when it does not exist yet.
+    pub async fn create_database_if_missing(url: &str) -> Result<(), StoreError> {
+        if !sqlx::Postgres::database_exists(url).await? {
+            sqlx::Postgres::create_database(url).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// One round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+/// Reads a text column holding a snake_case enum value.
+pub(crate) fn parse_enum<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    value: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| StoreError::Decode(format!("{column}: unexpected value {value:?}")))
+}
+
+/// Writes a snake_case enum value for a text column.
+pub(crate) fn enum_str<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}

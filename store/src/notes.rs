@@ -1,0 +1,98 @@
+//! Notes of a project.
+
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use protocol::entities::Note;
+use protocol::{NoteId, ProjectId, SessionId, UserId};
+use sqlx::PgConnection;
+
+#[derive(sqlx::FromRow)]
+struct NoteRow {
+    id: NoteId,
+    project_id: ProjectId,
+    body: String,
+    tags: Vec<String>,
+    author_id: UserId,
+    session_id: Option<SessionId>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<NoteRow> for Note {
+    fn from(r: NoteRow) -> Self {
+        Note {
+            id: r.id,
+            project_id: r.project_id,
+            body: r.body,
+            tags: r.tags,
+            author_id: r.author_id,
+            session_id: r.session_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, project_id, body, tags, author_id, session_id, created_at, updated_at";
+
+pub async fn create(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    author: &UserId,
+    session: Option<SessionId>,
+    body: &str,
+    tags: &[String],
+) -> Result<Note, StoreError> {
+    let sql = format!(
+        "INSERT INTO notes (id, project_id, author_id, session_id, body, tags) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    );
+    let row: NoteRow = sqlx::query_as(&sql)
+        .bind(NoteId::new())
+        .bind(project)
+        .bind(author)
+        .bind(session)
+        .bind(body)
+        .bind(tags)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(row.into())
+}
+
+pub async fn get(conn: &mut PgConnection, id: NoteId) -> Result<Note, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM notes WHERE id = $1");
+    let row: Option<NoteRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    Ok(row.ok_or_else(|| StoreError::not_found("note", id))?.into())
+}
+
+/// Changes the given fields; returns (before, after).
+pub async fn update(
+    conn: &mut PgConnection,
+    id: NoteId,
+    body: Option<&str>,
+    tags: Option<&[String]>,
+) -> Result<(Note, Note), StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM notes WHERE id = $1 FOR UPDATE");
+    let before: Option<NoteRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let before: Note = before.ok_or_else(|| StoreError::not_found("note", id))?.into();
+    let sql = format!(
+        "UPDATE notes SET body = COALESCE($2, body), tags = COALESCE($3, tags), \
+         updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let after: NoteRow = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(body)
+        .bind(tags)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((before, after.into()))
+}
+
+/// The project's notes, newest first.
+pub async fn list(conn: &mut PgConnection, project: ProjectId) -> Result<Vec<Note>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM notes WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000"
+    );
+    let rows: Vec<NoteRow> = sqlx::query_as(&sql).bind(project).fetch_all(&mut *conn).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}

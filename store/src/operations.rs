@@ -1,0 +1,217 @@
+//! Operations: the record of every change a tool call makes or proposes.
+
+use crate::{StoreError, enum_str, parse_enum};
+use chrono::{DateTime, Utc};
+use protocol::entities::{Entity, Operation, OperationKind, OperationStatus};
+use protocol::{BatchId, ErrorBody, OperationId, ProjectId, SessionId};
+use serde_json::Value;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+
+#[derive(sqlx::FromRow)]
+struct OperationRow {
+    id: OperationId,
+    session_id: SessionId,
+    project_id: Option<ProjectId>,
+    batch_id: Option<BatchId>,
+    seq: i64,
+    tool: String,
+    kind: String,
+    entity: String,
+    entity_id: Option<String>,
+    data: Json<Value>,
+    before: Option<Json<Value>>,
+    after: Option<Json<Value>>,
+    status: String,
+    error: Option<Json<ErrorBody>>,
+    created_at: DateTime<Utc>,
+    executed_at: Option<DateTime<Utc>>,
+    duration_ms: Option<i64>,
+}
+
+impl TryFrom<OperationRow> for Operation {
+    type Error = StoreError;
+    fn try_from(r: OperationRow) -> Result<Self, StoreError> {
+        Ok(Operation {
+            id: r.id,
+            session_id: r.session_id,
+            project_id: r.project_id,
+            batch_id: r.batch_id,
+            seq: r.seq,
+            tool: r.tool,
+            kind: parse_enum("operations.kind", &r.kind)?,
+            entity: parse_enum("operations.entity", &r.entity)?,
+            entity_id: r.entity_id,
+            data: r.data.0,
+            before: r.before.map(|j| j.0),
+            after: r.after.map(|j| j.0),
+            status: parse_enum("operations.status", &r.status)?,
+            error: r.error.map(|j| j.0),
+            created_at: r.created_at,
+            executed_at: r.executed_at,
+            duration_ms: r.duration_ms,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, session_id, project_id, batch_id, seq, tool, kind, entity, entity_id, \
+    data, before, after, status, error, created_at, executed_at, duration_ms";
+
+/// An operation to record.
+#[derive(Clone, Debug)]
+pub struct NewOperation {
+    pub session_id: SessionId,
+    pub project_id: Option<ProjectId>,
+    pub seq: i64,
+    pub tool: String,
+    pub kind: OperationKind,
+    pub entity: Entity,
+    pub data: Value,
+}
+
+/// How an operation ended (or that it was decided).
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub status: OperationStatus,
+    pub project_id: Option<ProjectId>,
+    pub entity_id: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub error: Option<ErrorBody>,
+    pub duration_ms: Option<i64>,
+}
+
+/// Records a new operation with `status`; `outcome` fills in how it ended when it was
+/// carried out at once.
+pub async fn insert(
+    conn: &mut PgConnection,
+    op: NewOperation,
+    outcome: Outcome,
+) -> Result<Operation, StoreError> {
+    let executed = outcome.status != OperationStatus::Pending;
+    let sql = format!(
+        "INSERT INTO operations (id, session_id, project_id, seq, tool, kind, entity, entity_id, \
+           data, before, after, status, error, executed_at, duration_ms) \
+         VALUES ($1, $2, COALESCE($3, $16), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+           CASE WHEN $14 THEN now() END, $15) RETURNING {COLUMNS}"
+    );
+    let row: OperationRow = sqlx::query_as(&sql)
+        .bind(OperationId::new())
+        .bind(op.session_id)
+        .bind(op.project_id)
+        .bind(op.seq)
+        .bind(&op.tool)
+        .bind(enum_str(&op.kind))
+        .bind(enum_str(&op.entity))
+        .bind(outcome.entity_id)
+        .bind(Json(&op.data))
+        .bind(outcome.before.map(Json))
+        .bind(outcome.after.map(Json))
+        .bind(enum_str(&outcome.status))
+        .bind(outcome.error.map(Json))
+        .bind(executed)
+        .bind(outcome.duration_ms)
+        .bind(outcome.project_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    row.try_into()
+}
+
+pub async fn get(conn: &mut PgConnection, id: OperationId) -> Result<Operation, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM operations WHERE id = $1");
+    let row: Option<OperationRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    row.ok_or_else(|| StoreError::not_found("operation", id))?
+        .try_into()
+}
+
+/// The operations with these ids, in the order they were proposed (creation time, then
+/// session sequence). Missing ids are simply absent.
+pub async fn get_many(
+    conn: &mut PgConnection,
+    ids: &[OperationId],
+) -> Result<Vec<Operation>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM operations WHERE id = ANY($1) ORDER BY created_at, seq, id"
+    );
+    let rows: Vec<OperationRow> = sqlx::query_as(&sql).bind(ids).fetch_all(&mut *conn).await?;
+    rows.into_iter().map(Operation::try_from).collect()
+}
+
+/// Takes a pending operation for execution (`pending → executing`) with its final
+/// `data` and batch. `None` when someone else decided it first.
+pub async fn claim(
+    conn: &mut PgConnection,
+    id: OperationId,
+    batch: BatchId,
+    data: &Value,
+) -> Result<Option<Operation>, StoreError> {
+    let sql = format!(
+        "UPDATE operations SET status = 'executing', batch_id = $2, data = $3 \
+         WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
+    );
+    let row: Option<OperationRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(batch)
+        .bind(Json(data))
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(Operation::try_from).transpose()
+}
+
+/// Records how a claimed operation ended.
+pub async fn finish(
+    conn: &mut PgConnection,
+    id: OperationId,
+    outcome: Outcome,
+) -> Result<Operation, StoreError> {
+    let sql = format!(
+        "UPDATE operations SET status = $2, project_id = COALESCE($3, project_id), \
+           entity_id = COALESCE($4, entity_id), before = $5, after = $6, error = $7, \
+           duration_ms = $8, executed_at = now() \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let row: Option<OperationRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(enum_str(&outcome.status))
+        .bind(outcome.project_id)
+        .bind(outcome.entity_id)
+        .bind(outcome.before.map(Json))
+        .bind(outcome.after.map(Json))
+        .bind(outcome.error.map(Json))
+        .bind(outcome.duration_ms)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("operation", id))?
+        .try_into()
+}
+
+/// Rejects the pending operations among `ids`; returns the ones it rejected.
+pub async fn reject(
+    conn: &mut PgConnection,
+    ids: &[OperationId],
+    batch: BatchId,
+) -> Result<Vec<Operation>, StoreError> {
+    let sql = format!(
+        "UPDATE operations SET status = 'rejected', batch_id = $2, executed_at = now() \
+         WHERE id = ANY($1) AND status = 'pending' RETURNING {COLUMNS}"
+    );
+    let rows: Vec<OperationRow> = sqlx::query_as(&sql)
+        .bind(ids)
+        .bind(batch)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter().map(Operation::try_from).collect()
+}
+
+/// The project's operations waiting for approval, in order.
+pub async fn pending_for_project(
+    conn: &mut PgConnection,
+    project: ProjectId,
+) -> Result<Vec<Operation>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM operations WHERE project_id = $1 AND status = 'pending' \
+         ORDER BY created_at, seq, id"
+    );
+    let rows: Vec<OperationRow> = sqlx::query_as(&sql).bind(project).fetch_all(&mut *conn).await?;
+    rows.into_iter().map(Operation::try_from).collect()
+}

@@ -1,0 +1,163 @@
+//! Transcript items (what was said, in order) and transcript pointers (moments worth
+//! drawing on).
+
+use crate::{StoreError, enum_str, parse_enum};
+use chrono::{DateTime, Utc};
+use protocol::client::TranscriptItemInput;
+use protocol::entities::{TranscriptItem, TranscriptPointer};
+use protocol::{PointerId, ProjectId, SessionId};
+use sqlx::PgConnection;
+
+/// Appends the items the session does not have yet, in the order given, numbering them
+/// after the session's last item. Items whose `item_id` is already there are skipped
+/// (clients resend after a reconnect). Returns how many were new.
+pub async fn append(
+    conn: &mut PgConnection,
+    session: SessionId,
+    items: &[TranscriptItemInput],
+) -> Result<u64, StoreError> {
+    if items.is_empty() {
+        return Ok(0);
+    }
+    // Lock the session's counter for the rest of the transaction so concurrent appends
+    // to one session are numbered one after the other.
+    let start: Option<i64> =
+        sqlx::query_scalar("SELECT transcript_seq FROM sessions WHERE id = $1 FOR UPDATE")
+            .bind(session)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let start = start.ok_or_else(|| StoreError::not_found("session", session))?;
+    let item_ids: Vec<&str> = items.iter().map(|i| i.item_id.as_str()).collect();
+    let roles: Vec<String> = items.iter().map(|i| enum_str(&i.role)).collect();
+    let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
+    let ats: Vec<DateTime<Utc>> = items.iter().map(|i| i.at).collect();
+    // New items (first occurrence of each id, not yet stored) get consecutive numbers
+    // in the order they were sent.
+    let appended: i64 = sqlx::query_scalar(
+        "WITH input AS ( \
+           SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) \
+             WITH ORDINALITY AS t(item_id, role, text, at, ord)), \
+         fresh AS ( \
+           SELECT DISTINCT ON (item_id) * FROM input \
+           WHERE NOT EXISTS (SELECT 1 FROM transcript_items x \
+                             WHERE x.session_id = $1 AND x.item_id = input.item_id) \
+           ORDER BY item_id, ord), \
+         numbered AS (SELECT *, $6 + row_number() OVER (ORDER BY ord) AS seq FROM fresh), \
+         inserted AS ( \
+           INSERT INTO transcript_items (session_id, seq, item_id, role, text, at) \
+           SELECT $1, seq, item_id, role, text, at FROM numbered RETURNING 1) \
+         SELECT count(*) FROM inserted",
+    )
+    .bind(session)
+    .bind(&item_ids)
+    .bind(&roles)
+    .bind(&texts)
+    .bind(&ats)
+    .bind(start)
+    .fetch_one(&mut *conn)
+    .await?;
+    if appended > 0 {
+        sqlx::query("UPDATE sessions SET transcript_seq = $2, updated_at = now() WHERE id = $1")
+            .bind(session)
+            .bind(start + appended)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(appended as u64)
+}
+
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    session_id: SessionId,
+    seq: i64,
+    item_id: String,
+    role: String,
+    text: String,
+    at: DateTime<Utc>,
+}
+
+/// The session's transcript in order.
+pub async fn items(
+    conn: &mut PgConnection,
+    session: SessionId,
+) -> Result<Vec<TranscriptItem>, StoreError> {
+    let rows: Vec<ItemRow> = sqlx::query_as(
+        "SELECT session_id, seq, item_id, role, text, at FROM transcript_items \
+         WHERE session_id = $1 ORDER BY seq",
+    )
+    .bind(session)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(TranscriptItem {
+                session_id: r.session_id,
+                seq: r.seq,
+                item_id: r.item_id,
+                role: parse_enum("transcript_items.role", &r.role)?,
+                text: r.text,
+                at: r.at,
+            })
+        })
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct PointerRow {
+    id: PointerId,
+    session_id: SessionId,
+    project_id: ProjectId,
+    item_id: String,
+    label: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<PointerRow> for TranscriptPointer {
+    fn from(r: PointerRow) -> Self {
+        TranscriptPointer {
+            id: r.id,
+            session_id: r.session_id,
+            project_id: r.project_id,
+            item_id: r.item_id,
+            label: r.label,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub async fn create_pointer(
+    conn: &mut PgConnection,
+    session: SessionId,
+    project: ProjectId,
+    item_id: &str,
+    label: Option<&str>,
+) -> Result<TranscriptPointer, StoreError> {
+    let row: PointerRow = sqlx::query_as(
+        "INSERT INTO transcript_pointers (id, session_id, project_id, item_id, label) \
+         VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id, session_id, project_id, item_id, label, created_at",
+    )
+    .bind(PointerId::new())
+    .bind(session)
+    .bind(project)
+    .bind(item_id)
+    .bind(label)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.into())
+}
+
+/// The project's pointers, oldest first.
+pub async fn pointers(
+    conn: &mut PgConnection,
+    project: ProjectId,
+) -> Result<Vec<TranscriptPointer>, StoreError> {
+    let rows: Vec<PointerRow> = sqlx::query_as(
+        "SELECT id, session_id, project_id, item_id, label, created_at FROM transcript_pointers \
+         WHERE project_id = $1 ORDER BY created_at, id",
+    )
+    .bind(project)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
