@@ -140,7 +140,9 @@ impl BlueprintField {
             Self::TrustSafeguards => "What risks worry you, and what protects against them?",
             Self::OpportunityFreedom => "What openings or choices does this create?",
             Self::PowerResources => "What money, time, skills or influence can be drawn on?",
-            Self::HarmonyIntegration => "How does it all fit together, and what must stay in balance?",
+            Self::HarmonyIntegration => {
+                "How does it all fit together, and what must stay in balance?"
+            }
         }
     }
 
@@ -174,7 +176,11 @@ mod tests {
         let gaps = gaps(&bp);
         assert_eq!(gaps.len(), 12);
         assert_eq!(gaps[0].field, BlueprintField::Summary);
-        assert_eq!(gaps[1].field, BlueprintField::Voice, "blank counts as missing");
+        assert_eq!(
+            gaps[1].field,
+            BlueprintField::Voice,
+            "blank counts as missing"
+        );
         assert_eq!(gaps[11].field, BlueprintField::HarmonyIntegration);
     }
 

@@ -55,7 +55,10 @@ pub enum ClientMessage {
     #[serde(rename = "unsubscribe")]
     Unsubscribe { id: RequestId, topic: String },
     #[serde(rename = "snapshot")]
-    Snapshot { id: RequestId, project_id: ProjectId },
+    Snapshot {
+        id: RequestId,
+        project_id: ProjectId,
+    },
     #[serde(rename = "operation.decide")]
     OperationDecide {
         id: RequestId,
@@ -145,7 +148,10 @@ pub enum DecodeError {
     Malformed(String),
     /// JSON, but not a valid message (unknown `type`, unknown or missing field, wrong
     /// type). `id` is what the frame carried, for the reply's `re`.
-    Invalid { id: Option<RequestId>, message: String },
+    Invalid {
+        id: Option<RequestId>,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for DecodeError {

@@ -139,6 +139,11 @@ pub enum OkData {
     /// `transcript.append`: how many items were new (repeats of a known `item_id` are
     /// not appended again).
     Appended { appended: u64 },
+    /// `chat.send`: the message sent and the job writing the reply.
+    ChatSent {
+        message_id: MessageId,
+        job_id: JobId,
+    },
     /// `operation.decide`.
     Decided(Decided),
 }

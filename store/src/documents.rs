@@ -37,9 +37,13 @@ const COLUMNS: &str = "id, project_id, markdown, sections, summary, version, upd
 
 pub async fn get(conn: &mut PgConnection, project: ProjectId) -> Result<Document, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM documents WHERE project_id = $1");
-    let row: Option<DocumentRow> =
-        sqlx::query_as(&sql).bind(project).fetch_optional(&mut *conn).await?;
-    Ok(row.ok_or_else(|| StoreError::not_found("document of project", project))?.into())
+    let row: Option<DocumentRow> = sqlx::query_as(&sql)
+        .bind(project)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row
+        .ok_or_else(|| StoreError::not_found("document of project", project))?
+        .into())
 }
 
 /// A new version of the document, in the caller's transaction.
@@ -62,8 +66,10 @@ pub async fn write(
     change: NewVersion<'_>,
 ) -> Result<(Document, Document), StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM documents WHERE project_id = $1 FOR UPDATE");
-    let before: Option<DocumentRow> =
-        sqlx::query_as(&sql).bind(project).fetch_optional(&mut *conn).await?;
+    let before: Option<DocumentRow> = sqlx::query_as(&sql)
+        .bind(project)
+        .fetch_optional(&mut *conn)
+        .await?;
     let before: Document = before
         .ok_or_else(|| StoreError::not_found("document of project", project))?
         .into();

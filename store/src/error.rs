@@ -50,12 +50,27 @@ impl StoreError {
         match self {
             Self::NotFound { .. } => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
             Self::Conflict(m) => ErrorBody::new(ErrorCode::Conflict, m.clone()),
-            Self::Unavailable(_) => {
-                ErrorBody::new(ErrorCode::Unavailable, "the database is unavailable, try again")
-            }
+            Self::Unavailable(_) => ErrorBody::new(
+                ErrorCode::Unavailable,
+                "the database is unavailable, try again",
+            ),
             Self::Decode(_) | Self::Database(_) | Self::Migrate(_) => {
                 ErrorBody::new(ErrorCode::Internal, "internal error")
             }
         }
+    }
+}
+
+impl From<StoreError> for ErrorBody {
+    /// Logs what the client must not see, then gives the wire error.
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::Decode(_) | StoreError::Database(_) | StoreError::Migrate(_) => {
+                tracing::error!(error = %e, "storage error");
+            }
+            StoreError::Unavailable(_) => tracing::warn!(error = %e, "storage unavailable"),
+            _ => {}
+        }
+        e.to_body()
     }
 }

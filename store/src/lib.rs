@@ -15,6 +15,9 @@ pub mod transcript;
 pub use error::StoreError;
 pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+/// A connection taken from the pool; derefs to [`PgConnection`].
+pub type Conn = sqlx::pool::PoolConnection<Postgres>;
+
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
@@ -60,6 +63,10 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    pub async fn acquire(&self) -> Result<Conn, StoreError> {
+        Ok(self.pool.acquire().await?)
     }
 
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {

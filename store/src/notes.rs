@@ -61,7 +61,10 @@ pub async fn create(
 
 pub async fn get(conn: &mut PgConnection, id: NoteId) -> Result<Note, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM notes WHERE id = $1");
-    let row: Option<NoteRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<NoteRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.ok_or_else(|| StoreError::not_found("note", id))?.into())
 }
 
@@ -73,8 +76,13 @@ pub async fn update(
     tags: Option<&[String]>,
 ) -> Result<(Note, Note), StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM notes WHERE id = $1 FOR UPDATE");
-    let before: Option<NoteRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
-    let before: Note = before.ok_or_else(|| StoreError::not_found("note", id))?.into();
+    let before: Option<NoteRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let before: Note = before
+        .ok_or_else(|| StoreError::not_found("note", id))?
+        .into();
     let sql = format!(
         "UPDATE notes SET body = COALESCE($2, body), tags = COALESCE($3, tags), \
          updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
@@ -93,6 +101,9 @@ pub async fn list(conn: &mut PgConnection, project: ProjectId) -> Result<Vec<Not
     let sql = format!(
         "SELECT {COLUMNS} FROM notes WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1000"
     );
-    let rows: Vec<NoteRow> = sqlx::query_as(&sql).bind(project).fetch_all(&mut *conn).await?;
+    let rows: Vec<NoteRow> = sqlx::query_as(&sql)
+        .bind(project)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }

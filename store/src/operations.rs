@@ -119,7 +119,10 @@ pub async fn insert(
 
 pub async fn get(conn: &mut PgConnection, id: OperationId) -> Result<Operation, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM operations WHERE id = $1");
-    let row: Option<OperationRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<OperationRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.ok_or_else(|| StoreError::not_found("operation", id))?
         .try_into()
 }
@@ -130,9 +133,8 @@ pub async fn get_many(
     conn: &mut PgConnection,
     ids: &[OperationId],
 ) -> Result<Vec<Operation>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM operations WHERE id = ANY($1) ORDER BY created_at, seq, id"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} FROM operations WHERE id = ANY($1) ORDER BY created_at, seq, id");
     let rows: Vec<OperationRow> = sqlx::query_as(&sql).bind(ids).fetch_all(&mut *conn).await?;
     rows.into_iter().map(Operation::try_from).collect()
 }
@@ -212,6 +214,9 @@ pub async fn pending_for_project(
         "SELECT {COLUMNS} FROM operations WHERE project_id = $1 AND status = 'pending' \
          ORDER BY created_at, seq, id"
     );
-    let rows: Vec<OperationRow> = sqlx::query_as(&sql).bind(project).fetch_all(&mut *conn).await?;
+    let rows: Vec<OperationRow> = sqlx::query_as(&sql)
+        .bind(project)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.into_iter().map(Operation::try_from).collect()
 }

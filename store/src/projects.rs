@@ -35,7 +35,11 @@ impl TryFrom<ProjectRow> for Project {
             blueprint: r.blueprint.0,
             blueprint_draft: r.blueprint_draft.0,
             blueprint_version: r.blueprint_version,
-            role: r.role.as_deref().map(|s| parse_enum("role", s)).transpose()?,
+            role: r
+                .role
+                .as_deref()
+                .map(|s| parse_enum("role", s))
+                .transpose()?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -97,7 +101,10 @@ pub async fn get_for(
 /// The project whatever the caller's role, for internal use (workers, events).
 pub async fn get(conn: &mut PgConnection, id: ProjectId) -> Result<Project, StoreError> {
     let sql = format!("SELECT {COLUMNS}, NULL::text AS role FROM projects p WHERE p.id = $1");
-    let row: Option<ProjectRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<ProjectRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.ok_or_else(|| StoreError::not_found("project", id))?
         .try_into()
 }
@@ -106,7 +113,10 @@ pub async fn get(conn: &mut PgConnection, id: ProjectId) -> Result<Project, Stor
 async fn get_for_update(conn: &mut PgConnection, id: ProjectId) -> Result<Project, StoreError> {
     let sql =
         format!("SELECT {COLUMNS}, NULL::text AS role FROM projects p WHERE p.id = $1 FOR UPDATE");
-    let row: Option<ProjectRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<ProjectRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.ok_or_else(|| StoreError::not_found("project", id))?
         .try_into()
 }
@@ -137,12 +147,13 @@ pub async fn role_of(
     id: ProjectId,
     user: &UserId,
 ) -> Result<Option<Role>, StoreError> {
-    let role: Option<String> =
-        sqlx::query_scalar("SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let role: Option<String> = sqlx::query_scalar(
+        "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await?;
     role.as_deref().map(|r| parse_enum("role", r)).transpose()
 }
 

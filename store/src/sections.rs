@@ -138,7 +138,10 @@ mod tests {
         let chunks = split(DOC);
         assert_eq!(chunks[0].key, "");
         assert_eq!(chunks[0].text, "Intro line\n");
-        assert_eq!(chunks.iter().map(|c| c.text.as_str()).collect::<String>(), DOC);
+        assert_eq!(
+            chunks.iter().map(|c| c.text.as_str()).collect::<String>(),
+            DOC
+        );
         assert_eq!(chunks[4].title, "Sub");
     }
 

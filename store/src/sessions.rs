@@ -67,7 +67,10 @@ pub async fn create(
 
 pub async fn get(conn: &mut PgConnection, id: SessionId) -> Result<Session, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1");
-    let row: Option<SessionRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<SessionRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.ok_or_else(|| StoreError::not_found("session", id))?
         .try_into()
 }
@@ -118,11 +121,13 @@ pub async fn touch(
     id: SessionId,
     client: Option<&ClientInfo>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE sessions SET client = COALESCE($2, client), updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(client.map(Json))
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE sessions SET client = COALESCE($2, client), updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(client.map(Json))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -65,14 +65,20 @@ pub async fn create(
 
 pub async fn get(conn: &mut PgConnection, id: TodoId) -> Result<Todo, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM todos WHERE id = $1");
-    let row: Option<TodoRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<TodoRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.ok_or_else(|| StoreError::not_found("todo", id))?
         .try_into()
 }
 
 async fn get_for_update(conn: &mut PgConnection, id: TodoId) -> Result<Todo, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM todos WHERE id = $1 FOR UPDATE");
-    let row: Option<TodoRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<TodoRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.ok_or_else(|| StoreError::not_found("todo", id))?
         .try_into()
 }
@@ -112,7 +118,10 @@ pub async fn update(
 /// Deletes the todo; returns it as it was.
 pub async fn delete(conn: &mut PgConnection, id: TodoId) -> Result<Todo, StoreError> {
     let sql = format!("DELETE FROM todos WHERE id = $1 RETURNING {COLUMNS}");
-    let row: Option<TodoRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *conn).await?;
+    let row: Option<TodoRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.ok_or_else(|| StoreError::not_found("todo", id))?
         .try_into()
 }

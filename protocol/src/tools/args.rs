@@ -57,7 +57,9 @@ fn each_within(items: &Option<Vec<String>>, count: usize, max: usize) -> garde::
         return Err(garde::Error::new(format!("at most {count} items")));
     }
     match items.iter().position(|t| t.is_empty() || t.len() > max) {
-        Some(i) => Err(garde::Error::new(format!("item {i} must be 1 to {max} bytes"))),
+        Some(i) => Err(garde::Error::new(format!(
+            "item {i} must be 1 to {max} bytes"
+        ))),
         None => Ok(()),
     }
 }

@@ -154,7 +154,11 @@ impl ToolName {
                 true,
             ),
             Self::UpdateNote => ("Change a note's text or tags.", &[Update], true),
-            Self::ListNotes => ("List the project's notes, newest first.", &[Audit, Forecast], false),
+            Self::ListNotes => (
+                "List the project's notes, newest first.",
+                &[Audit, Forecast],
+                false,
+            ),
             Self::CreateTodo => (
                 "Add a follow-up task to the project.",
                 &[Intake, Update],
@@ -249,7 +253,9 @@ impl std::fmt::Display for ToolName {
 
 /// The tools a session in `mode` may call, in catalogue order.
 pub fn tools_for(mode: Mode) -> impl Iterator<Item = ToolName> {
-    ToolName::ALL.into_iter().filter(move |t| t.allowed_in(mode))
+    ToolName::ALL
+        .into_iter()
+        .filter(move |t| t.allowed_in(mode))
 }
 
 /// `{type: "function", name, description, parameters}`, as the OpenAI Realtime API takes
@@ -306,12 +312,12 @@ fn strip_null(schema: &mut serde_json::Value) {
     }
     if let Some(Value::Array(alternatives)) = obj.get_mut("anyOf") {
         alternatives.retain(|a| a.get("type").is_none_or(|t| t != "null"));
-        if alternatives.len() == 1 {
-            if let Some(Value::Object(only)) = alternatives.pop() {
-                obj.remove("anyOf");
-                for (k, v) in only {
-                    obj.entry(k).or_insert(v);
-                }
+        if alternatives.len() == 1
+            && let Some(Value::Object(only)) = alternatives.pop()
+        {
+            obj.remove("anyOf");
+            for (k, v) in only {
+                obj.entry(k).or_insert(v);
             }
         }
     }
@@ -361,7 +367,11 @@ pub fn parse_args<T: DeserializeOwned + Validate<Context = ()>>(
             .next()
             .map(|(p, e)| (p.to_string(), e.to_string()))
             .unwrap_or_else(|| ("arguments".into(), "invalid".into()));
-        let field = if path.is_empty() { "arguments".into() } else { path };
+        let field = if path.is_empty() {
+            "arguments".into()
+        } else {
+            path
+        };
         ErrorBody::invalid_field(&field, error)
     })?;
     Ok(args)

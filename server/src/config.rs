@@ -1,0 +1,133 @@
+//! The hub's configuration: one struct, read once at start from flags and `DRAFTLINE_*`
+//! environment variables (by clap; nothing else reads the environment).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// Postgres connection URL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+
+    /// Redis connection URL.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// Prefix of every Redis key, so several installs (or tests) share one Redis.
+    #[arg(long, env = "DRAFTLINE_REDIS_PREFIX", default_value = "dl:")]
+    pub redis_prefix: String,
+
+    /// Secret that signs and verifies HS256 tokens.
+    #[arg(long, env = "DRAFTLINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+
+    /// Address the HTTP and WebSocket server listens on.
+    #[arg(long, env = "DRAFTLINE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// This node's id, reported in `welcome`; random when not given.
+    #[arg(long, env = "DRAFTLINE_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Postgres pool size. Tool calls hold a connection for a few milliseconds, so a
+    /// small pool serves many sessions.
+    #[arg(long, env = "DRAFTLINE_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+
+    /// Largest WebSocket message accepted; larger ones close the connection with 1009.
+    #[arg(long, env = "DRAFTLINE_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Time a new connection has to send `hello` (PROTOCOL.md section 3: 10 s).
+    #[arg(long, env = "DRAFTLINE_HELLO_TIMEOUT_MS", default_value_t = 10_000)]
+    pub hello_timeout_ms: u64,
+
+    /// Interval of the server's WebSocket pings; a connection silent for three
+    /// intervals is dropped as dead.
+    #[arg(long, env = "DRAFTLINE_HEARTBEAT_MS", default_value_t = 20_000)]
+    pub heartbeat_ms: u64,
+
+    /// Messages queued for one connection before it is closed as a slow consumer (4008).
+    /// 1,024 covers a burst of every event of a busy project for several seconds.
+    #[arg(long, env = "DRAFTLINE_OUTBOUND_MESSAGES", default_value_t = 1024)]
+    pub outbound_messages: usize,
+
+    /// Bytes queued for one connection before it is closed as a slow consumer (4008).
+    #[arg(long, env = "DRAFTLINE_OUTBOUND_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub outbound_bytes: usize,
+
+    /// Sustained messages per second one connection may send.
+    #[arg(long, env = "DRAFTLINE_MESSAGES_PER_SECOND", default_value_t = 50)]
+    pub messages_per_second: u32,
+
+    /// Burst of messages above the sustained rate.
+    #[arg(long, env = "DRAFTLINE_MESSAGE_BURST", default_value_t = 100)]
+    pub message_burst: u32,
+
+    /// Rate-limited messages in a row after which the connection is closed with 4029.
+    #[arg(long, env = "DRAFTLINE_RATE_LIMIT_STRIKES", default_value_t = 20)]
+    pub rate_limit_strikes: u32,
+
+    /// Open connections one user may have on this node (4009 beyond).
+    #[arg(long, env = "DRAFTLINE_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
+    pub max_connections_per_user: usize,
+
+    /// Topics one connection may subscribe to.
+    #[arg(long, env = "DRAFTLINE_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub max_subscriptions: usize,
+
+    /// Time connections get to close after SIGTERM before the process exits anyway.
+    #[arg(long, env = "DRAFTLINE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Config {
+    /// A configuration with the defaults above, for tests and embedding.
+    pub fn new(database_url: String, redis_url: String, jwt_secret: String) -> Self {
+        Self {
+            database_url,
+            redis_url,
+            redis_prefix: "dl:".into(),
+            jwt_secret,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            node_id: None,
+            db_max_connections: 20,
+            max_frame_bytes: 64 * 1024,
+            hello_timeout_ms: 10_000,
+            heartbeat_ms: 20_000,
+            outbound_messages: 1024,
+            outbound_bytes: 4 * 1024 * 1024,
+            messages_per_second: 50,
+            message_burst: 100,
+            rate_limit_strikes: 20,
+            max_connections_per_user: 32,
+            max_subscriptions: 100,
+            shutdown_timeout_ms: 10_000,
+        }
+    }
+
+    pub fn hello_timeout(&self) -> Duration {
+        Duration::from_millis(self.hello_timeout_ms)
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms.max(10))
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
+
+    pub fn limits(&self) -> protocol::server::Limits {
+        protocol::server::Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            max_subscriptions: self.max_subscriptions,
+            max_queued_messages: self.outbound_messages,
+            max_queued_bytes: self.outbound_bytes,
+            messages_per_second: self.messages_per_second,
+            message_burst: self.message_burst,
+            max_connections_per_user: self.max_connections_per_user,
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! A project's document and its version history over HTTP.
+
+use super::{Authed, project_id};
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::tools;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use protocol::ErrorCode;
+use protocol::entities::{Document, DocumentVersion};
+use serde::{Deserialize, Serialize};
+
+pub async fn current(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Document>, ApiError> {
+    let project = project_id(&id)?;
+    let mut conn = tools::conn(&hub).await?;
+    tools::role_in(&mut conn, project, &claims.user()).await?;
+    Ok(Json(store::documents::get(&mut conn, project).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Versions {
+    versions: Vec<DocumentVersion>,
+}
+
+/// Newest first, without Markdown; at most `limit` (default 100, at most 1,000).
+pub async fn versions(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<Versions>, ApiError> {
+    let project = project_id(&id)?;
+    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
+    let mut conn = tools::conn(&hub).await?;
+    tools::role_in(&mut conn, project, &claims.user()).await?;
+    let versions = store::documents::versions(&mut conn, project, limit).await?;
+    Ok(Json(Versions { versions }))
+}
+
+/// One version with its Markdown (to compare, or to roll back by applying it again).
+pub async fn version(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path((id, version)): Path<(String, String)>,
+) -> Result<Json<DocumentVersion>, ApiError> {
+    let project = project_id(&id)?;
+    let version: i32 = version
+        .parse()
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "version: not an integer"))?;
+    let mut conn = tools::conn(&hub).await?;
+    tools::role_in(&mut conn, project, &claims.user()).await?;
+    Ok(Json(
+        store::documents::version(&mut conn, project, version).await?,
+    ))
+}

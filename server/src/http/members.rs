@@ -1,0 +1,92 @@
+//! Project members over HTTP: anyone in the project lists them; the owner adds members,
+//! changes their role and removes them.
+
+use super::{Authed, project_id};
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::tools;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use protocol::entities::{Member, Role};
+use protocol::{ErrorCode, ProjectId, UserId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize)]
+pub struct Members {
+    members: Vec<Member>,
+}
+
+pub async fn list(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Members>, ApiError> {
+    let project = project_id(&id)?;
+    let mut conn = tools::conn(&hub).await?;
+    tools::role_in(&mut conn, project, &claims.user()).await?;
+    let members = store::members::list(&mut conn, project).await?;
+    Ok(Json(Members { members }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutMember {
+    role: Role,
+}
+
+async fn check_owner(
+    conn: &mut store::PgConnection,
+    project: ProjectId,
+    user: &UserId,
+) -> Result<(), ApiError> {
+    if tools::role_in(conn, project, user).await? == Role::Owner {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the project's owner manages members",
+        ))
+    }
+}
+
+pub async fn put(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path((id, member)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Member>, ApiError> {
+    let project = project_id(&id)?;
+    let request: PutMember = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("body: {e}")))?;
+    let member = member.trim();
+    if member.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "user_id: must not be empty",
+        ));
+    }
+    let mut conn = tools::conn(&hub).await?;
+    check_owner(&mut conn, project, &claims.user()).await?;
+    let member =
+        store::members::put(&mut conn, project, &UserId(member.to_owned()), request.role).await?;
+    Ok(Json(member))
+}
+
+pub async fn remove(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path((id, member)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let project = project_id(&id)?;
+    let mut conn = tools::conn(&hub).await?;
+    check_owner(&mut conn, project, &claims.user()).await?;
+    if store::members::remove(&mut conn, project, &UserId(member)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::NotFound,
+            "no such member (the owner cannot be removed)",
+        ))
+    }
+}

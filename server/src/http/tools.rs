@@ -1,0 +1,88 @@
+//! `GET /v1/tools?mode=M` (the mode's tools as OpenAI Realtime function definitions) and
+//! `POST /v1/tools/{name}` (a tool call over HTTP, in the session named by
+//! `X-Draftline-Session`).
+
+use super::Authed;
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::tools::{self, Caller};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use protocol::tools::{FunctionDef, ToolName, tools_for};
+use protocol::{ErrorCode, Mode, SessionId};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The header naming the session an HTTP tool call runs in.
+pub const SESSION_HEADER: &str = "x-draftline-session";
+
+#[derive(Debug, Deserialize)]
+pub struct ModeQuery {
+    mode: Option<String>,
+}
+
+/// The catalogue is public: it holds no user data, and a page configuring a realtime
+/// model fetches it before it has a session.
+pub async fn list(Query(query): Query<ModeQuery>) -> Result<Json<Vec<FunctionDef>>, ApiError> {
+    let tools: Vec<FunctionDef> = match query.mode.as_deref() {
+        None => ToolName::ALL.into_iter().map(ToolName::function).collect(),
+        Some(raw) => {
+            let mode = Mode::parse(raw).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("mode: unknown mode `{raw}`; one of selection, intake, ghostwriting, update, audit, forecast"),
+                )
+            })?;
+            tools_for(mode).map(ToolName::function).collect()
+        }
+    };
+    Ok(Json(tools))
+}
+
+pub async fn call(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let session_id: SessionId = headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "X-Draftline-Session: required (create a session with POST /v1/sessions)",
+            )
+        })?
+        .trim()
+        .parse()
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "X-Draftline-Session: not a valid UUID",
+            )
+        })?;
+    let arguments: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed JSON: {e}")))?
+    };
+    let user = claims.user();
+    let session = {
+        let mut conn = tools::conn(&hub).await?;
+        store::sessions::get(&mut conn, session_id).await?
+    };
+    if session.user_id != user {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("session {session_id} belongs to another user"),
+        ));
+    }
+    let mut caller = Caller { user, session };
+    let output = tools::call(&hub, &mut caller, &name, arguments).await?;
+    Ok(Json(output))
+}

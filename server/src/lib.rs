@@ -1,0 +1,61 @@
+//! Draftline's hub: the HTTP API and WebSocket transport, sessions, tool calls and the
+//! operations engine. `run` starts one node on a given listener so tests can run real
+//! servers on port 0 in-process.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod operations;
+pub mod sessions;
+pub mod tools;
+pub mod ws;
+
+pub use config::Config;
+pub use error::ServerError;
+pub use hub::Hub;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Connects to Postgres and Redis and builds the node's shared state.
+pub async fn connect(config: Config, shutdown: CancellationToken) -> Result<Hub, ServerError> {
+    let store = store::Store::connect(&config.database_url, config.db_max_connections).await?;
+    let redis = redis::Client::open(config.redis_url.as_str())?;
+    let redis = redis::aio::ConnectionManager::new(redis).await?;
+    Ok(Hub::new(config, store, redis, shutdown))
+}
+
+/// Serves HTTP and WebSocket on `listener` until `shutdown` is cancelled, then closes
+/// every connection with 1012 and waits (bounded) for them to finish.
+pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
+    let app = http::router(hub.clone());
+    let shutdown = hub.shutdown.clone();
+    tracing::info!(addr = %listener.local_addr()?, node_id = %hub.node_id, "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    hub.tasks.close();
+    if tokio::time::timeout(hub.config.shutdown_timeout(), hub.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = hub.tasks.len(),
+            "connections still open at the shutdown deadline"
+        );
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Connects and serves: one complete hub node.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let hub = connect(config, shutdown).await?;
+    serve(hub, listener).await
+}

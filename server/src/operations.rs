@@ -1,0 +1,439 @@
+//! The operations engine: every changing tool call becomes an operation row. With
+//! `auto_accept` it runs at once, in the same transaction as its row; without, it waits
+//! as `pending` until `operation.decide` approves (with optional edits) or rejects it.
+//! Approving several runs them in order, each in its own transaction, and stops at the
+//! first failure: the ones before stay done, the failed one records its error, the rest
+//! stay pending.
+
+use crate::hub::Hub;
+use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
+use protocol::client::Decision;
+use protocol::entities::{Operation, OperationStatus};
+use protocol::server::Decided;
+use protocol::tools::ToolName;
+use protocol::tools::output::PendingOut;
+use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use store::operations::{NewOperation, Outcome};
+
+/// Most operations one `operation.decide` may name.
+pub const MAX_DECIDE: usize = 100;
+
+/// A changing tool call: parse, resolve the project, check write access, then run it
+/// now or record it as pending.
+pub(crate) async fn propose(
+    hub: &Hub,
+    caller: &Caller,
+    tool: ToolName,
+    change: &'static dyn DynChange,
+    raw: Value,
+) -> Result<Value, ErrorBody> {
+    let data = change.check(raw)?;
+    let mut conn = tools::conn(hub).await?;
+    let project = change.project(&mut conn, caller, &data).await?;
+    if let Some(project) = project {
+        tools::check_write(&mut conn, project, &caller.user).await?;
+    }
+    drop(conn);
+    let new = NewOperation {
+        session_id: caller.session.id,
+        project_id: project,
+        seq: 0,
+        tool: tool.as_str().to_owned(),
+        kind: change.kind(),
+        entity: change.entity(),
+        data,
+    };
+    if caller.session.auto_accept {
+        let actor = Actor {
+            user: caller.user.clone(),
+            session_id: caller.session.id,
+            project,
+        };
+        let (_, result) = execute(hub, change, &actor, Run::Now(new)).await?;
+        result
+    } else {
+        let mut tx = hub.store.begin().await?;
+        let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
+        let operation = store::operations::insert(
+            &mut tx,
+            NewOperation { seq, ..new },
+            Outcome {
+                status: OperationStatus::Pending,
+                project_id: None,
+                entity_id: None,
+                before: None,
+                after: None,
+                error: None,
+                duration_ms: None,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        tracing::debug!(operation_id = %operation.id, tool = %tool, "operation pending approval");
+        Ok(tools::to_value(PendingOut {
+            status: "pending_approval".into(),
+            operation_id: operation.id,
+            operation,
+        }))
+    }
+}
+
+/// Whether an operation is new (recorded as it runs) or pending (claimed as it runs).
+enum Run {
+    Now(NewOperation),
+    Approved {
+        id: OperationId,
+        batch: BatchId,
+        data: Value,
+    },
+}
+
+/// Runs a change and records its operation. The outer `Result` is a failure to record
+/// anything (storage down; nothing changed); the inner one is the tool's own answer.
+/// `None` for an approval means someone else decided the operation first.
+async fn execute(
+    hub: &Hub,
+    change: &dyn DynChange,
+    actor: &Actor,
+    run: Run,
+) -> Result<(Option<Operation>, Result<Value, ErrorBody>), ErrorBody> {
+    let started = Instant::now();
+    let mut tx = hub.store.begin().await?;
+    let data = match &run {
+        Run::Now(new) => new.data.clone(),
+        Run::Approved { id, batch, data } => {
+            if store::operations::claim(&mut tx, *id, *batch, data)
+                .await?
+                .is_none()
+            {
+                return Ok((
+                    None,
+                    Err(ErrorBody::new(
+                        ErrorCode::Conflict,
+                        format!("operation {id} was decided by someone else"),
+                    )),
+                ));
+            }
+            data.clone()
+        }
+    };
+    match change.apply(&mut tx, actor, data).await {
+        Ok(applied) => {
+            let Applied {
+                output,
+                entity_id,
+                before,
+                after,
+                project_id,
+            } = applied;
+            let outcome = Outcome {
+                status: OperationStatus::Completed,
+                project_id,
+                entity_id,
+                before,
+                after,
+                error: None,
+                duration_ms: Some(elapsed_ms(started)),
+            };
+            let operation = record(&mut tx, actor, &run, outcome).await?;
+            tx.commit().await.map_err(store::StoreError::from)?;
+            Ok((Some(operation), Ok(output)))
+        }
+        Err(error) => {
+            // Nothing of the change stays; the failure is recorded on its own.
+            drop(tx);
+            let mut tx = hub.store.begin().await?;
+            if let Run::Approved { id, batch, data } = &run
+                && store::operations::claim(&mut tx, *id, *batch, data)
+                    .await?
+                    .is_none()
+            {
+                return Ok((None, Err(error)));
+            }
+            let outcome = Outcome {
+                status: OperationStatus::Failed,
+                project_id: None,
+                entity_id: None,
+                before: None,
+                after: None,
+                error: Some(error.clone()),
+                duration_ms: Some(elapsed_ms(started)),
+            };
+            let operation = record(&mut tx, actor, &run, outcome).await?;
+            tx.commit().await.map_err(store::StoreError::from)?;
+            Ok((Some(operation), Err(error)))
+        }
+    }
+}
+
+async fn record(
+    conn: &mut store::PgConnection,
+    actor: &Actor,
+    run: &Run,
+    outcome: Outcome,
+) -> Result<Operation, ErrorBody> {
+    Ok(match run {
+        Run::Now(new) => {
+            let seq = store::sessions::next_operation_seq(conn, actor.session_id).await?;
+            let new = NewOperation { seq, ..new.clone() };
+            store::operations::insert(conn, new, outcome).await?
+        }
+        Run::Approved { id, .. } => store::operations::finish(conn, *id, outcome).await?,
+    })
+}
+
+fn elapsed_ms(since: Instant) -> i64 {
+    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `operation.decide`: approve (with optional edits) or reject pending operations.
+/// Everything is checked before anything runs: every id exists, is pending, and the
+/// caller may decide it (write access to its project; for a proposed project, being the
+/// proposing user), and every edit still parses.
+pub async fn decide(
+    hub: &Hub,
+    caller: &Caller,
+    ids: &[OperationId],
+    decision: Decision,
+    edits: Option<BTreeMap<OperationId, Value>>,
+) -> Result<Decided, ErrorBody> {
+    if ids.is_empty() {
+        return Err(ErrorBody::invalid_field(
+            "operation_ids",
+            "must name at least one operation",
+        ));
+    }
+    if ids.len() > MAX_DECIDE {
+        return Err(ErrorBody::invalid_field(
+            "operation_ids",
+            format!("at most {MAX_DECIDE} at once"),
+        ));
+    }
+    let edits = edits.unwrap_or_default();
+    if decision == Decision::Reject && !edits.is_empty() {
+        return Err(ErrorBody::invalid_field(
+            "edits",
+            "only an approval takes edits",
+        ));
+    }
+    if let Some(stray) = edits.keys().find(|id| !ids.contains(id)) {
+        return Err(ErrorBody::invalid_field(
+            &format!("edits.{stray}"),
+            "not among operation_ids",
+        ));
+    }
+    let mut conn = tools::conn(hub).await?;
+    let mut operations = store::operations::get_many(&mut conn, ids).await?;
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !operations.iter().any(|o| o.id == **id))
+    {
+        return Err(ErrorBody::new(
+            ErrorCode::NotFound,
+            format!("operation {missing} not found"),
+        ));
+    }
+    operations.dedup_by_key(|o| o.id);
+    let mut plans = Vec::with_capacity(operations.len());
+    for op in &operations {
+        check_decider(&mut conn, caller, op).await?;
+        if op.status != OperationStatus::Pending {
+            return Err(ErrorBody::new(
+                ErrorCode::Conflict,
+                format!(
+                    "operation {} is {}, not pending",
+                    op.id,
+                    status_str(op.status)
+                ),
+            )
+            .with_details(serde_json::json!({ "operation_id": op.id })));
+        }
+        let change = change_for(op)?;
+        let data = match edits.get(&op.id) {
+            Some(patch) => {
+                let mut data = op.data.clone();
+                merge_patch(&mut data, patch);
+                change
+                    .check(data)
+                    .map_err(|e| prefix_field(e, &format!("edits.{}", op.id)))?
+            }
+            None => op.data.clone(),
+        };
+        plans.push((op, change, data));
+    }
+    drop(conn);
+
+    let batch = BatchId::new();
+    let total = operations.len() as u64;
+    if decision == Decision::Reject {
+        let mut conn = tools::conn(hub).await?;
+        let rejected = store::operations::reject(&mut conn, ids, batch).await?;
+        let count = rejected.len() as u64;
+        let operations = store::operations::get_many(&mut conn, ids).await?;
+        return Ok(Decided {
+            batch_id: batch,
+            operations,
+            completed: count,
+            total,
+            message: format!("{count} of {total} rejected"),
+        });
+    }
+
+    let mut completed = 0u64;
+    let mut failure = None;
+    for (op, change, data) in plans {
+        let session = {
+            let mut conn = tools::conn(hub).await?;
+            store::sessions::get(&mut conn, op.session_id).await?
+        };
+        let actor = Actor {
+            user: session.user_id,
+            session_id: op.session_id,
+            project: op.project_id,
+        };
+        let run = Run::Approved {
+            id: op.id,
+            batch,
+            data,
+        };
+        match execute(hub, change, &actor, run).await? {
+            (_, Ok(_)) => completed += 1,
+            (_, Err(error)) => {
+                failure = Some((op.id, error));
+                break;
+            }
+        }
+    }
+    let mut conn = tools::conn(hub).await?;
+    let operations = store::operations::get_many(&mut conn, ids).await?;
+    let message = match &failure {
+        None => format!("{completed} of {total} completed"),
+        Some((id, error)) => format!(
+            "{completed} of {total} completed; operation {id} failed: {}",
+            error.message
+        ),
+    };
+    Ok(Decided {
+        batch_id: batch,
+        operations,
+        completed,
+        total,
+        message,
+    })
+}
+
+/// A person may decide an operation on a project they may change; an operation that
+/// creates a project may be decided by the user who proposed it.
+async fn check_decider(
+    conn: &mut store::PgConnection,
+    caller: &Caller,
+    op: &Operation,
+) -> Result<(), ErrorBody> {
+    match op.project_id {
+        Some(project) => tools::check_write(conn, project, &caller.user).await,
+        None => {
+            let session = store::sessions::get(conn, op.session_id).await?;
+            if session.user_id == caller.user {
+                Ok(())
+            } else {
+                Err(ErrorBody::new(
+                    ErrorCode::NotFound,
+                    format!("operation {} not found", op.id),
+                ))
+            }
+        }
+    }
+}
+
+fn change_for(op: &Operation) -> Result<&'static dyn DynChange, ErrorBody> {
+    match ToolName::parse(&op.tool).map(tools::handler) {
+        Some(Handler::Change(change)) => Ok(change),
+        _ => Err(ErrorBody::new(
+            ErrorCode::Internal,
+            format!("operation {} names no changing tool", op.id),
+        )),
+    }
+}
+
+fn status_str(status: OperationStatus) -> &'static str {
+    match status {
+        OperationStatus::Pending => "pending",
+        OperationStatus::Executing => "executing",
+        OperationStatus::Completed => "completed",
+        OperationStatus::Failed => "failed",
+        OperationStatus::Rejected => "rejected",
+    }
+}
+
+/// Names the field of an edit's error under `edits.{id}`.
+fn prefix_field(mut error: ErrorBody, prefix: &str) -> ErrorBody {
+    let field = error
+        .details
+        .as_ref()
+        .and_then(|d| d.get("field"))
+        .and_then(Value::as_str)
+        .map(|f| format!("{prefix}.{f}"))
+        .unwrap_or_else(|| prefix.to_owned());
+    error.message = format!("{prefix}.{}", error.message);
+    error.details = Some(serde_json::json!({ "field": field }));
+    error
+}
+
+/// RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything
+/// else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    if let Value::Object(target) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// The project's operations waiting for a decision.
+pub async fn pending(hub: &Hub, project: ProjectId) -> Result<Vec<Operation>, ErrorBody> {
+    let mut conn = tools::conn(hub).await?;
+    Ok(store::operations::pending_for_project(&mut conn, project).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"title": "a", "tags": ["x"], "nested": {"k": 1, "drop": 2}});
+        merge_patch(
+            &mut doc,
+            &json!({"title": "b", "tags": null, "nested": {"drop": null, "new": 3}}),
+        );
+        assert_eq!(doc, json!({"title": "b", "nested": {"k": 1, "new": 3}}));
+        let mut scalar = json!("x");
+        merge_patch(&mut scalar, &json!({"a": 1}));
+        assert_eq!(scalar, json!({"a": 1}));
+    }
+
+    #[test]
+    fn edit_errors_name_the_edited_field() {
+        let e = prefix_field(
+            ErrorBody::invalid_field("title", "must not be blank"),
+            "edits.x",
+        );
+        assert_eq!(e.details, Some(json!({"field": "edits.x.title"})));
+        assert_eq!(e.message, "edits.x.title: must not be blank");
+    }
+}

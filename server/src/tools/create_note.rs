@@ -1,0 +1,34 @@
+//! `create_note`: write down something worth keeping.
+
+use super::{Actor, Applied, Change};
+use protocol::ErrorBody;
+use protocol::entities::{Entity, OperationKind};
+use protocol::tools::args::CreateNoteArgs;
+use protocol::tools::output::NoteOut;
+use store::PgConnection;
+
+pub(crate) struct CreateNote;
+
+impl Change for CreateNote {
+    type Args = CreateNoteArgs;
+    const KIND: OperationKind = OperationKind::Create;
+    const ENTITY: Entity = Entity::Note;
+
+    async fn apply(
+        conn: &mut PgConnection,
+        actor: &Actor,
+        args: Self::Args,
+    ) -> Result<Applied, ErrorBody> {
+        let tags = args.tags.unwrap_or_default();
+        let note = store::notes::create(
+            conn,
+            actor.project()?,
+            &actor.user,
+            Some(actor.session_id),
+            args.body.trim(),
+            &tags,
+        )
+        .await?;
+        Ok(Applied::new(NoteOut { note: note.clone() }, note.id).after(note))
+    }
+}

@@ -1,0 +1,34 @@
+//! `delete_todo`: remove a todo; the operation keeps it as `before`.
+
+use super::update_todo::todo_project;
+use super::{Actor, Applied, Caller, Change};
+use protocol::entities::{Entity, OperationKind};
+use protocol::tools::args::DeleteTodoArgs;
+use protocol::tools::output::TodoOut;
+use protocol::{ErrorBody, ProjectId};
+use store::PgConnection;
+
+pub(crate) struct DeleteTodo;
+
+impl Change for DeleteTodo {
+    type Args = DeleteTodoArgs;
+    const KIND: OperationKind = OperationKind::Delete;
+    const ENTITY: Entity = Entity::Todo;
+
+    async fn project(
+        conn: &mut PgConnection,
+        _: &Caller,
+        args: &Self::Args,
+    ) -> Result<Option<ProjectId>, ErrorBody> {
+        todo_project(conn, args.todo_id).await
+    }
+
+    async fn apply(
+        conn: &mut PgConnection,
+        _: &Actor,
+        args: Self::Args,
+    ) -> Result<Applied, ErrorBody> {
+        let todo = store::todos::delete(conn, args.todo_id).await?;
+        Ok(Applied::new(TodoOut { todo: todo.clone() }, todo.id).before(todo))
+    }
+}

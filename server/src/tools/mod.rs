@@ -1,0 +1,354 @@
+//! Tool calls: look the tool up in the catalogue, check the session's mode, parse and
+//! check the arguments, then run it. A tool that changes project data is a [`Change`]
+//! and goes through the operations engine; the others are [`Query`]s. Every tool is
+//! registered once, in [`handler`]; one file per tool.
+
+mod apply_document_edits;
+mod assign_project_to_session;
+mod commit_blueprint;
+mod create_note;
+mod create_project;
+mod create_todo;
+mod delete_todo;
+mod get_blueprint_gaps;
+mod get_document;
+mod get_project;
+mod list_notes;
+mod list_projects;
+mod list_todos;
+mod record_transcript_pointer;
+mod sync_blueprint_field;
+mod update_note;
+mod update_project;
+mod update_todo;
+mod update_todo_status;
+
+use crate::hub::Hub;
+use crate::operations;
+use futures_util::future::BoxFuture;
+use protocol::entities::{Entity, OperationKind, Role, Session};
+use protocol::tools::args::ToolArgs;
+use protocol::tools::{ToolName, parse_args, tools_for};
+use protocol::{ErrorBody, ErrorCode, ProjectId, SessionId, UserId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::marker::PhantomData;
+use store::PgConnection;
+
+/// Who is calling: the token's user and their session as this connection knows it.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: UserId,
+    pub session: Session,
+}
+
+/// Runs one tool call and answers its output.
+pub async fn call(
+    hub: &Hub,
+    caller: &mut Caller,
+    name: &str,
+    raw: Value,
+) -> Result<Value, ErrorBody> {
+    let tool = ToolName::parse(name)
+        .ok_or_else(|| ErrorBody::new(ErrorCode::UnknownTool, format!("no tool named `{name}`")))?;
+    let mode = caller.session.mode;
+    if !tool.allowed_in(mode) {
+        let allowed: Vec<&str> = tools_for(mode).map(ToolName::as_str).collect();
+        return Err(ErrorBody::new(
+            ErrorCode::ToolNotAllowed,
+            format!("`{tool}` is not available in mode `{mode}`"),
+        )
+        .with_details(serde_json::json!({ "mode": mode, "allowed": allowed })));
+    }
+    match handler(tool) {
+        Handler::Query(q) => q.run(hub, caller, raw).await,
+        Handler::Change(c) => operations::propose(hub, caller, tool, c, raw).await,
+    }
+}
+
+/// How a tool is carried out.
+pub(crate) enum Handler {
+    Query(&'static dyn DynQuery),
+    Change(&'static dyn DynChange),
+}
+
+/// The registry: every tool of the catalogue and its handler.
+pub(crate) fn handler(tool: ToolName) -> Handler {
+    use ToolName as T;
+    match tool {
+        T::ListProjects => query::<list_projects::ListProjects>(),
+        T::CreateProject => change::<create_project::CreateProject>(),
+        T::AssignProjectToSession => query::<assign_project_to_session::Assign>(),
+        T::GetProject => query::<get_project::GetProject>(),
+        T::UpdateProject => change::<update_project::UpdateProject>(),
+        T::SyncBlueprintField => change::<sync_blueprint_field::SyncBlueprintField>(),
+        T::GetBlueprintGaps => query::<get_blueprint_gaps::GetBlueprintGaps>(),
+        T::CommitBlueprint => change::<commit_blueprint::CommitBlueprint>(),
+        T::CreateNote => change::<create_note::CreateNote>(),
+        T::UpdateNote => change::<update_note::UpdateNote>(),
+        T::ListNotes => query::<list_notes::ListNotes>(),
+        T::CreateTodo => change::<create_todo::CreateTodo>(),
+        T::UpdateTodo => change::<update_todo::UpdateTodo>(),
+        T::UpdateTodoStatus => change::<update_todo_status::UpdateTodoStatus>(),
+        T::DeleteTodo => change::<delete_todo::DeleteTodo>(),
+        T::ListTodos => query::<list_todos::ListTodos>(),
+        T::RecordTranscriptPointer => change::<record_transcript_pointer::RecordPointer>(),
+        T::GetDocument => query::<get_document::GetDocument>(),
+        T::ApplyDocumentEdits => change::<apply_document_edits::ApplyDocumentEdits>(),
+    }
+}
+
+fn query<T: Query>() -> Handler {
+    Handler::Query(&QueryHandler::<T>(PhantomData))
+}
+
+fn change<T: Change>() -> Handler {
+    Handler::Change(&ChangeHandler::<T>(PhantomData))
+}
+
+/// Arguments every tool takes: parsed from JSON, checked by their `garde` rules.
+pub(crate) trait Args:
+    ToolArgs + DeserializeOwned + garde::Validate<Context = ()> + Send
+{
+}
+impl<T: ToolArgs + DeserializeOwned + garde::Validate<Context = ()> + Send> Args for T {}
+
+/// A tool that reads, or changes only the caller's session.
+pub(crate) trait Query: Send + Sync + 'static {
+    type Args: Args;
+    fn run(
+        hub: &Hub,
+        caller: &mut Caller,
+        args: Self::Args,
+    ) -> impl Future<Output = Result<Value, ErrorBody>> + Send;
+}
+
+/// What a change did: the tool's output, and the entity before and after.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    pub output: Value,
+    pub entity_id: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    /// The project, when the change created it.
+    pub project_id: Option<ProjectId>,
+}
+
+impl Applied {
+    pub fn new(output: impl Serialize, entity_id: impl ToString) -> Self {
+        Self {
+            output: to_value(output),
+            entity_id: Some(entity_id.to_string()),
+            before: None,
+            after: None,
+            project_id: None,
+        }
+    }
+
+    pub fn before(mut self, before: impl Serialize) -> Self {
+        self.before = Some(to_value(before));
+        self
+    }
+
+    pub fn after(mut self, after: impl Serialize) -> Self {
+        self.after = Some(to_value(after));
+        self
+    }
+}
+
+/// Who a change runs for: the session that proposed it and its user (the author), and
+/// the project it was checked against.
+#[derive(Clone, Debug)]
+pub(crate) struct Actor {
+    pub user: UserId,
+    pub session_id: SessionId,
+    pub project: Option<ProjectId>,
+}
+
+impl Actor {
+    /// The project a project-scoped change works on.
+    pub fn project(&self) -> Result<ProjectId, ErrorBody> {
+        self.project
+            .ok_or_else(|| ErrorBody::new(ErrorCode::Internal, "change without a project"))
+    }
+}
+
+/// A tool that changes data: recorded as an operation, run at once (`auto_accept`) or
+/// after a person approves it.
+pub(crate) trait Change: Send + Sync + 'static {
+    type Args: Args + Serialize + Sync;
+    const KIND: OperationKind;
+    const ENTITY: Entity;
+
+    /// The project the change belongs to: by default the one named in the arguments or
+    /// the session's; entity tools look theirs up. `None` only for `create_project`.
+    fn project(
+        conn: &mut PgConnection,
+        caller: &Caller,
+        args: &Self::Args,
+    ) -> impl Future<Output = Result<Option<ProjectId>, ErrorBody>> + Send {
+        let _ = conn;
+        let project = project_of(caller, args.project_id());
+        async move { project.map(Some) }
+    }
+
+    /// Carries the change out in the caller's transaction.
+    fn apply(
+        conn: &mut PgConnection,
+        actor: &Actor,
+        args: Self::Args,
+    ) -> impl Future<Output = Result<Applied, ErrorBody>> + Send;
+}
+
+/// Object-safe face of a [`Query`], for the registry.
+pub(crate) trait DynQuery: Send + Sync {
+    fn run<'a>(
+        &'a self,
+        hub: &'a Hub,
+        caller: &'a mut Caller,
+        raw: Value,
+    ) -> BoxFuture<'a, Result<Value, ErrorBody>>;
+}
+
+struct QueryHandler<T>(PhantomData<fn() -> T>);
+
+impl<T: Query> DynQuery for QueryHandler<T> {
+    fn run<'a>(
+        &'a self,
+        hub: &'a Hub,
+        caller: &'a mut Caller,
+        raw: Value,
+    ) -> BoxFuture<'a, Result<Value, ErrorBody>> {
+        Box::pin(async move {
+            let args = parse_args::<T::Args>(raw)?;
+            T::run(hub, caller, args).await
+        })
+    }
+}
+
+/// Object-safe face of a [`Change`], used by the operations engine both when a call
+/// arrives and when a pending operation is approved.
+pub(crate) trait DynChange: Send + Sync {
+    fn kind(&self) -> OperationKind;
+    fn entity(&self) -> Entity;
+    /// Parses and checks the arguments; answers them normalized (as stored in `data`).
+    fn check(&self, raw: Value) -> Result<Value, ErrorBody>;
+    fn project<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        caller: &'a Caller,
+        data: &'a Value,
+    ) -> BoxFuture<'a, Result<Option<ProjectId>, ErrorBody>>;
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        actor: &'a Actor,
+        data: Value,
+    ) -> BoxFuture<'a, Result<Applied, ErrorBody>>;
+}
+
+struct ChangeHandler<T>(PhantomData<fn() -> T>);
+
+impl<T: Change> DynChange for ChangeHandler<T> {
+    fn kind(&self) -> OperationKind {
+        T::KIND
+    }
+
+    fn entity(&self) -> Entity {
+        T::ENTITY
+    }
+
+    fn check(&self, raw: Value) -> Result<Value, ErrorBody> {
+        let args = parse_args::<T::Args>(raw)?;
+        Ok(to_value(&args))
+    }
+
+    fn project<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        caller: &'a Caller,
+        data: &'a Value,
+    ) -> BoxFuture<'a, Result<Option<ProjectId>, ErrorBody>> {
+        Box::pin(async move {
+            let args = parse_args::<T::Args>(data.clone())?;
+            T::project(conn, caller, &args).await
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        actor: &'a Actor,
+        data: Value,
+    ) -> BoxFuture<'a, Result<Applied, ErrorBody>> {
+        Box::pin(async move {
+            let args = parse_args::<T::Args>(data)?;
+            T::apply(conn, actor, args).await
+        })
+    }
+}
+
+/// Serializes an output; our output types always serialize.
+pub(crate) fn to_value(value: impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The project named in the arguments, else the session's.
+pub(crate) fn project_of(
+    caller: &Caller,
+    given: Option<ProjectId>,
+) -> Result<ProjectId, ErrorBody> {
+    given.or(caller.session.project_id).ok_or_else(|| {
+        ErrorBody::invalid_field(
+            "project_id",
+            "required: this session has no project yet (call assign_project_to_session, or pass project_id)",
+        )
+    })
+}
+
+/// The caller's role in the project; not a member reads as not found.
+pub(crate) async fn role_in(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    user: &UserId,
+) -> Result<Role, ErrorBody> {
+    store::projects::role_of(conn, project, user)
+        .await?
+        .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found")))
+}
+
+/// Checks that the caller may change the project.
+pub(crate) async fn check_write(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    user: &UserId,
+) -> Result<(), ErrorBody> {
+    let role = role_in(conn, project, user).await?;
+    if role.can_write() {
+        Ok(())
+    } else {
+        Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!("your role in project {project} is read-only"),
+        ))
+    }
+}
+
+/// A pooled connection, or `unavailable`.
+pub(crate) async fn conn(hub: &Hub) -> Result<store::Conn, ErrorBody> {
+    Ok(hub.store.acquire().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_matches_the_catalogue() {
+        for tool in ToolName::ALL {
+            let is_change = matches!(handler(tool), Handler::Change(_));
+            assert_eq!(is_change, tool.spec().changes, "{tool}");
+        }
+    }
+}

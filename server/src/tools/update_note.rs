@@ -1,0 +1,51 @@
+//! `update_note`: change a note's text or tags.
+
+use super::{Actor, Applied, Caller, Change};
+use protocol::entities::{Entity, OperationKind};
+use protocol::tools::args::UpdateNoteArgs;
+use protocol::tools::output::NoteOut;
+use protocol::{ErrorBody, ProjectId};
+use store::PgConnection;
+
+pub(crate) struct UpdateNote;
+
+impl Change for UpdateNote {
+    type Args = UpdateNoteArgs;
+    const KIND: OperationKind = OperationKind::Update;
+    const ENTITY: Entity = Entity::Note;
+
+    async fn project(
+        conn: &mut PgConnection,
+        _: &Caller,
+        args: &Self::Args,
+    ) -> Result<Option<ProjectId>, ErrorBody> {
+        Ok(Some(
+            store::notes::get(conn, args.note_id).await?.project_id,
+        ))
+    }
+
+    async fn apply(
+        conn: &mut PgConnection,
+        _: &Actor,
+        args: Self::Args,
+    ) -> Result<Applied, ErrorBody> {
+        if args.body.is_none() && args.tags.is_none() {
+            return Err(ErrorBody::invalid_field("body", "give body or tags"));
+        }
+        let (before, after) = store::notes::update(
+            conn,
+            args.note_id,
+            args.body.as_deref().map(str::trim),
+            args.tags.as_deref(),
+        )
+        .await?;
+        Ok(Applied::new(
+            NoteOut {
+                note: after.clone(),
+            },
+            after.id,
+        )
+        .before(before)
+        .after(after))
+    }
+}

@@ -1,0 +1,74 @@
+//! `update_todo`: change a todo's title, details, priority or status.
+
+use super::{Actor, Applied, Caller, Change};
+use protocol::entities::{Entity, OperationKind};
+use protocol::tools::args::UpdateTodoArgs;
+use protocol::tools::output::TodoOut;
+use protocol::{ErrorBody, ProjectId, TodoId};
+use store::PgConnection;
+use store::todos::TodoChanges;
+
+pub(crate) struct UpdateTodo;
+
+/// The project of a todo, for the todo tools.
+pub(crate) async fn todo_project(
+    conn: &mut PgConnection,
+    id: TodoId,
+) -> Result<Option<ProjectId>, ErrorBody> {
+    Ok(Some(store::todos::get(conn, id).await?.project_id))
+}
+
+/// Applies changes to a todo and answers it.
+pub(crate) async fn change_todo(
+    conn: &mut PgConnection,
+    id: TodoId,
+    changes: TodoChanges<'_>,
+) -> Result<Applied, ErrorBody> {
+    let (before, after) = store::todos::update(conn, id, changes).await?;
+    Ok(Applied::new(
+        TodoOut {
+            todo: after.clone(),
+        },
+        id,
+    )
+    .before(before)
+    .after(after))
+}
+
+impl Change for UpdateTodo {
+    type Args = UpdateTodoArgs;
+    const KIND: OperationKind = OperationKind::Update;
+    const ENTITY: Entity = Entity::Todo;
+
+    async fn project(
+        conn: &mut PgConnection,
+        _: &Caller,
+        args: &Self::Args,
+    ) -> Result<Option<ProjectId>, ErrorBody> {
+        todo_project(conn, args.todo_id).await
+    }
+
+    async fn apply(
+        conn: &mut PgConnection,
+        _: &Actor,
+        args: Self::Args,
+    ) -> Result<Applied, ErrorBody> {
+        if args.title.is_none()
+            && args.details.is_none()
+            && args.priority.is_none()
+            && args.status.is_none()
+        {
+            return Err(ErrorBody::invalid_field(
+                "title",
+                "give at least one of title, details, priority or status",
+            ));
+        }
+        let changes = TodoChanges {
+            title: args.title.as_deref().map(str::trim),
+            details: args.details.as_deref().map(str::trim),
+            status: args.status,
+            priority: args.priority,
+        };
+        change_todo(conn, args.todo_id, changes).await
+    }
+}

@@ -1,0 +1,37 @@
+//! `update_todo_status`: mark a todo open, in progress, done or blocked.
+
+use super::update_todo::{change_todo, todo_project};
+use super::{Actor, Applied, Caller, Change};
+use protocol::entities::{Entity, OperationKind};
+use protocol::tools::args::UpdateTodoStatusArgs;
+use protocol::{ErrorBody, ProjectId};
+use store::PgConnection;
+use store::todos::TodoChanges;
+
+pub(crate) struct UpdateTodoStatus;
+
+impl Change for UpdateTodoStatus {
+    type Args = UpdateTodoStatusArgs;
+    const KIND: OperationKind = OperationKind::Update;
+    const ENTITY: Entity = Entity::Todo;
+
+    async fn project(
+        conn: &mut PgConnection,
+        _: &Caller,
+        args: &Self::Args,
+    ) -> Result<Option<ProjectId>, ErrorBody> {
+        todo_project(conn, args.todo_id).await
+    }
+
+    async fn apply(
+        conn: &mut PgConnection,
+        _: &Actor,
+        args: Self::Args,
+    ) -> Result<Applied, ErrorBody> {
+        let changes = TodoChanges {
+            status: Some(args.status),
+            ..Default::default()
+        };
+        change_todo(conn, args.todo_id, changes).await
+    }
+}

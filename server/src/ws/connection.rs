@@ -1,0 +1,378 @@
+//! One WebSocket connection: the `hello` handshake, then a reader loop that answers each
+//! message in order, and a writer task that drains the bounded outbox and sends the
+//! heartbeat pings. Every loop also watches the node's shutdown signal.
+
+use super::outbox::{self, Inbox, Out, Outbox};
+use crate::auth::Claims;
+use crate::hub::Hub;
+use crate::tools::{self, Caller};
+use crate::{operations, sessions};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use governor::clock::{Clock, DefaultClock};
+use governor::{Quota, RateLimiter};
+use protocol::client::DecodeError;
+use protocol::close;
+use protocol::server::{OkData, ToolResult};
+use protocol::{ClientMessage, ConnectionId, ErrorBody, ErrorCode, RequestId, ServerMessage};
+use std::num::NonZeroU32;
+use std::time::Duration;
+use tokio::time::{Instant, sleep_until, timeout};
+use tracing::Instrument;
+
+/// Time the writer gets to send a close frame or flush before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+pub(super) async fn serve(hub: Hub, socket: WebSocket, upgrade_claims: Option<Claims>) {
+    let connection_id = ConnectionId::new();
+    let span = tracing::info_span!("connection", %connection_id, user = tracing::field::Empty);
+    async move {
+        let (sink, mut stream) = socket.split();
+        let (outbox, inbox) =
+            outbox::channel(hub.config.outbound_messages, hub.config.outbound_bytes);
+        let writer =
+            tokio::spawn(write_loop(sink, inbox, hub.config.heartbeat()).in_current_span());
+        read_loop(&hub, connection_id, &mut stream, &outbox, upgrade_claims).await;
+        // The writer ends once it has sent what the reader queued (and any close).
+        drop(outbox);
+        if timeout(hub.config.shutdown_timeout(), writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("writer did not finish in time");
+        }
+        tracing::debug!("connection closed");
+    }
+    .instrument(span)
+    .await
+}
+
+/// What the reader got from the socket.
+enum Frame {
+    Text(axum::extract::ws::Utf8Bytes),
+    Binary,
+    /// Ping or pong: proof of life, nothing to answer.
+    Control,
+    TooBig,
+    Gone,
+}
+
+async fn next_frame(stream: &mut SplitStream<WebSocket>) -> Frame {
+    match stream.next().await {
+        None | Some(Ok(Message::Close(_))) => Frame::Gone,
+        Some(Ok(Message::Text(text))) => Frame::Text(text),
+        Some(Ok(Message::Binary(_))) => Frame::Binary,
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Frame::Control,
+        Some(Err(e)) => {
+            let too_big = e
+                .into_inner()
+                .downcast_ref::<tokio_tungstenite::tungstenite::Error>()
+                .is_some_and(|e| matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)));
+            if too_big { Frame::TooBig } else { Frame::Gone }
+        }
+    }
+}
+
+fn reply(outbox: &Outbox, message: &ServerMessage) {
+    // A full outbox has already started closing the connection with 4008.
+    let _ = outbox.push(message.to_json().into());
+}
+
+/// The close code that goes with a failed handshake.
+fn handshake_close_code(error: &ErrorBody) -> u16 {
+    match error.code {
+        ErrorCode::Unauthorized => close::UNAUTHORIZED,
+        ErrorCode::Forbidden => close::FORBIDDEN,
+        ErrorCode::Internal | ErrorCode::Unavailable => close::INTERNAL,
+        _ => close::POLICY,
+    }
+}
+
+fn fail_handshake(outbox: &Outbox, re: Option<RequestId>, error: ErrorBody, reason: &'static str) {
+    let code = handshake_close_code(&error);
+    reply(outbox, &ServerMessage::error(re, error));
+    outbox.close(code, reason);
+}
+
+async fn read_loop(
+    hub: &Hub,
+    connection_id: ConnectionId,
+    stream: &mut SplitStream<WebSocket>,
+    outbox: &Outbox,
+    upgrade_claims: Option<Claims>,
+) {
+    let config = &hub.config;
+    let first = tokio::select! {
+        _ = hub.shutdown.cancelled() => {
+            outbox.close(close::RESTART, "server restarting");
+            return;
+        }
+        _ = outbox.aborted() => return,
+        first = timeout(config.hello_timeout(), next_frame(stream)) => first,
+    };
+    let text = match first {
+        Err(_) => {
+            let error = ErrorBody::new(
+                ErrorCode::BadRequest,
+                "hello expected within the time limit",
+            );
+            return fail_handshake(outbox, None, error, "hello expected");
+        }
+        Ok(Frame::Text(text)) => text,
+        Ok(Frame::TooBig) => return outbox.close(close::TOO_BIG, "frame too large"),
+        Ok(Frame::Gone) => return,
+        Ok(Frame::Binary | Frame::Control) => {
+            let error = ErrorBody::new(ErrorCode::BadRequest, "the first message must be hello");
+            return fail_handshake(outbox, None, error, "hello expected");
+        }
+    };
+    let (id, token, client, resume) = match ClientMessage::decode(&text) {
+        Ok(ClientMessage::Hello {
+            id,
+            token,
+            client,
+            session_id,
+        }) => (id, token, client, session_id),
+        Ok(other) => {
+            let error = ErrorBody::new(ErrorCode::BadRequest, "the first message must be hello");
+            return fail_handshake(outbox, Some(other.id().clone()), error, "hello expected");
+        }
+        Err(e) => {
+            let re = match &e {
+                DecodeError::Invalid { id, .. } => id.clone(),
+                DecodeError::Malformed(_) => None,
+            };
+            let error = ErrorBody::new(ErrorCode::BadRequest, e.to_string());
+            return fail_handshake(outbox, re, error, "hello expected");
+        }
+    };
+    let claims = match token {
+        Some(token) => hub.auth.verify(&token).ok(),
+        None => upgrade_claims,
+    };
+    let Some(claims) = claims else {
+        let error = ErrorBody::new(ErrorCode::Unauthorized, "a valid token is required");
+        return fail_handshake(outbox, Some(id), error, "unauthorized");
+    };
+    let user = claims.user();
+    tracing::Span::current().record("user", tracing::field::display(&user));
+    let Some(_slot) = hub.connections.acquire(&user) else {
+        reply(
+            outbox,
+            &ServerMessage::error(
+                Some(id),
+                ErrorBody::new(ErrorCode::RateLimited, "too many connections for this user"),
+            ),
+        );
+        return outbox.close(close::TOO_MANY_CONNECTIONS, "too many connections");
+    };
+    let session = match sessions::open(hub, &user, resume, &client).await {
+        Ok(session) => session,
+        Err(error) => return fail_handshake(outbox, Some(id), error, "session refused"),
+    };
+    tracing::debug!(session_id = %session.id, resumed = resume.is_some(), "hello");
+    reply(
+        outbox,
+        &ServerMessage::Welcome {
+            re: id,
+            protocol: protocol::PROTOCOL_VERSION,
+            session_id: session.id,
+            connection_id,
+            node_id: hub.node_id.clone(),
+            heartbeat_ms: config.heartbeat_ms,
+            limits: config.limits(),
+            session: session.clone(),
+        },
+    );
+    let mut caller = Caller { user, session };
+    serve_messages(hub, stream, outbox, &mut caller).await;
+    sessions::seen(hub, caller.session.id).await;
+}
+
+/// The message loop after `hello`.
+async fn serve_messages(
+    hub: &Hub,
+    stream: &mut SplitStream<WebSocket>,
+    outbox: &Outbox,
+    caller: &mut Caller,
+) {
+    let config = &hub.config;
+    let per_second = NonZeroU32::new(config.messages_per_second).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(config.message_burst).unwrap_or(per_second);
+    let limiter = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
+    let clock = DefaultClock::default();
+    let mut strikes = 0u32;
+    // A peer that answers none of three pings in a row is gone.
+    let idle = config.heartbeat() * 3;
+    let mut deadline = Instant::now() + idle;
+    loop {
+        let frame = tokio::select! {
+            _ = hub.shutdown.cancelled() => {
+                outbox.close(close::RESTART, "server restarting");
+                return;
+            }
+            _ = outbox.aborted() => return,
+            _ = sleep_until(deadline) => {
+                outbox.abort(close::GOING_AWAY, "heartbeat timeout");
+                return;
+            }
+            frame = next_frame(stream) => frame,
+        };
+        deadline = Instant::now() + idle;
+        let text = match frame {
+            Frame::Gone => return,
+            Frame::TooBig => return outbox.close(close::TOO_BIG, "frame too large"),
+            Frame::Control => continue,
+            Frame::Text(text) => Some(text),
+            Frame::Binary => None,
+        };
+        if let Err(not_until) = limiter.check() {
+            strikes += 1;
+            if strikes >= config.rate_limit_strikes {
+                return outbox.close(close::RATE_LIMITED, "rate limit exceeded repeatedly");
+            }
+            let wait = not_until.wait_time_from(clock.now());
+            let re = text
+                .as_deref()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                .and_then(|v| RequestId::from_raw(&v));
+            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+            let error = ErrorBody::new(ErrorCode::RateLimited, "too many messages; slow down")
+                .with_retry_after_ms(ms);
+            reply(outbox, &ServerMessage::error(re, error));
+            continue;
+        }
+        strikes = 0;
+        let answer = match text {
+            Some(text) => handle(hub, caller, &text).await,
+            None => {
+                ServerMessage::bad_request(None, "binary frames are not supported; send JSON text")
+            }
+        };
+        reply(outbox, &answer);
+    }
+}
+
+/// Answers one client message.
+async fn handle(hub: &Hub, caller: &mut Caller, text: &str) -> ServerMessage {
+    let message = match ClientMessage::decode(text) {
+        Ok(message) => message,
+        Err(DecodeError::Malformed(m)) => {
+            return ServerMessage::bad_request(None, format!("malformed JSON: {m}"));
+        }
+        Err(DecodeError::Invalid { id, message }) => {
+            return ServerMessage::bad_request(id, message);
+        }
+    };
+    let kind = message.kind();
+    let started = std::time::Instant::now();
+    let answer = match message {
+        ClientMessage::Hello { id, .. } => {
+            ServerMessage::bad_request(Some(id), "hello was already received on this connection")
+        }
+        ClientMessage::Ping { id } => ServerMessage::Pong { re: id },
+        ClientMessage::SessionConfigure {
+            id,
+            mode,
+            project_id,
+            auto_accept,
+        } => match sessions::configure(hub, caller, mode, project_id, auto_accept).await {
+            Ok(session) => ok(id, OkData::Session { session }),
+            Err(e) => ServerMessage::error(Some(id), e),
+        },
+        ClientMessage::ToolCall {
+            id,
+            call_id,
+            name,
+            arguments,
+        } => {
+            let result = tools::call(hub, caller, &name, arguments).await;
+            if let Err(e) = &result {
+                tracing::debug!(tool = %name, code = %e.code, message = %e.message, "tool call failed");
+            }
+            ServerMessage::ToolResult {
+                re: id,
+                call_id,
+                result: result.map_or_else(ToolResult::err, ToolResult::ok),
+            }
+        }
+        ClientMessage::TranscriptAppend { id, items } => {
+            match sessions::append_transcript(hub, caller, &items).await {
+                Ok(appended) => ok(id, OkData::Appended { appended }),
+                Err(e) => ServerMessage::error(Some(id), e),
+            }
+        }
+        ClientMessage::OperationDecide {
+            id,
+            operation_ids,
+            decision,
+            edits,
+        } => match operations::decide(hub, caller, &operation_ids, decision, edits).await {
+            Ok(decided) => ok(id, OkData::Decided(decided)),
+            Err(e) => ServerMessage::error(Some(id), e),
+        },
+        ClientMessage::Subscribe { id, .. }
+        | ClientMessage::Unsubscribe { id, .. }
+        | ClientMessage::Snapshot { id, .. }
+        | ClientMessage::ChatSend { id, .. } => ServerMessage::error(
+            Some(id),
+            ErrorBody::new(
+                ErrorCode::Unavailable,
+                format!("`{kind}` is not served by this hub version yet"),
+            ),
+        ),
+    };
+    tracing::debug!(
+        kind,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "handled"
+    );
+    answer
+}
+
+fn ok(re: RequestId, data: OkData) -> ServerMessage {
+    ServerMessage::Ok {
+        re,
+        data: Some(data),
+    }
+}
+
+/// Sends what the reader queues, pings every heartbeat, and closes the socket with the
+/// close frame asked for.
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut inbox: Inbox,
+    heartbeat: Duration,
+) {
+    let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    let close = loop {
+        let message = tokio::select! {
+            out = inbox.next() => match out {
+                Some(Out::Text(text)) => Message::Text(text),
+                Some(Out::Close(code, reason)) => break Some((code, reason)),
+                None => break inbox.abort_reason(),
+            },
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        // A client that does not read leaves this send pending; an abort (slow
+        // consumer, shutdown) must not wait for it.
+        let sent = tokio::select! {
+            biased;
+            _ = inbox.aborted() => break inbox.abort_reason(),
+            sent = sink.send(message) => sent,
+        };
+        if sent.is_err() {
+            break None;
+        }
+    };
+    if let Some((code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
+    }
+    let _ = timeout(CLOSE_GRACE, sink.close()).await;
+    inbox.finish();
+}
