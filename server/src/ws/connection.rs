@@ -21,8 +21,10 @@ use std::time::Duration;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::Instrument;
 
-/// Time the writer gets to send a close frame or flush before the socket is dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Time the writer gets to send a close frame before the socket is dropped: long enough
+/// for a client that fell behind to drain its socket and read why (4008), short enough
+/// not to hold a dead peer.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 pub(super) async fn serve(hub: Hub, socket: WebSocket, upgrade_claims: Option<Claims>) {
     let connection_id = ConnectionId::new();
@@ -373,6 +375,6 @@ async fn write_loop(
         };
         let _ = timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
     }
-    let _ = timeout(CLOSE_GRACE, sink.close()).await;
+    let _ = timeout(Duration::from_secs(1), sink.close()).await;
     inbox.finish();
 }

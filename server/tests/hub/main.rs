@@ -1,0 +1,10 @@
+//! Integration tests of the hub: real Postgres and Redis, a real server on port 0, real
+//! WebSocket and HTTP clients. One test binary (modules below) so the suite links once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod connection;
+mod http;
+mod operations;
+mod tools;

@@ -1,0 +1,365 @@
+//! The test harness: a fresh database and Redis key prefix per test, an in-process
+//! server on port 0, and a WebSocket client that speaks the protocol.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use server::Config;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET: &str = "test-secret";
+/// How long a test waits for any one message before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+/// A database of its own, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
+        let url = with_database(&admin_url(), &name);
+        store::Store::create_database_if_missing(&url)
+            .await
+            .expect("create the test database (is Postgres reachable at DATABASE_URL?)");
+        let store = store::Store::connect(&url, 2).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        store.pool.close().await;
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = with_database(&admin_url(), "postgres");
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; use a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                        let _ = sqlx::query(&sql).execute(&mut conn).await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// A hub node running in this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    pub shutdown: CancellationToken,
+    handle: Option<JoinHandle<()>>,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a node after `tune` adjusts its configuration.
+    pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::create().await;
+        let mut config = Config::new(db.url.clone(), redis_url(), SECRET.into());
+        config.redis_prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
+        config.db_max_connections = 5;
+        tune(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let handle = tokio::spawn(async move {
+            server::run(config, listener, token)
+                .await
+                .expect("server runs");
+        });
+        Self {
+            addr,
+            db,
+            shutdown,
+            handle: Some(handle),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        server::auth::Auth::new(SECRET)
+            .issue(user, false, 3600)
+            .unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A WebSocket with nothing sent yet; `query` is appended to `/v1/ws`.
+    pub async fn raw(&self, query: &str) -> Ws {
+        self.raw_with(query, None).await.expect("upgrade")
+    }
+
+    /// The upgrade, optionally with a bearer token header; the HTTP error when refused.
+    pub async fn raw_with(
+        &self,
+        query: &str,
+        bearer: Option<&str>,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        let mut request = format!("ws://{}/v1/ws{query}", self.addr)
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("draftline.v1"),
+        );
+        if let Some(token) = bearer {
+            request.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            );
+        }
+        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some("draftline.v1")
+        );
+        Ok(Ws { ws, next_id: 0 })
+    }
+
+    /// A client past `hello` as `user`, in a new session.
+    pub async fn connect(&self, user: &str) -> Client {
+        let mut ws = self.raw("").await;
+        let welcome = ws
+            .request(json!({"type": "hello", "token": self.token(user), "client": {"name": "test", "version": "1"}}))
+            .await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        Client { ws, welcome }
+    }
+
+    /// A client resuming `session_id` as `user`; answers the reply to `hello`.
+    pub async fn resume(&self, user: &str, session_id: &str) -> (Ws, Value) {
+        let mut ws = self.raw("").await;
+        let reply = ws
+            .request(json!({"type": "hello", "token": self.token(user), "session_id": session_id, "client": {"name": "test", "version": "1"}}))
+            .await;
+        (ws, reply)
+    }
+
+    /// Stops the node (SIGTERM's path) and waits for it.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(handle) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(15), handle)
+                .await
+                .expect("server stops in time")
+                .expect("server task");
+        }
+    }
+
+    /// A fresh pool on the test database, to check rows directly.
+    pub async fn db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.db.url).await.unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A WebSocket speaking the protocol's JSON frames.
+pub struct Ws {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: i64,
+}
+
+/// How a connection ended, as the client saw it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Closed {
+    pub code: u16,
+    pub reason: String,
+}
+
+impl Ws {
+    pub async fn send(&mut self, frame: Value) {
+        self.ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text.to_owned())).await.unwrap();
+    }
+
+    /// The next JSON message (pings are answered by the library and skipped); panics on
+    /// a close or after [`WAIT`].
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message in time")
+                .expect("connection open")
+                .expect("valid frame");
+            match msg {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Sends `frame` with a fresh `id` and answers the reply carrying that `re`.
+    pub async fn request(&mut self, mut frame: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        frame["id"] = json!(id);
+        self.send(frame).await;
+        loop {
+            let msg = self.recv().await;
+            if msg["re"] == json!(id) {
+                return msg;
+            }
+        }
+    }
+
+    /// Reads until the server closes; answers the close code and reason.
+    pub async fn closed(&mut self) -> Closed {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a close in time");
+            match next {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return Closed {
+                        code: frame.code.into(),
+                        reason: frame.reason.to_string(),
+                    };
+                }
+                Some(Ok(Message::Close(None))) | None => {
+                    return Closed {
+                        code: 1005,
+                        reason: String::new(),
+                    };
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("connection failed before a close frame: {e}"),
+            }
+        }
+    }
+}
+
+/// A client past `hello`.
+pub struct Client {
+    pub ws: Ws,
+    pub welcome: Value,
+}
+
+impl Client {
+    pub fn session_id(&self) -> String {
+        self.welcome["session_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn request(&mut self, frame: Value) -> Value {
+        self.ws.request(frame).await
+    }
+
+    /// Calls a tool; answers the whole `tool.result`.
+    pub async fn call(&mut self, name: &str, arguments: Value) -> Value {
+        let reply = self
+            .request(json!({"type": "tool.call", "call_id": format!("call-{name}"), "name": name, "arguments": arguments}))
+            .await;
+        assert_eq!(reply["type"], "tool.result", "{reply}");
+        assert_eq!(reply["call_id"], format!("call-{name}"));
+        reply
+    }
+
+    /// Calls a tool that must succeed; answers its output.
+    pub async fn call_ok(&mut self, name: &str, arguments: Value) -> Value {
+        let reply = self.call(name, arguments).await;
+        assert_eq!(reply["ok"], true, "{name} failed: {reply}");
+        reply["output"].clone()
+    }
+
+    /// Calls a tool that must fail; answers its error.
+    pub async fn call_err(&mut self, name: &str, arguments: Value) -> Value {
+        let reply = self.call(name, arguments).await;
+        assert_eq!(reply["ok"], false, "{name} should fail: {reply}");
+        reply["error"].clone()
+    }
+
+    /// `session.configure`; answers the session.
+    pub async fn configure(&mut self, settings: Value) -> Value {
+        let mut frame = settings;
+        frame["type"] = json!("session.configure");
+        let reply = self.request(frame).await;
+        assert_eq!(reply["type"], "ok", "{reply}");
+        reply["data"]["session"].clone()
+    }
+
+    /// Creates a project, assigns it to the session and switches to `mode`; answers the
+    /// project id.
+    pub async fn project_in_mode(&mut self, name: &str, mode: &str) -> String {
+        let project = self.call_ok("create_project", json!({"name": name})).await;
+        let id = project["project"]["id"].as_str().unwrap().to_owned();
+        self.call_ok("assign_project_to_session", json!({"project_id": id}))
+            .await;
+        self.configure(json!({"mode": mode})).await;
+        id
+    }
+}
+
+#[test]
+fn database_names_are_replaced_in_urls() {
+    assert_eq!(
+        with_database("postgres://u:p@h:5432/db?sslmode=disable", "x"),
+        "postgres://u:p@h:5432/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}
