@@ -9,7 +9,8 @@ use garde::Validate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Text limits in bytes. They keep one call well inside the 64 KiB frame limit, except
+/// Text limits in characters (as JSON Schema counts them). They keep one call inside the
+/// 64 KiB frame limit for text in most scripts, except
 /// the document, which is also written over HTTP.
 pub const MAX_NAME: usize = 200;
 pub const MAX_TEXT: usize = 20_000;
@@ -49,16 +50,19 @@ fn not_blank(value: &str, _: &()) -> garde::Result {
     }
 }
 
-/// Each of `items` within `1..=max` bytes, and at most `count` of them. `garde`'s
+/// Each of `items` within `1..=max` characters, and at most `count` of them. `garde`'s
 /// `inner` on an `Option<Vec<_>>` reaches the vector, not its items, hence this.
 fn each_within(items: &Option<Vec<String>>, count: usize, max: usize) -> garde::Result {
     let Some(items) = items else { return Ok(()) };
     if items.len() > count {
         return Err(garde::Error::new(format!("at most {count} items")));
     }
-    match items.iter().position(|t| t.is_empty() || t.len() > max) {
+    match items
+        .iter()
+        .position(|t| t.is_empty() || t.chars().count() > max)
+    {
         Some(i) => Err(garde::Error::new(format!(
-            "item {i} must be 1 to {max} bytes"
+            "item {i} must be 1 to {max} characters"
         ))),
         None => Ok(()),
     }
@@ -89,11 +93,11 @@ pub struct ListProjectsArgs {
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectArgs {
     /// A short name for the project, as the person says it.
-    #[garde(length(min = 1, max = MAX_NAME), custom(not_blank))]
+    #[garde(length(chars, min = 1, max = MAX_NAME), custom(not_blank))]
     pub name: String,
     /// What the project is about, in a sentence or two.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(max = MAX_TEXT))]
+    #[garde(length(chars, max = MAX_TEXT))]
     pub description: Option<String>,
 }
 
@@ -105,7 +109,7 @@ pub struct AssignProjectArgs {
     pub project_id: ProjectId,
 }
 
-/// Arguments of the tools that take only the project.
+// Arguments of the tools that take only the project.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectArgs {
@@ -123,10 +127,10 @@ pub struct UpdateProjectArgs {
     #[garde(skip)]
     pub project_id: Option<ProjectId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(min = 1, max = MAX_NAME), custom(not_blank_opt))]
+    #[garde(length(chars, min = 1, max = MAX_NAME), custom(not_blank_opt))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(max = MAX_TEXT))]
+    #[garde(length(chars, max = MAX_TEXT))]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
@@ -145,7 +149,7 @@ pub struct SyncBlueprintFieldArgs {
     pub field: BlueprintField,
     /// What the person said for it, in their words, condensed. An empty value clears
     /// the field.
-    #[garde(length(max = MAX_TEXT))]
+    #[garde(length(chars, max = MAX_TEXT))]
     pub value: String,
 }
 
@@ -156,7 +160,7 @@ pub struct CreateNoteArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub project_id: Option<ProjectId>,
-    #[garde(length(min = 1, max = MAX_TEXT), custom(not_blank))]
+    #[garde(length(chars, min = 1, max = MAX_TEXT), custom(not_blank))]
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(custom(valid_tags))]
@@ -167,10 +171,11 @@ pub struct CreateNoteArgs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNoteArgs {
+    /// The note to change.
     #[garde(skip)]
     pub note_id: NoteId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(min = 1, max = MAX_TEXT), custom(not_blank_opt))]
+    #[garde(length(chars, min = 1, max = MAX_TEXT), custom(not_blank_opt))]
     pub body: Option<String>,
     /// Replaces the note's tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,10 +191,10 @@ pub struct CreateTodoArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
     pub project_id: Option<ProjectId>,
-    #[garde(length(min = 1, max = MAX_NAME), custom(not_blank))]
+    #[garde(length(chars, min = 1, max = MAX_NAME), custom(not_blank))]
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(max = MAX_TEXT))]
+    #[garde(length(chars, max = MAX_TEXT))]
     pub details: Option<String>,
     /// Defaults to medium.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,13 +205,14 @@ pub struct CreateTodoArgs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTodoArgs {
+    /// The todo, by the id its tool answered.
     #[garde(skip)]
     pub todo_id: TodoId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(min = 1, max = MAX_NAME), custom(not_blank_opt))]
+    #[garde(length(chars, min = 1, max = MAX_NAME), custom(not_blank_opt))]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(max = MAX_TEXT))]
+    #[garde(length(chars, max = MAX_TEXT))]
     pub details: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
@@ -219,6 +225,7 @@ pub struct UpdateTodoArgs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTodoStatusArgs {
+    /// The todo, by the id its tool answered.
     #[garde(skip)]
     pub todo_id: TodoId,
     #[garde(skip)]
@@ -228,6 +235,7 @@ pub struct UpdateTodoStatusArgs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteTodoArgs {
+    /// The todo, by the id its tool answered.
     #[garde(skip)]
     pub todo_id: TodoId,
 }
@@ -249,11 +257,11 @@ pub struct ListTodosArgs {
 #[serde(deny_unknown_fields)]
 pub struct RecordTranscriptPointerArgs {
     /// The transcript item (as sent in `transcript.append`) worth coming back to.
-    #[garde(length(min = 1, max = MAX_NAME))]
+    #[garde(length(chars, min = 1, max = MAX_NAME))]
     pub item_id: String,
     /// Why it matters, in a few words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(max = MAX_NAME))]
+    #[garde(length(chars, max = MAX_NAME))]
     pub label: Option<String>,
 }
 
@@ -269,11 +277,11 @@ pub struct ApplyDocumentEditsArgs {
     #[garde(range(min = 0))]
     pub base_version: i32,
     /// The whole new document, in Markdown.
-    #[garde(length(max = MAX_DOCUMENT))]
+    #[garde(length(chars, max = MAX_DOCUMENT))]
     pub markdown: String,
     /// A one-paragraph summary of the document as it now stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(max = MAX_TEXT))]
+    #[garde(length(chars, max = MAX_TEXT))]
     pub summary: Option<String>,
 }
 
@@ -281,10 +289,10 @@ pub struct ApplyDocumentEditsArgs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct TranscriptAnchor {
-    #[garde(length(min = 1, max = MAX_NAME))]
+    #[garde(length(chars, min = 1, max = MAX_NAME))]
     pub item_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(max = MAX_TEXT))]
+    #[garde(length(chars, max = MAX_TEXT))]
     pub quote: Option<String>,
 }
 
@@ -299,7 +307,7 @@ pub struct QueueDraftUpdateArgs {
     pub urgency: Urgency,
     /// What the update should cover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[garde(length(max = MAX_TEXT))]
+    #[garde(length(chars, max = MAX_TEXT))]
     pub summary: Option<String>,
     /// Transcript items the draft should draw on.
     #[serde(default, skip_serializing_if = "Option::is_none")]

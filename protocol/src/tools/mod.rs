@@ -283,23 +283,29 @@ pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
     if let Some(obj) = schema.as_object_mut() {
         obj.remove("title");
         obj.remove("$schema");
+        // The tool's description says what it is for; the argument type's doc does not.
+        obj.remove("description");
         obj.entry("properties")
             .or_insert_with(|| serde_json::Value::Object(Default::default()));
     }
-    strip_null(&mut schema);
+    tidy(&mut schema);
     schema
 }
 
 /// Optional fields are left out rather than sent as `null`: drop the `null` alternatives
 /// schemars gives `Option<T>` (in `type`, `enum` and `anyOf`), everywhere in the schema.
-fn strip_null(schema: &mut serde_json::Value) {
+/// Descriptions come from wrapped doc comments: join their lines.
+fn tidy(schema: &mut serde_json::Value) {
     use serde_json::Value;
     let Some(obj) = schema.as_object_mut() else {
         if let Value::Array(items) = schema {
-            items.iter_mut().for_each(strip_null);
+            items.iter_mut().for_each(tidy);
         }
         return;
     };
+    if let Some(Value::String(text)) = obj.get_mut("description") {
+        *text = text.replace('\n', " ");
+    }
     if let Some(Value::Array(types)) = obj.get_mut("type") {
         types.retain(|t| t != "null");
         if types.len() == 1 {
@@ -322,7 +328,7 @@ fn strip_null(schema: &mut serde_json::Value) {
         }
     }
     for value in obj.values_mut() {
-        strip_null(value);
+        tidy(value);
     }
 }
 
