@@ -7,76 +7,122 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Every message a client may send. Unknown `type`s and unknown fields are rejected.
+/// Every message a client may send, tagged by `type`. Each variant's fields are a
+/// struct of their own that rejects unknown fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
+#[serde(tag = "type")]
 pub enum ClientMessage {
     #[serde(rename = "hello")]
-    Hello {
-        id: RequestId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        token: Option<String>,
-        client: ClientInfo,
-        /// Resume this session (it must be the caller's).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        session_id: Option<SessionId>,
-    },
+    Hello(Hello),
     #[serde(rename = "session.configure")]
-    SessionConfigure {
-        id: RequestId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        mode: Option<Mode>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        project_id: Option<ProjectId>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        auto_accept: Option<bool>,
-    },
+    SessionConfigure(SessionConfigure),
     #[serde(rename = "tool.call")]
-    ToolCall {
-        id: RequestId,
-        call_id: String,
-        name: String,
-        /// An object, or a JSON string holding one (as the OpenAI Realtime API emits).
-        #[serde(default = "empty_object")]
-        arguments: serde_json::Value,
-    },
+    ToolCall(ToolCall),
     #[serde(rename = "transcript.append")]
-    TranscriptAppend {
-        id: RequestId,
-        items: Vec<TranscriptItemInput>,
-    },
+    TranscriptAppend(TranscriptAppend),
     #[serde(rename = "subscribe")]
-    Subscribe {
-        id: RequestId,
-        topic: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        since: Option<Position>,
-    },
+    Subscribe(Subscribe),
     #[serde(rename = "unsubscribe")]
-    Unsubscribe { id: RequestId, topic: String },
+    Unsubscribe(Unsubscribe),
     #[serde(rename = "snapshot")]
-    Snapshot {
-        id: RequestId,
-        project_id: ProjectId,
-    },
+    Snapshot(Snapshot),
     #[serde(rename = "operation.decide")]
-    OperationDecide {
-        id: RequestId,
-        operation_ids: Vec<OperationId>,
-        decision: Decision,
-        /// Per operation, a JSON merge patch (RFC 7396) over its `data` applied before it
-        /// runs; approve only.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        edits: Option<BTreeMap<OperationId, serde_json::Value>>,
-    },
+    OperationDecide(OperationDecide),
     #[serde(rename = "chat.send")]
-    ChatSend {
-        id: RequestId,
-        project_id: ProjectId,
-        text: String,
-    },
+    ChatSend(ChatSend),
     #[serde(rename = "ping")]
-    Ping { id: RequestId },
+    Ping(Ping),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    pub id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub client: ClientInfo,
+    /// Resume this session (it must be the caller's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfigure {
+    pub id: RequestId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<ProjectId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_accept: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    pub id: RequestId,
+    pub call_id: String,
+    pub name: String,
+    /// An object, or a JSON string holding one (as the OpenAI Realtime API emits).
+    #[serde(default = "empty_object")]
+    pub arguments: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptAppend {
+    pub id: RequestId,
+    pub items: Vec<TranscriptItemInput>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    pub id: RequestId,
+    pub topic: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Position>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unsubscribe {
+    pub id: RequestId,
+    pub topic: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    pub id: RequestId,
+    pub project_id: ProjectId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationDecide {
+    pub id: RequestId,
+    pub operation_ids: Vec<OperationId>,
+    pub decision: Decision,
+    /// Per operation, a JSON merge patch (RFC 7396) over its `data` applied before it
+    /// runs; approve only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edits: Option<BTreeMap<OperationId, serde_json::Value>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSend {
+    pub id: RequestId,
+    pub project_id: ProjectId,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ping {
+    pub id: RequestId,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -87,32 +133,32 @@ impl ClientMessage {
     /// The request id every client message carries.
     pub fn id(&self) -> &RequestId {
         match self {
-            Self::Hello { id, .. }
-            | Self::SessionConfigure { id, .. }
-            | Self::ToolCall { id, .. }
-            | Self::TranscriptAppend { id, .. }
-            | Self::Subscribe { id, .. }
-            | Self::Unsubscribe { id, .. }
-            | Self::Snapshot { id, .. }
-            | Self::OperationDecide { id, .. }
-            | Self::ChatSend { id, .. }
-            | Self::Ping { id } => id,
+            Self::Hello(m) => &m.id,
+            Self::SessionConfigure(m) => &m.id,
+            Self::ToolCall(m) => &m.id,
+            Self::TranscriptAppend(m) => &m.id,
+            Self::Subscribe(m) => &m.id,
+            Self::Unsubscribe(m) => &m.id,
+            Self::Snapshot(m) => &m.id,
+            Self::OperationDecide(m) => &m.id,
+            Self::ChatSend(m) => &m.id,
+            Self::Ping(m) => &m.id,
         }
     }
 
     /// The wire `type`, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Hello { .. } => "hello",
-            Self::SessionConfigure { .. } => "session.configure",
-            Self::ToolCall { .. } => "tool.call",
-            Self::TranscriptAppend { .. } => "transcript.append",
-            Self::Subscribe { .. } => "subscribe",
-            Self::Unsubscribe { .. } => "unsubscribe",
-            Self::Snapshot { .. } => "snapshot",
-            Self::OperationDecide { .. } => "operation.decide",
-            Self::ChatSend { .. } => "chat.send",
-            Self::Ping { .. } => "ping",
+            Self::Hello(_) => "hello",
+            Self::SessionConfigure(_) => "session.configure",
+            Self::ToolCall(_) => "tool.call",
+            Self::TranscriptAppend(_) => "transcript.append",
+            Self::Subscribe(_) => "subscribe",
+            Self::Unsubscribe(_) => "unsubscribe",
+            Self::Snapshot(_) => "snapshot",
+            Self::OperationDecide(_) => "operation.decide",
+            Self::ChatSend(_) => "chat.send",
+            Self::Ping(_) => "ping",
         }
     }
 }
@@ -164,29 +210,46 @@ impl std::fmt::Display for DecodeError {
 }
 
 impl ClientMessage {
-    /// Parses one text frame. Errors say which field is at fault.
+    /// Parses one text frame. Errors name the field at fault (`client.name: ...`).
     pub fn decode(frame: &str) -> Result<Self, DecodeError> {
         let value: serde_json::Value =
             serde_json::from_str(frame).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        if !value.is_object() {
+        let serde_json::Value::Object(mut fields) = value else {
             return Err(DecodeError::Malformed("a message is a JSON object".into()));
-        }
-        let id = RequestId::from_raw(&value);
-        if value.get("type").and_then(|t| t.as_str()).is_none() {
-            return Err(DecodeError::Invalid {
-                id,
-                message: "type: missing or not a string".into(),
-            });
-        }
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let message = if path == "." {
-                inner.to_string()
-            } else {
-                format!("{path}: {inner}")
-            };
-            DecodeError::Invalid { id, message }
-        })
+        };
+        let id = fields.get("id").and_then(RequestId::from_json);
+        let kind = match fields.remove("type") {
+            Some(serde_json::Value::String(kind)) => kind,
+            _ => {
+                return Err(DecodeError::Invalid {
+                    id,
+                    message: "type: missing or not a string".into(),
+                });
+            }
+        };
+        let rest = serde_json::Value::Object(fields);
+        // The variant is chosen by `type` first, so field errors keep their path (a
+        // tagged enum would read the whole frame into a buffer and lose it).
+        let parsed = match kind.as_str() {
+            "hello" => fields_of(rest).map(Self::Hello),
+            "session.configure" => fields_of(rest).map(Self::SessionConfigure),
+            "tool.call" => fields_of(rest).map(Self::ToolCall),
+            "transcript.append" => fields_of(rest).map(Self::TranscriptAppend),
+            "subscribe" => fields_of(rest).map(Self::Subscribe),
+            "unsubscribe" => fields_of(rest).map(Self::Unsubscribe),
+            "snapshot" => fields_of(rest).map(Self::Snapshot),
+            "operation.decide" => fields_of(rest).map(Self::OperationDecide),
+            "chat.send" => fields_of(rest).map(Self::ChatSend),
+            "ping" => fields_of(rest).map(Self::Ping),
+            other => Err(format!("type: unknown message type `{other}`")),
+        };
+        parsed.map_err(|message| DecodeError::Invalid { id, message })
     }
+}
+
+fn fields_of<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        crate::error::field_problem(&path, &e.into_inner().to_string()).1
+    })
 }

@@ -108,3 +108,53 @@ impl std::fmt::Display for ErrorBody {
 }
 
 impl std::error::Error for ErrorBody {}
+
+/// Names the field a serde error is about: `path` as `serde_path_to_error` gives it
+/// (`.` for the root) and serde's message. Missing fields are reported at their parent
+/// with the name in backticks, so the name is appended. Answers (field, message).
+pub fn field_problem(path: &str, problem: &str) -> (String, String) {
+    let named = problem
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => match problem
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(name) => name.to_owned(),
+            None => return ("arguments".to_owned(), problem.to_owned()),
+        },
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (path, None) => path.to_owned(),
+    };
+    let message = format!("{field}: {problem}");
+    (field, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_problem;
+
+    #[test]
+    fn field_problems_name_the_field() {
+        assert_eq!(field_problem(".", "missing field `name`").0, "name");
+        assert_eq!(
+            field_problem("client", "missing field `version`").0,
+            "client.version"
+        );
+        assert_eq!(
+            field_problem("tags[1]", "invalid type: integer `1`").0,
+            "tags[1]"
+        );
+        assert_eq!(field_problem(".", "something odd").0, "arguments");
+        assert_eq!(
+            field_problem(
+                "auto_accept",
+                "invalid type: string \"yes\", expected a boolean"
+            )
+            .1,
+            "auto_accept: invalid type: string \"yes\", expected a boolean"
+        );
+    }
+}

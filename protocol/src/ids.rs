@@ -127,7 +127,12 @@ impl RequestId {
     /// Reads a request id from a frame that failed to parse as a whole, so the error reply
     /// can still carry `re`.
     pub fn from_raw(frame: &serde_json::Value) -> Option<Self> {
-        match frame.get("id")? {
+        frame.get("id").and_then(Self::from_json)
+    }
+
+    /// The request id a JSON value holds, if it is a string or an integer.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        match value {
             serde_json::Value::String(s) => Some(Self::Str(s.clone())),
             serde_json::Value::Number(n) => n.as_i64().map(Self::Int),
             _ => None,

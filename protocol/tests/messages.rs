@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use protocol::blueprint::{Blueprint, BlueprintField};
-use protocol::client::{Decision, DecodeError, Position, TranscriptItemInput};
+use protocol::client::{
+    ChatSend, Decision, DecodeError, Hello, OperationDecide, Ping, Position, SessionConfigure,
+    Snapshot, Subscribe, ToolCall, TranscriptAppend, TranscriptItemInput, Unsubscribe,
+};
 use protocol::entities::*;
 use protocol::event::{DocumentUpdated, DraftDelta, Event, JobStatusEvent, Presence, ToolProgress};
 use protocol::server::{Decided, EventMessage, Limits, OkData, ToolResult};
@@ -474,12 +477,12 @@ fn hello_with_every_field() {
             "client": {"name": "voice-app", "version": "2.3.0"},
             "session_id": SESSION,
         }),
-        ClientMessage::Hello {
+        ClientMessage::Hello(Hello {
             id: RequestId::Int(1),
             token: Some("eyJhbGciOiJIUzI1NiJ9.e30.sig".into()),
             client: client_info(),
             session_id: Some(id(SESSION)),
-        },
+        }),
     );
 }
 
@@ -487,7 +490,7 @@ fn hello_with_every_field() {
 fn hello_with_only_the_client() {
     client_golden(
         json!({"type": "hello", "id": "h1", "client": {"name": "sdk", "version": "0.1.0"}}),
-        ClientMessage::Hello {
+        ClientMessage::Hello(Hello {
             id: RequestId::Str("h1".into()),
             token: None,
             client: ClientInfo {
@@ -495,7 +498,7 @@ fn hello_with_only_the_client() {
                 version: "0.1.0".into(),
             },
             session_id: None,
-        },
+        }),
     );
 }
 
@@ -509,21 +512,21 @@ fn session_configure_with_every_field_and_with_none() {
             "project_id": PROJECT,
             "auto_accept": false,
         }),
-        ClientMessage::SessionConfigure {
+        ClientMessage::SessionConfigure(SessionConfigure {
             id: RequestId::Int(2),
             mode: Some(Mode::Ghostwriting),
             project_id: Some(id(PROJECT)),
             auto_accept: Some(false),
-        },
+        }),
     );
     client_golden(
         json!({"type": "session.configure", "id": 3}),
-        ClientMessage::SessionConfigure {
+        ClientMessage::SessionConfigure(SessionConfigure {
             id: RequestId::Int(3),
             mode: None,
             project_id: None,
             auto_accept: None,
-        },
+        }),
     );
 }
 
@@ -559,12 +562,12 @@ fn tool_call_with_object_arguments() {
             "name": "create_note",
             "arguments": {"body": "Grandpa's tractor", "tags": ["farm"]},
         }),
-        ClientMessage::ToolCall {
+        ClientMessage::ToolCall(ToolCall {
             id: RequestId::Int(4),
             call_id: "call_abc".into(),
             name: "create_note".into(),
             arguments: json!({"body": "Grandpa's tractor", "tags": ["farm"]}),
-        },
+        }),
     );
 }
 
@@ -578,12 +581,12 @@ fn tool_call_with_string_arguments_as_the_realtime_api_sends_them() {
             "name": "list_projects",
             "arguments": "{\"status\":\"active\"}",
         }),
-        ClientMessage::ToolCall {
+        ClientMessage::ToolCall(ToolCall {
             id: RequestId::Str("t5".into()),
             call_id: "call_def".into(),
             name: "list_projects".into(),
             arguments: Value::String("{\"status\":\"active\"}".into()),
-        },
+        }),
     );
 }
 
@@ -595,12 +598,12 @@ fn tool_call_without_arguments_reads_an_empty_object() {
     .unwrap();
     assert_eq!(
         message,
-        ClientMessage::ToolCall {
+        ClientMessage::ToolCall(ToolCall {
             id: RequestId::Int(6),
             call_id: "c".into(),
             name: "list_projects".into(),
             arguments: json!({}),
-        }
+        })
     );
 }
 
@@ -616,7 +619,7 @@ fn transcript_append() {
                 {"item_id": "item_3", "role": "system", "text": "TOOL_PROGRESS::{}", "at": T1},
             ],
         }),
-        ClientMessage::TranscriptAppend {
+        ClientMessage::TranscriptAppend(TranscriptAppend {
             id: RequestId::Int(7),
             items: vec![
                 TranscriptItemInput {
@@ -638,7 +641,7 @@ fn transcript_append() {
                     at: t1(),
                 },
             ],
-        },
+        }),
     );
 }
 
@@ -652,22 +655,22 @@ fn subscribe_with_and_without_since() {
             "topic": topic,
             "since": {"epoch": "e-1f3a", "offset": 41},
         }),
-        ClientMessage::Subscribe {
+        ClientMessage::Subscribe(Subscribe {
             id: RequestId::Int(8),
             topic: topic.clone(),
             since: Some(Position {
                 epoch: "e-1f3a".into(),
                 offset: 41,
             }),
-        },
+        }),
     );
     client_golden(
         json!({"type": "subscribe", "id": 9, "topic": topic}),
-        ClientMessage::Subscribe {
+        ClientMessage::Subscribe(Subscribe {
             id: RequestId::Int(9),
             topic,
             since: None,
-        },
+        }),
     );
 }
 
@@ -675,10 +678,10 @@ fn subscribe_with_and_without_since() {
 fn unsubscribe() {
     client_golden(
         json!({"type": "unsubscribe", "id": 10, "topic": format!("session:{SESSION}")}),
-        ClientMessage::Unsubscribe {
+        ClientMessage::Unsubscribe(Unsubscribe {
             id: RequestId::Int(10),
             topic: format!("session:{SESSION}"),
-        },
+        }),
     );
 }
 
@@ -686,10 +689,10 @@ fn unsubscribe() {
 fn snapshot_request() {
     client_golden(
         json!({"type": "snapshot", "id": 11, "project_id": PROJECT}),
-        ClientMessage::Snapshot {
+        ClientMessage::Snapshot(Snapshot {
             id: RequestId::Int(11),
             project_id: id(PROJECT),
-        },
+        }),
     );
 }
 
@@ -705,12 +708,12 @@ fn operation_decide_approve_with_edits() {
             "decision": "approve",
             "edits": {OPERATION: {"body": "Grandpa's red tractor"}},
         }),
-        ClientMessage::OperationDecide {
+        ClientMessage::OperationDecide(OperationDecide {
             id: RequestId::Int(12),
             operation_ids: vec![id(OPERATION), id(OPERATION_2)],
             decision: Decision::Approve,
             edits: Some(edits),
-        },
+        }),
     );
 }
 
@@ -723,12 +726,12 @@ fn operation_decide_reject() {
             "operation_ids": [OPERATION],
             "decision": "reject",
         }),
-        ClientMessage::OperationDecide {
+        ClientMessage::OperationDecide(OperationDecide {
             id: RequestId::Int(13),
             operation_ids: vec![id(OPERATION)],
             decision: Decision::Reject,
             edits: None,
-        },
+        }),
     );
 }
 
@@ -736,11 +739,11 @@ fn operation_decide_reject() {
 fn chat_send() {
     client_golden(
         json!({"type": "chat.send", "id": 14, "project_id": PROJECT, "text": "Shorter, please."}),
-        ClientMessage::ChatSend {
+        ClientMessage::ChatSend(ChatSend {
             id: RequestId::Int(14),
             project_id: id(PROJECT),
             text: "Shorter, please.".into(),
-        },
+        }),
     );
 }
 
@@ -748,9 +751,9 @@ fn chat_send() {
 fn ping() {
     client_golden(
         json!({"type": "ping", "id": 15}),
-        ClientMessage::Ping {
+        ClientMessage::Ping(Ping {
             id: RequestId::Int(15),
-        },
+        }),
     );
 }
 
@@ -819,9 +822,9 @@ fn integer_and_string_request_ids_round_trip() {
         // Into a request and back.
         client_golden(
             json!({"type": "ping", "id": raw}),
-            ClientMessage::Ping {
+            ClientMessage::Ping(Ping {
                 id: expected.clone(),
-            },
+            }),
         );
         // And echoed unchanged as `re`.
         server_golden(
@@ -1751,5 +1754,39 @@ fn topics_parse_and_print() {
     assert_eq!(Topic::Project(id(PROJECT)).to_string(), project);
     for bad in ["project", "project:", "project:42", "user:abc", "", PROJECT] {
         assert_eq!(Topic::parse(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn decode_errors_name_the_field_at_fault() {
+    let cases = [
+        (
+            r#"{"type":"session.configure","id":1,"auto_accept":"yes"}"#,
+            "auto_accept: ",
+        ),
+        (
+            r#"{"type":"hello","id":1,"client":{"name":"a"}}"#,
+            "client.version: ",
+        ),
+        (
+            r#"{"type":"hello","id":1,"client":{"name":"a","version":"1","os":"x"}}"#,
+            "client.os: ",
+        ),
+        (
+            r#"{"type":"transcript.append","id":1,"items":[{"item_id":"a","role":"bard","text":"","at":"2024-05-01T12:00:00Z"}]}"#,
+            "items[0].role: ",
+        ),
+        (r#"{"type":"tool.call","id":1,"name":"x"}"#, "call_id: "),
+        (r#"{"type":"ping","id":1,"extra":true}"#, "extra: "),
+        (r#"{"type":"nope","id":1}"#, "type: "),
+    ];
+    for (frame, prefix) in cases {
+        match ClientMessage::decode(frame) {
+            Err(DecodeError::Invalid { id, message }) => {
+                assert_eq!(id, Some(RequestId::Int(1)), "{frame}");
+                assert!(message.starts_with(prefix), "{frame}: {message}");
+            }
+            other => panic!("{frame}: expected an invalid message, got {other:?}"),
+        }
     }
 }

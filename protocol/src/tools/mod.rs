@@ -356,16 +356,9 @@ pub fn parse_args<T: DeserializeOwned + Validate<Context = ()>>(
     }
     let args: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        // Missing and unknown fields are reported by serde at the parent, with the
-        // field's name in backticks; name that field.
-        let field = match (path.as_str(), backticked(&inner)) {
-            (".", Some(name)) => name.to_owned(),
-            (".", None) => "arguments".to_owned(),
-            (p, Some(name)) if inner.starts_with("missing field") => format!("{p}.{name}"),
-            (p, _) => p.to_owned(),
-        };
-        ErrorBody::invalid_field(&field, inner)
+        let problem = e.into_inner().to_string();
+        let (field, _) = crate::error::field_problem(&path, &problem);
+        ErrorBody::invalid_field(&field, problem)
     })?;
     args.validate().map_err(|report| {
         let (path, error) = report
@@ -381,10 +374,4 @@ pub fn parse_args<T: DeserializeOwned + Validate<Context = ()>>(
         ErrorBody::invalid_field(&field, error)
     })?;
     Ok(args)
-}
-
-fn backticked(message: &str) -> Option<&str> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(&message[start..start + len])
 }

@@ -12,7 +12,9 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use governor::{Quota, RateLimiter};
-use protocol::client::DecodeError;
+use protocol::client::{
+    DecodeError, Hello, OperationDecide, Ping, SessionConfigure, ToolCall, TranscriptAppend,
+};
 use protocol::close;
 use protocol::server::{OkData, ToolResult};
 use protocol::{ClientMessage, ConnectionId, ErrorBody, ErrorCode, RequestId, ServerMessage};
@@ -130,12 +132,12 @@ async fn read_loop(
         }
     };
     let (id, token, client, resume) = match ClientMessage::decode(&text) {
-        Ok(ClientMessage::Hello {
+        Ok(ClientMessage::Hello(Hello {
             id,
             token,
             client,
             session_id,
-        }) => (id, token, client, session_id),
+        })) => (id, token, client, session_id),
         Ok(other) => {
             let error = ErrorBody::new(ErrorCode::BadRequest, "the first message must be hello");
             return fail_handshake(outbox, Some(other.id().clone()), error, "hello expected");
@@ -270,25 +272,25 @@ async fn handle(hub: &Hub, caller: &mut Caller, text: &str) -> ServerMessage {
     let kind = message.kind();
     let started = std::time::Instant::now();
     let answer = match message {
-        ClientMessage::Hello { id, .. } => {
+        ClientMessage::Hello(Hello { id, .. }) => {
             ServerMessage::bad_request(Some(id), "hello was already received on this connection")
         }
-        ClientMessage::Ping { id } => ServerMessage::Pong { re: id },
-        ClientMessage::SessionConfigure {
+        ClientMessage::Ping(Ping { id }) => ServerMessage::Pong { re: id },
+        ClientMessage::SessionConfigure(SessionConfigure {
             id,
             mode,
             project_id,
             auto_accept,
-        } => match sessions::configure(hub, caller, mode, project_id, auto_accept).await {
+        }) => match sessions::configure(hub, caller, mode, project_id, auto_accept).await {
             Ok(session) => ok(id, OkData::Session { session }),
             Err(e) => ServerMessage::error(Some(id), e),
         },
-        ClientMessage::ToolCall {
+        ClientMessage::ToolCall(ToolCall {
             id,
             call_id,
             name,
             arguments,
-        } => {
+        }) => {
             let result = tools::call(hub, caller, &name, arguments).await;
             if let Err(e) = &result {
                 tracing::debug!(tool = %name, code = %e.code, message = %e.message, "tool call failed");
@@ -299,26 +301,26 @@ async fn handle(hub: &Hub, caller: &mut Caller, text: &str) -> ServerMessage {
                 result: result.map_or_else(ToolResult::err, ToolResult::ok),
             }
         }
-        ClientMessage::TranscriptAppend { id, items } => {
+        ClientMessage::TranscriptAppend(TranscriptAppend { id, items }) => {
             match sessions::append_transcript(hub, caller, &items).await {
                 Ok(appended) => ok(id, OkData::Appended { appended }),
                 Err(e) => ServerMessage::error(Some(id), e),
             }
         }
-        ClientMessage::OperationDecide {
+        ClientMessage::OperationDecide(OperationDecide {
             id,
             operation_ids,
             decision,
             edits,
-        } => match operations::decide(hub, caller, &operation_ids, decision, edits).await {
+        }) => match operations::decide(hub, caller, &operation_ids, decision, edits).await {
             Ok(decided) => ok(id, OkData::Decided(decided)),
             Err(e) => ServerMessage::error(Some(id), e),
         },
-        ClientMessage::Subscribe { id, .. }
-        | ClientMessage::Unsubscribe { id, .. }
-        | ClientMessage::Snapshot { id, .. }
-        | ClientMessage::ChatSend { id, .. } => ServerMessage::error(
-            Some(id),
+        message @ (ClientMessage::Subscribe(_)
+        | ClientMessage::Unsubscribe(_)
+        | ClientMessage::Snapshot(_)
+        | ClientMessage::ChatSend(_)) => ServerMessage::error(
+            Some(message.id().clone()),
             ErrorBody::new(
                 ErrorCode::Unavailable,
                 format!("`{kind}` is not served by this hub version yet"),
