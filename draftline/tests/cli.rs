@@ -1,0 +1,135 @@
+//! The `draftline` binary as a process: `migrate` creates and migrates a database,
+//! `token` prints a token the server accepts, and `serve` closes connections with 1012
+//! and exits cleanly on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use futures_util::{SinkExt, StreamExt};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const BIN: &str = env!("CARGO_BIN_EXE_draftline");
+const SECRET: &str = "cli-test-secret";
+
+fn database_url(name: &str) -> String {
+    let admin = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
+    let host = base.rsplit_once('/').map_or(base, |(h, _)| h);
+    if query.is_empty() {
+        format!("{host}/{name}")
+    } else {
+        format!("{host}/{name}?{query}")
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn drop_database(name: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&database_url("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn migrate_token_serve_and_sigterm() {
+    let name = format!("dl_cli_{}", uuid::Uuid::new_v4().simple());
+    let url = database_url(&name);
+    let migrate = Command::new(BIN)
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    // Migrating again is a no-op.
+    let again = Command::new(BIN)
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+
+    let token = Command::new(BIN)
+        .args(["token", "--user", "cli-user", "--ttl", "600"])
+        .env("DRAFTLINE_JWT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+
+    let port = free_port();
+    let mut serve = Command::new(BIN)
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("REDIS_URL", redis_url())
+        .env("DRAFTLINE_JWT_SECRET", SECRET)
+        .env("DRAFTLINE_BIND", format!("127.0.0.1:{port}"))
+        .env("DRAFTLINE_REDIS_PREFIX", format!("dl:cli:{name}:"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let mut ws = None;
+    for _ in 0..100 {
+        let mut request = format!("ws://127.0.0.1:{port}/v1/ws?access_token={token}")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "draftline.v1".parse().unwrap());
+        if let Ok((socket, _)) = tokio_tungstenite::connect_async(request).await {
+            ws = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut ws = ws.expect("the server accepts connections");
+    let hello = r#"{"type":"hello","id":1,"client":{"name":"cli-test","version":"1"}}"#;
+    ws.send(Message::text(hello)).await.unwrap();
+    let welcome = ws.next().await.unwrap().unwrap();
+    let welcome: serde_json::Value = serde_json::from_str(welcome.to_text().unwrap()).unwrap();
+    assert_eq!(welcome["type"], "welcome");
+    assert_eq!(welcome["session"]["user_id"], "cli-user");
+
+    let pid = serve.id().to_string();
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(close, Some(1012));
+    let status = tokio::task::spawn_blocking(move || serve.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "serve exits 0 after SIGTERM: {status}");
+    drop_database(&name).await;
+}
