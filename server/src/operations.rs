@@ -30,22 +30,39 @@ pub(crate) async fn propose(
     change: &'static dyn DynChange,
     raw: Value,
 ) -> Result<Value, ErrorBody> {
+    let started = Instant::now();
     let data = change.check(raw)?;
     let mut conn = tools::conn(hub).await?;
-    let project = change.project(&mut conn, caller, &data).await?;
-    if let Some(project) = project {
-        tools::check_write(&mut conn, project, &caller.user).await?;
-    }
+    let resolved = change.project(&mut conn, caller, &data).await;
     drop(conn);
     let new = NewOperation {
         session_id: caller.session.id,
-        project_id: project,
+        project_id: resolved.as_ref().ok().copied().flatten(),
         seq: 0,
         tool: tool.as_str().to_owned(),
         kind: change.kind(),
         entity: change.entity(),
         data,
     };
+    let project = match resolved {
+        Ok(project) => project,
+        // The entity the change names is gone: that is the change failing, and it is
+        // recorded like any other failure.
+        Err(error) if error.code == ErrorCode::NotFound => {
+            let actor = Actor {
+                user: caller.user.clone(),
+                session_id: caller.session.id,
+                project: None,
+            };
+            record_failure(hub, &actor, &Run::Now(new), &error, started).await?;
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    if let Some(project) = project {
+        let mut conn = tools::conn(hub).await?;
+        tools::check_write(&mut conn, project, &caller.user).await?;
+    }
     if caller.session.auto_accept {
         let actor = Actor {
             user: caller.user.clone(),
@@ -145,28 +162,41 @@ async fn execute(
         Err(error) => {
             // Nothing of the change stays; the failure is recorded on its own.
             drop(tx);
-            let mut tx = hub.store.begin().await?;
-            if let Run::Approved { id, batch, data } = &run
-                && store::operations::claim(&mut tx, *id, *batch, data)
-                    .await?
-                    .is_none()
-            {
-                return Ok((None, Err(error)));
-            }
-            let outcome = Outcome {
-                status: OperationStatus::Failed,
-                project_id: None,
-                entity_id: None,
-                before: None,
-                after: None,
-                error: Some(error.clone()),
-                duration_ms: Some(elapsed_ms(started)),
-            };
-            let operation = record(&mut tx, actor, &run, outcome).await?;
-            tx.commit().await.map_err(store::StoreError::from)?;
-            Ok((Some(operation), Err(error)))
+            let operation = record_failure(hub, actor, &run, &error, started).await?;
+            Ok((operation, Err(error)))
         }
     }
+}
+
+/// Records a change that failed as a `failed` operation; `None` when an approved one
+/// was decided by someone else meanwhile.
+async fn record_failure(
+    hub: &Hub,
+    actor: &Actor,
+    run: &Run,
+    error: &ErrorBody,
+    started: Instant,
+) -> Result<Option<Operation>, ErrorBody> {
+    let mut tx = hub.store.begin().await?;
+    if let Run::Approved { id, batch, data } = run
+        && store::operations::claim(&mut tx, *id, *batch, data)
+            .await?
+            .is_none()
+    {
+        return Ok(None);
+    }
+    let outcome = Outcome {
+        status: OperationStatus::Failed,
+        project_id: None,
+        entity_id: None,
+        before: None,
+        after: None,
+        error: Some(error.clone()),
+        duration_ms: Some(elapsed_ms(started)),
+    };
+    let operation = record(&mut tx, actor, run, outcome).await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
+    Ok(Some(operation))
 }
 
 async fn record(
