@@ -277,12 +277,77 @@ pub enum JobStatus {
     Cancelled,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+/// A durable background job, as clients and admins see it (the lease token stays
+/// internal).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: String,
+    pub queue: String,
+    pub project_id: Option<ProjectId>,
+    pub session_id: Option<SessionId>,
+    /// `queued`, `running`, `completed`, `failed` or `cancelled` (`retrying` is an event:
+    /// the job is `queued` again with a later `run_after`).
+    pub status: JobStatus,
+    pub priority: i32,
+    pub payload: serde_json::Value,
+    pub idempotency_key: Option<String>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_after: DateTime<Utc>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub usage: Option<serde_json::Value>,
+    pub result: Option<serde_json::Value>,
+    pub generated_summary: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One line of a job's log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    pub id: i64,
+    pub job_id: JobId,
+    /// `status`, `log`, `usage` or `artifact`.
+    pub kind: String,
+    pub message: String,
+    pub data: Option<serde_json::Value>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     Low,
     Normal,
     High,
+}
+
+impl Urgency {
+    /// The job priority that goes with the urgency.
+    pub fn priority(self) -> i32 {
+        match self {
+            Urgency::Low => -1,
+            Urgency::Normal => 0,
+            Urgency::High => 1,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,8 +1,10 @@
 //! Draftline's storage: every SQL query, one module per aggregate. The hub and the
 //! workers both use this crate; nothing else knows SQL.
 
+pub mod dispatch;
 pub mod documents;
 pub mod error;
+pub mod jobs;
 pub mod members;
 pub mod notes;
 pub mod operations;

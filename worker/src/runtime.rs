@@ -1,0 +1,459 @@
+//! The worker loop. Reads job ids from Redis (at most the free capacity), claims them in
+//! Postgres in one round trip, acknowledges the entries, and runs each claimed job on a
+//! task of its own under the concurrency limit. A heartbeat task extends the leases of
+//! running jobs and cancels the ones whose lease is gone; a completer task completes
+//! bare jobs in batches. SIGTERM stops reading, lets running jobs finish within the
+//! drain timeout, and puts the rest back in the queue.
+
+use crate::WorkerError;
+use crate::config::WorkerConfig;
+use crate::handler::{Done, JobContext, JobError, Registry};
+use protocol::JobId;
+use protocol::entities::Job;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::Store;
+use store::dispatch::{self, Dispatch, Entry};
+use store::jobs::lifecycle::{self, Dispatchable, Lease};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+/// How long one read waits on Redis for new entries before looking around again.
+const READ_BLOCK: Duration = Duration::from_secs(1);
+/// Bare completions written per statement.
+const COMPLETE_BATCH: usize = 512;
+
+/// A running job's lease and the token that stops its handler.
+#[derive(Clone, Debug)]
+struct Running {
+    lease: Lease,
+    queue: String,
+    cancel: CancellationToken,
+}
+
+type RunningSet = Arc<Mutex<HashMap<JobId, Running>>>;
+
+/// One worker process's job runtime.
+#[derive(Clone, Debug)]
+pub struct Worker {
+    pub id: String,
+    store: Store,
+    dispatch: Dispatch,
+    redis: redis::Client,
+    config: WorkerConfig,
+    registry: Arc<Registry>,
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        dispatch: Dispatch,
+        redis: redis::Client,
+        config: WorkerConfig,
+        registry: Registry,
+    ) -> Self {
+        let id = format!("worker-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        Self {
+            id,
+            store,
+            dispatch,
+            redis,
+            config,
+            registry: Arc::new(registry),
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled, then drains.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let span = tracing::info_span!("worker", worker = %self.id);
+        self.run_inner(shutdown).instrument(span).await
+    }
+
+    async fn run_inner(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        for queue in &self.config.queues {
+            self.dispatch.ensure_group(queue).await?;
+        }
+        let config = &self.config;
+        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let running: RunningSet = Arc::default();
+        let jobs = TaskTracker::new();
+        // Bounded: a completion waits here at most one batch; the bound keeps a stalled
+        // database from piling up finished jobs in memory.
+        let (done_tx, done_rx) = mpsc::channel::<Lease>(COMPLETE_BATCH * 2);
+        let completer =
+            tokio::spawn(complete_batches(self.store.clone(), done_rx).in_current_span());
+        let stop_heartbeat = CancellationToken::new();
+        let heartbeat = tokio::spawn(
+            heartbeat_loop(self.clone(), running.clone(), stop_heartbeat.clone()).in_current_span(),
+        );
+        tracing::info!(concurrency = config.concurrency, queues = ?config.queues, "worker started");
+
+        let mut reader = None;
+        let mut last_autoclaim = Instant::now();
+        while !shutdown.is_cancelled() {
+            // Wait for room before reading, so entries are only taken when they can run.
+            let room = tokio::select! {
+                permit = permits.clone().acquire_owned() => permit,
+                _ = shutdown.cancelled() => break,
+            };
+            let Ok(room) = room else { break };
+            let free = permits.available_permits() + 1;
+            drop(room);
+            let count = free.min(config.read_batch.max(1));
+
+            let mut entries = Vec::new();
+            if last_autoclaim.elapsed() >= config.lease() / 2 {
+                last_autoclaim = Instant::now();
+                for queue in &config.queues {
+                    match self
+                        .dispatch
+                        .autoclaim(queue, &self.id, config.lease(), count)
+                        .await
+                    {
+                        Ok(found) => entries.extend(found),
+                        Err(e) => tracing::warn!(error = %e, "autoclaim failed"),
+                    }
+                }
+            }
+            if entries.is_empty() {
+                entries = tokio::select! {
+                    read = self.read(&mut reader, count) => read,
+                    _ = shutdown.cancelled() => break,
+                };
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            self.start(entries, &permits, &running, &jobs, &done_tx)
+                .await;
+        }
+
+        self.drain(&running, &jobs).await;
+        drop(done_tx);
+        let _ = completer.await;
+        stop_heartbeat.cancel();
+        let _ = heartbeat.await;
+        if let Err(e) = self.dispatch.forget_worker(&self.id).await {
+            tracing::debug!(error = %e, "could not deregister");
+        }
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+
+    /// Reads entries on the worker's own connection (a blocking read would stall a
+    /// shared one), reconnecting after errors and recreating groups Redis lost.
+    async fn read(
+        &self,
+        reader: &mut Option<redis::aio::MultiplexedConnection>,
+        count: usize,
+    ) -> Vec<Entry> {
+        if reader.is_none() {
+            let config = redis::AsyncConnectionConfig::new()
+                .set_response_timeout(Some(READ_BLOCK + Duration::from_secs(5)));
+            match self
+                .redis
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+            {
+                Ok(conn) => *reader = Some(conn),
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis unreachable; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    return Vec::new();
+                }
+            }
+        }
+        let Some(conn) = reader.as_mut() else {
+            return Vec::new();
+        };
+        let queues = &self.config.queues;
+        match dispatch::read(conn, &self.dispatch, queues, &self.id, count, READ_BLOCK).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                if e.code() == Some("NOGROUP") {
+                    tracing::warn!("consumer group missing (Redis lost its data); recreating");
+                    for queue in queues {
+                        if let Err(e) = self.dispatch.ensure_group(queue).await {
+                            tracing::warn!(error = %e, "could not recreate the group");
+                        }
+                    }
+                } else {
+                    tracing::warn!(error = %e, "reading the job streams failed");
+                    *reader = None;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// Claims the entries' jobs, acknowledges the entries, and starts the claimed jobs.
+    async fn start(
+        &self,
+        entries: Vec<Entry>,
+        permits: &Arc<Semaphore>,
+        running: &RunningSet,
+        jobs: &TaskTracker,
+        done_tx: &mpsc::Sender<Lease>,
+    ) {
+        let ids: Vec<JobId> = entries.iter().filter_map(|e| e.job).collect();
+        let claimed = match self.store.acquire().await {
+            Ok(mut conn) => lifecycle::claim(&mut conn, &ids, &self.id, self.config.lease()).await,
+            Err(e) => Err(e),
+        };
+        let claimed = match claimed {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                // Leave the entries unacknowledged: they are taken over once idle.
+                tracing::warn!(error = %e, "claiming jobs failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return;
+            }
+        };
+        // Every entry is done with: claimed ones are now leased in Postgres; the others
+        // were duplicates, not due yet, or finished (the scheduler re-sends due jobs).
+        let mut by_queue: HashMap<&str, Vec<String>> = HashMap::new();
+        for entry in &entries {
+            by_queue
+                .entry(&entry.queue)
+                .or_default()
+                .push(entry.entry_id.clone());
+        }
+        for (queue, ids) in by_queue {
+            if let Err(e) = self.dispatch.ack(queue, &ids).await {
+                tracing::warn!(error = %e, "acknowledging entries failed");
+            }
+        }
+        for claimed in claimed {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let cancel = CancellationToken::new();
+            let lease = claimed.lease;
+            if let Ok(mut map) = running.lock() {
+                map.insert(
+                    lease.id,
+                    Running {
+                        lease,
+                        queue: claimed.job.queue.clone(),
+                        cancel: cancel.clone(),
+                    },
+                );
+            }
+            let worker = self.clone();
+            let running = running.clone();
+            let done_tx = done_tx.clone();
+            let span = tracing::info_span!("job", job_id = %lease.id, kind = %claimed.job.kind);
+            jobs.spawn(
+                async move {
+                    worker.execute(claimed.job, lease, cancel, done_tx).await;
+                    if let Ok(mut map) = running.lock() {
+                        map.remove(&lease.id);
+                    }
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+        }
+    }
+
+    /// Runs one job's handler and records how it ended.
+    async fn execute(
+        &self,
+        job: Job,
+        lease: Lease,
+        cancel: CancellationToken,
+        done_tx: mpsc::Sender<Lease>,
+    ) {
+        let started = Instant::now();
+        let attempt = job.attempts;
+        let max_attempts = job.max_attempts;
+        let outcome = match self.registry.get(&job.kind) {
+            None => Err(JobError::Permanent(format!(
+                "no handler for job kind `{}`",
+                job.kind
+            ))),
+            Some(handler) => {
+                let cx = JobContext {
+                    job,
+                    lease,
+                    store: self.store.clone(),
+                    cancel: cancel.clone(),
+                };
+                tokio::select! {
+                    result = handler.run(&cx) => result,
+                    _ = cancel.cancelled() => Err(JobError::Cancelled),
+                }
+            }
+        };
+        let outcome = match outcome {
+            Ok(done) if done.is_bare() => {
+                // Completed in a batch by the completer task.
+                let _ = done_tx.send(lease).await;
+                return;
+            }
+            Ok(done) => match self.complete(lease, done).await {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    tracing::warn!("lease lost before completion; the result was discarded");
+                    return;
+                }
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(()) => tracing::debug!(elapsed_ms, attempt, "job completed"),
+            Err(JobError::Cancelled) => tracing::info!("job stopped: lease lost or draining"),
+            Err(error) => {
+                let retry = matches!(error, JobError::Retryable(_)) && attempt < max_attempts;
+                let retry_in = retry.then(|| self.config.retry_delay(attempt));
+                let message = error.to_string();
+                let result = async {
+                    let mut conn = self.store.acquire().await?;
+                    lifecycle::fail(&mut conn, lease, &message, retry_in).await
+                }
+                .await;
+                match result {
+                    Ok(Some(status)) => {
+                        tracing::info!(error = %message, attempt, ?status, elapsed_ms, "job failed")
+                    }
+                    Ok(None) => tracing::warn!("lease lost before recording the failure"),
+                    Err(e) => tracing::warn!(error = %e, "recording the failure failed"),
+                }
+            }
+        }
+    }
+
+    /// Commits the handler's writes and the completion in one transaction, fenced by the
+    /// lease: `false` (and nothing of it stays) when the lease is gone.
+    async fn complete(&self, lease: Lease, done: Done) -> Result<bool, JobError> {
+        let mut tx = self.store.begin().await?;
+        if let Some(writes) = done.writes {
+            writes.apply(&mut tx).await?;
+        }
+        let finished = store::jobs::lifecycle::Done {
+            result: done.result,
+            usage: done.usage,
+            summary: done.summary,
+        };
+        if !lifecycle::complete(&mut tx, lease, &finished).await? {
+            return Ok(false);
+        }
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(true)
+    }
+
+    /// After shutdown: running jobs get the drain timeout to finish; the rest are
+    /// stopped and put back in the queue (without counting the attempt) and re-sent.
+    async fn drain(&self, running: &RunningSet, jobs: &TaskTracker) {
+        jobs.close();
+        let timeout = self.config.drain_timeout();
+        if tokio::time::timeout(timeout, jobs.wait()).await.is_ok() {
+            return;
+        }
+        let left: Vec<Running> = running
+            .lock()
+            .map(|map| map.values().cloned().collect())
+            .unwrap_or_default();
+        for job in &left {
+            job.cancel.cancel();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), jobs.wait()).await;
+        let leases: Vec<Lease> = left.iter().map(|r| r.lease).collect();
+        let released = async {
+            let mut conn = self.store.acquire().await?;
+            lifecycle::release(&mut conn, &leases).await
+        }
+        .await;
+        match released {
+            Ok(ids) => {
+                tracing::info!(
+                    released = ids.len(),
+                    "put unfinished jobs back in the queue"
+                );
+                let again: Vec<Dispatchable> = left
+                    .iter()
+                    .filter(|r| ids.contains(&r.lease.id))
+                    .map(|r| Dispatchable {
+                        id: r.lease.id,
+                        queue: r.queue.clone(),
+                    })
+                    .collect();
+                if let Err(e) = self.dispatch.send(&again).await {
+                    tracing::warn!(error = %e, "re-sending released jobs failed; the scheduler will");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "releasing jobs failed; their leases will expire"),
+        }
+    }
+}
+
+/// Extends the leases of running jobs every heartbeat, cancels jobs whose lease is gone,
+/// and reports the worker alive.
+async fn heartbeat_loop(worker: Worker, running: RunningSet, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(worker.config.heartbeat());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        if let Err(e) = worker.dispatch.report_worker(&worker.id).await {
+            tracing::debug!(error = %e, "could not report the worker");
+        }
+        let held: Vec<Running> = running
+            .lock()
+            .map(|map| map.values().cloned().collect())
+            .unwrap_or_default();
+        if held.is_empty() {
+            continue;
+        }
+        let leases: Vec<Lease> = held.iter().map(|r| r.lease).collect();
+        let extended = async {
+            let mut conn = worker.store.acquire().await?;
+            lifecycle::heartbeat(&mut conn, &leases, worker.config.lease()).await
+        }
+        .await;
+        match extended {
+            Ok(ids) => {
+                for job in held.iter().filter(|r| !ids.contains(&r.lease.id)) {
+                    // Reclaimed, cancelled or finished meanwhile: a finished job's token is
+                    // no longer watched, so cancelling it is harmless.
+                    tracing::warn!(job_id = %job.lease.id, "lease gone; stopping the job");
+                    job.cancel.cancel();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed; leases may expire"),
+        }
+    }
+}
+
+/// Completes bare jobs in batches: one statement per batch of finished jobs.
+async fn complete_batches(store: Store, mut done: mpsc::Receiver<Lease>) {
+    let mut batch = Vec::with_capacity(COMPLETE_BATCH);
+    while done.recv_many(&mut batch, COMPLETE_BATCH).await > 0 {
+        let result = async {
+            let mut conn = store.acquire().await?;
+            lifecycle::complete_many(&mut conn, &batch).await
+        }
+        .await;
+        match result {
+            Ok(ids) if ids.len() < batch.len() => {
+                tracing::warn!(
+                    lost = batch.len() - ids.len(),
+                    "completions rejected: leases lost"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, jobs = batch.len(), "batch completion failed; the jobs will be reclaimed")
+            }
+        }
+        batch.clear();
+    }
+}
