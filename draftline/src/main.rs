@@ -1,6 +1,9 @@
-//! The `draftline` command: `serve` runs a hub node, `migrate` applies the database
-//! migrations, `token` prints a signed development token. Thin on purpose: the work is
-//! in the library crates.
+//! The `draftline` command: `serve` runs a hub node (with embedded workers), `worker`
+//! runs a job worker, `migrate` applies the database migrations, `token` prints a
+//! signed development token, `admin jobs ...` inspects and steers the job queue. Thin on
+//! purpose: the work is in the library crates.
+
+mod admin;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -34,13 +37,29 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a hub node until SIGTERM or Ctrl-C.
+    /// Run a hub node until SIGTERM or Ctrl-C, with embedded workers and a scheduler.
     Serve {
         #[command(flatten)]
         config: server::Config,
+        #[command(flatten)]
+        jobs: worker::WorkerConfig,
+        /// Jobs the embedded worker runs at once; 0 runs the hub alone (no worker, no
+        /// scheduler).
+        #[arg(long, env = "DRAFTLINE_WORKERS", default_value_t = 4)]
+        workers: usize,
         /// Apply pending migrations before serving.
         #[arg(long, env = "DRAFTLINE_MIGRATE")]
         migrate: bool,
+    },
+    /// Run a job worker (and scheduler candidate) until SIGTERM or Ctrl-C.
+    Worker {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        jobs: worker::WorkerConfig,
+        /// Jobs this worker runs at once.
+        #[arg(long, env = "DRAFTLINE_WORKER_CONCURRENCY", default_value_t = 8)]
+        concurrency: usize,
     },
     /// Create the database if needed and apply pending migrations.
     Migrate {
@@ -61,6 +80,38 @@ enum Command {
         #[arg(long, env = "DRAFTLINE_JWT_SECRET", hide_env_values = true)]
         jwt_secret: String,
     },
+    /// Inspect and steer the job queue directly in Postgres and Redis.
+    Admin {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+}
+
+/// Where Postgres and Redis are, for the commands that talk to them without a hub.
+#[derive(Clone, Debug, clap::Args)]
+struct Connection {
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    #[arg(long, env = "DRAFTLINE_REDIS_PREFIX", default_value = "dl:")]
+    redis_prefix: String,
+}
+
+impl Connection {
+    async fn queue(&self) -> anyhow::Result<(store::queue::Queue, redis::Client)> {
+        let store = store::Store::connect(&self.database_url, 4)
+            .await
+            .context("connecting to Postgres")?;
+        let client = redis::Client::open(self.redis_url.as_str()).context("REDIS_URL")?;
+        let manager = redis::aio::ConnectionManager::new(client.clone())
+            .await
+            .context("connecting to Redis")?;
+        let dispatch = store::dispatch::Dispatch::new(manager, self.redis_prefix.clone());
+        Ok((store::queue::Queue::new(store, dispatch), client))
+    }
 }
 
 #[tokio::main]
@@ -68,7 +119,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     match cli.command {
-        Command::Serve { config, migrate } => {
+        Command::Serve {
+            config,
+            mut jobs,
+            workers,
+            migrate,
+        } => {
             if migrate {
                 migrate_database(&config.database_url).await?;
             }
@@ -77,7 +133,29 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", config.bind))?;
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
-            server::run(config, listener, shutdown).await?;
+            let redis = redis::Client::open(config.redis_url.as_str()).context("REDIS_URL")?;
+            let hub = server::connect(config, shutdown.clone()).await?;
+            let background = if workers > 0 {
+                jobs.concurrency = workers;
+                Some(start_jobs(hub.queue.clone(), redis, jobs, shutdown.clone()))
+            } else {
+                None
+            };
+            server::serve(hub, listener).await?;
+            if let Some(background) = background {
+                background.await??;
+            }
+        }
+        Command::Worker {
+            connection,
+            mut jobs,
+            concurrency,
+        } => {
+            let shutdown = CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            let (queue, redis) = connection.queue().await?;
+            jobs.concurrency = concurrency;
+            start_jobs(queue, redis, jobs, shutdown).await??;
         }
         Command::Migrate { database_url } => migrate_database(&database_url).await?,
         Command::Token {
@@ -89,8 +167,41 @@ async fn main() -> anyhow::Result<()> {
             let token = server::auth::Auth::new(&jwt_secret).issue(&user, admin, ttl)?;
             println!("{token}");
         }
+        Command::Admin {
+            connection,
+            command,
+        } => {
+            let (queue, _) = connection.queue().await?;
+            admin::run(&queue, command).await?;
+        }
     }
     Ok(())
+}
+
+/// Runs a worker and a scheduler candidate until `shutdown`; resolves when both stopped.
+fn start_jobs(
+    queue: store::queue::Queue,
+    redis: redis::Client,
+    config: worker::WorkerConfig,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    tokio::spawn(async move {
+        let registry = worker::handlers::builtin(config.retention());
+        let scheduler_config = worker::SchedulerConfig {
+            backoff: config.backoff(),
+            ..worker::SchedulerConfig::default()
+        };
+        let scheduler = worker::Scheduler::new(
+            queue.store.clone(),
+            queue.dispatch.clone(),
+            scheduler_config,
+        );
+        let scheduling = tokio::spawn(scheduler.run(shutdown.clone()));
+        let worker = worker::Worker::new(queue.store, queue.dispatch, redis, config, registry);
+        let result = worker.run(shutdown).await;
+        let _ = scheduling.await;
+        result.map_err(Into::into)
+    })
 }
 
 async fn migrate_database(url: &str) -> anyhow::Result<()> {
@@ -139,4 +250,16 @@ async fn cancel_on_signal(token: CancellationToken) {
     }
     tracing::info!("shutting down");
     token.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand's flags are unique and well formed (clap checks this only when
+    /// a subcommand is parsed, so a clash would otherwise surface at run time).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

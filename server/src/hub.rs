@@ -20,6 +20,8 @@ pub struct Inner {
     pub config: Config,
     pub store: Store,
     pub redis: redis::aio::ConnectionManager,
+    /// Enqueue and dispatch of jobs, and the admin actions on them.
+    pub queue: store::queue::Queue,
     pub auth: Auth,
     pub node_id: String,
     pub connections: Connections,
@@ -49,10 +51,13 @@ impl Hub {
             .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
         let auth = Auth::new(&config.jwt_secret);
         let connections = Connections::new(config.max_connections_per_user);
+        let dispatch = store::dispatch::Dispatch::new(redis.clone(), config.redis_prefix.clone());
+        let queue = store::queue::Queue::new(store.clone(), dispatch);
         Self(Arc::new(Inner {
             config,
             store,
             redis,
+            queue,
             auth,
             node_id,
             connections,

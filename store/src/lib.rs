@@ -9,6 +9,7 @@ pub mod members;
 pub mod notes;
 pub mod operations;
 pub mod projects;
+pub mod queue;
 pub mod sections;
 pub mod sessions;
 pub mod todos;

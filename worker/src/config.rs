@@ -4,12 +4,9 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct WorkerConfig {
-    /// Jobs one worker runs at once.
-    #[arg(
-        long = "concurrency",
-        env = "DRAFTLINE_WORKER_CONCURRENCY",
-        default_value_t = 8
-    )]
+    /// Jobs one worker runs at once (`draftline worker --concurrency`, `draftline serve
+    /// --workers`).
+    #[arg(skip = 8_usize)]
     pub concurrency: usize,
 
     /// Queues this worker takes jobs from.
@@ -43,6 +40,10 @@ pub struct WorkerConfig {
     )]
     pub backoff_ms: Vec<u64>,
 
+    /// Days finished jobs and job events are kept before the hourly prune deletes them.
+    #[arg(long, env = "DRAFTLINE_JOB_RETENTION_DAYS", default_value_t = 7)]
+    pub retention_days: u64,
+
     /// Entries read from Redis per round trip (at most the free capacity).
     #[arg(long, env = "DRAFTLINE_WORKER_READ_BATCH", default_value_t = 256)]
     pub read_batch: usize,
@@ -57,6 +58,7 @@ impl Default for WorkerConfig {
             job_heartbeat_ms: 10_000,
             drain_timeout_ms: 30_000,
             backoff_ms: vec![2_000, 8_000, 30_000],
+            retention_days: 7,
             read_batch: 256,
         }
     }
@@ -73,6 +75,10 @@ impl WorkerConfig {
 
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_millis(self.drain_timeout_ms)
+    }
+
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(self.retention_days * 24 * 3600)
     }
 
     pub fn backoff(&self) -> Vec<Duration> {

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 /// Every tool the hub answers.
 ///
-/// `queue_draft_update` and `get_draft_status` have argument types in [`args`] but join
-/// the catalogue with the job runtime that answers them.
+/// `queue_draft_update` has its argument type in [`args`] but joins the catalogue with
+/// the drafting pipeline that answers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolName {
@@ -38,6 +38,7 @@ pub enum ToolName {
     RecordTranscriptPointer,
     GetDocument,
     ApplyDocumentEdits,
+    GetDraftStatus,
 }
 
 use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
@@ -56,7 +57,7 @@ pub struct ToolSpec {
 const ALL_MODES: &[Mode] = &Mode::ALL;
 
 impl ToolName {
-    pub const ALL: [ToolName; 19] = [
+    pub const ALL: [ToolName; 20] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -76,6 +77,7 @@ impl ToolName {
         ToolName::RecordTranscriptPointer,
         ToolName::GetDocument,
         ToolName::ApplyDocumentEdits,
+        ToolName::GetDraftStatus,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +101,7 @@ impl ToolName {
             Self::RecordTranscriptPointer => "record_transcript_pointer",
             Self::GetDocument => "get_document",
             Self::ApplyDocumentEdits => "apply_document_edits",
+            Self::GetDraftStatus => "get_draft_status",
         }
     }
 
@@ -195,6 +198,11 @@ impl ToolName {
                 &[Update],
                 true,
             ),
+            Self::GetDraftStatus => (
+                "Where the document's background draft stands: queued, running, completed or failed, with its summary. Without job_id, the latest draft.",
+                &[Ghostwriting],
+                false,
+            ),
         };
         ToolSpec {
             name: self,
@@ -230,6 +238,7 @@ impl ToolName {
             Self::ListTodos => schema_of::<ListTodosArgs>(),
             Self::RecordTranscriptPointer => schema_of::<RecordTranscriptPointerArgs>(),
             Self::ApplyDocumentEdits => schema_of::<ApplyDocumentEditsArgs>(),
+            Self::GetDraftStatus => schema_of::<GetDraftStatusArgs>(),
         }
     }
 

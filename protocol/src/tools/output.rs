@@ -64,6 +64,11 @@ pub struct DocumentOut {
     pub document: Document,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobOut {
+    pub job: Job,
+}
+
 /// What a changing tool answers in a session with `auto_accept: false`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingOut {

@@ -1,8 +1,10 @@
 //! The HTTP API (PROTOCOL.md section 7): routes, the bearer-token extractor, and path
 //! parsing that answers in the protocol's error shape.
 
+mod admin;
 mod documents;
 mod health;
+mod jobs;
 mod members;
 mod operations;
 mod sessions;
@@ -42,6 +44,12 @@ pub fn router(hub: Hub) -> Router {
             put(members::put).delete(members::remove),
         )
         .route("/v1/projects/{id}/operations", get(operations::list))
+        .route("/v1/jobs/{id}", get(jobs::get))
+        .route("/v1/admin/jobs", get(admin::list))
+        .route("/v1/admin/jobs/{id}/retry", post(admin::retry))
+        .route("/v1/admin/jobs/{id}/cancel", post(admin::cancel))
+        .route("/v1/admin/queue/drain", post(admin::drain))
+        .route("/v1/admin/stats", get(admin::stats))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(hub)
 }

@@ -12,6 +12,7 @@ mod create_todo;
 mod delete_todo;
 mod get_blueprint_gaps;
 mod get_document;
+mod get_draft_status;
 mod get_project;
 mod list_notes;
 mod list_projects;
@@ -96,6 +97,7 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::RecordTranscriptPointer => change::<record_transcript_pointer::RecordPointer>(),
         T::GetDocument => query::<get_document::GetDocument>(),
         T::ApplyDocumentEdits => change::<apply_document_edits::ApplyDocumentEdits>(),
+        T::GetDraftStatus => query::<get_draft_status::GetDraftStatus>(),
     }
 }
 

@@ -1,0 +1,34 @@
+//! `get_draft_status`: the project's latest draft job (or the one named), so an
+//! assistant can say where the document's background draft stands.
+
+use super::{Caller, Query, conn, project_of, role_in, to_value};
+use crate::hub::Hub;
+use protocol::tools::args::{GetDraftStatusArgs, ToolArgs};
+use protocol::tools::output::JobOut;
+use protocol::{ErrorBody, ErrorCode};
+use serde_json::Value;
+use store::jobs::DRAFT_KIND;
+
+pub(crate) struct GetDraftStatus;
+
+impl Query for GetDraftStatus {
+    type Args = GetDraftStatusArgs;
+
+    async fn run(hub: &Hub, caller: &mut Caller, args: Self::Args) -> Result<Value, ErrorBody> {
+        let project = project_of(caller, args.project_id())?;
+        let mut conn = conn(hub).await?;
+        role_in(&mut conn, project, &caller.user).await?;
+        let job = match args.job_id {
+            Some(id) => {
+                let job = store::jobs::get(&mut conn, id).await?;
+                // Only this project's drafts: another project's job is not revealed.
+                (job.project_id == Some(project) && job.kind == DRAFT_KIND).then_some(job)
+            }
+            None => store::jobs::latest(&mut conn, project, DRAFT_KIND).await?,
+        };
+        let job = job.ok_or_else(|| {
+            ErrorBody::new(ErrorCode::NotFound, "no draft job for this project yet")
+        })?;
+        Ok(to_value(JobOut { job }))
+    }
+}
