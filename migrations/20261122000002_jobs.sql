@@ -39,14 +39,19 @@ CREATE UNIQUE INDEX jobs_idempotency ON jobs (project_id, idempotency_key) NULLS
 CREATE INDEX jobs_queued ON jobs (queue, priority DESC, run_after, id) WHERE status = 'queued';
 -- Leases to reclaim.
 CREATE INDEX jobs_running ON jobs (lease_expires_at) WHERE status = 'running';
--- A project's jobs of a kind, newest first (draft status, dedup).
-CREATE INDEX jobs_by_project ON jobs (project_id, kind, created_at DESC);
+-- A project's jobs of a kind, newest first (draft status, dedup). Maintenance jobs have
+-- no project and stay out of it.
+CREATE INDEX jobs_by_project ON jobs (project_id, kind, created_at DESC)
+    WHERE project_id IS NOT NULL;
 -- Pruning finished jobs.
 CREATE INDEX jobs_finished ON jobs (completed_at) WHERE status IN ('completed', 'failed', 'cancelled');
 
+-- A job's log. Written with every status change, so it is kept lean: one index, and no
+-- foreign key (its check would run for every row of every batch); pruning deletes the
+-- events of the jobs it deletes.
 CREATE TABLE job_events (
-    id      bigserial PRIMARY KEY,
-    job_id  uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    id      bigserial NOT NULL,
+    job_id  uuid NOT NULL,
     kind    text NOT NULL CHECK (kind IN ('status', 'log', 'usage', 'artifact')),
     message text NOT NULL,
     data    jsonb,

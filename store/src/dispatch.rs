@@ -130,6 +130,44 @@ impl Dispatch {
         Ok(reply.claimed.iter().map(|e| entry(queue, e)).collect())
     }
 
+    /// Gives back what was delivered to `consumer` and never acknowledged (a read cut
+    /// short by shutdown): re-sends those job ids for other workers, acknowledges the old
+    /// entries and removes the consumer. Answers how many were handed back.
+    pub async fn hand_back(&self, queue: &str, consumer: &str) -> Result<usize, redis::RedisError> {
+        let key = self.stream_key(queue);
+        let mut redis = self.redis.clone();
+        let options = StreamReadOptions::default()
+            .group(GROUP, consumer)
+            .count(10_000);
+        // Reading from id 0 (not `>`) answers this consumer's own pending entries.
+        let reply: Option<StreamReadReply> = redis.xread_options(&[&key], &["0"], &options).await?;
+        let pending: Vec<Entry> = reply
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|k| k.ids.iter().map(|e| entry(queue, e)))
+            .collect();
+        let jobs: Vec<Dispatchable> = pending
+            .iter()
+            .filter_map(|e| e.job)
+            .map(|id| Dispatchable {
+                id,
+                queue: queue.to_owned(),
+            })
+            .collect();
+        self.send(&jobs).await?;
+        let ids: Vec<String> = pending.iter().map(|e| e.entry_id.clone()).collect();
+        self.ack(queue, &ids).await?;
+        redis::cmd("XGROUP")
+            .arg("DELCONSUMER")
+            .arg(&key)
+            .arg(GROUP)
+            .arg(consumer)
+            .query_async::<()>(&mut redis)
+            .await?;
+        Ok(jobs.len())
+    }
+
     /// Records that `worker` is alive (for admin stats).
     pub async fn report_worker(&self, worker: &str) -> Result<(), redis::RedisError> {
         let mut redis = self.redis.clone();

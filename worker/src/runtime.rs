@@ -23,6 +23,9 @@ use tracing::Instrument;
 
 /// How long one read waits on Redis for new entries before looking around again.
 const READ_BLOCK: Duration = Duration::from_secs(1);
+/// How long a busy worker waits for more free slots before reading, so it claims jobs
+/// in batches rather than one at a time.
+const GATHER: Duration = Duration::from_millis(2);
 /// Bare completions written per statement.
 const COMPLETE_BATCH: usize = 512;
 
@@ -100,9 +103,15 @@ impl Worker {
                 _ = shutdown.cancelled() => break,
             };
             let Ok(room) = room else { break };
-            let free = permits.available_permits() + 1;
             drop(room);
-            let count = free.min(config.read_batch.max(1));
+            // Under load, jobs finish one by one: claiming as soon as one slot frees would
+            // claim one job per round trip. Wait a moment for more room when little is
+            // free; an idle worker (all free) reads at once.
+            let batch = config.read_batch.clamp(1, config.concurrency.max(1));
+            if permits.available_permits() < batch / 4 {
+                tokio::time::sleep(GATHER).await;
+            }
+            let count = permits.available_permits().clamp(1, batch);
 
             let mut entries = Vec::new();
             if last_autoclaim.elapsed() >= config.lease() / 2 {
@@ -131,7 +140,21 @@ impl Worker {
                 .await;
         }
 
+        // Close the reader first: Redis would otherwise keep delivering entries (the
+        // jobs this drain re-sends among them) to a consumer that no longer reads.
+        drop(reader);
         self.drain(&running, &jobs).await;
+        for queue in &config.queues {
+            match self.dispatch.hand_back(queue, &self.id).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(queue = %queue, jobs = n, "handed back undelivered entries")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "handing back entries failed; they are taken over once idle")
+                }
+            }
+        }
         drop(done_tx);
         let _ = completer.await;
         stop_heartbeat.cancel();
@@ -200,6 +223,7 @@ impl Worker {
         done_tx: &mpsc::Sender<Lease>,
     ) {
         let ids: Vec<JobId> = entries.iter().filter_map(|e| e.job).collect();
+        let claiming = Instant::now();
         let claimed = match self.store.acquire().await {
             Ok(mut conn) => lifecycle::claim(&mut conn, &ids, &self.id, self.config.lease()).await,
             Err(e) => Err(e),
@@ -213,23 +237,15 @@ impl Worker {
                 return;
             }
         };
-        // Every entry is done with: claimed ones are now leased in Postgres; the others
-        // were duplicates, not due yet, or finished (the scheduler re-sends due jobs).
-        let mut by_queue: HashMap<&str, Vec<String>> = HashMap::new();
-        for entry in &entries {
-            by_queue
-                .entry(&entry.queue)
-                .or_default()
-                .push(entry.entry_id.clone());
-        }
-        for (queue, ids) in by_queue {
-            if let Err(e) = self.dispatch.ack(queue, &ids).await {
-                tracing::warn!(error = %e, "acknowledging entries failed");
-            }
-        }
+        tracing::debug!(
+            entries = entries.len(),
+            claimed = claimed.len(),
+            elapsed_us = claiming.elapsed().as_micros() as u64,
+            "claimed"
+        );
         for claimed in claimed {
             let Ok(permit) = permits.clone().acquire_owned().await else {
-                return;
+                break;
             };
             let cancel = CancellationToken::new();
             let lease = claimed.lease;
@@ -257,6 +273,21 @@ impl Worker {
                 }
                 .instrument(span),
             );
+        }
+        // Acknowledged after the jobs started (one round trip less before they run).
+        // Every entry is done with: claimed ones are now leased in Postgres; the others
+        // were duplicates, not due yet, or finished (the scheduler re-sends due jobs).
+        let mut by_queue: HashMap<&str, Vec<String>> = HashMap::new();
+        for entry in &entries {
+            by_queue
+                .entry(&entry.queue)
+                .or_default()
+                .push(entry.entry_id.clone());
+        }
+        for (queue, ids) in by_queue {
+            if let Err(e) = self.dispatch.ack(queue, &ids).await {
+                tracing::warn!(error = %e, "acknowledging entries failed");
+            }
         }
     }
 
@@ -437,6 +468,7 @@ async fn heartbeat_loop(worker: Worker, running: RunningSet, stop: CancellationT
 async fn complete_batches(store: Store, mut done: mpsc::Receiver<Lease>) {
     let mut batch = Vec::with_capacity(COMPLETE_BATCH);
     while done.recv_many(&mut batch, COMPLETE_BATCH).await > 0 {
+        let completing = Instant::now();
         let result = async {
             let mut conn = store.acquire().await?;
             lifecycle::complete_many(&mut conn, &batch).await
@@ -449,7 +481,11 @@ async fn complete_batches(store: Store, mut done: mpsc::Receiver<Lease>) {
                     "completions rejected: leases lost"
                 );
             }
-            Ok(_) => {}
+            Ok(_) => tracing::debug!(
+                jobs = batch.len(),
+                elapsed_us = completing.elapsed().as_micros() as u64,
+                "completed a batch"
+            ),
             Err(e) => {
                 tracing::warn!(error = %e, jobs = batch.len(), "batch completion failed; the jobs will be reclaimed")
             }

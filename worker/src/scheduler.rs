@@ -132,7 +132,9 @@ impl Scheduler {
 
     /// Waits to be elected, then sweeps until shutdown or an error.
     async fn lead(&self, shutdown: &CancellationToken) -> Result<(), WorkerError> {
-        let mut lock = self.store.acquire().await?;
+        // Detached: the lock must die with its connection, never go back to the pool
+        // held (a leader whose task ended would block every other scheduler).
+        let mut lock = self.store.acquire().await?.detach();
         loop {
             let elected: bool = sqlx_try_lock(&mut lock).await?;
             if elected {

@@ -193,7 +193,9 @@ struct ClaimedRow {
 
 /// Claims the jobs among `ids` that are still queued and due, for `owner`, each with a
 /// fresh lease token valid for `lease`. Ids already taken (a duplicate dispatch) or not
-/// due are left alone. Claimed jobs come back highest priority first.
+/// due are left alone. Claimed jobs come back highest priority first. The ids are
+/// joined from `unnest`, not tested with `= ANY`: a cached generic plan for `= ANY`
+/// can pick the partial index of queued jobs and scan every waiting job per claim.
 pub async fn claim(
     conn: &mut PgConnection,
     ids: &[JobId],
@@ -202,13 +204,13 @@ pub async fn claim(
 ) -> Result<Vec<Claimed>, StoreError> {
     let sql = format!(
         "WITH claimed AS ( \
-           UPDATE jobs SET status = 'running', attempts = attempts + 1, \
+           UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, \
              lease_token = gen_random_uuid(), lease_owner = $2, \
              lease_expires_at = now() + $3 * interval '1 millisecond', \
              started_at = now(), updated_at = now() \
-           WHERE id IN (SELECT id FROM jobs WHERE id = ANY($1) AND status = 'queued' \
-                        AND run_after <= now() FOR UPDATE SKIP LOCKED) \
-           RETURNING *), \
+           FROM unnest($1::uuid[]) AS c(id) \
+           WHERE j.id = c.id AND j.status = 'queued' AND j.run_after <= now() \
+           RETURNING j.*), \
          ev AS (INSERT INTO job_events (job_id, kind, message, data) \
            SELECT id, 'status', 'running', jsonb_build_object('attempt', attempts, 'worker', $2::text) \
            FROM claimed) \

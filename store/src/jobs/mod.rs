@@ -266,23 +266,26 @@ async fn not_in_state(conn: &mut PgConnection, id: JobId, wanted: &str) -> Store
     }
 }
 
-/// Deletes finished jobs (and, by cascade, their events) older than `older_than`, at
-/// most `limit` per call so a large backlog is pruned in slices. Returns how many.
+/// Deletes finished jobs (and their events) older than `older_than`, at most `limit` per
+/// call so a large backlog is pruned in slices. Returns how many jobs.
 pub async fn prune(
     conn: &mut PgConnection,
     older_than: chrono::Duration,
     limit: i64,
 ) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
-           WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < now() - $1 \
-           ORDER BY completed_at LIMIT $2)",
+    let deleted: i64 = sqlx::query_scalar(
+        "WITH gone AS ( \
+           DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+             WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < now() - $1 \
+             ORDER BY completed_at LIMIT $2) RETURNING id), \
+         events AS (DELETE FROM job_events WHERE job_id IN (SELECT id FROM gone)) \
+         SELECT count(*) FROM gone",
     )
     .bind(older_than)
     .bind(limit)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(done.rows_affected())
+    Ok(deleted as u64)
 }
 
 /// Deletes log lines older than `older_than` of jobs that are still kept.
@@ -292,8 +295,8 @@ pub async fn prune_events(
     limit: i64,
 ) -> Result<u64, StoreError> {
     let done = sqlx::query(
-        "DELETE FROM job_events WHERE id IN (SELECT id FROM job_events \
-           WHERE at < now() - $1 ORDER BY id LIMIT $2)",
+        "DELETE FROM job_events WHERE ctid IN (SELECT ctid FROM job_events \
+           WHERE at < now() - $1 LIMIT $2)",
     )
     .bind(older_than)
     .bind(limit)

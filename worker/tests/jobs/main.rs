@@ -3,4 +3,11 @@
 
 mod support;
 
+mod cron;
+mod draft;
+mod drain;
+mod enqueue;
+mod exactly_once;
+mod failures;
+mod redis_loss;
 mod runtime;

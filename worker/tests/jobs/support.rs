@@ -1,16 +1,22 @@
 //! Test harness for the job runtime: a fresh database and Redis key prefix per test,
 //! and helpers to enqueue jobs and run workers and schedulers in-process.
 
+use futures_util::future::BoxFuture;
+use protocol::entities::JobEvent;
+use protocol::{JobId, ProjectId, UserId};
 use serde_json::Value;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::Store;
 use store::dispatch::Dispatch;
 use store::jobs::lifecycle::{self, NewJob};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use worker::{Done, Handler, JobContext, JobError, Registry, WorkerConfig};
+use worker::{
+    Done, Handler, JobContext, JobError, Registry, Scheduler, SchedulerConfig, WorkerConfig,
+};
 
 pub fn admin_url() -> String {
     std::env::var("DATABASE_URL")
@@ -97,9 +103,19 @@ impl Env {
         config: WorkerConfig,
         registry: Registry,
     ) -> (CancellationToken, JoinHandle<()>) {
+        self.worker_on(self.store.clone(), config, registry)
+    }
+
+    /// Starts a worker on a store (connection pool) of its own, as another process would.
+    pub fn worker_on(
+        &self,
+        store: Store,
+        config: WorkerConfig,
+        registry: Registry,
+    ) -> (CancellationToken, JoinHandle<()>) {
         let shutdown = CancellationToken::new();
         let worker = worker::Worker::new(
-            self.store.clone(),
+            store,
             self.dispatch.clone(),
             self.redis.clone(),
             config,
@@ -203,4 +219,207 @@ impl Handler for Counting {
 
 pub fn noop_job() -> NewJob {
     NewJob::new("test.noop", Value::Null)
+}
+
+impl Env {
+    /// Another pool on this test's database (a second worker or scheduler process).
+    pub async fn connect(&self, max_connections: u32) -> Store {
+        Store::connect(&self.url, max_connections)
+            .await
+            .expect("connect")
+    }
+
+    /// A project to own jobs.
+    pub async fn project(&self) -> ProjectId {
+        let mut conn = self.store.acquire().await.unwrap();
+        store::projects::create(&mut conn, &UserId::from("tester"), "Test project", "")
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Enqueues jobs in one statement and dispatches the created ones that are due.
+    pub async fn enqueue_many(&self, jobs: &[NewJob]) -> Vec<lifecycle::Dispatchable> {
+        let mut conn = self.store.acquire().await.unwrap();
+        let due = lifecycle::enqueue_many(&mut conn, jobs).await.unwrap();
+        self.dispatch.send(&due).await.unwrap();
+        due
+    }
+
+    /// The job's log, oldest first.
+    pub async fn events(&self, id: JobId) -> Vec<JobEvent> {
+        let mut conn = self.store.acquire().await.unwrap();
+        store::jobs::events(&mut conn, id).await.unwrap()
+    }
+
+    /// The `status` messages of the job's log, oldest first.
+    pub async fn statuses(&self, id: JobId) -> Vec<String> {
+        self.events(id)
+            .await
+            .into_iter()
+            .filter(|e| e.kind == "status")
+            .map(|e| e.message)
+            .collect()
+    }
+
+    /// Runs a query that answers one number.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.store.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `check` answers true, or fails after `within` naming `what`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        within: Duration,
+        mut check: impl AsyncFnMut() -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + within;
+        while !check().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A scheduler on this test's database and Redis prefix.
+    pub fn scheduler(&self, config: SchedulerConfig) -> Scheduler {
+        Scheduler::new(self.store.clone(), self.dispatch.clone(), config)
+    }
+
+    /// Runs a scheduler (election, then sweeps every tick) until the token is cancelled.
+    pub fn run_scheduler(&self, config: SchedulerConfig) -> (CancellationToken, JoinHandle<()>) {
+        let shutdown = CancellationToken::new();
+        let scheduler = self.scheduler(config);
+        let token = shutdown.clone();
+        let handle = tokio::spawn(scheduler.run(token));
+        (shutdown, handle)
+    }
+
+    /// Deletes every Redis key of this test's prefix (never anything else: other tests
+    /// share the server), as if Redis had lost its data. Answers how many were deleted.
+    pub async fn lose_redis_data(&self) -> usize {
+        let mut conn = self.redis.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(keys.iter().all(|k| k.starts_with(&self.prefix)));
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+        keys.len()
+    }
+
+    /// The lease token a running job holds now (internal: not part of [`Job`]).
+    pub async fn lease_token(&self, id: JobId) -> Option<uuid::Uuid> {
+        sqlx::query_scalar("SELECT lease_token FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.store.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// A scheduler configuration for tests: quick sweeps, quick retries, no cron entries.
+pub fn fast_scheduler() -> SchedulerConfig {
+    SchedulerConfig {
+        tick: Duration::from_millis(50),
+        safety_every: Duration::from_secs(30),
+        stale: Duration::from_secs(30),
+        backoff: vec![
+            Duration::from_millis(50),
+            Duration::from_millis(100),
+            Duration::from_millis(200),
+        ],
+        election_every: Duration::from_millis(200),
+        cron: Vec::new(),
+        ..SchedulerConfig::default()
+    }
+}
+
+/// A handler made of an async function of the job's context.
+pub struct FnHandler<F>(pub F);
+
+impl<F, Fut> Handler for FnHandler<F>
+where
+    F: Fn(JobContext) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Done, JobError>> + Send + 'static,
+{
+    fn run<'a>(&'a self, cx: &'a JobContext) -> BoxFuture<'a, Result<Done, JobError>> {
+        Box::pin((self.0)(cx.clone()))
+    }
+}
+
+/// Counts its runs per job id, optionally pausing first, and succeeds.
+#[derive(Clone, Default)]
+pub struct PerJob {
+    pub runs: Arc<Mutex<HashMap<JobId, usize>>>,
+    pub pause: Duration,
+}
+
+impl PerJob {
+    pub fn pausing(pause: Duration) -> Self {
+        Self {
+            pause,
+            ..Self::default()
+        }
+    }
+
+    pub fn runs(&self) -> HashMap<JobId, usize> {
+        self.runs.lock().unwrap().clone()
+    }
+
+    pub fn total(&self) -> usize {
+        self.runs.lock().unwrap().values().sum()
+    }
+}
+
+impl Handler for PerJob {
+    fn run<'a>(&'a self, cx: &'a JobContext) -> BoxFuture<'a, Result<Done, JobError>> {
+        Box::pin(async move {
+            *self.runs.lock().unwrap().entry(cx.job.id).or_default() += 1;
+            if !self.pause.is_zero() {
+                tokio::time::sleep(self.pause).await;
+            }
+            Ok(Done::default())
+        })
+    }
+}
+
+/// `n` no-op jobs with no key.
+pub fn noop_jobs(n: usize) -> Vec<NewJob> {
+    (0..n).map(|_| noop_job()).collect()
+}
+
+/// Asserts every job of the database completed on its first attempt, claimed once, and
+/// that `handler` ran each of them exactly once.
+pub async fn assert_each_ran_once(env: &Env, handler: &PerJob, jobs: usize) {
+    let runs = handler.runs();
+    assert_eq!(runs.len(), jobs, "jobs that ran");
+    let repeated: Vec<_> = runs.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(repeated.is_empty(), "jobs run more than once: {repeated:?}");
+    let n = i64::try_from(jobs).unwrap();
+    let done = env
+        .count("SELECT count(*) FROM jobs WHERE status = 'completed' AND attempts = 1")
+        .await;
+    assert_eq!(done, n, "jobs completed on their first attempt");
+    let claims = env
+        .count("SELECT count(*) FROM job_events WHERE kind = 'status' AND message = 'running'")
+        .await;
+    assert_eq!(claims, n, "claims (running events)");
+    let completions = env
+        .count("SELECT count(*) FROM job_events WHERE kind = 'status' AND message = 'completed'")
+        .await;
+    assert_eq!(completions, n, "completed events");
 }

@@ -1,0 +1,359 @@
+//! The job queue scenarios.
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::Store;
+use store::dispatch::Dispatch;
+use store::jobs::lifecycle::{self, NewJob};
+use store::queue::Queue;
+use tokio_util::sync::CancellationToken;
+use worker::{Done, Handler, JobContext, JobError, Registry, WorkerConfig};
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct Options {
+    /// Postgres server; a fresh database is created on it and dropped afterwards.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// Which scenarios: bulk, single, latency (comma separated).
+    #[arg(long, value_delimiter = ',', default_value = "bulk,single,latency")]
+    scenarios: Vec<String>,
+    /// Jobs of the bulk scenario.
+    #[arg(long, default_value_t = 50_000)]
+    bulk_jobs: usize,
+    /// Jobs per enqueue call in the bulk scenario.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Jobs of the single-add scenario.
+    #[arg(long, default_value_t = 10_000)]
+    single_jobs: usize,
+    /// Enqueue calls in flight in the single-add scenario.
+    #[arg(long, default_value_t = 50)]
+    in_flight: usize,
+    /// Tries of the latency scenario.
+    #[arg(long, default_value_t = 50)]
+    tries: usize,
+    /// Jobs the worker runs at once.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+}
+
+const KIND: &str = "bench.noop";
+
+/// A no-op handler that notes when each job started (for the latency scenario).
+#[derive(Clone, Default)]
+struct Noop {
+    started: Arc<Mutex<Vec<(protocol::JobId, Instant)>>>,
+    runs: Arc<AtomicU64>,
+    record: bool,
+}
+
+impl Handler for Noop {
+    fn run<'a>(&'a self, cx: &'a JobContext) -> BoxFuture<'a, Result<Done, JobError>> {
+        Box::pin(async move {
+            if self.record
+                && let Ok(mut started) = self.started.lock()
+            {
+                started.push((cx.job.id, Instant::now()));
+            }
+            self.runs.fetch_add(1, Ordering::Relaxed);
+            Ok(Done::default())
+        })
+    }
+}
+
+struct Bench {
+    name: String,
+    admin_url: String,
+    queue: Queue,
+    redis: redis::Client,
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    if query.is_empty() {
+        format!("{host}/{name}")
+    } else {
+        format!("{host}/{name}?{query}")
+    }
+}
+
+impl Bench {
+    async fn new(options: &Options) -> anyhow::Result<Self> {
+        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
+        let url = with_database(&options.database_url, &name);
+        Store::create_database_if_missing(&url).await?;
+        let store = Store::connect(&url, 24)
+            .await
+            .context("connecting to Postgres")?;
+        store.migrate().await?;
+        let redis = redis::Client::open(options.redis_url.as_str())?;
+        let manager = redis::aio::ConnectionManager::new(redis.clone())
+            .await
+            .context("connecting to Redis")?;
+        let dispatch = Dispatch::new(manager, format!("dl:bench:{name}:"));
+        dispatch.ensure_group(lifecycle::DEFAULT_QUEUE).await?;
+        Ok(Self {
+            name,
+            admin_url: options.database_url.clone(),
+            queue: Queue::new(store, dispatch),
+            redis,
+        })
+    }
+
+    fn start_worker(
+        &self,
+        concurrency: usize,
+        handler: Noop,
+    ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let stop = CancellationToken::new();
+        let config = WorkerConfig {
+            concurrency,
+            ..WorkerConfig::default()
+        };
+        let worker = worker::Worker::new(
+            self.queue.store.clone(),
+            self.queue.dispatch.clone(),
+            self.redis.clone(),
+            config,
+            Registry::new().register(KIND, handler),
+        );
+        let token = stop.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = worker.run(token).await {
+                eprintln!("worker failed: {e}");
+            }
+        });
+        (stop, handle)
+    }
+
+    async fn completed(&self) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'completed'")
+                .fetch_one(&self.queue.store.pool)
+                .await?,
+        )
+    }
+
+    /// Waits until `total` jobs are completed in Postgres; answers when the last one was
+    /// seen. Counting rows is not free, so it first waits (cheaply) for the handler to
+    /// have run `total` times, then polls the table until the last completions commit.
+    async fn wait_completed(
+        &self,
+        handler: &Noop,
+        total: i64,
+        timeout: Duration,
+    ) -> anyhow::Result<Instant> {
+        let deadline = Instant::now() + timeout;
+        while (handler.runs.load(Ordering::Relaxed) as i64) < total {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "jobs did not run within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        loop {
+            if self.completed().await? >= total {
+                return Ok(Instant::now());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "jobs did not complete within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    async fn reset(&self) -> anyhow::Result<()> {
+        sqlx::query("TRUNCATE jobs CASCADE")
+            .execute(&self.queue.store.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn drop_database(self) -> anyhow::Result<()> {
+        self.queue.store.pool.close().await;
+        use sqlx::Connection;
+        let mut admin =
+            sqlx::PgConnection::connect(&with_database(&self.admin_url, "postgres")).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await?;
+        let mut conn = self.redis.get_multiplexed_async_connection().await?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("dl:bench:{}:*", self.name))
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let bench = Bench::new(&options).await?;
+    println!(
+        "# Draftline job queue, this machine ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let result = async {
+        for scenario in &options.scenarios {
+            match scenario.as_str() {
+                "bulk" => bulk(&bench, &options).await?,
+                "single" => single(&bench, &options).await?,
+                "latency" => latency(&bench, &options).await?,
+                other => anyhow::bail!("unknown scenario `{other}`"),
+            }
+            bench.reset().await?;
+        }
+        Ok(())
+    }
+    .await;
+    bench.drop_database().await?;
+    result
+}
+
+/// (a) Bulk: batches of `batch` jobs, enqueued back to back while the worker runs.
+async fn bulk(bench: &Bench, options: &Options) -> anyhow::Result<()> {
+    let handler = Noop::default();
+    let (stop, worker) = bench.start_worker(options.concurrency, handler.clone());
+    let total = options.bulk_jobs;
+    let started = Instant::now();
+    let mut enqueued = 0;
+    while enqueued < total {
+        let n = options.batch.min(total - enqueued);
+        let jobs: Vec<NewJob> = (0..n)
+            .map(|_| NewJob::new(KIND, serde_json::Value::Null))
+            .collect();
+        let mut conn = bench.queue.store.acquire().await?;
+        let due = lifecycle::enqueue_many(&mut conn, &jobs).await?;
+        drop(conn);
+        bench.queue.after_commit(&due).await;
+        enqueued += n;
+    }
+    let enqueued_in = started.elapsed();
+    let finished = bench
+        .wait_completed(&handler, total as i64, Duration::from_secs(600))
+        .await?;
+    let elapsed = finished - started;
+    stop.cancel();
+    worker.await?;
+    println!(
+        "bulk:     {total} jobs in batches of {} -> {:.0} jobs/s end to end ({:.2} s; enqueue alone {:.2} s, {:.0} jobs/s); handler runs {}",
+        options.batch,
+        total as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        enqueued_in.as_secs_f64(),
+        total as f64 / enqueued_in.as_secs_f64(),
+        handler.runs.load(Ordering::Relaxed),
+    );
+    Ok(())
+}
+
+/// (b) Single-add: one job per enqueue call, `in_flight` calls at once.
+async fn single(bench: &Bench, options: &Options) -> anyhow::Result<()> {
+    let handler = Noop::default();
+    let (stop, worker) = bench.start_worker(options.concurrency, handler.clone());
+    let total = options.single_jobs;
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(0..total)
+        .map(|_| async {
+            bench
+                .queue
+                .enqueue(&NewJob::new(KIND, serde_json::Value::Null))
+                .await?;
+            Ok(())
+        })
+        .buffer_unordered(options.in_flight)
+        .collect()
+        .await;
+    results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    let enqueued_in = started.elapsed();
+    let finished = bench
+        .wait_completed(&handler, total as i64, Duration::from_secs(600))
+        .await?;
+    let elapsed = finished - started;
+    stop.cancel();
+    worker.await?;
+    println!(
+        "single:   {total} jobs, one per call, {} in flight -> {:.0} jobs/s end to end ({:.2} s; enqueue alone {:.0} calls/s); handler runs {}",
+        options.in_flight,
+        total as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        total as f64 / enqueued_in.as_secs_f64(),
+        handler.runs.load(Ordering::Relaxed),
+    );
+    Ok(())
+}
+
+/// (c) Latency: one job at a time on an idle worker, from the enqueue call to the
+/// handler's start.
+async fn latency(bench: &Bench, options: &Options) -> anyhow::Result<()> {
+    let handler = Noop {
+        record: true,
+        ..Noop::default()
+    };
+    let (stop, worker) = bench.start_worker(options.concurrency, handler.clone());
+    // Let the worker settle into its blocking read.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut samples = Vec::with_capacity(options.tries);
+    for _ in 0..options.tries {
+        let sent = Instant::now();
+        let job = bench
+            .queue
+            .enqueue(&NewJob::new(KIND, serde_json::Value::Null))
+            .await?
+            .job;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let began = loop {
+            let found = handler
+                .started
+                .lock()
+                .ok()
+                .and_then(|s| s.iter().find(|(id, _)| *id == job.id).map(|(_, at)| *at));
+            if let Some(at) = found {
+                break at;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "job {} never started", job.id);
+            tokio::task::yield_now().await;
+        };
+        samples.push(began - sent);
+        // Idle again before the next try.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    worker.await?;
+    samples.sort();
+    let pct =
+        |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1];
+    println!(
+        "latency:  enqueue to start on an idle worker, {} tries -> p50 {:.2} ms, p99 {:.2} ms (min {:.2}, max {:.2})",
+        samples.len(),
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+        samples[0].as_secs_f64() * 1000.0,
+        samples[samples.len() - 1].as_secs_f64() * 1000.0,
+    );
+    Ok(())
+}
