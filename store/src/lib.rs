@@ -43,6 +43,10 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // No ping before every acquire: it doubles the round trips of a one-statement
+            // call. A broken connection fails its statement and is closed, and the
+            // caller's error path (retry, reclaim) covers that one failure.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(Self { pool })

@@ -170,6 +170,70 @@ pub async fn enqueue_many(
         .collect())
 }
 
+/// Enqueues each job, in one statement for all of them, and answers one result per job
+/// in order: created, or the existing job of the same idempotency key.
+pub async fn enqueue_each(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<Enqueued>, StoreError> {
+    let ids: Vec<JobId> = jobs.iter().map(|_| JobId::new()).collect();
+    let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+    let queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+    let projects: Vec<Option<Uuid>> = jobs.iter().map(|j| j.project_id.map(|p| p.0)).collect();
+    let sessions: Vec<Option<Uuid>> = jobs.iter().map(|j| j.session_id.map(|s| s.0)).collect();
+    let priorities: Vec<i32> = jobs.iter().map(|j| j.priority).collect();
+    let payloads: Vec<Json<&Value>> = jobs.iter().map(|j| Json(&j.payload)).collect();
+    let keys: Vec<Option<&str>> = jobs.iter().map(|j| j.idempotency_key.as_deref()).collect();
+    let hashes: Vec<Option<&str>> = jobs.iter().map(|j| j.dedup_hash.as_deref()).collect();
+    let attempts: Vec<i32> = jobs.iter().map(|j| j.max_attempts).collect();
+    let run_after: Vec<Option<DateTime<Utc>>> = jobs.iter().map(|j| j.run_after).collect();
+    let sql = format!(
+        "WITH input AS ( \
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], \
+             $6::int[], $7::jsonb[], $8::text[], $9::text[], $10::int[], $11::timestamptz[]) \
+           AS t(id, kind, queue, project_id, session_id, priority, payload, idempotency_key, \
+             dedup_hash, max_attempts, run_after)), \
+         ins AS ( \
+           INSERT INTO jobs (id, kind, queue, project_id, session_id, priority, payload, \
+             idempotency_key, dedup_hash, max_attempts, run_after, dispatched_at) \
+           SELECT id, kind, queue, project_id, session_id, priority, payload, idempotency_key, \
+             dedup_hash, max_attempts, COALESCE(run_after, now()), \
+             CASE WHEN run_after IS NULL OR run_after <= now() THEN now() END \
+           FROM input \
+           ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+           RETURNING *), \
+         ev AS (INSERT INTO job_events (job_id, kind, message) SELECT id, 'status', 'queued' FROM ins) \
+         SELECT {COLUMNS} FROM ins"
+    );
+    let rows: Vec<JobRow> = sqlx::query_as(&sql)
+        .bind(&ids)
+        .bind(&kinds)
+        .bind(&queues)
+        .bind(&projects)
+        .bind(&sessions)
+        .bind(&priorities)
+        .bind(&payloads)
+        .bind(&keys)
+        .bind(&hashes)
+        .bind(&attempts)
+        .bind(&run_after)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut created: std::collections::HashMap<JobId, Job> = rows
+        .into_iter()
+        .map(|r| Job::try_from(r).map(|j| (j.id, j)))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for (id, new) in ids.iter().zip(jobs) {
+        match created.remove(id) {
+            Some(job) => out.push(Enqueued { job, created: true }),
+            // Its key was taken (before, or by an earlier job of this batch).
+            None => out.push(enqueue(conn, new).await?),
+        }
+    }
+    Ok(out)
+}
+
 /// The proof that a worker holds a job: its id and the lease token of this attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Lease {
