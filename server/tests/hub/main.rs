@@ -6,5 +6,6 @@ mod support;
 
 mod connection;
 mod http;
+mod jobs;
 mod operations;
 mod tools;

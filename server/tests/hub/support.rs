@@ -132,6 +132,13 @@ impl TestServer {
             .unwrap()
     }
 
+    /// A token with the `admin` scope.
+    pub fn admin_token(&self, user: &str) -> String {
+        server::auth::Auth::new(SECRET)
+            .issue(user, true, 3600)
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
