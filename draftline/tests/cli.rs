@@ -3,6 +3,10 @@
 //! and exits cleanly on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{database_url, redis_url};
+
 use futures_util::{SinkExt, StreamExt};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -12,39 +16,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const BIN: &str = env!("CARGO_BIN_EXE_draftline");
 const SECRET: &str = "cli-test-secret";
 
-fn database_url(name: &str) -> String {
-    let admin = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
-    let host = base.rsplit_once('/').map_or(base, |(h, _)| h);
-    if query.is_empty() {
-        format!("{host}/{name}")
-    } else {
-        format!("{host}/{name}?{query}")
-    }
-}
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
-}
-
-async fn drop_database(name: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&database_url("postgres"))
-        .await
-        .unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -131,5 +108,5 @@ async fn migrate_token_serve_and_sigterm() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "serve exits 0 after SIGTERM: {status}");
-    drop_database(&name).await;
+    common::drop_database(&name).await;
 }

@@ -3,6 +3,10 @@
 //! the killed attempt's lease is rejected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{database_url, redis_url};
+
 use futures_util::future::BoxFuture;
 use protocol::entities::JobStatus;
 use std::process::{Command, Stdio};
@@ -16,22 +20,6 @@ use worker::{Done, Handler, JobContext, JobError, Registry};
 
 const BIN: &str = env!("CARGO_BIN_EXE_draftline");
 const LEASE_MS: u64 = 1_500;
-
-fn database_url(name: &str) -> String {
-    let admin = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let (base, query) = admin.split_once('?').unwrap_or((&admin, ""));
-    let host = base.rsplit_once('/').map_or(base, |(h, _)| h);
-    if query.is_empty() {
-        format!("{host}/{name}")
-    } else {
-        format!("{host}/{name}?{query}")
-    }
-}
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
 
 #[derive(Clone, Default)]
 struct Quick(Arc<AtomicUsize>);
@@ -193,12 +181,5 @@ async fn a_killed_workers_job_is_reclaimed_and_completed_once() {
     working.await.unwrap().unwrap();
     scheduling.await.unwrap();
     store.pool.close().await;
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&database_url("postgres"))
-        .await
-        .unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    common::drop_database(&name).await;
 }

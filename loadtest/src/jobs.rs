@@ -76,24 +76,10 @@ struct Bench {
     redis: redis::Client,
 }
 
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    if query.is_empty() {
-        format!("{host}/{name}")
-    } else {
-        format!("{host}/{name}?{query}")
-    }
-}
-
 impl Bench {
     async fn new(options: &Options) -> anyhow::Result<Self> {
         let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
-        let url = with_database(&options.database_url, &name);
+        let url = store::with_database(&options.database_url, &name);
         Store::create_database_if_missing(&url).await?;
         let store = Store::connect(&url, 24)
             .await
@@ -188,7 +174,7 @@ impl Bench {
         self.queue.store.pool.close().await;
         use sqlx::Connection;
         let mut admin =
-            sqlx::PgConnection::connect(&with_database(&self.admin_url, "postgres")).await?;
+            sqlx::PgConnection::connect(&store::with_database(&self.admin_url, "postgres")).await?;
         sqlx::query(&format!(
             "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
             self.name

@@ -81,6 +81,22 @@ impl Store {
     }
 }
 
+/// `url` with its database name replaced by `name` (query parameters kept): how tests
+/// and the load harness make a database of their own beside the one configured.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    if query.is_empty() {
+        format!("{host}/{name}")
+    } else {
+        format!("{host}/{name}?{query}")
+    }
+}
+
 /// Reads a text column holding a snake_case enum value.
 pub(crate) fn parse_enum<T: serde::de::DeserializeOwned>(
     column: &'static str,
@@ -95,5 +111,18 @@ pub(crate) fn enum_str<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_names_are_replaced_in_urls() {
+        assert_eq!(
+            super::with_database("postgres://u:p@h:5432/db?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(super::with_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(super::with_database("postgres://h/", "x"), "postgres://h/x");
     }
 }

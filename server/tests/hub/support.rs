@@ -27,23 +27,6 @@ fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{name}?{q}"),
-        None => format!("{host_part}/{name}"),
-    }
-}
-
 /// A database of its own, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -53,7 +36,7 @@ pub struct TestDb {
 impl TestDb {
     pub async fn create() -> Self {
         let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
-        let url = with_database(&admin_url(), &name);
+        let url = store::with_database(&admin_url(), &name);
         store::Store::create_database_if_missing(&url)
             .await
             .expect("create the test database (is Postgres reachable at DATABASE_URL?)");
@@ -66,7 +49,7 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let admin = with_database(&admin_url(), "postgres");
+        let admin = store::with_database(&admin_url(), "postgres");
         let name = self.name.clone();
         // Drop runs inside the test's runtime; use a thread with a runtime of its own.
         let _ = std::thread::spawn(move || {
@@ -360,13 +343,4 @@ impl Client {
         self.configure(json!({"mode": mode})).await;
         id
     }
-}
-
-#[test]
-fn database_names_are_replaced_in_urls() {
-    assert_eq!(
-        with_database("postgres://u:p@h:5432/db?sslmode=disable", "x"),
-        "postgres://u:p@h:5432/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }

@@ -115,54 +115,93 @@ pub struct Dispatchable {
     pub queue: String,
 }
 
+/// The columns of jobs to insert in one statement, as arrays.
+struct Columns<'a> {
+    ids: Vec<JobId>,
+    kinds: Vec<&'a str>,
+    queues: Vec<&'a str>,
+    projects: Vec<Option<Uuid>>,
+    sessions: Vec<Option<Uuid>>,
+    priorities: Vec<i32>,
+    payloads: Vec<Json<&'a Value>>,
+    keys: Vec<Option<&'a str>>,
+    hashes: Vec<Option<&'a str>>,
+    attempts: Vec<i32>,
+    run_after: Vec<Option<DateTime<Utc>>>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(jobs: &'a [NewJob]) -> Self {
+        Self {
+            ids: jobs.iter().map(|_| JobId::new()).collect(),
+            kinds: jobs.iter().map(|j| j.kind.as_str()).collect(),
+            queues: jobs.iter().map(|j| j.queue.as_str()).collect(),
+            projects: jobs.iter().map(|j| j.project_id.map(|p| p.0)).collect(),
+            sessions: jobs.iter().map(|j| j.session_id.map(|s| s.0)).collect(),
+            priorities: jobs.iter().map(|j| j.priority).collect(),
+            payloads: jobs.iter().map(|j| Json(&j.payload)).collect(),
+            keys: jobs.iter().map(|j| j.idempotency_key.as_deref()).collect(),
+            hashes: jobs.iter().map(|j| j.dedup_hash.as_deref()).collect(),
+            attempts: jobs.iter().map(|j| j.max_attempts).collect(),
+            run_after: jobs.iter().map(|j| j.run_after).collect(),
+        }
+    }
+
+    /// The statement inserting every job (idempotency keys honoured: taken ones are
+    /// skipped), with a `queued` event each, answering `returning` of the inserted rows.
+    fn statement(returning: &str) -> String {
+        format!(
+            "WITH input AS ( \
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], \
+                 $6::int[], $7::jsonb[], $8::text[], $9::text[], $10::int[], $11::timestamptz[]) \
+               AS t(id, kind, queue, project_id, session_id, priority, payload, idempotency_key, \
+                 dedup_hash, max_attempts, run_after)), \
+             ins AS ( \
+               INSERT INTO jobs (id, kind, queue, project_id, session_id, priority, payload, \
+                 idempotency_key, dedup_hash, max_attempts, run_after, dispatched_at) \
+               SELECT id, kind, queue, project_id, session_id, priority, payload, \
+                 idempotency_key, dedup_hash, max_attempts, COALESCE(run_after, now()), \
+                 CASE WHEN run_after IS NULL OR run_after <= now() THEN now() END \
+               FROM input \
+               ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL \
+               DO NOTHING RETURNING *), \
+             ev AS (INSERT INTO job_events (job_id, kind, message) \
+               SELECT id, 'status', 'queued' FROM ins) \
+             SELECT {returning} FROM ins"
+        )
+    }
+
+    fn bind<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.ids)
+            .bind(&self.kinds)
+            .bind(&self.queues)
+            .bind(&self.projects)
+            .bind(&self.sessions)
+            .bind(&self.priorities)
+            .bind(&self.payloads)
+            .bind(&self.keys)
+            .bind(&self.hashes)
+            .bind(&self.attempts)
+            .bind(&self.run_after)
+    }
+}
+
 /// Enqueues many jobs in one statement (idempotency keys honoured: existing ones are
 /// skipped). Returns the created jobs that are due now, to dispatch after the commit.
 pub async fn enqueue_many(
     conn: &mut PgConnection,
     jobs: &[NewJob],
 ) -> Result<Vec<Dispatchable>, StoreError> {
-    let ids: Vec<JobId> = jobs.iter().map(|_| JobId::new()).collect();
-    let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
-    let queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
-    let projects: Vec<Option<Uuid>> = jobs.iter().map(|j| j.project_id.map(|p| p.0)).collect();
-    let sessions: Vec<Option<Uuid>> = jobs.iter().map(|j| j.session_id.map(|s| s.0)).collect();
-    let priorities: Vec<i32> = jobs.iter().map(|j| j.priority).collect();
-    let payloads: Vec<Json<&Value>> = jobs.iter().map(|j| Json(&j.payload)).collect();
-    let keys: Vec<Option<&str>> = jobs.iter().map(|j| j.idempotency_key.as_deref()).collect();
-    let hashes: Vec<Option<&str>> = jobs.iter().map(|j| j.dedup_hash.as_deref()).collect();
-    let attempts: Vec<i32> = jobs.iter().map(|j| j.max_attempts).collect();
-    let run_after: Vec<Option<DateTime<Utc>>> = jobs.iter().map(|j| j.run_after).collect();
-    let rows: Vec<(JobId, String, bool)> = sqlx::query_as(
-        "WITH input AS ( \
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], \
-             $6::int[], $7::jsonb[], $8::text[], $9::text[], $10::int[], $11::timestamptz[]) \
-           AS t(id, kind, queue, project_id, session_id, priority, payload, idempotency_key, \
-             dedup_hash, max_attempts, run_after)), \
-         ins AS ( \
-           INSERT INTO jobs (id, kind, queue, project_id, session_id, priority, payload, \
-             idempotency_key, dedup_hash, max_attempts, run_after, dispatched_at) \
-           SELECT id, kind, queue, project_id, session_id, priority, payload, idempotency_key, \
-             dedup_hash, max_attempts, COALESCE(run_after, now()), \
-             CASE WHEN run_after IS NULL OR run_after <= now() THEN now() END \
-           FROM input \
-           ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-           RETURNING id, queue, dispatched_at IS NOT NULL AS due), \
-         ev AS (INSERT INTO job_events (job_id, kind, message) SELECT id, 'status', 'queued' FROM ins) \
-         SELECT id, queue, due FROM ins",
-    )
-    .bind(&ids)
-    .bind(&kinds)
-    .bind(&queues)
-    .bind(&projects)
-    .bind(&sessions)
-    .bind(&priorities)
-    .bind(&payloads)
-    .bind(&keys)
-    .bind(&hashes)
-    .bind(&attempts)
-    .bind(&run_after)
-    .fetch_all(&mut *conn)
-    .await?;
+    let columns = Columns::of(jobs);
+    let sql = Columns::statement("id, queue, dispatched_at IS NOT NULL AS due");
+    let rows: Vec<(JobId, String, bool)> = columns
+        .bind(sqlx::query_as(&sql))
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows
         .into_iter()
         .filter(|(_, _, due)| *due)
@@ -176,47 +215,10 @@ pub async fn enqueue_each(
     conn: &mut PgConnection,
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, StoreError> {
-    let ids: Vec<JobId> = jobs.iter().map(|_| JobId::new()).collect();
-    let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
-    let queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
-    let projects: Vec<Option<Uuid>> = jobs.iter().map(|j| j.project_id.map(|p| p.0)).collect();
-    let sessions: Vec<Option<Uuid>> = jobs.iter().map(|j| j.session_id.map(|s| s.0)).collect();
-    let priorities: Vec<i32> = jobs.iter().map(|j| j.priority).collect();
-    let payloads: Vec<Json<&Value>> = jobs.iter().map(|j| Json(&j.payload)).collect();
-    let keys: Vec<Option<&str>> = jobs.iter().map(|j| j.idempotency_key.as_deref()).collect();
-    let hashes: Vec<Option<&str>> = jobs.iter().map(|j| j.dedup_hash.as_deref()).collect();
-    let attempts: Vec<i32> = jobs.iter().map(|j| j.max_attempts).collect();
-    let run_after: Vec<Option<DateTime<Utc>>> = jobs.iter().map(|j| j.run_after).collect();
-    let sql = format!(
-        "WITH input AS ( \
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], \
-             $6::int[], $7::jsonb[], $8::text[], $9::text[], $10::int[], $11::timestamptz[]) \
-           AS t(id, kind, queue, project_id, session_id, priority, payload, idempotency_key, \
-             dedup_hash, max_attempts, run_after)), \
-         ins AS ( \
-           INSERT INTO jobs (id, kind, queue, project_id, session_id, priority, payload, \
-             idempotency_key, dedup_hash, max_attempts, run_after, dispatched_at) \
-           SELECT id, kind, queue, project_id, session_id, priority, payload, idempotency_key, \
-             dedup_hash, max_attempts, COALESCE(run_after, now()), \
-             CASE WHEN run_after IS NULL OR run_after <= now() THEN now() END \
-           FROM input \
-           ON CONFLICT (project_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-           RETURNING *), \
-         ev AS (INSERT INTO job_events (job_id, kind, message) SELECT id, 'status', 'queued' FROM ins) \
-         SELECT {COLUMNS} FROM ins"
-    );
-    let rows: Vec<JobRow> = sqlx::query_as(&sql)
-        .bind(&ids)
-        .bind(&kinds)
-        .bind(&queues)
-        .bind(&projects)
-        .bind(&sessions)
-        .bind(&priorities)
-        .bind(&payloads)
-        .bind(&keys)
-        .bind(&hashes)
-        .bind(&attempts)
-        .bind(&run_after)
+    let columns = Columns::of(jobs);
+    let sql = Columns::statement(COLUMNS);
+    let rows: Vec<JobRow> = columns
+        .bind(sqlx::query_as(&sql))
         .fetch_all(&mut *conn)
         .await?;
     let mut created: std::collections::HashMap<JobId, Job> = rows
@@ -224,7 +226,7 @@ pub async fn enqueue_each(
         .map(|r| Job::try_from(r).map(|j| (j.id, j)))
         .collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(jobs.len());
-    for (id, new) in ids.iter().zip(jobs) {
+    for (id, new) in columns.ids.iter().zip(jobs) {
         match created.remove(id) {
             Some(job) => out.push(Enqueued { job, created: true }),
             // Its key was taken (before, or by an earlier job of this batch).

@@ -27,20 +27,6 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    if query.is_empty() {
-        format!("{host}/{name}")
-    } else {
-        format!("{host}/{name}?{query}")
-    }
-}
-
 /// A database, Redis prefix and store of its own; dropped when the test ends.
 pub struct Env {
     pub name: String,
@@ -54,7 +40,7 @@ pub struct Env {
 impl Env {
     pub async fn new() -> Self {
         let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
-        let url = with_database(&admin_url(), &name);
+        let url = store::with_database(&admin_url(), &name);
         Store::create_database_if_missing(&url)
             .await
             .expect("create database");
@@ -152,7 +138,7 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        let admin = with_database(&admin_url(), "postgres");
+        let admin = store::with_database(&admin_url(), "postgres");
         let name = self.name.clone();
         let prefix = self.prefix.clone();
         let _ = std::thread::spawn(move || {
