@@ -5,22 +5,6 @@
 use crate::support::*;
 use serde_json::{Value, json};
 
-async fn json_rows(db: &sqlx::PgPool, sql: &str, arg: &str) -> Vec<Value> {
-    sqlx::query_scalar::<_, Value>(sql)
-        .bind(arg)
-        .fetch_all(db)
-        .await
-        .unwrap()
-}
-
-async fn count(db: &sqlx::PgPool, sql: &str, arg: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .bind(arg)
-        .fetch_one(db)
-        .await
-        .unwrap()
-}
-
 /// The operation row, as JSON.
 async fn operation_row(db: &sqlx::PgPool, id: &str) -> Value {
     json_rows(

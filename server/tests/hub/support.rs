@@ -344,3 +344,21 @@ impl Client {
         id
     }
 }
+
+/// The JSON values a one-parameter query answers, straight from the test database.
+pub async fn json_rows(db: &sqlx::PgPool, sql: &str, arg: &str) -> Vec<Value> {
+    sqlx::query_scalar::<_, Value>(sql)
+        .bind(arg)
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+/// The count a one-parameter query answers.
+pub async fn count(db: &sqlx::PgPool, sql: &str, arg: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .bind(arg)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}

@@ -5,24 +5,6 @@
 use crate::support::*;
 use serde_json::{Value, json};
 
-/// Every row `sql` selects as JSON (`sql` selects one JSON value and takes one text
-/// parameter).
-async fn json_rows(db: &sqlx::PgPool, sql: &str, arg: &str) -> Vec<Value> {
-    sqlx::query_scalar::<_, Value>(sql)
-        .bind(arg)
-        .fetch_all(db)
-        .await
-        .unwrap()
-}
-
-async fn count(db: &sqlx::PgPool, sql: &str, arg: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .bind(arg)
-        .fetch_one(db)
-        .await
-        .unwrap()
-}
-
 /// The session's operations, in order.
 async fn operations_of(db: &sqlx::PgPool, session: &str) -> Vec<Value> {
     json_rows(
