@@ -60,6 +60,9 @@ enum Command {
         /// Jobs this worker runs at once.
         #[arg(long, env = "DRAFTLINE_WORKER_CONCURRENCY", default_value_t = 8)]
         concurrency: usize,
+        /// Serve Prometheus metrics (`/metrics`) on this address.
+        #[arg(long, env = "DRAFTLINE_METRICS_BIND")]
+        metrics_bind: Option<std::net::SocketAddr>,
     },
     /// Create the database if needed and apply pending migrations.
     Migrate {
@@ -150,7 +153,15 @@ async fn main() -> anyhow::Result<()> {
             connection,
             mut jobs,
             concurrency,
+            metrics_bind,
         } => {
+            if let Some(addr) = metrics_bind {
+                metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .set_buckets(server::metrics::BUCKETS)?
+                    .with_http_listener(addr)
+                    .install()
+                    .with_context(|| format!("serving metrics on {addr}"))?;
+            }
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             let (queue, redis) = connection.queue().await?;

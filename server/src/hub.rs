@@ -100,6 +100,7 @@ impl Connections {
         }
         *count += 1;
         self.total.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!(crate::metrics::CONNECTIONS).increment(1.0);
         Some(ConnectionSlot {
             connections: self,
             user: user.clone(),
@@ -125,6 +126,7 @@ impl Drop for ConnectionSlot<'_> {
             }
         }
         self.connections.total.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!(crate::metrics::CONNECTIONS).decrement(1.0);
     }
 }
 

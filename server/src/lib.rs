@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod operations;
 pub mod sessions;
 pub mod tools;
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Connects to Postgres and Redis and builds the node's shared state.
 pub async fn connect(config: Config, shutdown: CancellationToken) -> Result<Hub, ServerError> {
+    metrics::install();
     let store = store::Store::connect(&config.database_url, config.db_max_connections).await?;
     let redis = redis::Client::open(config.redis_url.as_str())?;
     let redis = redis::aio::ConnectionManager::new(redis).await?;

@@ -23,6 +23,12 @@ use tracing::Instrument;
 
 /// How long one read waits on Redis for new entries before looking around again.
 const READ_BLOCK: Duration = Duration::from_secs(1);
+/// Attempts started, by job kind.
+pub const JOB_ATTEMPTS: &str = "draftline_job_attempts_total";
+/// Time an attempt took, by job kind and outcome (`completed`, `retrying`, `failed`,
+/// `cancelled`, `lost`).
+pub const JOB_SECONDS: &str = "draftline_job_duration_seconds";
+
 /// How long a busy worker waits for more free slots before reading, so it claims jobs
 /// in batches rather than one at a time.
 const GATHER: Duration = Duration::from_millis(2);
@@ -302,6 +308,12 @@ impl Worker {
         let started = Instant::now();
         let attempt = job.attempts;
         let max_attempts = job.max_attempts;
+        let kind = job.kind.clone();
+        metrics::counter!(JOB_ATTEMPTS, "kind" => kind.clone()).increment(1);
+        let finished = |outcome: &'static str| {
+            metrics::histogram!(JOB_SECONDS, "kind" => kind.clone(), "outcome" => outcome)
+                .record(started.elapsed().as_secs_f64());
+        };
         let outcome = match self.registry.get(&job.kind) {
             None => Err(JobError::Permanent(format!(
                 "no handler for job kind `{}`",
@@ -323,12 +335,14 @@ impl Worker {
         let outcome = match outcome {
             Ok(done) if done.is_bare() => {
                 // Completed in a batch by the completer task.
+                finished("completed");
                 let _ = done_tx.send(lease).await;
                 return;
             }
             Ok(done) => match self.complete(lease, done).await {
                 Ok(true) => Ok(()),
                 Ok(false) => {
+                    finished("lost");
                     tracing::warn!("lease lost before completion; the result was discarded");
                     return;
                 }
@@ -338,8 +352,14 @@ impl Worker {
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match outcome {
-            Ok(()) => tracing::debug!(elapsed_ms, attempt, "job completed"),
-            Err(JobError::Cancelled) => tracing::info!("job stopped: lease lost or draining"),
+            Ok(()) => {
+                finished("completed");
+                tracing::debug!(elapsed_ms, attempt, "job completed")
+            }
+            Err(JobError::Cancelled) => {
+                finished("cancelled");
+                tracing::info!("job stopped: lease lost or draining")
+            }
             Err(error) => {
                 let retry = matches!(error, JobError::Retryable(_)) && attempt < max_attempts;
                 let retry_in = retry.then(|| self.config.retry_delay(attempt));
@@ -349,6 +369,11 @@ impl Worker {
                     lifecycle::fail(&mut conn, lease, &message, retry_in).await
                 }
                 .await;
+                finished(if retry_in.is_some() {
+                    "retrying"
+                } else {
+                    "failed"
+                });
                 match result {
                     Ok(Some(status)) => {
                         tracing::info!(error = %message, attempt, ?status, elapsed_ms, "job failed")

@@ -169,6 +169,7 @@ impl Scheduler {
         let cap = self.config.cap;
         let mut conn = self.store.acquire().await?;
         let reclaimed = lifecycle::reclaim_expired(&mut conn, &self.config.backoff, cap).await?;
+        metrics::counter!("draftline_jobs_reclaimed_total").increment(reclaimed.len() as u64);
         for job in &reclaimed {
             tracing::warn!(job_id = %job.id, kind = %job.kind, status = ?job.status, "reclaimed an expired lease");
         }

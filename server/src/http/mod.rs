@@ -24,6 +24,7 @@ pub fn router(hub: Hub) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::render))
         .route("/v1/ws", get(ws::upgrade))
         .route("/v1/tools", get(tools::list))
         .route("/v1/tools/{name}", post(tools::call))

@@ -44,15 +44,39 @@ pub struct Caller {
     pub session: Session,
 }
 
-/// Runs one tool call and answers its output.
+/// Runs one tool call and answers its output; records its latency by tool and outcome
+/// (unknown names are counted as `unknown`, so clients cannot grow the label set).
 pub async fn call(
     hub: &Hub,
     caller: &mut Caller,
     name: &str,
     raw: Value,
 ) -> Result<Value, ErrorBody> {
-    let tool = ToolName::parse(name)
-        .ok_or_else(|| ErrorBody::new(ErrorCode::UnknownTool, format!("no tool named `{name}`")))?;
+    let started = std::time::Instant::now();
+    let tool = ToolName::parse(name);
+    let result = match tool {
+        Some(tool) => dispatch(hub, caller, tool, raw).await,
+        None => Err(ErrorBody::new(
+            ErrorCode::UnknownTool,
+            format!("no tool named `{name}`"),
+        )),
+    };
+    let outcome = result.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
+    metrics::histogram!(
+        crate::metrics::TOOL_CALL_SECONDS,
+        "tool" => tool.map_or("unknown", ToolName::as_str),
+        "outcome" => outcome
+    )
+    .record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn dispatch(
+    hub: &Hub,
+    caller: &mut Caller,
+    tool: ToolName,
+    raw: Value,
+) -> Result<Value, ErrorBody> {
     let mode = caller.session.mode;
     if !tool.allowed_in(mode) {
         let allowed: Vec<&str> = tools_for(mode).map(ToolName::as_str).collect();

@@ -270,6 +270,7 @@ async fn handle(hub: &Hub, caller: &mut Caller, text: &str) -> ServerMessage {
         }
     };
     let kind = message.kind();
+    metrics::counter!(crate::metrics::MESSAGES, "type" => kind).increment(1);
     let started = std::time::Instant::now();
     let answer = match message {
         ClientMessage::Hello(Hello { id, .. }) => {

@@ -426,3 +426,29 @@ async fn pending_operations_are_listed_for_the_project() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn metrics_count_connections_messages_and_tool_calls() {
+    let server = TestServer::start().await;
+    let mut client = server.connect("alice").await;
+    client
+        .call_ok("create_project", json!({"name": "Measured"}))
+        .await;
+    client.call_err("get_project", json!({})).await;
+    let response = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    for expected in [
+        "draftline_connections",
+        "draftline_ws_messages_total{type=\"tool.call\"}",
+        "draftline_tool_call_duration_seconds_bucket{tool=\"create_project\",outcome=\"ok\"",
+        "draftline_tool_call_duration_seconds_count{tool=\"get_project\",outcome=\"tool_not_allowed\"}",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+}

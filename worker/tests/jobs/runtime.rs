@@ -26,3 +26,39 @@ async fn a_worker_runs_a_job_once() {
     stop.cancel();
     handle.await.unwrap();
 }
+
+#[tokio::test]
+async fn attempts_and_durations_are_measured_by_kind() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    // Each test binary has one global recorder; only this test installs one.
+    metrics::set_global_recorder(recorder).unwrap();
+    let env = Env::new().await;
+    let (stop, handle_worker) = env.worker(
+        fast_config(),
+        Registry::new().register("test.measured", Counting::default()),
+    );
+    let job = env
+        .enqueue(store::jobs::lifecycle::NewJob::new(
+            "test.measured",
+            serde_json::Value::Null,
+        ))
+        .await;
+    env.wait_for(job.id, Duration::from_secs(10), |j| {
+        j.status == JobStatus::Completed
+    })
+    .await;
+    stop.cancel();
+    handle_worker.await.unwrap();
+    let text = handle.render();
+    assert!(
+        text.contains("draftline_job_attempts_total{kind=\"test.measured\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "draftline_job_duration_seconds_count{kind=\"test.measured\",outcome=\"completed\"} 1"
+        ),
+        "{text}"
+    );
+}

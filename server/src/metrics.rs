@@ -1,0 +1,45 @@
+//! Prometheus metrics: the process-wide recorder, rendered on `GET /metrics`. Metrics are
+//! named `draftline_*` with their unit in the name; the hub records connections, client
+//! messages and tool-call latency, the embedded worker its jobs.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+/// Histogram buckets (seconds) for every `_seconds` metric: from a fast tool call
+/// (~1 ms) to a slow model draft (minutes).
+pub const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0, 300.0,
+];
+
+/// Open connections on this node.
+pub const CONNECTIONS: &str = "draftline_connections";
+/// Client messages by `type`.
+pub const MESSAGES: &str = "draftline_ws_messages_total";
+/// Tool calls by `tool` and `outcome` (`ok` or the error code).
+pub const TOOL_CALL_SECONDS: &str = "draftline_tool_call_duration_seconds";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder once (later calls reuse it); `None` when another
+/// recorder was installed first.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+        })
+        .as_ref()
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub async fn render() -> impl IntoResponse {
+    let body = install().map(PrometheusHandle::render).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
