@@ -52,7 +52,8 @@ pub enum ServerMessage {
         position: Position,
         project: Project,
         document: Document,
-        jobs: Vec<serde_json::Value>,
+        /// The project's jobs that have not finished.
+        jobs: Vec<Job>,
         operations: Vec<Operation>,
     },
     #[serde(rename = "pong")]

@@ -1296,6 +1296,44 @@ fn subscribed_not_recovered() {
     );
 }
 
+fn running_job() -> Job {
+    Job {
+        id: id(JOB),
+        kind: "draft.update".into(),
+        queue: "default".into(),
+        project_id: Some(id(PROJECT)),
+        session_id: Some(id(SESSION)),
+        status: JobStatus::Running,
+        priority: 0,
+        payload: json!({"urgency": "normal"}),
+        idempotency_key: None,
+        attempts: 1,
+        max_attempts: 3,
+        run_after: t0(),
+        lease_owner: Some("worker-1".into()),
+        lease_expires_at: Some(T1.parse().unwrap()),
+        created_at: t0(),
+        started_at: Some(t0()),
+        completed_at: None,
+        duration_ms: None,
+        usage: None,
+        result: None,
+        generated_summary: None,
+        error: None,
+    }
+}
+
+fn running_job_json() -> Value {
+    json!({
+        "id": JOB, "kind": "draft.update", "queue": "default", "project_id": PROJECT,
+        "session_id": SESSION, "status": "running", "priority": 0,
+        "payload": {"urgency": "normal"}, "idempotency_key": null, "attempts": 1,
+        "max_attempts": 3, "run_after": T0, "lease_owner": "worker-1", "lease_expires_at": T1,
+        "created_at": T0, "started_at": T0, "completed_at": null, "duration_ms": null,
+        "usage": null, "result": null, "generated_summary": null, "error": null,
+    })
+}
+
 #[test]
 fn snapshot_reply() {
     server_golden(
@@ -1307,7 +1345,7 @@ fn snapshot_reply() {
             },
             project: project(),
             document: document(),
-            jobs: vec![json!({"id": JOB, "kind": "draft_update", "status": "running"})],
+            jobs: vec![running_job()],
             operations: vec![pending_operation()],
         },
         json!({
@@ -1316,7 +1354,7 @@ fn snapshot_reply() {
             "position": {"epoch": "e-1f3a", "offset": 43},
             "project": project_json(),
             "document": document_json(),
-            "jobs": [{"id": JOB, "kind": "draft_update", "status": "running"}],
+            "jobs": [running_job_json()],
             "operations": [pending_operation_json()],
         }),
     );

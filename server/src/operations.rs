@@ -12,7 +12,7 @@ use protocol::entities::{Operation, OperationStatus};
 use protocol::server::Decided;
 use protocol::tools::ToolName;
 use protocol::tools::output::PendingOut;
-use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId};
+use protocol::{BatchId, ErrorBody, ErrorCode, OperationId};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -431,12 +431,6 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
             }
         }
     }
-}
-
-/// The project's operations waiting for a decision.
-pub async fn pending(hub: &Hub, project: ProjectId) -> Result<Vec<Operation>, ErrorBody> {
-    let mut conn = tools::conn(hub).await?;
-    Ok(store::operations::pending_for_project(&mut conn, project).await?)
 }
 
 #[cfg(test)]
