@@ -21,8 +21,8 @@ use store::operations::{NewOperation, Outcome};
 /// Most operations one `operation.decide` may name.
 pub const MAX_DECIDE: usize = 100;
 
-/// A changing tool call: parse, resolve the project, check write access, then run it
-/// now or record it as pending.
+/// A changing tool call: parse, resolve the project and check write access (one pooled
+/// connection), then run it now or record it as pending.
 pub(crate) async fn propose(
     hub: &Hub,
     caller: &Caller,
@@ -34,6 +34,9 @@ pub(crate) async fn propose(
     let data = change.check(raw)?;
     let mut conn = tools::conn(hub).await?;
     let resolved = change.project(&mut conn, caller, &data).await;
+    if let Ok(Some(project)) = &resolved {
+        tools::check_write(&mut conn, *project, &caller.user).await?;
+    }
     drop(conn);
     let new = NewOperation {
         session_id: caller.session.id,
@@ -59,10 +62,6 @@ pub(crate) async fn propose(
         }
         Err(error) => return Err(error),
     };
-    if let Some(project) = project {
-        let mut conn = tools::conn(hub).await?;
-        tools::check_write(&mut conn, project, &caller.user).await?;
-    }
     if caller.session.auto_accept {
         let actor = Actor {
             user: caller.user.clone(),
@@ -268,6 +267,8 @@ pub async fn decide(
     }
     operations.dedup_by_key(|o| o.id);
     let mut plans = Vec::with_capacity(operations.len());
+    let mut authors: std::collections::HashMap<protocol::SessionId, protocol::UserId> =
+        std::collections::HashMap::new();
     for op in &operations {
         check_decider(&mut conn, caller, op).await?;
         if op.status != OperationStatus::Pending {
@@ -292,7 +293,18 @@ pub async fn decide(
             }
             None => op.data.clone(),
         };
-        plans.push((op, change, data));
+        // The change runs as the user whose session proposed it (the author).
+        let author = match authors.get(&op.session_id) {
+            Some(user) => user.clone(),
+            None => {
+                let user = store::sessions::get(&mut conn, op.session_id)
+                    .await?
+                    .user_id;
+                authors.insert(op.session_id, user.clone());
+                user
+            }
+        };
+        plans.push((op, change, data, author));
     }
     drop(conn);
 
@@ -314,13 +326,9 @@ pub async fn decide(
 
     let mut completed = 0u64;
     let mut failure = None;
-    for (op, change, data) in plans {
-        let session = {
-            let mut conn = tools::conn(hub).await?;
-            store::sessions::get(&mut conn, op.session_id).await?
-        };
+    for (op, change, data, author) in plans {
         let actor = Actor {
-            user: session.user_id,
+            user: author,
             session_id: op.session_id,
             project: op.project_id,
         };
