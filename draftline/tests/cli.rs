@@ -44,6 +44,49 @@ async fn migrate_token_serve_and_sigterm() {
         .unwrap();
     assert!(again.status.success());
 
+    // The admin command line reads and steers the queue without a hub.
+    let prefix = format!("dl:cli:{name}:");
+    let admin = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .arg("admin")
+            .args([
+                "--database-url",
+                &url,
+                "--redis-url",
+                &redis_url(),
+                "--redis-prefix",
+                &prefix,
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    assert_eq!(admin(&["jobs", "ls"])["jobs"], serde_json::json!([]));
+    assert_eq!(admin(&["jobs", "drain"])["dispatched"], 0);
+    let stats = admin(&["jobs", "stats"]);
+    assert_eq!(stats["depth"], serde_json::json!([]));
+    let missing = Command::new(BIN)
+        .arg("admin")
+        .args([
+            "--database-url",
+            &url,
+            "--redis-url",
+            &redis_url(),
+            "--redis-prefix",
+            &prefix,
+        ])
+        .args(["jobs", "cancel", "00000000-0000-0000-0000-000000000000"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success(), "cancelling an unknown job fails");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+
     let token = Command::new(BIN)
         .args(["token", "--user", "cli-user", "--ttl", "600"])
         .env("DRAFTLINE_JWT_SECRET", SECRET)
