@@ -97,10 +97,6 @@ impl Queue {
     pub async fn retry(&self, id: JobId) -> Result<Job, StoreError> {
         let mut conn = self.store.acquire().await?;
         let job = jobs::retry(&mut conn, id).await?;
-        sqlx::query("UPDATE jobs SET dispatched_at = now() WHERE id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
         drop(conn);
         self.after_commit(&[Dispatchable {
             id,
@@ -159,12 +155,12 @@ async fn commit_calls(store: Store, dispatch: Dispatch, waiting: Arc<Mutex<mpsc:
                 return;
             }
         }
-        let jobs: Vec<NewJob> = calls.iter().map(|(job, _)| job.clone()).collect();
+        let (jobs, answers): (Vec<NewJob>, Vec<_>) = calls.into_iter().unzip();
         let started = std::time::Instant::now();
         let results = match insert_group(&store, &jobs).await {
             Ok(results) => results.into_iter().map(Ok).collect(),
             // One bad job must not fail the others: retry them one by one.
-            Err(e) if calls.len() > 1 => {
+            Err(e) if jobs.len() > 1 => {
                 tracing::debug!(error = %e, "group enqueue failed; enqueueing one by one");
                 let mut results = Vec::with_capacity(jobs.len());
                 for job in &jobs {
@@ -207,7 +203,7 @@ async fn commit_calls(store: Store, dispatch: Dispatch, waiting: Arc<Mutex<mpsc:
             dispatched_us = started.elapsed().as_micros() as u64 - inserted_us,
             "group enqueued"
         );
-        for ((_, answer), result) in calls.into_iter().zip(results) {
+        for (answer, result) in answers.into_iter().zip(results) {
             let _ = answer.send(result);
         }
     }

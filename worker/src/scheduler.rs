@@ -6,6 +6,8 @@
 
 use crate::WorkerError;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
 use store::dispatch::Dispatch;
@@ -101,6 +103,10 @@ pub struct Scheduler {
     store: Store,
     dispatch: Dispatch,
     config: SchedulerConfig,
+    /// The bucket each cron entry last fired in (or found already fired), so a tick
+    /// touches the database for an entry only when its bucket turns. The idempotency key
+    /// still decides: this only saves the attempt.
+    fired: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Scheduler {
@@ -109,6 +115,7 @@ impl Scheduler {
             store,
             dispatch,
             config,
+            fired: Arc::default(),
         }
     }
 
@@ -190,13 +197,21 @@ impl Scheduler {
 
         let now = Utc::now();
         for entry in &self.config.cron {
+            let bucket = entry.schedule.bucket(now);
+            let seen = self
+                .fired
+                .lock()
+                .map(|fired| fired.get(&entry.name) == Some(&bucket))
+                .unwrap_or(false);
+            if seen {
+                continue;
+            }
             let mut job = NewJob::new(entry.kind.clone(), entry.payload.clone());
-            job.idempotency_key = Some(format!(
-                "cron:{}:{}",
-                entry.name,
-                entry.schedule.bucket(now)
-            ));
+            job.idempotency_key = Some(format!("cron:{}:{bucket}", entry.name));
             let enqueued = lifecycle::enqueue(&mut conn, &job).await?;
+            if let Ok(mut fired) = self.fired.lock() {
+                fired.insert(entry.name.clone(), bucket);
+            }
             if enqueued.created {
                 tracing::info!(cron = %entry.name, job_id = %enqueued.job.id, "cron fired");
                 due.push(lifecycle::Dispatchable {

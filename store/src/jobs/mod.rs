@@ -200,60 +200,68 @@ pub async fn depth(conn: &mut PgConnection) -> Result<Vec<Depth>, StoreError> {
     .await?)
 }
 
-/// Puts a failed (or cancelled) job back in the queue with a fresh set of attempts.
-/// Conflict when the job is not failed or cancelled.
+/// Puts a failed (or cancelled) job back in the queue with a fresh set of attempts,
+/// marked dispatched: the caller sends it ([`crate::queue::Queue::retry`] does), and the
+/// scheduler re-sends it if that never happens. Conflict when the job is not failed or
+/// cancelled.
 pub async fn retry(conn: &mut PgConnection, id: JobId) -> Result<Job, StoreError> {
-    let sql = format!(
-        "UPDATE jobs SET status = 'queued', attempts = 0, run_after = now(), dispatched_at = NULL, \
-           completed_at = NULL, updated_at = now() \
-         WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING {COLUMNS}"
-    );
-    let row: Option<JobRow> = sqlx::query_as(&sql)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
-        Some(row) => {
-            log(
-                conn,
-                id,
-                "status",
-                "queued",
-                Some(serde_json::json!({"by": "admin retry"})),
-            )
-            .await?;
-            row.try_into()
-        }
-        None => Err(not_in_state(conn, id, "failed or cancelled").await),
-    }
+    admin_transition(
+        conn,
+        id,
+        "status = 'queued', attempts = 0, run_after = now(), dispatched_at = now(), \
+         completed_at = NULL",
+        &["failed", "cancelled"],
+        ("queued", "admin retry"),
+    )
+    .await
 }
 
 /// Cancels a queued or running job. A running job's lease is voided, so its worker's
 /// completion is rejected and its heartbeat tells it to stop.
 pub async fn cancel(conn: &mut PgConnection, id: JobId) -> Result<Job, StoreError> {
+    admin_transition(
+        conn,
+        id,
+        "status = 'cancelled', lease_token = NULL, lease_owner = NULL, \
+         lease_expires_at = NULL, completed_at = now()",
+        &["queued", "running"],
+        ("cancelled", "admin"),
+    )
+    .await
+}
+
+/// Applies `set` to the job when its status is one of `from`, logging the new status
+/// (`event.0`) with who asked (`event.1`); a conflict naming the current status
+/// otherwise.
+async fn admin_transition(
+    conn: &mut PgConnection,
+    id: JobId,
+    set: &str,
+    from: &[&str],
+    event: (&str, &str),
+) -> Result<Job, StoreError> {
     let sql = format!(
-        "UPDATE jobs SET status = 'cancelled', lease_token = NULL, lease_owner = NULL, \
-           lease_expires_at = NULL, completed_at = now(), updated_at = now() \
-         WHERE id = $1 AND status IN ('queued', 'running') RETURNING {COLUMNS}"
+        "UPDATE jobs SET {set}, updated_at = now() WHERE id = $1 AND status = ANY($2) \
+         RETURNING {COLUMNS}"
     );
     let row: Option<JobRow> = sqlx::query_as(&sql)
         .bind(id)
+        .bind(from)
         .fetch_optional(&mut *conn)
         .await?;
-    match row {
-        Some(row) => {
-            log(
-                conn,
-                id,
-                "status",
-                "cancelled",
-                Some(serde_json::json!({"by": "admin"})),
-            )
-            .await?;
-            row.try_into()
-        }
-        None => Err(not_in_state(conn, id, "queued or running").await),
-    }
+    let Some(row) = row else {
+        return Err(not_in_state(conn, id, &from.join(" or ")).await);
+    };
+    let (status, by) = event;
+    log(
+        conn,
+        id,
+        "status",
+        status,
+        Some(serde_json::json!({ "by": by })),
+    )
+    .await?;
+    row.try_into()
 }
 
 async fn not_in_state(conn: &mut PgConnection, id: JobId, wanted: &str) -> StoreError {
