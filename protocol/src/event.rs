@@ -68,6 +68,10 @@ pub enum Event {
     TodoCreated { todo: Todo },
     #[serde(rename = "todo.updated")]
     TodoUpdated { todo: Todo },
+    /// Not in PROTOCOL.md's table: `delete_todo` removes the row, which `todo.updated`
+    /// cannot say (docs/protocol-notes.md).
+    #[serde(rename = "todo.deleted")]
+    TodoDeleted { todo: Todo },
     #[serde(rename = "transcript.pointer")]
     TranscriptPointer { pointer: TranscriptPointer },
     #[serde(rename = "chat.delta")]
@@ -82,6 +86,31 @@ pub enum Event {
     PresenceJoined(Presence),
     #[serde(rename = "presence.left")]
     PresenceLeft(Presence),
+}
+
+impl Event {
+    /// The `kind` tag, as serialized.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::JobStatus(_) => "job.status",
+            Event::ToolProgress(_) => "tool.progress",
+            Event::DraftDelta(_) => "draft.delta",
+            Event::DocumentUpdated(_) => "document.updated",
+            Event::OperationCreated { .. } => "operation.created",
+            Event::OperationUpdated { .. } => "operation.updated",
+            Event::ProjectUpdated { .. } => "project.updated",
+            Event::NoteCreated { .. } => "note.created",
+            Event::NoteUpdated { .. } => "note.updated",
+            Event::TodoCreated { .. } => "todo.created",
+            Event::TodoUpdated { .. } => "todo.updated",
+            Event::TodoDeleted { .. } => "todo.deleted",
+            Event::TranscriptPointer { .. } => "transcript.pointer",
+            Event::ChatDelta { .. } => "chat.delta",
+            Event::ChatMessage { .. } => "chat.message",
+            Event::PresenceJoined(_) => "presence.joined",
+            Event::PresenceLeft(_) => "presence.left",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

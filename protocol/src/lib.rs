@@ -8,6 +8,7 @@ pub mod close;
 pub mod entities;
 pub mod error;
 pub mod event;
+pub mod frames;
 pub mod ids;
 pub mod mode;
 pub mod server;

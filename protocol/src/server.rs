@@ -55,6 +55,9 @@ pub enum ServerMessage {
         /// The project's jobs that have not finished.
         jobs: Vec<Job>,
         operations: Vec<Operation>,
+        /// The sessions present in the project (an addition to PROTOCOL.md).
+        #[serde(default)]
+        presence: Vec<crate::event::Presence>,
     },
     #[serde(rename = "pong")]
     Pong { re: RequestId },

@@ -1347,6 +1347,7 @@ fn snapshot_reply() {
             document: document(),
             jobs: vec![running_job()],
             operations: vec![pending_operation()],
+            presence: vec![],
         },
         json!({
             "type": "snapshot",
@@ -1356,6 +1357,7 @@ fn snapshot_reply() {
             "document": document_json(),
             "jobs": [running_job_json()],
             "operations": [pending_operation_json()],
+            "presence": [],
         }),
     );
 }
@@ -1489,6 +1491,11 @@ fn server_messages_ignore_fields_they_do_not_know() {
 /// `event` wraps `payload` with its topic position; checks the whole message both ways.
 #[track_caller]
 fn event_golden(event: Event, payload: Value) {
+    assert_eq!(
+        payload["kind"],
+        event.kind(),
+        "Event::kind names the serialized tag"
+    );
     let topic = format!("project:{PROJECT}");
     server_golden(
         ServerMessage::Event(EventMessage {
@@ -1705,6 +1712,10 @@ fn event_todo_created_and_updated() {
     event_golden(
         Event::TodoUpdated { todo: todo() },
         json!({"kind": "todo.updated", "todo": todo_json()}),
+    );
+    event_golden(
+        Event::TodoDeleted { todo: todo() },
+        json!({"kind": "todo.deleted", "todo": todo_json()}),
     );
 }
 

@@ -77,6 +77,31 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_MAX_SUBSCRIPTIONS", default_value_t = 100)]
     pub max_subscriptions: usize,
 
+    /// Events a topic's history keeps at least (PROTOCOL.md section 5: 1,000).
+    #[arg(long, env = "DRAFTLINE_TOPIC_HISTORY_EVENTS", default_value_t = 1_000)]
+    pub topic_history_events: u64,
+
+    /// Seconds of events a topic's history keeps at least (PROTOCOL.md section 5: 10 min).
+    #[arg(long, env = "DRAFTLINE_TOPIC_HISTORY_SECS", default_value_t = 600)]
+    pub topic_history_secs: u64,
+
+    /// Hours a topic without events lives in Redis before it is dropped whole.
+    #[arg(long, env = "DRAFTLINE_TOPIC_IDLE_HOURS", default_value_t = 168)]
+    pub topic_idle_hours: u64,
+
+    /// Most events one `subscribe` recovers; a client further behind takes a snapshot.
+    #[arg(long, env = "DRAFTLINE_MAX_RECOVER", default_value_t = 10_000)]
+    pub max_recover: u64,
+
+    /// How long a session stays present without its node refreshing it (a dead node's
+    /// sessions leave within this).
+    #[arg(long, env = "DRAFTLINE_PRESENCE_TTL_MS", default_value_t = 30_000)]
+    pub presence_ttl_ms: u64,
+
+    /// Interval of the SSE keep-alive comment (PROTOCOL.md section 6: at least every 15 s).
+    #[arg(long, env = "DRAFTLINE_SSE_KEEPALIVE_MS", default_value_t = 15_000)]
+    pub sse_keepalive_ms: u64,
+
     /// Time connections get to close after SIGTERM before the process exits anyway.
     #[arg(long, env = "DRAFTLINE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
     pub shutdown_timeout_ms: u64,
@@ -103,6 +128,12 @@ impl Config {
             rate_limit_strikes: 20,
             max_connections_per_user: 32,
             max_subscriptions: 100,
+            topic_history_events: 1_000,
+            topic_history_secs: 600,
+            topic_idle_hours: 168,
+            max_recover: 10_000,
+            presence_ttl_ms: 30_000,
+            sse_keepalive_ms: 15_000,
             shutdown_timeout_ms: 10_000,
         }
     }
@@ -117,6 +148,27 @@ impl Config {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)
+    }
+
+    pub fn retention(&self) -> store::topics::Retention {
+        store::topics::Retention {
+            min_events: self.topic_history_events,
+            min_age: Duration::from_secs(self.topic_history_secs),
+            idle_ttl: Duration::from_secs(self.topic_idle_hours.max(1) * 3600),
+        }
+    }
+
+    pub fn presence_ttl(&self) -> Duration {
+        Duration::from_millis(self.presence_ttl_ms.max(300))
+    }
+
+    pub fn sse_keepalive(&self) -> Duration {
+        Duration::from_millis(self.sse_keepalive_ms.max(10))
+    }
+
+    /// Longest a `subscribe` waits for the node's subscription to the topic's channel.
+    pub fn subscribe_timeout(&self) -> Duration {
+        Duration::from_secs(5)
     }
 
     pub fn limits(&self) -> protocol::server::Limits {

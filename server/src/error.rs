@@ -27,6 +27,12 @@ impl From<store::StoreError> for ApiError {
     }
 }
 
+impl From<store::topics::BusError> for ApiError {
+    fn from(e: store::topics::BusError) -> Self {
+        Self(e.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code.http_status())

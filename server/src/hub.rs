@@ -3,7 +3,11 @@
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::fanout::{Fanout, FanoutConfig};
+use crate::presence::Presences;
+use protocol::ProjectId;
 use protocol::UserId;
+use protocol::event::{Event, project_topic};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +24,14 @@ pub struct Inner {
     pub config: Config,
     pub store: Store,
     pub redis: redis::aio::ConnectionManager,
+    /// For connections of their own (the node's event subscriber).
+    pub redis_client: redis::Client,
+    /// Topic history and publishing in Redis.
+    pub topics: store::topics::Topics,
+    /// This node's topic subscribers.
+    pub fanout: Fanout,
+    /// This node's sessions present in projects.
+    pub presence: Presences,
     /// Enqueue and dispatch of jobs, and the admin actions on them.
     pub queue: store::queue::Queue,
     pub auth: Auth,
@@ -42,6 +54,7 @@ impl Hub {
     pub fn new(
         config: Config,
         store: Store,
+        redis_client: redis::Client,
         redis: redis::aio::ConnectionManager,
         shutdown: CancellationToken,
     ) -> Self {
@@ -53,10 +66,28 @@ impl Hub {
         let connections = Connections::new(config.max_connections_per_user);
         let dispatch = store::dispatch::Dispatch::new(redis.clone(), config.redis_prefix.clone());
         let queue = store::queue::Queue::new(store.clone(), dispatch);
+        let topics = store::topics::Topics::new(
+            redis.clone(),
+            config.redis_prefix.clone(),
+            config.retention(),
+        );
+        let fanout = Fanout::new(
+            topics.clone(),
+            FanoutConfig {
+                max_pending: config.outbound_messages,
+                subscribe_timeout: config.subscribe_timeout(),
+                max_recover: config.max_recover,
+            },
+        );
+        let presence = Presences::new(topics.clone(), config.presence_ttl());
         Self(Arc::new(Inner {
             config,
             store,
             redis,
+            redis_client,
+            topics,
+            fanout,
+            presence,
             queue,
             auth,
             node_id,
@@ -64,6 +95,27 @@ impl Hub {
             shutdown,
             tasks: TaskTracker::new(),
         }))
+    }
+}
+
+impl Hub {
+    /// Publishes events of a change on the project's topic, after its transaction
+    /// committed. Postgres already holds the change: a publish that fails is logged and
+    /// counted, and the caller's answer stands (clients resync with `snapshot`).
+    pub async fn publish(&self, project: ProjectId, events: &[Event]) {
+        let topic = project_topic(project);
+        for event in events {
+            match self.topics.publish(&topic, event).await {
+                Ok(_) => {
+                    metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "kind" => event.kind())
+                        .increment(1);
+                }
+                Err(e) => {
+                    metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);
+                    tracing::warn!(%project, kind = event.kind(), error = %e, "event not published");
+                }
+            }
+        }
     }
 }
 

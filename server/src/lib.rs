@@ -5,11 +5,14 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fanout;
 pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod operations;
+pub mod presence;
 pub mod sessions;
+pub mod subscriptions;
 pub mod tools;
 pub mod ws;
 
@@ -25,8 +28,8 @@ pub async fn connect(config: Config, shutdown: CancellationToken) -> Result<Hub,
     metrics::install();
     let store = store::Store::connect(&config.database_url, config.db_max_connections).await?;
     let redis = redis::Client::open(config.redis_url.as_str())?;
-    let redis = redis::aio::ConnectionManager::new(redis).await?;
-    Ok(Hub::new(config, store, redis, shutdown))
+    let manager = redis::aio::ConnectionManager::new(redis.clone()).await?;
+    Ok(Hub::new(config, store, redis, manager, shutdown))
 }
 
 /// Serves HTTP and WebSocket on `listener` until `shutdown` is cancelled, then closes
@@ -34,6 +37,16 @@ pub async fn connect(config: Config, shutdown: CancellationToken) -> Result<Hub,
 pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
     let app = http::router(hub.clone());
     let shutdown = hub.shutdown.clone();
+    let listener_task = tokio::spawn(fanout::listener::run(
+        hub.fanout.clone(),
+        hub.redis_client.clone(),
+        shutdown.clone(),
+    ));
+    let presence_task = tokio::spawn(
+        hub.presence
+            .clone()
+            .run(hub.fanout.clone(), shutdown.clone()),
+    );
     tracing::info!(addr = %listener.local_addr()?, node_id = %hub.node_id, "serving");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -48,6 +61,8 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
             "connections still open at the shutdown deadline"
         );
     }
+    let _ = listener_task.await;
+    let _ = presence_task.await;
     tracing::info!("stopped");
     Ok(())
 }

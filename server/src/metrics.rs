@@ -21,6 +21,15 @@ pub const MESSAGES: &str = "draftline_ws_messages_total";
 /// Tool calls by `tool` and `outcome` (`ok` or the error code).
 pub const TOOL_CALL_SECONDS: &str = "draftline_tool_call_duration_seconds";
 
+/// Publications handed to local subscribers' queues.
+pub const EVENTS_DELIVERED: &str = "draftline_events_delivered_total";
+/// Events published by this process, by `kind`.
+pub const EVENTS_PUBLISHED: &str = "draftline_events_published_total";
+/// Events that could not be published (Redis unavailable); Postgres has the change.
+pub const EVENTS_LOST: &str = "draftline_events_publish_failures_total";
+/// Local subscribers (WebSocket and SSE) over all topics.
+pub const SUBSCRIBERS: &str = "draftline_subscribers";
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide recorder once (later calls reuse it); `None` when another

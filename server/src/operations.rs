@@ -9,6 +9,7 @@ use crate::hub::Hub;
 use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
 use protocol::client::Decision;
 use protocol::entities::{Operation, OperationStatus};
+use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
 use protocol::tools::output::PendingOut;
@@ -89,6 +90,7 @@ pub(crate) async fn propose(
         .await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         tracing::debug!(operation_id = %operation.id, tool = %tool, "operation pending approval");
+        announce(hub, &operation, true, Vec::new()).await;
         Ok(tools::to_value(PendingOut {
             status: "pending_approval".into(),
             operation_id: operation.id,
@@ -144,6 +146,7 @@ async fn execute(
                 before,
                 after,
                 project_id,
+                events,
             } = applied;
             let outcome = Outcome {
                 status: OperationStatus::Completed,
@@ -156,6 +159,7 @@ async fn execute(
             };
             let operation = record(&mut tx, actor, &run, outcome).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            announce(hub, &operation, matches!(run, Run::Now(_)), events).await;
             Ok((Some(operation), Ok(output)))
         }
         Err(error) => {
@@ -195,7 +199,25 @@ async fn record_failure(
     };
     let operation = record(&mut tx, actor, run, outcome).await?;
     tx.commit().await.map_err(store::StoreError::from)?;
+    announce(hub, &operation, matches!(run, Run::Now(_)), Vec::new()).await;
     Ok(Some(operation))
+}
+
+/// Publishes a committed change on its project's topic: the change's own events, then
+/// the operation (`operation.created` when it was recorded just now, else
+/// `operation.updated`). An operation without a project (a failed `create_project`)
+/// has no topic.
+async fn announce(hub: &Hub, operation: &Operation, created: bool, mut events: Vec<Event>) {
+    let Some(project) = operation.project_id else {
+        return;
+    };
+    let operation = operation.clone();
+    events.push(if created {
+        Event::OperationCreated { operation }
+    } else {
+        Event::OperationUpdated { operation }
+    });
+    hub.publish(project, &events).await;
 }
 
 async fn record(
@@ -315,6 +337,10 @@ pub async fn decide(
         let rejected = store::operations::reject(&mut conn, ids, batch).await?;
         let count = rejected.len() as u64;
         let operations = store::operations::get_many(&mut conn, ids).await?;
+        drop(conn);
+        for operation in &rejected {
+            announce(hub, operation, false, Vec::new()).await;
+        }
         return Ok(Decided {
             batch_id: batch,
             operations,

@@ -13,6 +13,7 @@ pub mod queue;
 pub mod sections;
 pub mod sessions;
 pub mod todos;
+pub mod topics;
 pub mod transcript;
 
 pub use error::StoreError;

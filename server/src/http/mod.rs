@@ -3,6 +3,7 @@
 
 mod admin;
 mod documents;
+mod events;
 mod health;
 mod jobs;
 mod members;
@@ -39,6 +40,8 @@ pub fn router(hub: Hub) -> Router {
             "/v1/projects/{id}/document/versions/{version}",
             get(documents::version),
         )
+        .route("/v1/projects/{id}/events", get(events::stream))
+        .route("/v1/projects/{id}/presence", get(events::presence))
         .route("/v1/projects/{id}/members", get(members::list))
         .route(
             "/v1/projects/{id}/members/{user_id}",

@@ -4,6 +4,7 @@
 use super::{Actor, Applied, Change};
 use protocol::ErrorBody;
 use protocol::entities::{Entity, OperationKind, Source};
+use protocol::event::{DocumentUpdated, Event};
 use protocol::tools::args::ApplyDocumentEditsArgs;
 use protocol::tools::output::DocumentOut;
 use store::PgConnection;
@@ -39,6 +40,18 @@ impl Change for ApplyDocumentEdits {
             after.id,
         )
         .before(version(&before))
-        .after(version(&after)))
+        .after(version(&after))
+        .event(Event::DocumentUpdated(DocumentUpdated {
+            project_id: after.project_id,
+            document_id: after.id,
+            version: after.version,
+            summary: after.summary,
+            sections: after.sections,
+            source: Source {
+                job_id: None,
+                session_id: Some(actor.session_id),
+            },
+            conflicts: None,
+        })))
     }
 }

@@ -3,6 +3,7 @@
 use super::{Actor, Applied, Change};
 use protocol::ErrorBody;
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::ProjectArgs;
 use protocol::tools::output::ProjectOut;
 use store::PgConnection;
@@ -29,8 +30,14 @@ impl Change for CommitBlueprint {
             "blueprint": after.blueprint,
             "blueprint_version": after.blueprint_version,
         });
-        Ok(Applied::new(ProjectOut { project: after }, id)
-            .before(before_value)
-            .after(after_value))
+        Ok(Applied::new(
+            ProjectOut {
+                project: after.clone(),
+            },
+            id,
+        )
+        .before(before_value)
+        .after(after_value)
+        .event(Event::ProjectUpdated { project: after }))
     }
 }

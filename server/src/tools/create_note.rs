@@ -3,6 +3,7 @@
 use super::{Actor, Applied, Change};
 use protocol::ErrorBody;
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::CreateNoteArgs;
 use protocol::tools::output::NoteOut;
 use store::PgConnection;
@@ -29,6 +30,8 @@ impl Change for CreateNote {
             &tags,
         )
         .await?;
-        Ok(Applied::new(NoteOut { note: note.clone() }, note.id).after(note))
+        Ok(Applied::new(NoteOut { note: note.clone() }, note.id)
+            .after(&note)
+            .event(Event::NoteCreated { note }))
     }
 }

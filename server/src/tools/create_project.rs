@@ -4,6 +4,7 @@ use super::{Actor, Applied, Caller, Change};
 use protocol::ErrorBody;
 use protocol::ProjectId;
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::CreateProjectArgs;
 use protocol::tools::output::ProjectOut;
 use store::PgConnection;
@@ -41,7 +42,10 @@ impl Change for CreateProject {
             },
             project.id,
         )
-        .after(&project);
+        .after(&project)
+        .event(Event::ProjectUpdated {
+            project: project.clone(),
+        });
         applied.project_id = Some(project.id);
         Ok(applied)
     }

@@ -3,6 +3,7 @@
 use super::{Actor, Applied, Change};
 use protocol::ErrorBody;
 use protocol::entities::{Entity, OperationKind, Priority};
+use protocol::event::Event;
 use protocol::tools::args::CreateTodoArgs;
 use protocol::tools::output::TodoOut;
 use store::PgConnection;
@@ -28,6 +29,8 @@ impl Change for CreateTodo {
             args.priority.unwrap_or(Priority::Medium),
         )
         .await?;
-        Ok(Applied::new(TodoOut { todo: todo.clone() }, todo.id).after(todo))
+        Ok(Applied::new(TodoOut { todo: todo.clone() }, todo.id)
+            .after(&todo)
+            .event(Event::TodoCreated { todo }))
     }
 }

@@ -3,6 +3,7 @@
 use super::update_todo::todo_project;
 use super::{Actor, Applied, Caller, Change};
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::DeleteTodoArgs;
 use protocol::tools::output::TodoOut;
 use protocol::{ErrorBody, ProjectId};
@@ -29,6 +30,8 @@ impl Change for DeleteTodo {
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
         let todo = store::todos::delete(conn, args.todo_id).await?;
-        Ok(Applied::new(TodoOut { todo: todo.clone() }, todo.id).before(todo))
+        Ok(Applied::new(TodoOut { todo: todo.clone() }, todo.id)
+            .before(&todo)
+            .event(Event::TodoDeleted { todo }))
     }
 }

@@ -159,6 +159,8 @@ pub(crate) struct Applied {
     pub after: Option<Value>,
     /// The project, when the change created it.
     pub project_id: Option<ProjectId>,
+    /// What to publish on the project's topic once the change has committed.
+    pub events: Vec<protocol::event::Event>,
 }
 
 impl Applied {
@@ -169,7 +171,13 @@ impl Applied {
             before: None,
             after: None,
             project_id: None,
+            events: Vec::new(),
         }
+    }
+
+    pub fn event(mut self, event: protocol::event::Event) -> Self {
+        self.events.push(event);
+        self
     }
 
     pub fn before(mut self, before: impl Serialize) -> Self {

@@ -4,6 +4,7 @@
 
 use super::{Actor, Applied, Caller, Change, project_of};
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::RecordTranscriptPointerArgs;
 use protocol::tools::output::PointerOut;
 use protocol::{ErrorBody, ProjectId};
@@ -48,6 +49,7 @@ impl Change for RecordPointer {
             },
             pointer.id,
         )
-        .after(pointer))
+        .after(&pointer)
+        .event(Event::TranscriptPointer { pointer }))
     }
 }

@@ -5,6 +5,7 @@ use super::{Actor, Applied, Change};
 use protocol::ErrorBody;
 use protocol::blueprint::gaps;
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::SyncBlueprintFieldArgs;
 use protocol::tools::output::FieldSyncedOut;
 use store::PgConnection;
@@ -35,6 +36,7 @@ impl Change for SyncBlueprintField {
         };
         Ok(Applied::new(output, id)
             .before(&before.blueprint_draft)
-            .after(&after.blueprint_draft))
+            .after(&after.blueprint_draft)
+            .event(Event::ProjectUpdated { project: after }))
     }
 }

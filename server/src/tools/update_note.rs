@@ -2,6 +2,7 @@
 
 use super::{Actor, Applied, Caller, Change};
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::UpdateNoteArgs;
 use protocol::tools::output::NoteOut;
 use protocol::{ErrorBody, ProjectId};
@@ -46,6 +47,7 @@ impl Change for UpdateNote {
             after.id,
         )
         .before(before)
-        .after(after))
+        .after(&after)
+        .event(Event::NoteUpdated { note: after }))
     }
 }

@@ -3,6 +3,7 @@
 use super::{Actor, Applied, Change};
 use protocol::ErrorBody;
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::UpdateProjectArgs;
 use protocol::tools::output::ProjectOut;
 use store::PgConnection;
@@ -41,6 +42,7 @@ impl Change for UpdateProject {
             id,
         )
         .before(before)
-        .after(after))
+        .after(&after)
+        .event(Event::ProjectUpdated { project: after }))
     }
 }

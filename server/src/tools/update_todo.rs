@@ -2,6 +2,7 @@
 
 use super::{Actor, Applied, Caller, Change};
 use protocol::entities::{Entity, OperationKind};
+use protocol::event::Event;
 use protocol::tools::args::UpdateTodoArgs;
 use protocol::tools::output::TodoOut;
 use protocol::{ErrorBody, ProjectId, TodoId};
@@ -32,7 +33,8 @@ pub(crate) async fn change_todo(
         id,
     )
     .before(before)
-    .after(after))
+    .after(&after)
+    .event(Event::TodoUpdated { todo: after }))
 }
 
 impl Change for UpdateTodo {

@@ -5,6 +5,7 @@
 use super::outbox::{self, Inbox, Out, Outbox};
 use crate::auth::Claims;
 use crate::hub::Hub;
+use crate::subscriptions::{self, Subscriptions};
 use crate::tools::{self, Caller};
 use crate::{operations, sessions};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -13,7 +14,8 @@ use futures_util::{SinkExt, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use governor::{Quota, RateLimiter};
 use protocol::client::{
-    DecodeError, Hello, OperationDecide, Ping, SessionConfigure, ToolCall, TranscriptAppend,
+    DecodeError, Hello, OperationDecide, Ping, SessionConfigure, Snapshot, ToolCall,
+    TranscriptAppend, Unsubscribe,
 };
 use protocol::close;
 use protocol::server::{OkData, ToolResult};
@@ -190,8 +192,39 @@ async fn read_loop(
         },
     );
     let mut caller = Caller { user, session };
-    serve_messages(hub, stream, outbox, &mut caller).await;
+    let mut connection = Connection {
+        id: connection_id,
+        client,
+        subscriptions: Subscriptions::default(),
+    };
+    connection.sync_presence(hub, &caller).await;
+    serve_messages(hub, stream, outbox, &mut caller, &mut connection).await;
+    drop(connection.subscriptions);
+    hub.presence.leave(connection_id).await;
     sessions::seen(hub, caller.session.id).await;
+}
+
+/// What a connection holds beyond its session.
+struct Connection {
+    id: ConnectionId,
+    client: protocol::entities::ClientInfo,
+    subscriptions: Subscriptions,
+}
+
+impl Connection {
+    /// Keeps the connection present in its session's project (none, or a new one after
+    /// `session.configure` / `assign_project_to_session`).
+    async fn sync_presence(&self, hub: &Hub, caller: &Caller) {
+        hub.presence
+            .set(
+                self.id,
+                caller.session.project_id,
+                caller.session.id,
+                &caller.user,
+                Some(&self.client),
+            )
+            .await;
+    }
 }
 
 /// The message loop after `hello`.
@@ -200,6 +233,7 @@ async fn serve_messages(
     stream: &mut SplitStream<WebSocket>,
     outbox: &Outbox,
     caller: &mut Caller,
+    connection: &mut Connection,
 ) {
     let config = &hub.config;
     let per_second = NonZeroU32::new(config.messages_per_second).unwrap_or(NonZeroU32::MIN);
@@ -249,24 +283,38 @@ async fn serve_messages(
         }
         strikes = 0;
         let answer = match text {
-            Some(text) => handle(hub, caller, &text).await,
-            None => {
-                ServerMessage::bad_request(None, "binary frames are not supported; send JSON text")
-            }
+            Some(text) => handle(hub, caller, connection, outbox, &text).await,
+            None => Some(ServerMessage::bad_request(
+                None,
+                "binary frames are not supported; send JSON text",
+            )),
         };
-        reply(outbox, &answer);
+        if let Some(answer) = answer {
+            reply(outbox, &answer);
+        }
+        connection.sync_presence(hub, caller).await;
     }
 }
 
-/// Answers one client message.
-async fn handle(hub: &Hub, caller: &mut Caller, text: &str) -> ServerMessage {
+/// Answers one client message; `None` when the answer was already queued (a
+/// `subscribed` reply goes out ahead of the live events that follow it).
+async fn handle(
+    hub: &Hub,
+    caller: &mut Caller,
+    connection: &mut Connection,
+    outbox: &Outbox,
+    text: &str,
+) -> Option<ServerMessage> {
     let message = match ClientMessage::decode(text) {
         Ok(message) => message,
         Err(DecodeError::Malformed(m)) => {
-            return ServerMessage::bad_request(None, format!("malformed JSON: {m}"));
+            return Some(ServerMessage::bad_request(
+                None,
+                format!("malformed JSON: {m}"),
+            ));
         }
         Err(DecodeError::Invalid { id, message }) => {
-            return ServerMessage::bad_request(id, message);
+            return Some(ServerMessage::bad_request(id, message));
         }
     };
     let kind = message.kind();
@@ -317,10 +365,30 @@ async fn handle(hub: &Hub, caller: &mut Caller, text: &str) -> ServerMessage {
             Ok(decided) => ok(id, OkData::Decided(decided)),
             Err(e) => ServerMessage::error(Some(id), e),
         },
-        message @ (ClientMessage::Subscribe(_)
-        | ClientMessage::Unsubscribe(_)
-        | ClientMessage::Snapshot(_)
-        | ClientMessage::ChatSend(_)) => ServerMessage::error(
+        ClientMessage::Subscribe(subscribe) => {
+            let id = subscribe.id.clone();
+            match connection
+                .subscriptions
+                .subscribe(hub, caller, outbox, subscribe)
+                .await
+            {
+                Ok(()) => return None,
+                Err(e) => ServerMessage::error(Some(id), e),
+            }
+        }
+        ClientMessage::Unsubscribe(Unsubscribe { id, topic }) => {
+            match connection.subscriptions.unsubscribe(&topic) {
+                Ok(()) => ServerMessage::Ok { re: id, data: None },
+                Err(e) => ServerMessage::error(Some(id), e),
+            }
+        }
+        ClientMessage::Snapshot(Snapshot { id, project_id }) => {
+            match subscriptions::snapshot(hub, caller, id.clone(), project_id).await {
+                Ok(snapshot) => snapshot,
+                Err(e) => ServerMessage::error(Some(id), e),
+            }
+        }
+        message @ ClientMessage::ChatSend(_) => ServerMessage::error(
             Some(message.id().clone()),
             ErrorBody::new(
                 ErrorCode::Unavailable,
@@ -333,7 +401,7 @@ async fn handle(hub: &Hub, caller: &mut Caller, text: &str) -> ServerMessage {
         elapsed_us = started.elapsed().as_micros() as u64,
         "handled"
     );
-    answer
+    Some(answer)
 }
 
 fn ok(re: RequestId, data: OkData) -> ServerMessage {

@@ -384,9 +384,7 @@ async fn not_yet_served_messages_answer_unavailable() {
     let server = TestServer::start().await;
     let mut client = server.connect("alice").await;
     let reply = client
-        .request(
-            json!({"type": "subscribe", "topic": "project:00000000-0000-0000-0000-000000000000"}),
-        )
+        .request(json!({"type": "chat.send", "project_id": "00000000-0000-0000-0000-000000000000", "text": "hi"}))
         .await;
     assert_eq!(reply["type"], "error");
     assert_eq!(reply["code"], "unavailable");

@@ -5,6 +5,7 @@
 mod support;
 
 mod connection;
+mod events;
 mod http;
 mod jobs;
 mod operations;

@@ -5,6 +5,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use server::Config;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -23,7 +24,7 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
@@ -73,7 +74,10 @@ impl Drop for TestDb {
 /// A hub node running in this process.
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub db: TestDb,
+    /// Shared by every node of the test.
+    pub db: Arc<TestDb>,
+    /// The configuration it runs with (peers share its database and Redis prefix).
+    pub config: Config,
     pub shutdown: CancellationToken,
     handle: Option<JoinHandle<()>>,
     pub http: reqwest::Client,
@@ -86,23 +90,37 @@ impl TestServer {
 
     /// Starts a node after `tune` adjusts its configuration.
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
-        let db = TestDb::create().await;
+        let db = Arc::new(TestDb::create().await);
         let mut config = Config::new(db.url.clone(), redis_url(), SECRET.into());
         config.redis_prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
         config.db_max_connections = 5;
         tune(&mut config);
+        Self::launch(db, config).await
+    }
+
+    /// Another node of the same install: same database, Redis and key prefix, its own
+    /// port and node id.
+    pub async fn peer(&self) -> Self {
+        let mut config = self.config.clone();
+        config.node_id = None;
+        Self::launch(self.db.clone(), config).await
+    }
+
+    async fn launch(db: Arc<TestDb>, config: Config) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
+        let run_config = config.clone();
         let handle = tokio::spawn(async move {
-            server::run(config, listener, token)
+            server::run(run_config, listener, token)
                 .await
                 .expect("server runs");
         });
         Self {
             addr,
             db,
+            config,
             shutdown,
             handle: Some(handle),
             http: reqwest::Client::new(),
@@ -361,4 +379,67 @@ pub async fn count(db: &sqlx::PgPool, sql: &str, arg: &str) -> i64 {
         .fetch_one(db)
         .await
         .unwrap()
+}
+
+/// A Redis server of the test's own (`redis-server` on a free port, nothing on disk),
+/// for tests that flush, restart or cut Redis without touching other tests.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.spawn().await;
+        redis
+    }
+
+    async fn spawn(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (scripts/test installs it when missing)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if let Ok(client) = redis::Client::open(self.url().as_str())
+                && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("private redis did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A command on this server.
+    pub async fn cmd<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
+        let client = redis::Client::open(self.url().as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        cmd.query_async(&mut conn).await.unwrap()
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

@@ -184,6 +184,23 @@ pub async fn list(conn: &mut PgConnection, filter: &Filter) -> Result<Vec<Job>, 
     into_jobs(rows)
 }
 
+/// The project's jobs that have not finished (queued or running), oldest first: what a
+/// `snapshot` shows as under way.
+pub async fn unfinished(
+    conn: &mut PgConnection,
+    project: ProjectId,
+) -> Result<Vec<Job>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM jobs WHERE project_id = $1 AND status IN ('queued', 'running') \
+         ORDER BY created_at, id LIMIT 1000"
+    );
+    let rows: Vec<JobRow> = sqlx::query_as(&sql)
+        .bind(project)
+        .fetch_all(&mut *conn)
+        .await?;
+    into_jobs(rows)
+}
+
 /// Queue depth: how many jobs per (status, kind).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Depth {

@@ -1,0 +1,812 @@
+//! Topics end to end: events of a change reach subscribers on every node in order and
+//! once; `subscribe` with `since` recovers what a client missed (or says it cannot);
+//! `snapshot`; SSE with `Last-Event-ID`; slow subscribers; presence across nodes; the
+//! node's Redis subscriber losing its connection.
+
+use crate::support::*;
+use futures_util::StreamExt;
+use protocol::event::Event;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::time::Duration;
+use store::topics::{Retention, Topics};
+
+/// Subscribes; answers the `subscribed` reply (or the error).
+async fn subscribe(ws: &mut Ws, topic: &str, since: Option<Value>) -> Value {
+    let mut frame = json!({"type": "subscribe", "topic": topic});
+    if let Some(since) = since {
+        frame["since"] = since;
+    }
+    ws.request(frame).await
+}
+
+/// The next `event` message, skipping others.
+async fn next_event(ws: &mut Ws) -> Value {
+    loop {
+        let message = ws.recv().await;
+        if message["type"] == "event" {
+            return message;
+        }
+    }
+}
+
+/// Events until `done` says the last one arrived.
+async fn events_until(ws: &mut Ws, mut done: impl FnMut(&Value) -> bool) -> Vec<Value> {
+    let mut events = Vec::new();
+    loop {
+        let event = next_event(ws).await;
+        let last = done(&event);
+        events.push(event);
+        if last {
+            return events;
+        }
+    }
+}
+
+/// Fails when an event arrives within `ms`.
+async fn no_event_within(ws: &mut Ws, ms: u64) {
+    let quiet = tokio::time::timeout(Duration::from_millis(ms), async {
+        loop {
+            let message = ws.recv().await;
+            if message["type"] == "event" {
+                return message;
+            }
+        }
+    })
+    .await;
+    if let Ok(event) = quiet {
+        panic!("unexpected event: {event}");
+    }
+}
+
+fn offsets(events: &[Value]) -> Vec<u64> {
+    events
+        .iter()
+        .map(|e| e["offset"].as_u64().unwrap())
+        .collect()
+}
+
+#[track_caller]
+fn assert_consecutive(events: &[Value], after: u64) {
+    let want: Vec<u64> = (after + 1..=after + events.len() as u64).collect();
+    assert_eq!(
+        offsets(events),
+        want,
+        "offsets must follow {after} without gap or repeat"
+    );
+}
+
+fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["event"]["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A publisher on the node's Redis prefix, for load the tools cannot make quickly.
+async fn topics_of(server: &TestServer) -> Topics {
+    let client = redis::Client::open(server.config.redis_url.as_str()).unwrap();
+    let manager = redis::aio::ConnectionManager::new(client).await.unwrap();
+    Topics::new(
+        manager,
+        server.config.redis_prefix.clone(),
+        Retention::default(),
+    )
+}
+
+fn delta(seq: u64, text: String) -> Event {
+    Event::DraftDelta(protocol::event::DraftDelta {
+        job_id: protocol::JobId::new(),
+        seq,
+        text,
+    })
+}
+
+/// A client that watches the project without being in it (no presence of its own).
+async fn watcher(server: &TestServer, user: &str, project: &str) -> (Client, Value) {
+    let mut client = server.connect(user).await;
+    let subscribed = subscribe(&mut client.ws, &format!("project:{project}"), None).await;
+    assert_eq!(subscribed["type"], "subscribed", "{subscribed}");
+    (client, subscribed)
+}
+
+#[tokio::test]
+async fn a_client_on_one_node_sees_every_event_caused_on_another_in_order_and_once() {
+    let node_a = TestServer::start().await;
+    let node_b = node_a.peer().await;
+    let mut owner = node_a.connect("alice").await;
+    let project = owner.project_in_mode("Shared", "intake").await;
+    let (mut a, subscribed) = watcher(&node_a, "alice", &project).await;
+    assert_eq!(subscribed["recovered"], false);
+    let top = subscribed["offset"].as_u64().unwrap();
+
+    let mut b = node_b.connect("alice").await;
+    assert_ne!(b.welcome["node_id"], a.welcome["node_id"]);
+    b.call_ok("assign_project_to_session", json!({"project_id": project}))
+        .await;
+    b.configure(json!({"mode": "intake"})).await;
+    for i in 0..20 {
+        b.call_ok("create_note", json!({"body": format!("note {i}")}))
+            .await;
+    }
+    let mut notes = 0;
+    let events = events_until(&mut a.ws, |e| {
+        if e["event"]["kind"] == "note.created" {
+            notes += 1;
+        }
+        // Each note is followed by its operation.
+        notes == 20 && e["event"]["kind"] == "operation.created"
+    })
+    .await;
+    assert_consecutive(&events, top);
+    let bodies: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"]["kind"] == "note.created")
+        .map(|e| e["event"]["note"]["body"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (0..20).map(|i| format!("note {i}")).collect();
+    assert_eq!(bodies, want);
+    let kinds = kinds(&events);
+    assert_eq!(
+        kinds[0], "presence.joined",
+        "b's session joined first: {kinds:?}"
+    );
+    assert_eq!(events[0]["event"]["session_id"], b.session_id());
+    for pair in kinds[1..].chunks(2) {
+        assert_eq!(pair, ["note.created", "operation.created"]);
+    }
+    assert!(
+        events
+            .iter()
+            .all(|e| e["topic"] == format!("project:{project}"))
+    );
+    no_event_within(&mut a.ws, 300).await;
+}
+
+#[tokio::test]
+async fn a_client_that_missed_50_events_recovers_them_then_continues_live() {
+    let server = TestServer::start().await;
+    let mut writer = server.connect("alice").await;
+    let project = writer.project_in_mode("Recover", "intake").await;
+    let topic = format!("project:{project}");
+    let (a, subscribed) = watcher(&server, "alice", &project).await;
+    let epoch = subscribed["epoch"].clone();
+    let seen = subscribed["offset"].as_u64().unwrap();
+    drop(a);
+
+    // 25 notes: 25 `note.created` and 25 `operation.created`.
+    for i in 0..25 {
+        writer
+            .call_ok("create_note", json!({"body": format!("missed {i}")}))
+            .await;
+    }
+    let mut a = server.connect("alice").await;
+    let back = subscribe(
+        &mut a.ws,
+        &topic,
+        Some(json!({"epoch": epoch, "offset": seen})),
+    )
+    .await;
+    assert_eq!(back["type"], "subscribed", "{back}");
+    assert_eq!(back["recovered"], true);
+    assert_eq!(back["epoch"], epoch);
+    let missed = back["publications"].as_array().unwrap();
+    assert_eq!(missed.len(), 50);
+    assert_consecutive(missed, seen);
+    assert_eq!(back["offset"], seen + 50);
+    assert_eq!(missed[0]["event"]["note"]["body"], "missed 0");
+    assert_eq!(missed[48]["event"]["note"]["body"], "missed 24");
+
+    writer.call_ok("create_note", json!({"body": "live"})).await;
+    let live = next_event(&mut a.ws).await;
+    assert_eq!(live["offset"], seen + 51, "no gap after the recovered ones");
+    assert_eq!(live["event"]["note"]["body"], "live");
+    assert_eq!(next_event(&mut a.ws).await["offset"], seen + 52);
+
+    // A position the history cannot serve: another epoch, or the future.
+    for since in [
+        json!({"epoch": "0000", "offset": seen}),
+        json!({"epoch": epoch, "offset": seen + 1000}),
+    ] {
+        let lost = subscribe(&mut a.ws, &topic, Some(since)).await;
+        assert_eq!(lost["recovered"], false, "{lost}");
+        assert_eq!(lost["publications"], json!([]));
+        assert_eq!(lost["offset"], seen + 52);
+    }
+}
+
+#[tokio::test]
+async fn events_published_while_subscribing_arrive_without_gap_or_duplicate() {
+    let server = TestServer::start().await;
+    let mut owner = server.connect("alice").await;
+    let project = owner.project_in_mode("Busy", "intake").await;
+    let topic = format!("project:{project}");
+    let bus = topics_of(&server).await;
+    let first = bus
+        .publish(&topic, &delta(0, "start".into()))
+        .await
+        .unwrap();
+    const TOTAL: u64 = 600;
+    let publisher = {
+        let bus = bus.clone();
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            for seq in 1..TOTAL {
+                bus.publish(&topic, &delta(seq, format!("d{seq}")))
+                    .await
+                    .unwrap();
+                if seq % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        })
+    };
+    // Subscribers arriving at different moments, half of them recovering from the start.
+    let mut checks = Vec::new();
+    for i in 0..8u64 {
+        tokio::time::sleep(Duration::from_millis(8)).await;
+        let mut client = server.connect("alice").await;
+        let topic = topic.clone();
+        let since = (i % 2 == 0).then(|| json!({"epoch": first.epoch, "offset": first.offset}));
+        let last = first.offset + TOTAL - 1;
+        checks.push(tokio::spawn(async move {
+            let reply = subscribe(&mut client.ws, &topic, since.clone()).await;
+            assert_eq!(reply["type"], "subscribed", "{reply}");
+            let mut got: Vec<Value> = reply["publications"].as_array().unwrap().clone();
+            let start = if since.is_some() {
+                assert_eq!(reply["recovered"], true);
+                first.offset
+            } else {
+                reply["offset"].as_u64().unwrap()
+            };
+            if got
+                .last()
+                .and_then(|e| e["offset"].as_u64())
+                .unwrap_or(start)
+                < last
+            {
+                got.extend(events_until(&mut client.ws, |e| e["offset"] == last).await);
+            }
+            assert_consecutive(&got, start);
+        }));
+    }
+    publisher.await.unwrap();
+    for check in checks {
+        check.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn after_redis_loses_everything_recovery_fails_and_a_snapshot_matches_postgres() {
+    let redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let server = TestServer::start_with(|c| c.redis_url = url).await;
+    let mut writer = server.connect("alice").await;
+    let project = writer.project_in_mode("Flushed", "intake").await;
+    writer
+        .call_ok(
+            "sync_blueprint_field",
+            json!({"field": "audience", "value": "New parents"}),
+        )
+        .await;
+    writer.call_ok("create_note", json!({"body": "kept"})).await;
+    let (mut a, subscribed) = watcher(&server, "alice", &project).await;
+    let old = json!({"epoch": subscribed["epoch"], "offset": subscribed["offset"]});
+
+    let _: () = redis.cmd(&redis::cmd("FLUSHALL")).await;
+    // A change made while Redis holds nothing: Postgres has it, the event starts a new epoch.
+    writer.configure(json!({"auto_accept": false})).await;
+    let pending = writer
+        .call_ok("create_todo", json!({"title": "Call the printer"}))
+        .await;
+    assert_eq!(pending["status"], "pending_approval");
+
+    let topic = format!("project:{project}");
+    let back = subscribe(&mut a.ws, &topic, Some(old.clone())).await;
+    assert_eq!(back["recovered"], false, "{back}");
+    assert_ne!(back["epoch"], old["epoch"], "a new epoch after the loss");
+
+    let snapshot = a
+        .request(json!({"type": "snapshot", "project_id": project}))
+        .await;
+    assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+    assert_eq!(snapshot["position"]["epoch"], back["epoch"]);
+    assert_eq!(snapshot["position"]["offset"], back["offset"]);
+    // The state is Postgres's.
+    let db = server.db().await;
+    let row = json_rows(
+        &db,
+        "SELECT jsonb_build_object('name', name, 'draft', blueprint_draft) FROM projects WHERE id = $1::uuid",
+        &project,
+    )
+    .await;
+    assert_eq!(snapshot["project"]["name"], row[0]["name"]);
+    assert_eq!(
+        snapshot["project"]["blueprint_draft"]["audience"],
+        "New parents"
+    );
+    assert_eq!(snapshot["project"]["blueprint_draft"], row[0]["draft"]);
+    let document = writer.call_ok("get_project", json!({})).await;
+    assert_eq!(
+        snapshot["project"]["blueprint_version"],
+        document["project"]["blueprint_version"]
+    );
+    assert_eq!(snapshot["document"]["version"], 0);
+    let ops = snapshot["operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0]["id"], pending["operation_id"]);
+    assert_eq!(snapshot["jobs"], json!([]));
+    let present: Vec<&str> = snapshot["presence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["session_id"].as_str().unwrap())
+        .collect();
+    // The writer joined before the flush, and its node re-records it on its next refresh;
+    // right after a flush the list may be empty, never wrong.
+    assert!(
+        present.iter().all(|s| *s == writer.session_id()),
+        "{present:?}"
+    );
+
+    // Continuing from the snapshot's position: the next change arrives right after it.
+    let resumed = subscribe(&mut a.ws, &topic, Some(snapshot["position"].clone())).await;
+    assert_eq!(resumed["recovered"], true);
+    writer
+        .call_ok(
+            "sync_blueprint_field",
+            json!({"field": "voice", "value": "Warm"}),
+        )
+        .await;
+    let next = next_event(&mut a.ws).await;
+    assert_eq!(next["epoch"], snapshot["position"]["epoch"]);
+    assert_eq!(
+        next["offset"].as_u64().unwrap(),
+        snapshot["position"]["offset"].as_u64().unwrap() + 1
+    );
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_closed_with_4008_and_others_keep_receiving() {
+    let server = TestServer::start_with(|c| {
+        c.outbound_messages = 64;
+        c.outbound_bytes = 256 * 1024;
+    })
+    .await;
+    let mut owner = server.connect("alice").await;
+    let project = owner.project_in_mode("Firehose", "intake").await;
+    let topic = format!("project:{project}");
+    let (mut slow, _) = watcher(&server, "alice", &project).await;
+    let (mut fast, subscribed) = watcher(&server, "alice", &project).await;
+    let start = subscribed["offset"].as_u64().unwrap();
+    let bus = topics_of(&server).await;
+    const EVENTS: u64 = 3_000;
+    let text = "x".repeat(4_000);
+    let publisher = {
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            for seq in 0..EVENTS {
+                bus.publish(&topic, &delta(seq, text.clone()))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let got = events_until(&mut fast.ws, |e| e["offset"] == start + EVENTS).await;
+    assert_consecutive(&got, start);
+    publisher.await.unwrap();
+    let closed = slow.ws.closed().await;
+    assert_eq!(closed.code, 4008, "{closed:?}");
+    // The fast one is still served.
+    assert_eq!(fast.request(json!({"type": "ping"})).await["type"], "pong");
+}
+
+#[tokio::test]
+async fn subscribing_checks_access_and_names_bad_topics() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect("alice").await;
+    let project = alice.project_in_mode("Private", "intake").await;
+    let mut bob = server.connect("bob").await;
+    let denied = subscribe(&mut bob.ws, &format!("project:{project}"), None).await;
+    assert_eq!(denied["type"], "error");
+    assert_eq!(denied["code"], "not_found");
+    let denied = subscribe(
+        &mut bob.ws,
+        &format!("session:{}", alice.session_id()),
+        None,
+    )
+    .await;
+    assert_eq!(denied["code"], "not_found");
+    let own_topic = format!("session:{}", bob.session_id());
+    let own = subscribe(&mut bob.ws, &own_topic, None).await;
+    assert_eq!(own["type"], "subscribed", "{own}");
+    for bad in ["project:not-a-uuid", "everything", "user:1"] {
+        let reply = subscribe(&mut bob.ws, bad, None).await;
+        assert_eq!(reply["code"], "bad_request", "{reply}");
+        assert!(
+            reply["message"].as_str().unwrap().starts_with("topic:"),
+            "{reply}"
+        );
+    }
+    let reply = bob
+        .request(json!({"type": "subscribe", "topic": format!("project:{project}"), "since": {"epoch": "e"}}))
+        .await;
+    assert_eq!(reply["code"], "bad_request");
+    assert!(
+        reply["message"].as_str().unwrap().contains("since"),
+        "{reply}"
+    );
+    let snapshot = bob
+        .request(json!({"type": "snapshot", "project_id": project}))
+        .await;
+    assert_eq!(snapshot["code"], "not_found");
+    // Unsubscribing ends delivery; doing it twice is fine.
+    let topic = format!("project:{project}");
+    subscribe(&mut alice.ws, &topic, None).await;
+    for _ in 0..2 {
+        let ok = alice
+            .request(json!({"type": "unsubscribe", "topic": topic}))
+            .await;
+        assert_eq!(ok["type"], "ok", "{ok}");
+    }
+    alice
+        .call_ok("create_note", json!({"body": "unheard"}))
+        .await;
+    no_event_within(&mut alice.ws, 300).await;
+}
+
+#[tokio::test]
+async fn every_kind_of_change_is_published() {
+    let server = TestServer::start().await;
+    let mut alice = server.connect("alice").await;
+    let project = alice.project_in_mode("Kinds", "intake").await;
+    let (mut watch, _) = watcher(&server, "alice", &project).await;
+    alice
+        .call_ok(
+            "sync_blueprint_field",
+            json!({"field": "summary", "value": "A cookbook"}),
+        )
+        .await;
+    alice.call_ok("commit_blueprint", json!({})).await;
+    let todo = alice
+        .call_ok("create_todo", json!({"title": "Outline"}))
+        .await;
+    let todo_id = todo["todo"]["id"].clone();
+    alice
+        .call_ok(
+            "update_todo_status",
+            json!({"todo_id": todo_id, "status": "done"}),
+        )
+        .await;
+    alice
+        .call_ok(
+            "record_transcript_pointer",
+            json!({"item_id": "item-1", "label": "origin story"}),
+        )
+        .await;
+    alice.configure(json!({"mode": "update"})).await;
+    alice
+        .call_ok(
+            "apply_document_edits",
+            json!({"base_version": 0, "markdown": "# Cookbook\n\nHello.\n"}),
+        )
+        .await;
+    alice
+        .call_ok("delete_todo", json!({"todo_id": todo_id}))
+        .await;
+    let events = events_until(&mut watch.ws, |e| {
+        e["event"]["kind"] == "operation.created"
+            && e["event"]["operation"]["tool"] == "delete_todo"
+    })
+    .await;
+    let changes: Vec<String> = kinds(&events)
+        .into_iter()
+        .filter(|k| k != "operation.created")
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "project.updated",
+            "project.updated",
+            "todo.created",
+            "todo.updated",
+            "transcript.pointer",
+            "document.updated",
+            "todo.deleted"
+        ]
+    );
+    let document = events
+        .iter()
+        .find(|e| e["event"]["kind"] == "document.updated")
+        .unwrap();
+    assert_eq!(document["event"]["version"], 1);
+    assert_eq!(
+        document["event"]["source"]["session_id"],
+        alice.session_id()
+    );
+    assert_eq!(document["event"]["sections"][0]["title"], "Cookbook");
+    let committed = &events[2];
+    assert_eq!(committed["event"]["project"]["blueprint_version"], 1);
+
+    // Approvals publish the operation's changes: created (pending), then updated.
+    alice
+        .configure(json!({"auto_accept": false, "mode": "intake"}))
+        .await;
+    let pending = alice.call_ok("create_note", json!({"body": "later"})).await;
+    let created = next_event(&mut watch.ws).await;
+    assert_eq!(created["event"]["kind"], "operation.created");
+    assert_eq!(created["event"]["operation"]["status"], "pending");
+    let decided = alice
+        .request(json!({"type": "operation.decide", "operation_ids": [pending["operation_id"]], "decision": "approve"}))
+        .await;
+    assert_eq!(decided["type"], "ok", "{decided}");
+    let note = next_event(&mut watch.ws).await;
+    assert_eq!(note["event"]["kind"], "note.created");
+    let updated = next_event(&mut watch.ws).await;
+    assert_eq!(updated["event"]["kind"], "operation.updated");
+    assert_eq!(updated["event"]["operation"]["status"], "completed");
+}
+
+#[tokio::test]
+async fn presence_shows_sessions_of_both_nodes_and_their_departures() {
+    let node_a = TestServer::start().await;
+    let node_b = node_a.peer().await;
+    let mut a = node_a.connect("alice").await;
+    let project = a.project_in_mode("Together", "intake").await;
+    subscribe(&mut a.ws, &format!("project:{project}"), None).await;
+    let mut b = node_b.connect("alice").await;
+    b.call_ok("assign_project_to_session", json!({"project_id": project}))
+        .await;
+    let joined = next_event(&mut a.ws).await;
+    assert_eq!(joined["event"]["kind"], "presence.joined");
+    assert_eq!(joined["event"]["session_id"], b.session_id());
+    assert_eq!(joined["event"]["user_id"], "alice");
+    assert_eq!(joined["event"]["client"]["name"], "test");
+
+    let present = presence(&node_a, &project).await;
+    let mut want = vec![a.session_id(), b.session_id()];
+    want.sort();
+    assert_eq!(present, want);
+    assert_eq!(presence(&node_b, &project).await, want);
+
+    drop(b);
+    let left = next_event(&mut a.ws).await;
+    assert_eq!(left["event"]["kind"], "presence.left");
+    assert_eq!(
+        left["event"]["session_id"],
+        want.iter()
+            .find(|s| **s != a.session_id())
+            .unwrap()
+            .as_str()
+    );
+    assert_eq!(presence(&node_a, &project).await, vec![a.session_id()]);
+}
+
+async fn presence(server: &TestServer, project: &str) -> Vec<String> {
+    let reply: Value = server
+        .http
+        .get(server.url(&format!("/v1/projects/{project}/presence")))
+        .bearer_auth(server.token("alice"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["presence"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{reply}"))
+        .iter()
+        .map(|p| p["session_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lost_subscriber_connection_reconnects_and_delivers_what_it_missed() {
+    let redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let server = TestServer::start_with(|c| c.redis_url = url).await;
+    let mut writer = server.connect("alice").await;
+    let project = writer.project_in_mode("Cut", "intake").await;
+    let (mut a, subscribed) = watcher(&server, "alice", &project).await;
+    let start = subscribed["offset"].as_u64().unwrap();
+    writer
+        .call_ok("create_note", json!({"body": "before"}))
+        .await;
+    let before = events_until(&mut a.ws, |e| e["event"]["kind"] == "operation.created").await;
+    assert_consecutive(&before, start);
+
+    // Cut the node's subscriber connection; publish while it is away.
+    let killed: i64 = redis
+        .cmd(redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"))
+        .await;
+    assert_eq!(killed, 1, "the node holds one subscriber connection");
+    for i in 0..5 {
+        writer
+            .call_ok("create_note", json!({"body": format!("while away {i}")}))
+            .await;
+    }
+    let after = events_until(&mut a.ws, |e| {
+        e["event"]["kind"] == "operation.created" && e["offset"] == start + 12
+    })
+    .await;
+    assert_consecutive(&after, start + 2);
+    no_event_within(&mut a.ws, 300).await;
+}
+
+/// An SSE stream read message by message.
+struct Sse {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<Vec<u8>>>,
+    buffer: String,
+    messages: VecDeque<SseMessage>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct SseMessage {
+    id: Option<String>,
+    event: Option<String>,
+    data: String,
+}
+
+impl Sse {
+    async fn open(
+        server: &TestServer,
+        project: &str,
+        last_id: Option<&str>,
+        query: &str,
+    ) -> reqwest::Response {
+        let mut request = server
+            .http
+            .get(server.url(&format!("/v1/projects/{project}/events{query}")))
+            .bearer_auth(server.token("alice"));
+        if let Some(id) = last_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        request.send().await.unwrap()
+    }
+
+    fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            body: response
+                .bytes_stream()
+                .map(|r| r.map(|b| b.to_vec()))
+                .boxed(),
+            buffer: String::new(),
+            messages: VecDeque::new(),
+        }
+    }
+
+    /// The next message with data (comments are skipped).
+    async fn next(&mut self) -> SseMessage {
+        loop {
+            if let Some(message) = self.messages.pop_front() {
+                return message;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.body.next())
+                .await
+                .expect("an SSE message in time")
+                .expect("stream open")
+                .unwrap();
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut message = SseMessage::default();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        message.id = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        message.event = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        message.data.push_str(v);
+                    }
+                }
+                if !message.data.is_empty() {
+                    self.messages.push_back(message);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn sse_streams_the_project_and_resumes_after_last_event_id() {
+    let server = TestServer::start().await;
+    let mut writer = server.connect("alice").await;
+    let project = writer.project_in_mode("Browser", "intake").await;
+    let mut sse = Sse::new(Sse::open(&server, &project, None, "").await);
+    writer.call_ok("create_note", json!({"body": "one"})).await;
+    let first = sse.next().await;
+    assert_eq!(first.event.as_deref(), Some("note.created"));
+    let frame: Value = serde_json::from_str(&first.data).unwrap();
+    assert_eq!(frame["type"], "event");
+    assert_eq!(frame["event"]["note"]["body"], "one");
+    let id = first.id.clone().unwrap();
+    assert_eq!(
+        id,
+        format!("{}:{}", frame["epoch"].as_str().unwrap(), frame["offset"])
+    );
+    drop(sse);
+
+    writer.call_ok("create_note", json!({"body": "two"})).await;
+    writer
+        .call_ok("create_note", json!({"body": "three"}))
+        .await;
+    let mut resumed = Sse::new(Sse::open(&server, &project, Some(&id), "").await);
+    let mut bodies = Vec::new();
+    let mut offsets = Vec::new();
+    for _ in 0..5 {
+        let message = resumed.next().await;
+        let frame: Value = serde_json::from_str(&message.data).unwrap();
+        offsets.push(frame["offset"].as_u64().unwrap());
+        if let Some(body) = frame["event"]["note"]["body"].as_str() {
+            bodies.push(body.to_owned());
+        }
+    }
+    let after = frame["offset"].as_u64().unwrap();
+    assert_eq!(
+        offsets,
+        (after + 1..=after + 5).collect::<Vec<_>>(),
+        "operation, two, op, three, op"
+    );
+    assert_eq!(bodies, ["two", "three"]);
+
+    // `?since=` works the same; a lost position starts with `reset`.
+    let mut lost = Sse::new(Sse::open(&server, &project, None, "?since=feed:3").await);
+    let reset = lost.next().await;
+    assert_eq!(reset.event.as_deref(), Some("reset"));
+    let data: Value = serde_json::from_str(&reset.data).unwrap();
+    assert_eq!(data["position"]["offset"], after + 5);
+    writer.call_ok("create_note", json!({"body": "four"})).await;
+    let live = lost.next().await;
+    assert_eq!(live.event.as_deref(), Some("note.created"));
+
+    // Bad input names the field; no token or another's project is refused.
+    let bad = Sse::open(&server, &project, Some("nonsense"), "").await;
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Last-Event-ID:"),
+        "{body}"
+    );
+    let anonymous = server
+        .http
+        .get(server.url(&format!("/v1/projects/{project}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let other = server
+        .http
+        .get(server.url(&format!("/v1/projects/{project}/events")))
+        .bearer_auth(server.token("mallory"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
+async fn sse_sends_a_keepalive_comment() {
+    let server = TestServer::start_with(|c| c.sse_keepalive_ms = 100).await;
+    let mut writer = server.connect("alice").await;
+    let project = writer.project_in_mode("Quiet", "intake").await;
+    let response = Sse::open(&server, &project, None, "").await;
+    let mut body = response.bytes_stream();
+    let chunk = tokio::time::timeout(Duration::from_secs(2), body.next())
+        .await
+        .expect("a keep-alive in time")
+        .unwrap()
+        .unwrap();
+    assert!(
+        std::str::from_utf8(&chunk).unwrap().starts_with(':'),
+        "{chunk:?}"
+    );
+}
