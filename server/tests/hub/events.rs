@@ -810,3 +810,92 @@ async fn sse_sends_a_keepalive_comment() {
         "{chunk:?}"
     );
 }
+
+#[tokio::test]
+async fn history_keeps_the_last_1000_events_or_10_minutes_whichever_is_more() {
+    let client = redis::Client::open(redis_url().as_str()).unwrap();
+    let manager = redis::aio::ConnectionManager::new(client).await.unwrap();
+    let prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
+    let topic = format!("project:{}", protocol::ProjectId::new());
+    let start = |epoch: &str| protocol::client::Position {
+        epoch: epoch.to_owned(),
+        offset: 0,
+    };
+
+    // Defaults: 3,000 events in a burst are all younger than 10 minutes; all are kept.
+    let keep = Topics::new(manager.clone(), prefix.clone(), Retention::default());
+    let mut last = None;
+    for seq in 0..3_000 {
+        last = Some(keep.publish(&topic, &delta(seq, "x".into())).await.unwrap());
+    }
+    let last = last.unwrap();
+    assert_eq!(last.offset, 3_000);
+    let all = keep
+        .since(&topic, &start(&last.epoch), u64::MAX)
+        .await
+        .unwrap();
+    assert!(all.recovered);
+    assert_eq!(all.events.len(), 3_000);
+    assert_eq!(all.events[2_999].offset, 3_000);
+    // Recovery is capped: further behind than `max`, the client takes a snapshot.
+    let capped = keep
+        .since(&topic, &start(&last.epoch), 2_000)
+        .await
+        .unwrap();
+    assert!(!capped.recovered);
+
+    // No age floor: older events go once the last 1,000 are newer (the age index has a
+    // one-second grain, so trimming starts after a second).
+    let counted = Topics::new(
+        manager.clone(),
+        prefix.clone(),
+        Retention {
+            min_events: 1_000,
+            min_age: Duration::from_millis(1),
+            idle_ttl: Duration::from_secs(3600),
+        },
+    );
+    let other = format!("project:{}", protocol::ProjectId::new());
+    for seq in 0..1_500 {
+        counted
+            .publish(&other, &delta(seq, "x".into()))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let mut last = None;
+    for seq in 0..1_500 {
+        last = Some(
+            counted
+                .publish(&other, &delta(seq, "x".into()))
+                .await
+                .unwrap(),
+        );
+    }
+    let last = last.unwrap();
+    let old = counted
+        .since(&other, &start(&last.epoch), u64::MAX)
+        .await
+        .unwrap();
+    assert!(!old.recovered, "the oldest events are gone");
+    let recent = protocol::client::Position {
+        epoch: last.epoch.clone(),
+        offset: last.offset - 1_000,
+    };
+    let kept = counted.since(&other, &recent, u64::MAX).await.unwrap();
+    assert!(kept.recovered, "the last 1,000 are kept");
+    assert_eq!(kept.events.len(), 1_000);
+    let mut conn = manager.clone();
+    let len: u64 = redis::cmd("XLEN")
+        .arg(format!("{prefix}topic:{{{other}}}:log"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((1_000..3_000).contains(&len), "trimmed to {len}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{prefix}topic:{{{other}}}:meta"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl > 3_000_000, "an idle topic expires: {ttl}");
+}
