@@ -5,6 +5,7 @@
 //! Redis does not hold, and fires the cron table.
 
 pub mod config;
+pub mod draft;
 pub mod handler;
 pub mod handlers;
 pub mod runtime;

@@ -1,0 +1,197 @@
+//! Which model drafts, and how to reach it: flags and environment variables read with
+//! the rest of the process's configuration.
+
+use super::compose::Compose;
+use super::openai::{OpenAi, OpenAiConfig};
+use super::prompt::DEFAULT_TOKEN_BUDGET;
+use super::provider::{Provider, ProviderError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// OpenAI's public API root, the default for `OPENAI_BASE_URL` (as in OpenAI's clients).
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// A small, cheap chat model that every OpenAI account can use.
+pub const DEFAULT_MODEL_NAME: &str = "gpt-4o-mini";
+
+/// The model providers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    /// The built-in deterministic drafter; works offline.
+    #[default]
+    Compose,
+    /// An OpenAI-compatible chat completions endpoint.
+    Openai,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct ModelConfig {
+    /// Which provider drafts documents.
+    #[arg(long = "model", env = "DRAFTLINE_MODEL", value_enum, default_value_t = ModelKind::Compose)]
+    pub kind: ModelKind,
+
+    /// The OpenAI-compatible API root (`/chat/completions` is appended).
+    #[arg(long, env = "OPENAI_BASE_URL", default_value = DEFAULT_OPENAI_BASE_URL)]
+    pub openai_base_url: String,
+
+    /// The bearer key for `--model openai` (servers that want none accept any value).
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+
+    /// The model asked for by `--model openai`.
+    #[arg(long, env = "DRAFTLINE_MODEL_NAME", default_value = DEFAULT_MODEL_NAME)]
+    pub model_name: String,
+
+    /// `compose`'s pause before each streamed piece, standing in for a slow model.
+    #[arg(long, env = "DRAFTLINE_COMPOSE_DELAY_MS", default_value_t = 0)]
+    pub compose_delay_ms: u64,
+
+    /// How long a model request may take to answer with its headers. A long prompt
+    /// can take tens of seconds before the first token on a busy endpoint.
+    #[arg(long, env = "DRAFTLINE_MODEL_TIMEOUT_MS", default_value_t = 60_000)]
+    pub model_timeout_ms: u64,
+
+    /// The longest silence allowed between two pieces of a streamed answer.
+    #[arg(
+        long,
+        env = "DRAFTLINE_MODEL_IDLE_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    pub model_idle_timeout_ms: u64,
+
+    /// Attempts per draft inside the provider (DESIGN.md: 3).
+    #[arg(long, env = "DRAFTLINE_MODEL_ATTEMPTS", default_value_t = 3)]
+    pub model_attempts: u32,
+
+    /// The pause before the provider's first retry (then ×4: 500 ms, 2 s).
+    #[arg(long, env = "DRAFTLINE_MODEL_BACKOFF_MS", default_value_t = 500)]
+    pub model_backoff_ms: u64,
+
+    /// The longest pause between the provider's attempts, `Retry-After` included.
+    #[arg(long, env = "DRAFTLINE_MODEL_MAX_BACKOFF_MS", default_value_t = 10_000)]
+    pub model_max_backoff_ms: u64,
+
+    /// The prompt's budget in estimated tokens (characters / 4).
+    #[arg(long, env = "DRAFTLINE_PROMPT_TOKENS", default_value_t = DEFAULT_TOKEN_BUDGET)]
+    pub prompt_tokens: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Compose,
+            openai_base_url: DEFAULT_OPENAI_BASE_URL.to_owned(),
+            openai_api_key: None,
+            model_name: DEFAULT_MODEL_NAME.to_owned(),
+            compose_delay_ms: 0,
+            model_timeout_ms: 60_000,
+            model_idle_timeout_ms: 30_000,
+            model_attempts: 3,
+            model_backoff_ms: 500,
+            model_max_backoff_ms: 10_000,
+            prompt_tokens: DEFAULT_TOKEN_BUDGET,
+        }
+    }
+}
+
+/// A model configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelConfigError {
+    #[error("--model openai needs OPENAI_API_KEY")]
+    MissingApiKey,
+    #[error("the model provider could not start: {0}")]
+    Provider(#[from] ProviderError),
+}
+
+impl ModelConfig {
+    /// The settings of the `openai` provider (the key may be empty here).
+    pub fn openai(&self) -> OpenAiConfig {
+        OpenAiConfig {
+            base_url: self.openai_base_url.clone(),
+            api_key: self.openai_api_key.clone().unwrap_or_default(),
+            model: self.model_name.clone(),
+            first_byte_timeout: Duration::from_millis(self.model_timeout_ms),
+            idle_timeout: Duration::from_millis(self.model_idle_timeout_ms),
+            attempts: self.model_attempts.max(1),
+            backoff: Duration::from_millis(self.model_backoff_ms),
+            max_backoff: Duration::from_millis(self.model_max_backoff_ms),
+        }
+    }
+
+    /// The configured provider. Called once at start, so a missing key stops the
+    /// process there instead of failing every draft.
+    pub fn provider(&self) -> Result<Arc<dyn Provider>, ModelConfigError> {
+        match self.kind {
+            ModelKind::Compose => Ok(Arc::new(Compose::new(Duration::from_millis(
+                self.compose_delay_ms,
+            )))),
+            ModelKind::Openai => {
+                if self
+                    .openai_api_key
+                    .as_deref()
+                    .is_none_or(|k| k.trim().is_empty())
+                {
+                    return Err(ModelConfigError::MissingApiKey);
+                }
+                Ok(Arc::new(OpenAi::new(self.openai())?))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    /// The flags without their environment variables, so a developer's shell cannot
+    /// change what the test sees.
+    fn parse(args: &[&str]) -> ModelConfig {
+        use clap::{Args, FromArgMatches};
+        let command = ModelConfig::augment_args(clap::Command::new("t"))
+            .mut_args(|a| a.env(None::<&'static str>));
+        let matches = command
+            .try_get_matches_from(std::iter::once("t").chain(args.iter().copied()))
+            .unwrap();
+        ModelConfig::from_arg_matches(&matches).unwrap()
+    }
+
+    #[test]
+    fn defaults_match_the_flags_defaults() {
+        assert_eq!(parse(&[]), ModelConfig::default());
+    }
+
+    #[test]
+    fn openai_needs_a_key() {
+        let mut config = ModelConfig {
+            kind: ModelKind::Openai,
+            ..ModelConfig::default()
+        };
+        assert!(matches!(
+            config.provider(),
+            Err(ModelConfigError::MissingApiKey)
+        ));
+        config.openai_api_key = Some("  ".into());
+        assert!(config.provider().is_err());
+        config.openai_api_key = Some("sk-test".into());
+        assert_eq!(config.provider().unwrap().name(), "openai");
+        assert_eq!(ModelConfig::default().provider().unwrap().name(), "compose");
+    }
+
+    #[test]
+    fn flags_parse() {
+        let parsed = parse(&[
+            "--model",
+            "openai",
+            "--openai-api-key",
+            "k",
+            "--model-name",
+            "llama3",
+            "--compose-delay-ms",
+            "5",
+        ]);
+        assert_eq!(parsed.kind, ModelKind::Openai);
+        assert_eq!(parsed.openai_api_key.as_deref(), Some("k"));
+        assert_eq!(parsed.model_name, "llama3");
+        assert_eq!(parsed.compose_delay_ms, 5);
+    }
+}

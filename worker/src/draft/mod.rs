@@ -1,0 +1,24 @@
+//! The pure and self-contained parts of the drafting pipeline (DESIGN.md, "Draft
+//! pipeline" and "Model providers"): the prompt builder, the model providers
+//! (`compose`, `openai`) behind one trait, their configuration, the per-section
+//! three-way merge of a draft into an edited document, and the sentence an assistant
+//! says when a draft lands. None of it touches Postgres or Redis: the `draft.update`
+//! handler loads the inputs and commits the result.
+
+pub mod compose;
+pub mod config;
+pub mod merge;
+pub mod narrate;
+pub mod openai;
+pub mod prompt;
+pub mod provider;
+
+pub use compose::Compose;
+pub use config::{ModelConfig, ModelConfigError, ModelKind};
+pub use merge::{Merged, merge};
+pub use narrate::narration;
+pub use openai::{OpenAi, OpenAiConfig};
+pub use prompt::{Excerpt, Prompt, PromptInput, build as build_prompt, estimate_tokens};
+pub use provider::{
+    DELTA_CHANNEL_CAPACITY, Deltas, Drafted, Provider, ProviderError, Usage, delta_channel,
+};
