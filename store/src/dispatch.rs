@@ -52,6 +52,11 @@ impl Dispatch {
         }
     }
 
+    /// The topics on the same Redis and key prefix (workers publish job events there).
+    pub fn topics(&self, retention: crate::topics::Retention) -> crate::topics::Topics {
+        crate::topics::Topics::new(self.redis.clone(), self.prefix.clone(), retention)
+    }
+
     /// The stream of `queue`.
     pub fn stream_key(&self, queue: &str) -> String {
         format!("{}jobs:{{{queue}}}", self.prefix)

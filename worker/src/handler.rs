@@ -3,7 +3,8 @@
 //! retry can help. Handlers are registered by job kind.
 
 use futures_util::future::BoxFuture;
-use protocol::entities::Job;
+use protocol::entities::{Job, JobStatus};
+use protocol::event::Event;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ pub struct JobContext {
     pub job: Job,
     pub lease: Lease,
     pub store: Store,
+    /// Where the job publishes what it does (deltas, progress) as it runs.
+    pub topics: store::topics::Topics,
     /// Cancelled when the lease is lost (reclaimed, cancelled by an admin) or the
     /// worker is draining past its deadline: stop and return.
     pub cancel: CancellationToken,
@@ -38,6 +41,9 @@ pub struct Done {
     pub usage: Option<Value>,
     pub summary: Option<String>,
     pub writes: Option<Box<dyn Writes>>,
+    /// Published on the job's project topic once the completion has committed (and not
+    /// at all when the lease was lost).
+    pub events: Vec<Event>,
 }
 
 impl std::fmt::Debug for Done {
@@ -47,6 +53,7 @@ impl std::fmt::Debug for Done {
             .field("usage", &self.usage)
             .field("summary", &self.summary)
             .field("writes", &self.writes.is_some())
+            .field("events", &self.events.len())
             .finish()
     }
 }
@@ -58,6 +65,7 @@ impl Done {
             && self.usage.is_none()
             && self.summary.is_none()
             && self.writes.is_none()
+            && self.events.is_empty()
     }
 }
 
@@ -89,6 +97,19 @@ impl From<store::StoreError> for JobError {
 /// A job handler.
 pub trait Handler: Send + Sync {
     fn run<'a>(&'a self, cx: &'a JobContext) -> BoxFuture<'a, Result<Done, JobError>>;
+
+    /// Called once an attempt's failure is recorded, with what became of the job
+    /// (`Retrying` or `Failed`): a handler that narrates its work tells its clients, or
+    /// raises an alert after the last attempt.
+    fn failed<'a>(
+        &'a self,
+        cx: &'a JobContext,
+        status: JobStatus,
+        error: &'a str,
+    ) -> BoxFuture<'a, ()> {
+        let _ = (cx, status, error);
+        Box::pin(async {})
+    }
 }
 
 /// Handlers by job kind.

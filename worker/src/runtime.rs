@@ -8,8 +8,9 @@
 use crate::WorkerError;
 use crate::config::WorkerConfig;
 use crate::handler::{Done, JobContext, JobError, Registry};
-use protocol::JobId;
-use protocol::entities::Job;
+use protocol::event::{Event, JobStatusEvent};
+use protocol::{JobId, ProjectId};
+use protocol::entities::{Job, JobStatus};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,6 +53,7 @@ pub struct Worker {
     store: Store,
     dispatch: Dispatch,
     redis: redis::Client,
+    topics: store::topics::Topics,
     config: WorkerConfig,
     registry: Arc<Registry>,
 }
@@ -65,9 +67,11 @@ impl Worker {
         registry: Registry,
     ) -> Self {
         let id = format!("worker-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let topics = dispatch.topics(store::topics::Retention::default());
         Self {
             id,
             store,
+            topics,
             dispatch,
             redis,
             config,
@@ -314,18 +318,21 @@ impl Worker {
             metrics::histogram!(JOB_SECONDS, "kind" => kind.clone(), "outcome" => outcome)
                 .record(started.elapsed().as_secs_f64());
         };
-        let outcome = match self.registry.get(&job.kind) {
+        let handler = self.registry.get(&job.kind);
+        let cx = JobContext {
+            job,
+            lease,
+            store: self.store.clone(),
+            topics: self.topics.clone(),
+            cancel: cancel.clone(),
+        };
+        self.announce(&cx.job, JobStatus::Running).await;
+        let outcome = match &handler {
             None => Err(JobError::Permanent(format!(
                 "no handler for job kind `{}`",
-                job.kind
+                cx.job.kind
             ))),
             Some(handler) => {
-                let cx = JobContext {
-                    job,
-                    lease,
-                    store: self.store.clone(),
-                    cancel: cancel.clone(),
-                };
                 tokio::select! {
                     result = handler.run(&cx) => result,
                     _ = cancel.cancelled() => Err(JobError::Cancelled),
@@ -333,21 +340,30 @@ impl Worker {
             }
         };
         let outcome = match outcome {
-            Ok(done) if done.is_bare() => {
+            Ok(done) if done.is_bare() && cx.job.project_id.is_none() => {
                 // Completed in a batch by the completer task.
                 finished("completed");
                 let _ = done_tx.send(lease).await;
                 return;
             }
-            Ok(done) => match self.complete(lease, done).await {
-                Ok(true) => Ok(()),
-                Ok(false) => {
-                    finished("lost");
-                    tracing::warn!("lease lost before completion; the result was discarded");
-                    return;
+            Ok(mut done) => {
+                let events = std::mem::take(&mut done.events);
+                match self.complete(lease, done).await {
+                    Ok(true) => {
+                        self.announce(&cx.job, JobStatus::Completed).await;
+                        if let Some(project) = cx.job.project_id {
+                            publish(&self.topics, project, &events).await;
+                        }
+                        Ok(())
+                    }
+                    Ok(false) => {
+                        finished("lost");
+                        tracing::warn!("lease lost before completion; the result was discarded");
+                        return;
+                    }
+                    Err(error) => Err(error),
                 }
-                Err(error) => Err(error),
-            },
+            }
             Err(error) => Err(error),
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -376,13 +392,39 @@ impl Worker {
                 });
                 match result {
                     Ok(Some(status)) => {
-                        tracing::info!(error = %message, attempt, ?status, elapsed_ms, "job failed")
+                        tracing::info!(error = %message, attempt, ?status, elapsed_ms, "job failed");
+                        let status = if retry_in.is_some() {
+                            JobStatus::Retrying
+                        } else {
+                            JobStatus::Failed
+                        };
+                        self.announce(&cx.job, status).await;
+                        if let Some(handler) = &handler {
+                            handler.failed(&cx, status, &message).await;
+                        }
                     }
                     Ok(None) => tracing::warn!("lease lost before recording the failure"),
                     Err(e) => tracing::warn!(error = %e, "recording the failure failed"),
                 }
             }
         }
+    }
+
+    /// Publishes `job.status` on the job's project topic (jobs without a project have
+    /// no audience).
+    async fn announce(&self, job: &Job, status: JobStatus) {
+        let Some(project) = job.project_id else {
+            return;
+        };
+        let event = Event::JobStatus(JobStatusEvent {
+            job_id: job.id,
+            job_kind: job.kind.clone(),
+            project_id: project,
+            status,
+            attempt: job.attempts,
+            at: chrono::Utc::now(),
+        });
+        publish(&self.topics, project, std::slice::from_ref(&event)).await;
     }
 
     /// Commits the handler's writes and the completion in one transaction, fenced by the
@@ -445,6 +487,17 @@ impl Worker {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "releasing jobs failed; their leases will expire"),
+        }
+    }
+}
+
+/// Publishes events of a job on its project's topic. Postgres holds the job's outcome:
+/// a publish that fails is logged, and clients resync with `snapshot`.
+pub async fn publish(topics: &store::topics::Topics, project: ProjectId, events: &[Event]) {
+    let topic = protocol::event::project_topic(project);
+    for event in events {
+        if let Err(e) = topics.publish(&topic, event).await {
+            tracing::warn!(%project, kind = event.kind(), error = %e, "event not published");
         }
     }
 }
