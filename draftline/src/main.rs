@@ -197,7 +197,7 @@ fn start_jobs(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     tokio::spawn(async move {
-        let registry = worker::handlers::builtin(config.retention());
+        let registry = worker::handlers::builtin(&config)?;
         let scheduler_config = worker::SchedulerConfig {
             backoff: config.backoff(),
             ..worker::SchedulerConfig::default()

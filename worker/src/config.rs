@@ -47,6 +47,23 @@ pub struct WorkerConfig {
     /// Entries read from Redis per round trip (at most the free capacity).
     #[arg(long, env = "DRAFTLINE_WORKER_READ_BATCH", default_value_t = 256)]
     pub read_batch: usize,
+
+    /// Which model drafts and writes chat replies.
+    #[command(flatten)]
+    pub model: crate::draft::ModelConfig,
+
+    /// Where an alert is POSTed (Slack-compatible JSON) when a draft's last attempt fails.
+    #[arg(long, env = "DRAFTLINE_ALERT_WEBHOOK")]
+    pub alert_webhook: Option<String>,
+
+    /// Longest a streamed draft's text waits before it is published as a `draft.delta`
+    /// (DESIGN.md: 250 ms).
+    #[arg(long, env = "DRAFTLINE_DELTA_INTERVAL_MS", default_value_t = 250)]
+    pub delta_interval_ms: u64,
+
+    /// Characters that make a `draft.delta` batch go out at once (DESIGN.md: 500).
+    #[arg(long, env = "DRAFTLINE_DELTA_CHARS", default_value_t = 500)]
+    pub delta_chars: usize,
 }
 
 impl Default for WorkerConfig {
@@ -60,6 +77,10 @@ impl Default for WorkerConfig {
             backoff_ms: vec![2_000, 8_000, 30_000],
             retention_days: 7,
             read_batch: 256,
+            model: crate::draft::ModelConfig::default(),
+            alert_webhook: None,
+            delta_interval_ms: 250,
+            delta_chars: 500,
         }
     }
 }
