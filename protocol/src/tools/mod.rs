@@ -38,6 +38,7 @@ pub enum ToolName {
     RecordTranscriptPointer,
     GetDocument,
     ApplyDocumentEdits,
+    QueueDraftUpdate,
     GetDraftStatus,
 }
 
@@ -57,7 +58,7 @@ pub struct ToolSpec {
 const ALL_MODES: &[Mode] = &Mode::ALL;
 
 impl ToolName {
-    pub const ALL: [ToolName; 20] = [
+    pub const ALL: [ToolName; 21] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -77,6 +78,7 @@ impl ToolName {
         ToolName::RecordTranscriptPointer,
         ToolName::GetDocument,
         ToolName::ApplyDocumentEdits,
+        ToolName::QueueDraftUpdate,
         ToolName::GetDraftStatus,
     ];
 
@@ -101,6 +103,7 @@ impl ToolName {
             Self::RecordTranscriptPointer => "record_transcript_pointer",
             Self::GetDocument => "get_document",
             Self::ApplyDocumentEdits => "apply_document_edits",
+            Self::QueueDraftUpdate => "queue_draft_update",
             Self::GetDraftStatus => "get_draft_status",
         }
     }
@@ -198,6 +201,11 @@ impl ToolName {
                 &[Update],
                 true,
             ),
+            Self::QueueDraftUpdate => (
+                "Ask for the document to be redrafted in the background from what the conversation has covered; answers at once with the job. Progress arrives as TOOL_PROGRESS messages you can narrate.",
+                &[Ghostwriting],
+                false,
+            ),
             Self::GetDraftStatus => (
                 "Where the document's background draft stands: queued, running, completed or failed, with its summary. Without job_id, the latest draft.",
                 &[Ghostwriting],
@@ -238,6 +246,7 @@ impl ToolName {
             Self::ListTodos => schema_of::<ListTodosArgs>(),
             Self::RecordTranscriptPointer => schema_of::<RecordTranscriptPointerArgs>(),
             Self::ApplyDocumentEdits => schema_of::<ApplyDocumentEditsArgs>(),
+            Self::QueueDraftUpdate => schema_of::<QueueDraftUpdateArgs>(),
             Self::GetDraftStatus => schema_of::<GetDraftStatusArgs>(),
         }
     }

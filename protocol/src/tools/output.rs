@@ -3,7 +3,7 @@
 
 use crate::blueprint::{BlueprintField, Gap};
 use crate::entities::*;
-use crate::ids::OperationId;
+use crate::ids::{JobId, OperationId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -76,4 +76,13 @@ pub struct PendingOut {
     pub status: String,
     pub operation_id: OperationId,
     pub operation: Operation,
+}
+
+/// What `queue_draft_update` answers: the job that will write the draft, and whether
+/// the request made it (`queued`), joined a waiting one (`merged`) or repeated a recent
+/// one (`throttled`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DraftQueuedOut {
+    pub job_id: JobId,
+    pub status: String,
 }

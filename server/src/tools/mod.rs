@@ -17,6 +17,7 @@ mod get_project;
 mod list_notes;
 mod list_projects;
 mod list_todos;
+mod queue_draft_update;
 mod record_transcript_pointer;
 mod sync_blueprint_field;
 mod update_note;
@@ -121,6 +122,7 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::RecordTranscriptPointer => change::<record_transcript_pointer::RecordPointer>(),
         T::GetDocument => query::<get_document::GetDocument>(),
         T::ApplyDocumentEdits => change::<apply_document_edits::ApplyDocumentEdits>(),
+        T::QueueDraftUpdate => query::<queue_draft_update::QueueDraftUpdate>(),
         T::GetDraftStatus => query::<get_draft_status::GetDraftStatus>(),
     }
 }

@@ -31,6 +31,10 @@ pub struct DraftPayload {
     /// How many requests this job answers.
     #[serde(default)]
     pub requests: u32,
+    /// Where the conversation stood when the last request came: the asking session's
+    /// mode, phase and blueprint dimensions covered, and the document's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
 }
 
 /// One request for a draft.
@@ -42,6 +46,7 @@ pub struct DraftRequest {
     pub summary: Option<String>,
     pub message_pointers: Vec<String>,
     pub transcript_anchors: Vec<TranscriptAnchor>,
+    pub context: Option<serde_json::Value>,
 }
 
 /// How a request was answered.
@@ -87,6 +92,9 @@ impl DraftPayload {
             self.sessions.push(s);
         }
         self.requests += 1;
+        if req.context.is_some() {
+            self.context = req.context.clone();
+        }
     }
 }
 
@@ -193,6 +201,7 @@ mod tests {
             summary: Some("first".into()),
             message_pointers: vec!["a".into()],
             transcript_anchors: vec![],
+            context: None,
         };
         payload.merge(&req);
         req.urgency = Urgency::Low;

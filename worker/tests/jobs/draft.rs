@@ -27,6 +27,7 @@ fn req(project: ProjectId, urgency: Urgency, summary: Option<&str>) -> DraftRequ
         summary: summary.map(str::to_owned),
         message_pointers: Vec::new(),
         transcript_anchors: Vec::new(),
+        context: None,
     }
 }
 
