@@ -46,6 +46,22 @@ pub async fn get(conn: &mut PgConnection, project: ProjectId) -> Result<Document
         .into())
 }
 
+/// The document, locking its row for the rest of the transaction (a drafter merging
+/// into it holds off people's writes until it commits).
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    project: ProjectId,
+) -> Result<Document, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM documents WHERE project_id = $1 FOR UPDATE");
+    let row: Option<DocumentRow> = sqlx::query_as(&sql)
+        .bind(project)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row
+        .ok_or_else(|| StoreError::not_found("document of project", project))?
+        .into())
+}
+
 /// A new version of the document, in the caller's transaction.
 #[derive(Clone, Debug)]
 pub struct NewVersion<'a> {

@@ -88,6 +88,10 @@ pub async fn items(
     .bind(session)
     .fetch_all(&mut *conn)
     .await?;
+    into_items(rows)
+}
+
+fn into_items(rows: Vec<ItemRow>) -> Result<Vec<TranscriptItem>, StoreError> {
     rows.into_iter()
         .map(|r| {
             Ok(TranscriptItem {
@@ -100,6 +104,49 @@ pub async fn items(
             })
         })
         .collect()
+}
+
+/// The items named by `item_ids` in the project's sessions (ids are unique per session;
+/// the same id in two sessions gives both), in transcript order.
+pub async fn items_named(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    item_ids: &[String],
+) -> Result<Vec<TranscriptItem>, StoreError> {
+    if item_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<ItemRow> = sqlx::query_as(
+        "SELECT t.session_id, t.seq, t.item_id, t.role, t.text, t.at FROM transcript_items t \
+         JOIN sessions s ON s.id = t.session_id \
+         WHERE s.project_id = $1 AND t.item_id = ANY($2) ORDER BY t.at, t.seq LIMIT 1000",
+    )
+    .bind(project)
+    .bind(item_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    into_items(rows)
+}
+
+/// The last `limit` items of the given sessions, oldest first.
+pub async fn recent_items(
+    conn: &mut PgConnection,
+    sessions: &[SessionId],
+    limit: i64,
+) -> Result<Vec<TranscriptItem>, StoreError> {
+    if sessions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<ItemRow> = sqlx::query_as(
+        "SELECT * FROM (SELECT session_id, seq, item_id, role, text, at FROM transcript_items \
+         WHERE session_id = ANY($1) ORDER BY at DESC, seq DESC LIMIT $2) recent \
+         ORDER BY at, seq",
+    )
+    .bind(sessions)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    into_items(rows)
 }
 
 #[derive(sqlx::FromRow)]

@@ -31,7 +31,16 @@ pub trait Writes: Send {
     fn apply<'a>(
         self: Box<Self>,
         conn: &'a mut PgConnection,
-    ) -> BoxFuture<'a, Result<(), JobError>>;
+    ) -> BoxFuture<'a, Result<Written, JobError>>;
+}
+
+/// What the writes found out as they ran (a merge's conflicts, the version written).
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Published after the commit, after [`Done::events`].
+    pub events: Vec<Event>,
+    /// Replaces [`Done::result`] when given.
+    pub result: Option<Value>,
 }
 
 /// A handler's success.

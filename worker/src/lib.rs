@@ -12,7 +12,7 @@ pub mod runtime;
 pub mod scheduler;
 
 pub use config::WorkerConfig;
-pub use handler::{Done, Handler, JobContext, JobError, Registry, Writes};
+pub use handler::{Done, Handler, JobContext, JobError, Registry, Writes, Written};
 pub use runtime::Worker;
 pub use scheduler::{CronEntry, Schedule, Scheduler, SchedulerConfig};
 

@@ -346,17 +346,16 @@ impl Worker {
                 let _ = done_tx.send(lease).await;
                 return;
             }
-            Ok(mut done) => {
-                let events = std::mem::take(&mut done.events);
+            Ok(done) => {
                 match self.complete(lease, done).await {
-                    Ok(true) => {
+                    Ok(Some(events)) => {
                         self.announce(&cx.job, JobStatus::Completed).await;
                         if let Some(project) = cx.job.project_id {
                             publish(&self.topics, project, &events).await;
                         }
                         Ok(())
                     }
-                    Ok(false) => {
+                    Ok(None) => {
                         finished("lost");
                         tracing::warn!("lease lost before completion; the result was discarded");
                         return;
@@ -428,22 +427,27 @@ impl Worker {
     }
 
     /// Commits the handler's writes and the completion in one transaction, fenced by the
-    /// lease: `false` (and nothing of it stays) when the lease is gone.
-    async fn complete(&self, lease: Lease, done: Done) -> Result<bool, JobError> {
+    /// lease; answers the events to publish, `None` (and nothing of it stays) when the
+    /// lease is gone.
+    async fn complete(&self, lease: Lease, done: Done) -> Result<Option<Vec<Event>>, JobError> {
         let mut tx = self.store.begin().await?;
+        let mut events = done.events;
+        let mut result = done.result;
         if let Some(writes) = done.writes {
-            writes.apply(&mut tx).await?;
+            let written = writes.apply(&mut tx).await?;
+            events.extend(written.events);
+            result = written.result.or(result);
         }
         let finished = store::jobs::lifecycle::Done {
-            result: done.result,
+            result,
             usage: done.usage,
             summary: done.summary,
         };
         if !lifecycle::complete(&mut tx, lease, &finished).await? {
-            return Ok(false);
+            return Ok(None);
         }
         tx.commit().await.map_err(store::StoreError::from)?;
-        Ok(true)
+        Ok(Some(events))
     }
 
     /// After shutdown: running jobs get the drain timeout to finish; the rest are

@@ -5,6 +5,7 @@
 mod support;
 
 mod connection;
+mod drafting;
 mod events;
 mod http;
 mod jobs;

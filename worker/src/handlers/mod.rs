@@ -1,6 +1,8 @@
 //! The job handlers that ship with Draftline, one file per job kind.
 
+pub mod alert;
 pub mod debug;
+pub mod draft;
 pub mod prune;
 
 use crate::config::WorkerConfig;
@@ -10,8 +12,18 @@ use crate::handler::Registry;
 /// Every built-in handler, by kind. Fails when the configured model cannot work (a
 /// missing API key), so the process stops at start instead of failing every draft.
 pub fn builtin(config: &WorkerConfig) -> Result<Registry, ModelConfigError> {
-    let _provider = config.model.provider()?;
+    let provider = config.model.provider()?;
+    let drafter = draft::Draft {
+        provider: provider.clone(),
+        batching: draft::Batching {
+            interval: std::time::Duration::from_millis(config.delta_interval_ms.max(1)),
+            chars: config.delta_chars.max(1),
+        },
+        token_budget: config.model.prompt_tokens,
+        alert: config.alert_webhook.as_deref().map(alert::Alert::new),
+    };
     Ok(Registry::new()
+        .register(draft::KIND, drafter)
         .register(prune::KIND, prune::Prune {
             retention: config.retention(),
         })
