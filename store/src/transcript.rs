@@ -208,3 +208,58 @@ pub async fn pointers(
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
+
+/// One break in a session's transcript order: a sequence number that does not follow
+/// the one before it, or an item timed before the one before it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct Anomaly {
+    pub session_id: SessionId,
+    pub item_id: String,
+    pub seq: i64,
+    pub previous_seq: i64,
+    pub at: DateTime<Utc>,
+    pub previous_at: DateTime<Utc>,
+}
+
+impl Anomaly {
+    /// `seq_gap` (numbers cannot repeat: they are the key) or `time_reversal`.
+    pub fn kind(&self) -> &'static str {
+        if self.seq != self.previous_seq + 1 {
+            "seq_gap"
+        } else {
+            "time_reversal"
+        }
+    }
+}
+
+/// The breaks in order of sessions active since `since` (at most `limit`): in each
+/// session, in `seq` order, every item must have the next number and a time no earlier
+/// than the item before it. A session's first item must be number 1.
+pub async fn check_order(
+    conn: &mut PgConnection,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<(i64, Vec<Anomaly>), StoreError> {
+    let sessions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sessions WHERE updated_at >= $1 AND transcript_seq > 0",
+    )
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    let anomalies = sqlx::query_as(
+        "SELECT session_id, item_id, seq, previous_seq, at, previous_at FROM ( \
+           SELECT t.session_id, t.item_id, t.seq, t.at, \
+             coalesce(lag(t.seq) OVER w, 0) AS previous_seq, \
+             coalesce(lag(t.at) OVER w, t.at) AS previous_at \
+           FROM transcript_items t JOIN sessions s ON s.id = t.session_id \
+           WHERE s.updated_at >= $1 \
+           WINDOW w AS (PARTITION BY t.session_id ORDER BY t.seq)) ordered \
+         WHERE seq <> previous_seq + 1 OR at < previous_at \
+         ORDER BY session_id, seq LIMIT $2",
+    )
+    .bind(since)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((sessions, anomalies))
+}

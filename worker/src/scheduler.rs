@@ -88,12 +88,21 @@ impl Default for SchedulerConfig {
                 Duration::from_secs(30),
             ],
             election_every: Duration::from_secs(2),
-            cron: vec![CronEntry {
-                name: "prune".into(),
-                kind: crate::handlers::prune::KIND.into(),
-                schedule: Schedule::Every(Duration::from_secs(3600)),
-                payload: serde_json::json!({}),
-            }],
+            cron: vec![
+                CronEntry {
+                    name: "prune".into(),
+                    kind: crate::handlers::prune::KIND.into(),
+                    schedule: Schedule::Every(Duration::from_secs(3600)),
+                    payload: serde_json::json!({}),
+                },
+                // Nightly, at a quiet hour in most of Europe and the Americas.
+                CronEntry {
+                    name: "transcript-check".into(),
+                    kind: crate::handlers::transcript_check::KIND.into(),
+                    schedule: Schedule::Daily { hour: 3, minute: 0 },
+                    payload: serde_json::json!({}),
+                },
+            ],
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod alert;
 pub mod debug;
 pub mod draft;
 pub mod prune;
+pub mod transcript_check;
 
 use crate::config::WorkerConfig;
 use crate::draft::ModelConfigError;
@@ -27,6 +28,7 @@ pub fn builtin(config: &WorkerConfig) -> Result<Registry, ModelConfigError> {
         .register(prune::KIND, prune::Prune {
             retention: config.retention(),
         })
+        .register(transcript_check::KIND, transcript_check::TranscriptCheck)
         .register(debug::NOOP, debug::Noop)
         .register(debug::SLEEP, debug::Sleep))
 }

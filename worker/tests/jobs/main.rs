@@ -11,3 +11,4 @@ mod exactly_once;
 mod failures;
 mod redis_loss;
 mod runtime;
+mod transcript_check;
