@@ -116,7 +116,14 @@ pub struct Scheduler {
     /// touches the database for an entry only when its bucket turns. The idempotency key
     /// still decides: this only saves the attempt.
     fired: Arc<Mutex<HashMap<String, String>>>,
+    /// The (status, kind) pairs the depth gauge has reported, so one that empties is
+    /// set back to zero instead of keeping its last value.
+    reported: Arc<Mutex<std::collections::HashSet<(String, String)>>>,
 }
+
+/// Queued and running jobs by `status` and `kind`, refreshed by the leading scheduler
+/// every tick.
+pub const QUEUE_DEPTH: &str = "draftline_job_queue_depth";
 
 impl Scheduler {
     pub fn new(store: Store, dispatch: Dispatch, config: SchedulerConfig) -> Self {
@@ -125,6 +132,7 @@ impl Scheduler {
             dispatch,
             config,
             fired: Arc::default(),
+            reported: Arc::default(),
         }
     }
 
@@ -180,6 +188,25 @@ impl Scheduler {
         result
     }
 
+    fn report_depth(&self, depth: &[store::jobs::Depth]) {
+        let Ok(mut reported) = self.reported.lock() else {
+            return;
+        };
+        let now: std::collections::HashSet<(String, String)> = depth
+            .iter()
+            .map(|d| (d.status.clone(), d.kind.clone()))
+            .collect();
+        for (status, kind) in reported.difference(&now) {
+            metrics::gauge!(QUEUE_DEPTH, "status" => status.clone(), "kind" => kind.clone())
+                .set(0.0);
+        }
+        for d in depth {
+            metrics::gauge!(QUEUE_DEPTH, "status" => d.status.clone(), "kind" => d.kind.clone())
+                .set(d.count as f64);
+        }
+        reported.extend(now);
+    }
+
     /// One sweep.
     pub async fn tick(&self, last_safety: &mut Option<Instant>) -> Result<(), WorkerError> {
         let cap = self.config.cap;
@@ -203,6 +230,8 @@ impl Scheduler {
             }
             due.extend(stale);
         }
+        let depth = store::jobs::active_depth(&mut conn).await?;
+        self.report_depth(&depth);
 
         let now = Utc::now();
         for entry in &self.config.cron {

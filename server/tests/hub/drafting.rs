@@ -243,6 +243,26 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
     assert!(log[0]["data"]["duration_ms"].is_u64());
     assert!(log[1]["data"]["completion_tokens"].as_u64().unwrap() > 0);
 
+    // The draft's metrics are on the hub's /metrics (the worker runs in this process).
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "draftline_draft_duration_seconds_bucket",
+        "draftline_draft_tokens_total{kind=\"completion\"}",
+        "draftline_job_attempts_total{kind=\"draft.update\"}",
+        "draftline_tool_call_duration_seconds_bucket{tool=\"queue_draft_update\"",
+        "draftline_events_published_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+
     // The same request again within the throttle window is answered with the same job.
     let again = alice
         .call_ok("queue_draft_update", json!({"urgency": "normal", "summary": "a first  full draft"}))
@@ -499,4 +519,19 @@ async fn tool_calls_do_not_wait_for_slow_drafts() {
     // Forty calls answered, and the draft is still running: nothing waited for it.
     let status = alice.call_ok("get_draft_status", json!({"job_id": job})).await["job"].clone();
     assert_eq!(status["status"], "running", "{status}");
+    // The scheduler reports the queue's depth (here, the running draft) every tick.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("draftline_job_queue_depth{status=\"running\",kind=\"draft.update\"}"),
+        "{metrics}"
+    );
 }

@@ -209,6 +209,17 @@ pub struct Depth {
     pub count: i64,
 }
 
+/// Queued and running jobs per (status, kind): the queue's depth, cheap enough to read
+/// every few seconds (both statuses have partial indexes).
+pub async fn active_depth(conn: &mut PgConnection) -> Result<Vec<Depth>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT status, kind, count(*) AS count FROM jobs WHERE status IN ('queued', 'running') \
+         GROUP BY status, kind ORDER BY status, kind",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 pub async fn depth(conn: &mut PgConnection) -> Result<Vec<Depth>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT status, kind, count(*) AS count FROM jobs GROUP BY status, kind ORDER BY status, kind",
