@@ -7,7 +7,7 @@ use crate::fanout::{Fanout, FanoutConfig};
 use crate::presence::Presences;
 use protocol::ProjectId;
 use protocol::UserId;
-use protocol::event::{Event, project_topic};
+use protocol::event::{Event, project_topic, session_topic};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,9 +102,17 @@ impl Hub {
     /// Publishes events of a change on the project's topic, after its transaction
     /// committed. Postgres already holds the change: a publish that fails is logged and
     /// counted, and the caller's answer stands (clients resync with `snapshot`).
+    ///
+    /// A `tool.progress` for a session's job also goes to that session's topic.
     pub async fn publish(&self, project: ProjectId, events: &[Event]) {
         let topic = project_topic(project);
         for event in events {
+            if let Event::ToolProgress(progress) = event
+                && let Some(session) = progress.session_id
+                && let Err(e) = self.topics.publish(&session_topic(session), event).await
+            {
+                tracing::warn!(%session, error = %e, "progress not published to the session");
+            }
             match self.topics.publish(&topic, event).await {
                 Ok(_) => {
                     metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "kind" => event.kind())

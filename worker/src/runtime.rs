@@ -497,11 +497,22 @@ impl Worker {
 
 /// Publishes events of a job on its project's topic. Postgres holds the job's outcome:
 /// a publish that fails is logged, and clients resync with `snapshot`.
+///
+/// A `tool.progress` for a session's job also goes to that session's topic, so an
+/// assistant can follow its own work without the project's other traffic.
 pub async fn publish(topics: &store::topics::Topics, project: ProjectId, events: &[Event]) {
     let topic = protocol::event::project_topic(project);
     for event in events {
         if let Err(e) = topics.publish(&topic, event).await {
             tracing::warn!(%project, kind = event.kind(), error = %e, "event not published");
+        }
+        if let Event::ToolProgress(progress) = event
+            && let Some(session) = progress.session_id
+        {
+            let topic = protocol::event::session_topic(session);
+            if let Err(e) = topics.publish(&topic, event).await {
+                tracing::warn!(%session, error = %e, "progress not published to the session");
+            }
         }
     }
 }

@@ -155,6 +155,11 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
     let project = ready_project(&mut alice).await;
     let mut other = server.connect("alice").await;
     subscribe(&mut other, &project).await;
+    // The asking session's own topic carries its jobs' progress.
+    let own = alice
+        .request(json!({"type": "subscribe", "topic": format!("session:{}", alice.session_id())}))
+        .await;
+    assert_eq!(own["type"], "subscribed", "{own}");
 
     let queued = alice
         .call_ok(
@@ -185,6 +190,12 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
         assert!(delta["text"].as_str().unwrap().chars().count() <= 200 + 200);
     }
     let streamed: String = deltas.iter().map(|d| d["text"].as_str().unwrap()).collect();
+
+    let mine = job_events(&mut alice.ws, &job, "completed").await;
+    let statuses: Vec<&str> = mine.iter().map(|e| e["status"].as_str().unwrap()).collect();
+    // (`queued` came before the tool's result, which the request helper reads past.)
+    assert_eq!(statuses, ["running", "completed"], "{mine:#?}");
+    assert!(mine.iter().all(|e| e["kind"] == "tool.progress"));
 
     let done = &events[completed];
     assert!(!done["summary"].as_str().unwrap().is_empty());
