@@ -3,6 +3,7 @@
 //! servers on port 0 in-process.
 
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod error;
 pub mod fanout;

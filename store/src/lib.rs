@@ -1,6 +1,7 @@
 //! Draftline's storage: every SQL query, one module per aggregate. The hub and the
 //! workers both use this crate; nothing else knows SQL.
 
+pub mod chat;
 pub mod dispatch;
 pub mod documents;
 pub mod error;

@@ -8,9 +8,9 @@
 use crate::WorkerError;
 use crate::config::WorkerConfig;
 use crate::handler::{Done, JobContext, JobError, Registry};
+use protocol::entities::{Job, JobStatus};
 use protocol::event::{Event, JobStatusEvent};
 use protocol::{JobId, ProjectId};
-use protocol::entities::{Job, JobStatus};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -346,23 +346,21 @@ impl Worker {
                 let _ = done_tx.send(lease).await;
                 return;
             }
-            Ok(done) => {
-                match self.complete(lease, done).await {
-                    Ok(Some(events)) => {
-                        self.announce(&cx.job, JobStatus::Completed).await;
-                        if let Some(project) = cx.job.project_id {
-                            publish(&self.topics, project, &events).await;
-                        }
-                        Ok(())
+            Ok(done) => match self.complete(lease, done).await {
+                Ok(Some(events)) => {
+                    self.announce(&cx.job, JobStatus::Completed).await;
+                    if let Some(project) = cx.job.project_id {
+                        publish(&self.topics, project, &events).await;
                     }
-                    Ok(None) => {
-                        finished("lost");
-                        tracing::warn!("lease lost before completion; the result was discarded");
-                        return;
-                    }
-                    Err(error) => Err(error),
+                    Ok(())
                 }
-            }
+                Ok(None) => {
+                    finished("lost");
+                    tracing::warn!("lease lost before completion; the result was discarded");
+                    return;
+                }
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error),
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;

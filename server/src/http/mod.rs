@@ -2,6 +2,7 @@
 //! parsing that answers in the protocol's error shape.
 
 mod admin;
+mod chat;
 mod documents;
 mod events;
 mod health;
@@ -48,6 +49,7 @@ pub fn router(hub: Hub) -> Router {
             put(members::put).delete(members::remove),
         )
         .route("/v1/projects/{id}/operations", get(operations::list))
+        .route("/v1/projects/{id}/chat", post(chat::send).get(chat::list))
         .route("/v1/jobs/{id}", get(jobs::get))
         .route("/v1/admin/jobs", get(admin::list))
         .route("/v1/admin/jobs/{id}/retry", post(admin::retry))

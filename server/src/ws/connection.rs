@@ -388,13 +388,23 @@ async fn handle(
                 Err(e) => ServerMessage::error(Some(id), e),
             }
         }
-        message @ ClientMessage::ChatSend(_) => ServerMessage::error(
-            Some(message.id().clone()),
-            ErrorBody::new(
-                ErrorCode::Unavailable,
-                format!("`{kind}` is not served by this hub version yet"),
-            ),
-        ),
+        ClientMessage::ChatSend(protocol::client::ChatSend {
+            id,
+            project_id,
+            text,
+        }) => {
+            let session = Some(caller.session.id);
+            match crate::chat::send(hub, &caller.user, session, project_id, &text).await {
+                Ok(sent) => ok(
+                    id,
+                    OkData::ChatSent {
+                        message_id: sent.message_id,
+                        job_id: sent.job_id,
+                    },
+                ),
+                Err(e) => ServerMessage::error(Some(id), e),
+            }
+        }
     };
     tracing::debug!(
         kind,

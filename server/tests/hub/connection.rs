@@ -378,18 +378,3 @@ async fn transcript_items_append_once_in_order() {
         .await;
     assert_eq!(reply["code"], "bad_request");
 }
-
-#[tokio::test]
-async fn not_yet_served_messages_answer_unavailable() {
-    let server = TestServer::start().await;
-    let mut client = server.connect("alice").await;
-    let reply = client
-        .request(json!({"type": "chat.send", "project_id": "00000000-0000-0000-0000-000000000000", "text": "hi"}))
-        .await;
-    assert_eq!(reply["type"], "error");
-    assert_eq!(reply["code"], "unavailable");
-    assert_eq!(
-        client.request(json!({"type": "ping"})).await["type"],
-        "pong"
-    );
-}

@@ -33,8 +33,7 @@ impl Jobs {
         let manager = redis::aio::ConnectionManager::new(redis.clone())
             .await
             .unwrap();
-        let dispatch =
-            store::dispatch::Dispatch::new(manager, server.config.redis_prefix.clone());
+        let dispatch = store::dispatch::Dispatch::new(manager, server.config.redis_prefix.clone());
         let registry = worker::handlers::builtin(&config).unwrap();
         let shutdown = CancellationToken::new();
         let scheduler = worker::Scheduler::new(
@@ -72,19 +71,31 @@ async fn ready_project(client: &mut Client) -> String {
     assert_eq!(client.welcome["session"]["mode"], "selection");
     let project = client.project_in_mode("Harbour Workshop", "intake").await;
     for (field, value) in [
-        ("summary", "Turn the old harbour warehouse into a community workshop."),
+        (
+            "summary",
+            "Turn the old harbour warehouse into a community workshop.",
+        ),
         ("audience", "The town council's planning committee."),
         ("goals_momentum", "Open by spring with three local makers."),
     ] {
         client
-            .call_ok("sync_blueprint_field", json!({"field": field, "value": value}))
+            .call_ok(
+                "sync_blueprint_field",
+                json!({"field": field, "value": value}),
+            )
             .await;
     }
     client
-        .call_ok("create_todo", json!({"title": "Get a fire safety quote", "priority": "high"}))
+        .call_ok(
+            "create_todo",
+            json!({"title": "Get a fire safety quote", "priority": "high"}),
+        )
         .await;
     client
-        .call_ok("create_note", json!({"body": "The roof was inspected in 2023."}))
+        .call_ok(
+            "create_note",
+            json!({"body": "The roof was inspected in 2023."}),
+        )
         .await;
     let appended = client
         .request(json!({"type": "transcript.append", "items": [
@@ -95,7 +106,10 @@ async fn ready_project(client: &mut Client) -> String {
         .await;
     assert_eq!(appended["data"]["appended"], 3, "{appended}");
     client
-        .call_ok("record_transcript_pointer", json!({"item_id": "item-1", "label": "why"}))
+        .call_ok(
+            "record_transcript_pointer",
+            json!({"item_id": "item-1", "label": "why"}),
+        )
         .await;
     client.call_ok("commit_blueprint", json!({})).await;
     client.configure(json!({"mode": "ghostwriting"})).await;
@@ -134,7 +148,10 @@ async fn next_progress(ws: &mut Ws, status: &str) -> Value {
     loop {
         let message = ws.recv().await;
         let event = &message["event"];
-        if message["type"] == "event" && event["kind"] == "tool.progress" && event["status"] == status {
+        if message["type"] == "event"
+            && event["kind"] == "tool.progress"
+            && event["status"] == status
+        {
             return event.clone();
         }
     }
@@ -183,7 +200,10 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
     assert!(position(&events, "tool.progress", Some("queued")) < running);
     assert!(position(&events, "job.status", Some("running")) < first_delta);
     assert!(running < first_delta && first_delta < updated && updated < completed);
-    let deltas: Vec<&Value> = events.iter().filter(|e| e["kind"] == "draft.delta").collect();
+    let deltas: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "draft.delta")
+        .collect();
     assert!(deltas.len() > 1, "the draft streams in batches");
     for (i, delta) in deltas.iter().enumerate() {
         assert_eq!(delta["seq"], i as u64);
@@ -221,7 +241,10 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
         "Mara from the boatyard.",
         "Young people can learn a trade there.",
     ] {
-        assert!(markdown.contains(expected), "missing {expected:?} in\n{markdown}");
+        assert!(
+            markdown.contains(expected),
+            "missing {expected:?} in\n{markdown}"
+        );
     }
     assert_eq!(document["summary"], done["summary"]);
 
@@ -276,7 +299,10 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
 
     // The same request again within the throttle window is answered with the same job.
     let again = alice
-        .call_ok("queue_draft_update", json!({"urgency": "normal", "summary": "a first  full draft"}))
+        .call_ok(
+            "queue_draft_update",
+            json!({"urgency": "normal", "summary": "a first  full draft"}),
+        )
         .await;
     assert_eq!(again["status"], "throttled");
     assert_eq!(again["job_id"], job);
@@ -303,10 +329,16 @@ async fn a_persons_edit_during_a_draft_survives_the_merge() {
     // New material for the next draft: a voice, and a changed summary.
     alice.configure(json!({"mode": "intake"})).await;
     alice
-        .call_ok("sync_blueprint_field", json!({"field": "voice", "value": "Warm and plain."}))
+        .call_ok(
+            "sync_blueprint_field",
+            json!({"field": "voice", "value": "Warm and plain."}),
+        )
         .await;
     alice
-        .call_ok("sync_blueprint_field", json!({"field": "summary", "value": "A workshop for the whole town."}))
+        .call_ok(
+            "sync_blueprint_field",
+            json!({"field": "summary", "value": "A workshop for the whole town."}),
+        )
         .await;
     alice.call_ok("commit_blueprint", json!({})).await;
     alice.configure(json!({"mode": "ghostwriting"})).await;
@@ -338,7 +370,10 @@ async fn a_persons_edit_during_a_draft_survives_the_merge() {
         .await;
     editor.configure(json!({"mode": "update"})).await;
     let v2 = editor
-        .call_ok("apply_document_edits", json!({"base_version": 1, "markdown": edited}))
+        .call_ok(
+            "apply_document_edits",
+            json!({"base_version": 1, "markdown": edited}),
+        )
         .await;
     assert_eq!(v2["document"]["version"], 2);
 
@@ -351,16 +386,38 @@ async fn a_persons_edit_during_a_draft_survives_the_merge() {
         .iter()
         .map(|c| c.as_str().unwrap())
         .collect();
-    assert_eq!(conflicts, ["harbour-workshop/overview"], "both changed the overview");
+    assert_eq!(
+        conflicts,
+        ["harbour-workshop/overview"],
+        "both changed the overview"
+    );
     let done = &events[position(&events, "tool.progress", Some("completed"))];
-    assert!(done["narration"].as_str().unwrap().contains("kept your edits"), "{done}");
+    assert!(
+        done["narration"]
+            .as_str()
+            .unwrap()
+            .contains("kept your edits"),
+        "{done}"
+    );
 
     let v3 = alice.call_ok("get_document", json!({})).await["document"].clone();
     let markdown = v3["markdown"].as_str().unwrap();
-    assert!(markdown.contains("The council, and the harbour trust's board."), "{markdown}");
-    assert!(markdown.contains("Our own words about the workshop."), "{markdown}");
-    assert!(!markdown.contains("A workshop for the whole town."), "people's overview kept");
-    assert!(markdown.contains("## Voice\n\nWarm and plain."), "the draft's new section: {markdown}");
+    assert!(
+        markdown.contains("The council, and the harbour trust's board."),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("Our own words about the workshop."),
+        "{markdown}"
+    );
+    assert!(
+        !markdown.contains("A workshop for the whole town."),
+        "people's overview kept"
+    );
+    assert!(
+        markdown.contains("## Voice\n\nWarm and plain."),
+        "the draft's new section: {markdown}"
+    );
     let result = alice
         .call_ok("get_draft_status", json!({"job_id": second}))
         .await["job"]["result"]
@@ -435,7 +492,11 @@ async fn a_model_that_fails_twice_then_succeeds_gives_one_version_after_three_at
         .filter(|e| e["kind"] == "tool.progress" && e["status"] == "retrying")
         .collect();
     assert_eq!(retries.len(), 2, "{events:#?}");
-    assert!(retries[0]["error"].as_str().unwrap().contains("overloaded"), "{}", retries[0]);
+    assert!(
+        retries[0]["error"].as_str().unwrap().contains("overloaded"),
+        "{}",
+        retries[0]
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     let status = alice.call_ok("get_draft_status", json!({})).await["job"].clone();
     assert_eq!(status["attempts"], 3);
@@ -487,8 +548,14 @@ async fn a_draft_that_fails_for_good_is_narrated_and_alerted() {
         .to_owned();
     let events = job_events(&mut alice.ws, &job, "failed").await;
     let failed = events.last().unwrap();
-    assert!(failed["error"].as_str().unwrap().contains("overloaded"), "{failed}");
-    assert_eq!(failed["narration"], "I couldn't update the draft this time.");
+    assert!(
+        failed["error"].as_str().unwrap().contains("overloaded"),
+        "{failed}"
+    );
+    assert_eq!(
+        failed["narration"],
+        "I couldn't update the draft this time."
+    );
     let deadline = tokio::time::Instant::now() + WAIT;
     let alert = loop {
         if let Some(alert) = alerts.lock().await.first().cloned() {
@@ -499,11 +566,17 @@ async fn a_draft_that_fails_for_good_is_narrated_and_alerted() {
     };
     assert_eq!(alert["project_id"], project);
     assert_eq!(alert["job_id"], job);
-    assert!(alert["text"].as_str().unwrap().contains("after 3 attempts"), "{alert}");
+    assert!(
+        alert["text"].as_str().unwrap().contains("after 3 attempts"),
+        "{alert}"
+    );
     assert!(alert["error"].as_str().unwrap().contains("overloaded"));
     let status = alice.call_ok("get_draft_status", json!({})).await["job"].clone();
     assert_eq!(status["status"], "failed");
-    assert_eq!(alice.call_ok("get_document", json!({})).await["document"]["version"], 0);
+    assert_eq!(
+        alice.call_ok("get_document", json!({})).await["document"]["version"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -528,7 +601,10 @@ async fn tool_calls_do_not_wait_for_slow_drafts() {
         alice.call_ok("get_project", json!({})).await;
     }
     // Forty calls answered, and the draft is still running: nothing waited for it.
-    let status = alice.call_ok("get_draft_status", json!({"job_id": job})).await["job"].clone();
+    let status = alice
+        .call_ok("get_draft_status", json!({"job_id": job}))
+        .await["job"]
+        .clone();
     assert_eq!(status["status"], "running", "{status}");
     // The scheduler reports the queue's depth (here, the running draft) every tick.
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod chat;
 mod connection;
 mod drafting;
 mod events;

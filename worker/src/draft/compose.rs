@@ -4,14 +4,15 @@
 //! optional pause per piece to stand in for a slow one). The default provider, and
 //! the one that works offline.
 
+use super::chat::{ChatInput, ChatPrompt};
 use super::prompt::{
     ExcerptRef, Prompt, PromptInput, clip_to, count, estimate_tokens, one_line, priority_name,
     role_name, status_name,
 };
-use super::provider::{Deltas, Drafted, Provider, ProviderError, Usage, pause, send_delta};
+use super::provider::{Deltas, Drafted, Provider, ProviderError, Reply, Usage, pause, send_delta};
 use futures_util::future::BoxFuture;
 use protocol::blueprint::{self, BlueprintField};
-use protocol::entities::TodoStatus;
+use protocol::entities::{ChatRole, TodoStatus};
 use std::fmt::Write as _;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,20 @@ impl Provider for Compose {
         "compose"
     }
 
+    fn reply<'a>(
+        &'a self,
+        prompt: &'a ChatPrompt,
+        input: &'a ChatInput,
+        deltas: &'a Deltas,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
+        Box::pin(async move {
+            let reply = Self::answer(input, prompt.tokens);
+            self.stream(&reply.text, deltas, cancel).await?;
+            Ok(reply)
+        })
+    }
+
     fn draft<'a>(
         &'a self,
         prompt: &'a Prompt,
@@ -72,16 +87,141 @@ impl Provider for Compose {
     ) -> BoxFuture<'a, Result<Drafted, ProviderError>> {
         Box::pin(async move {
             let drafted = Self::write(input, prompt.tokens);
-            for piece in pieces(&drafted.markdown, PIECE_CHARS) {
-                if !self.delay.is_zero() {
-                    pause(self.delay, cancel).await?;
-                } else if cancel.is_cancelled() {
-                    return Err(ProviderError::Cancelled);
-                }
-                send_delta(deltas, piece.to_owned(), cancel).await?;
-            }
+            self.stream(&drafted.markdown, deltas, cancel).await?;
             Ok(drafted)
         })
+    }
+}
+
+impl Compose {
+    /// Streams `text` in pieces, pausing before each like a slow model would.
+    async fn stream(
+        &self,
+        text: &str,
+        deltas: &Deltas,
+        cancel: &CancellationToken,
+    ) -> Result<(), ProviderError> {
+        for piece in pieces(text, PIECE_CHARS) {
+            if !self.delay.is_zero() {
+                pause(self.delay, cancel).await?;
+            } else if cancel.is_cancelled() {
+                return Err(ProviderError::Cancelled);
+            }
+            send_delta(deltas, piece.to_owned(), cancel).await?;
+        }
+        Ok(())
+    }
+
+    /// The reply to the last message of `input`, all at once: without a model it cannot
+    /// understand the message, so it answers from the project's state (what the draft
+    /// covers, which blueprint fields are still open) and suggests the next question.
+    /// `prompt_tokens` goes into the usage.
+    pub fn answer(input: &ChatInput, prompt_tokens: usize) -> Reply {
+        let text = reply_text(input);
+        Reply {
+            usage: Usage {
+                prompt_tokens: prompt_tokens as u64,
+                completion_tokens: estimate_tokens(&text) as u64,
+            },
+            text,
+        }
+    }
+}
+
+/// The longest quote of the message being answered, in characters: enough to show
+/// which message the reply is about without repeating a pasted page.
+const MAX_ECHO_CHARS: usize = 160;
+
+/// Field names listed by name in a reply before the rest are counted: a sentence a
+/// person can read (or an assistant say) in one breath.
+const MAX_LISTED: usize = 4;
+
+/// A reply in three short paragraphs: the message acknowledged, what the draft covers,
+/// where the blueprint stands with the next question to ask.
+fn reply_text(input: &ChatInput) -> String {
+    let mut out = String::new();
+    match input
+        .question()
+        .filter(|m| m.role == ChatRole::User)
+        .map(|m| one_line(&m.text))
+        .filter(|t| !t.is_empty())
+    {
+        Some(text) => {
+            let _ = write!(out, "Noted: “{}”", clip_to(&text, MAX_ECHO_CHARS));
+        }
+        None => out.push_str("Here is where the project stands."),
+    }
+    out.push_str("\n\n");
+
+    let titles = input.section_titles();
+    if input.document_version == 0 && titles.is_empty() {
+        out.push_str(
+            "Nothing is drafted yet: ask for a draft update once there is enough to go on.",
+        );
+    } else {
+        let _ = write!(out, "The draft (version {})", input.document_version);
+        if titles.is_empty() {
+            out.push_str(" has no sections yet.");
+        } else {
+            let _ = write!(out, " covers {}.", listing(&titles));
+        }
+        let summary = one_line(&input.document_summary);
+        if !summary.is_empty() {
+            let _ = write!(out, " {}", ending(&summary));
+        }
+    }
+    out.push_str("\n\n");
+
+    let project = &input.project;
+    let filled: Vec<&str> = super::prompt::filled_fields(project)
+        .into_iter()
+        .map(|(f, _)| f.title())
+        .collect();
+    let (bp, _) = super::prompt::blueprint_in_use(project);
+    let gaps = blueprint::gaps(bp);
+    if filled.is_empty() {
+        out.push_str("No blueprint field is filled yet");
+    } else {
+        let _ = write!(out, "The blueprint has {} filled in", listing(&filled));
+    }
+    match gaps.first() {
+        None => out.push_str(
+            ", and every field is filled. Next, ask for a draft update so the document \
+             reflects the latest conversation.",
+        ),
+        Some(next) => {
+            let open: Vec<&str> = gaps.iter().map(|g| g.field.title()).collect();
+            let _ = write!(
+                out,
+                "; still open: {}. A good next question: {}",
+                listing(&open),
+                next.question
+            );
+        }
+    }
+    out
+}
+
+/// `a`, `a and b`, `a, b and c`, or the first [`MAX_LISTED`] and how many more.
+fn listing(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        _ if items.len() > MAX_LISTED => format!(
+            "{} and {} more",
+            items[..MAX_LISTED].join(", "),
+            items.len() - MAX_LISTED
+        ),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// `text` ending with a full stop (or the stop it has).
+fn ending(text: &str) -> String {
+    if text.ends_with(['.', '!', '?', '…']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
     }
 }
 
@@ -317,6 +457,80 @@ mod tests {
             !store::sections::outline(&md)
                 .iter()
                 .any(|s| s.title.starts_with("Part"))
+        );
+    }
+
+    #[test]
+    fn the_reply_for_a_fixed_input() {
+        use super::super::chat::fixtures;
+        let input = fixtures::input();
+        let reply = Compose::answer(&input, 42);
+        let want = format!(
+            "Noted: “What should we cover next?”\n\n\
+             The draft (version 3) covers Overview and Audience. A proposal for a community workshop.\n\n\
+             The blueprint has Summary, Audience, Voice and Goals & momentum filled in; \
+             still open: Outline, Integrity & ideals, People & bonds, Meaning & identity and 5 more. \
+             A good next question: {}",
+            BlueprintField::Outline.question()
+        );
+        assert_eq!(reply.text, want);
+        assert_eq!(reply.usage.prompt_tokens, 42);
+        assert_eq!(
+            reply.usage.completion_tokens,
+            estimate_tokens(&reply.text) as u64
+        );
+        assert_eq!(Compose::answer(&input, 42), reply, "deterministic");
+    }
+
+    #[test]
+    fn the_reply_for_an_empty_project() {
+        use super::super::chat::fixtures;
+        let mut input = fixtures::input();
+        input.project.blueprint.clear();
+        input.project.blueprint_version = 0;
+        input.document_version = 0;
+        input.outline.clear();
+        input.history[2].text = format!("  {}  ", "long ".repeat(100));
+        let text = Compose::answer(&input, 0).text;
+        let paragraphs: Vec<&str> = text.split("\n\n").collect();
+        assert_eq!(paragraphs.len(), 3, "{text}");
+        assert!(paragraphs[0].starts_with("Noted: “long long"));
+        assert!(paragraphs[0].ends_with("…”"), "the echo is clipped");
+        assert!(paragraphs[1].starts_with("Nothing is drafted yet"));
+        assert!(
+            paragraphs[2].starts_with("No blueprint field is filled yet; still open: Summary, ")
+        );
+        assert!(paragraphs[2].ends_with(BlueprintField::Summary.question()));
+    }
+
+    #[test]
+    fn a_full_blueprint_suggests_a_draft_update() {
+        use super::super::chat::fixtures;
+        let mut input = fixtures::input();
+        for field in BlueprintField::ALL {
+            input.project.blueprint.insert(field, "Set.".into());
+        }
+        let text = Compose::answer(&input, 0).text;
+        assert!(
+            text.contains("and 9 more filled in, and every field is filled."),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "ask for a draft update so the document reflects the latest conversation."
+            )
+        );
+    }
+
+    #[test]
+    fn listings_read_as_a_sentence() {
+        assert_eq!(listing(&[]), "");
+        assert_eq!(listing(&["a"]), "a");
+        assert_eq!(listing(&["a", "b"]), "a and b");
+        assert_eq!(listing(&["a", "b", "c", "d"]), "a, b, c and d");
+        assert_eq!(
+            listing(&["a", "b", "c", "d", "e", "f"]),
+            "a, b, c, d and 2 more"
         );
     }
 

@@ -1,13 +1,16 @@
-//! `openai`: drafts with any OpenAI-compatible chat completions endpoint (OpenAI, vLLM,
-//! llama.cpp server, Ollama) over a streamed request, forwarding the document's text as
-//! it arrives, with typed errors and a few attempts for failures that happen before
-//! any text was streamed.
+//! `openai`: drafts and writes chat replies with any OpenAI-compatible chat completions
+//! endpoint (OpenAI, vLLM, llama.cpp server, Ollama) over a streamed request, forwarding
+//! the text as it arrives, with typed errors and a few attempts for failures that happen
+//! before any text was streamed.
 
+use super::chat::{ChatInput, ChatPrompt};
 use super::prompt::{Prompt, PromptInput, estimate_tokens};
 use super::provider::{
-    Deltas, Drafted, Provider, ProviderError, TrailerGate, Usage, parse_answer, pause, send_delta,
+    Deltas, Drafted, Provider, ProviderError, Reply, TrailerGate, Usage, parse_answer, pause,
+    send_delta,
 };
 use futures_util::future::BoxFuture;
+use protocol::entities::ChatRole;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
@@ -73,22 +76,90 @@ impl OpenAi {
             .min(self.config.max_backoff)
     }
 
-    /// Attempts until one succeeds, or fails in a way a retry here cannot fix: not
-    /// retryable, out of attempts, or after text was streamed. A retry after that
-    /// would send the document's beginning again into the delta channel, so such a
-    /// failure goes back to the job (whose next attempt starts a fresh preview).
-    async fn run(
+    /// Drafts: the document streamed without its trailer, then read with it.
+    async fn draft_document(
         &self,
         prompt: &Prompt,
         deltas: &Deltas,
         cancel: &CancellationToken,
     ) -> Result<Drafted, ProviderError> {
+        let messages = [
+            Message {
+                role: "system",
+                content: &prompt.system,
+            },
+            Message {
+                role: "user",
+                content: &prompt.user,
+            },
+        ];
+        let answer = self.run(&messages, Trailer::Held, deltas, cancel).await?;
+        let mut drafted = parse_answer(&answer.text);
+        if drafted.markdown.is_empty() {
+            return Err(ProviderError::BadResponse(
+                "the answer has no document".into(),
+            ));
+        }
+        drafted.usage = answer.usage.unwrap_or(Usage {
+            prompt_tokens: prompt.tokens as u64,
+            completion_tokens: estimate_tokens(&answer.text) as u64,
+        });
+        Ok(drafted)
+    }
+
+    /// Writes a chat reply: the system prompt, then the conversation's turns.
+    async fn write_reply(
+        &self,
+        prompt: &ChatPrompt,
+        deltas: &Deltas,
+        cancel: &CancellationToken,
+    ) -> Result<Reply, ProviderError> {
+        let messages: Vec<Message<'_>> = std::iter::once(Message {
+            role: "system",
+            content: &prompt.system,
+        })
+        .chain(prompt.turns.iter().map(|turn| Message {
+            role: match turn.role {
+                ChatRole::User => "user",
+                ChatRole::Assistant => "assistant",
+            },
+            content: &turn.text,
+        }))
+        .collect();
+        let answer = self.run(&messages, Trailer::Absent, deltas, cancel).await?;
+        let text = answer.text.trim();
+        if text.is_empty() {
+            return Err(ProviderError::BadResponse("the answer is empty".into()));
+        }
+        Ok(Reply {
+            text: text.to_owned(),
+            usage: answer.usage.unwrap_or(Usage {
+                prompt_tokens: prompt.tokens as u64,
+                completion_tokens: estimate_tokens(text) as u64,
+            }),
+        })
+    }
+
+    /// Attempts until one succeeds, or fails in a way a retry here cannot fix: not
+    /// retryable, out of attempts, or after text was streamed. A retry after that
+    /// would send the answer's beginning again into the delta channel, so such a
+    /// failure goes back to the job (whose next attempt starts a fresh preview).
+    async fn run(
+        &self,
+        messages: &[Message<'_>],
+        trailer: Trailer,
+        deltas: &Deltas,
+        cancel: &CancellationToken,
+    ) -> Result<Answer, ProviderError> {
         let attempts = self.config.attempts.max(1);
         let mut attempt = 1;
         loop {
             let mut streamed = false;
-            let error = match self.attempt(prompt, deltas, cancel, &mut streamed).await {
-                Ok(drafted) => return Ok(drafted),
+            let error = match self
+                .attempt(messages, trailer, deltas, cancel, &mut streamed)
+                .await
+            {
+                Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
             if streamed || !error.retryable() || attempt >= attempts {
@@ -119,23 +190,15 @@ impl OpenAi {
     /// One request. `streamed` is set once a piece went to `deltas`.
     async fn attempt(
         &self,
-        prompt: &Prompt,
+        messages: &[Message<'_>],
+        trailer: Trailer,
         deltas: &Deltas,
         cancel: &CancellationToken,
         streamed: &mut bool,
-    ) -> Result<Drafted, ProviderError> {
+    ) -> Result<Answer, ProviderError> {
         let body = ChatRequest {
             model: &self.config.model,
-            messages: [
-                Message {
-                    role: "system",
-                    content: &prompt.system,
-                },
-                Message {
-                    role: "user",
-                    content: &prompt.user,
-                },
-            ],
+            messages,
             stream: true,
             stream_options: StreamOptions {
                 include_usage: true,
@@ -183,7 +246,12 @@ impl OpenAi {
         }
 
         let mut lines = SseLines::default();
-        let mut gate = TrailerGate::default();
+        // Everything received, when no gate keeps it.
+        let mut text = String::new();
+        let mut gate = match trailer {
+            Trailer::Held => Some(TrailerGate::default()),
+            Trailer::Absent => None,
+        };
         let mut usage = None;
         let mut done = false;
         while !done {
@@ -227,7 +295,13 @@ impl OpenAi {
                     .and_then(|c| c.delta)
                     .and_then(|d| d.content)
                     .unwrap_or_default();
-                let piece = gate.push(&content);
+                let piece = match &mut gate {
+                    Some(gate) => gate.push(&content),
+                    None => {
+                        text.push_str(&content);
+                        content
+                    }
+                };
                 if !piece.is_empty() {
                     send_delta(deltas, piece, cancel).await?;
                     *streamed = true;
@@ -239,24 +313,31 @@ impl OpenAi {
                 "the stream ended before [DONE]".into(),
             ));
         }
-        let rest = gate.finish();
+        let rest = gate.as_mut().map(TrailerGate::finish).unwrap_or_default();
         if !rest.is_empty() {
             send_delta(deltas, rest, cancel).await?;
             *streamed = true;
         }
-
-        let mut drafted = parse_answer(gate.text());
-        if drafted.markdown.is_empty() {
-            return Err(ProviderError::BadResponse(
-                "the answer has no document".into(),
-            ));
-        }
-        drafted.usage = usage.unwrap_or(Usage {
-            prompt_tokens: prompt.tokens as u64,
-            completion_tokens: estimate_tokens(gate.text()) as u64,
-        });
-        Ok(drafted)
+        // The gate keeps the whole text itself (trailer included).
+        let text = gate.map_or(text, |gate| gate.text().to_owned());
+        Ok(Answer { text, usage })
     }
+}
+
+/// Whether an answer ends with the draft's trailer, which the preview must not show.
+#[derive(Clone, Copy, Debug)]
+enum Trailer {
+    /// Held back from `deltas` (drafts).
+    Held,
+    /// There is none (chat replies): everything is streamed.
+    Absent,
+}
+
+/// A streamed answer: all of its text (a trailer included), and the usage the server
+/// reported, if it did.
+struct Answer {
+    text: String,
+    usage: Option<Usage>,
 }
 
 impl Provider for OpenAi {
@@ -271,7 +352,17 @@ impl Provider for OpenAi {
         deltas: &'a Deltas,
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<Drafted, ProviderError>> {
-        Box::pin(self.run(prompt, deltas, cancel))
+        Box::pin(self.draft_document(prompt, deltas, cancel))
+    }
+
+    fn reply<'a>(
+        &'a self,
+        prompt: &'a ChatPrompt,
+        _input: &'a ChatInput,
+        deltas: &'a Deltas,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
+        Box::pin(self.write_reply(prompt, deltas, cancel))
     }
 }
 
@@ -361,7 +452,7 @@ impl SseLines {
 #[derive(Serialize)]
 struct ChatRequest<'a> {
     model: &'a str,
-    messages: [Message<'a>; 2],
+    messages: &'a [Message<'a>],
     stream: bool,
     stream_options: StreamOptions,
 }

@@ -135,34 +135,14 @@ impl PromptInput {
         }
     }
 
-    /// The committed blueprint once one was committed and it says something; until
-    /// then the draft being filled during intake.
+    /// The blueprint in use: see [`blueprint_in_use`].
     pub fn blueprint(&self) -> (&Blueprint, BlueprintSource) {
-        let committed = &self.project.blueprint;
-        if self.project.blueprint_version > 0 && committed.values().any(|v| !v.trim().is_empty()) {
-            (
-                committed,
-                BlueprintSource::Committed {
-                    version: self.project.blueprint_version,
-                },
-            )
-        } else {
-            (&self.project.blueprint_draft, BlueprintSource::Draft)
-        }
+        blueprint_in_use(&self.project)
     }
 
     /// The filled fields of the blueprint in use, in the blueprint's order.
     pub fn filled_fields(&self) -> Vec<(BlueprintField, &str)> {
-        let (bp, _) = self.blueprint();
-        BlueprintField::ALL
-            .into_iter()
-            .filter_map(|f| {
-                bp.get(&f)
-                    .map(|v| v.trim())
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (f, v))
-            })
-            .collect()
+        filled_fields(&self.project)
     }
 
     /// The todos not done, most important first (then oldest first).
@@ -210,6 +190,37 @@ impl PromptInput {
         });
         out
     }
+}
+
+/// The blueprint a project's drafts and chat replies are made from: the committed one
+/// once one was committed and it says something; until then the draft being filled
+/// during intake.
+pub fn blueprint_in_use(project: &Project) -> (&Blueprint, BlueprintSource) {
+    let committed = &project.blueprint;
+    if project.blueprint_version > 0 && committed.values().any(|v| !v.trim().is_empty()) {
+        (
+            committed,
+            BlueprintSource::Committed {
+                version: project.blueprint_version,
+            },
+        )
+    } else {
+        (&project.blueprint_draft, BlueprintSource::Draft)
+    }
+}
+
+/// The filled fields of the project's blueprint in use, in the blueprint's order.
+pub fn filled_fields(project: &Project) -> Vec<(BlueprintField, &str)> {
+    let (bp, _) = blueprint_in_use(project);
+    BlueprintField::ALL
+        .into_iter()
+        .filter_map(|f| {
+            bp.get(&f)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(|v| (f, v))
+        })
+        .collect()
 }
 
 /// An excerpt as the prompt and `compose` use it.

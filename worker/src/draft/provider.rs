@@ -1,8 +1,9 @@
-//! The model provider interface: one async method that drafts the document for a
-//! prompt, streaming text pieces into a bounded channel as they come, and typed errors
-//! that say whether another attempt can help. Also the parsing of an answer (document,
-//! then the `---DRAFTLINE---` trailer) that every provider shares.
+//! The model provider interface: async methods that draft the document for a prompt or
+//! write a chat reply, streaming text pieces into a bounded channel as they come, and
+//! typed errors that say whether another attempt can help. Also the parsing of an
+//! answer (document, then the `---DRAFTLINE---` trailer) that every provider shares.
 
+use super::chat::{ChatInput, ChatPrompt};
 use super::prompt::{Prompt, PromptInput, TRAILER_MARKER, clip_to};
 use crate::handler::JobError;
 use futures_util::future::BoxFuture;
@@ -45,7 +46,15 @@ pub struct Drafted {
     pub usage: Usage,
 }
 
-/// Why a draft failed.
+/// A finished chat reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The reply's text, trimmed; never empty.
+    pub text: String,
+    pub usage: Usage,
+}
+
+/// Why a draft or a reply failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error("rate limited by the model provider")]
@@ -101,6 +110,17 @@ pub trait Provider: Send + Sync {
         deltas: &'a Deltas,
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<Drafted, ProviderError>>;
+
+    /// Writes the reply to the last turn of `prompt` (built from `input`), sending text
+    /// pieces to `deltas` as they come; the pieces concatenate to the reply (before
+    /// trimming). Same contract as [`Provider::draft`] for `deltas` and `cancel`.
+    fn reply<'a>(
+        &'a self,
+        prompt: &'a ChatPrompt,
+        input: &'a ChatInput,
+        deltas: &'a Deltas,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Reply, ProviderError>>;
 }
 
 /// Sends one piece, waiting while the channel is full, unless cancelled first.

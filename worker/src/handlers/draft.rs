@@ -6,6 +6,7 @@
 //! completed with a sentence to say aloud, retrying, failed), and raises an alert when
 //! the last attempt fails.
 
+use super::deltas::{self, Batching};
 use crate::draft::{
     Deltas, Drafted, Excerpt, Prompt, PromptInput, Provider, build_prompt, delta_channel, merge,
     narration,
@@ -18,10 +19,9 @@ use protocol::event::{DocumentUpdated, DraftDelta, Event, ToolProgress};
 use protocol::{JobId, ProjectId, SessionId};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use store::PgConnection;
 use store::jobs::draft::DraftPayload;
-use tokio::sync::mpsc;
 
 pub use store::jobs::DRAFT_KIND as KIND;
 
@@ -35,13 +35,6 @@ pub const DRAFT_SECONDS: &str = "draftline_draft_duration_seconds";
 pub const DRAFT_TOKENS: &str = "draftline_draft_tokens_total";
 /// Sections kept as people wrote them because a draft changed them too.
 pub const DRAFT_CONFLICTS: &str = "draftline_draft_conflicts_total";
-
-/// How a draft's text is batched into `draft.delta` events.
-#[derive(Clone, Copy, Debug)]
-pub struct Batching {
-    pub interval: Duration,
-    pub chars: usize,
-}
 
 pub struct Draft {
     pub provider: Arc<dyn Provider>,
@@ -138,64 +131,23 @@ impl Draft {
         input: &PromptInput,
     ) -> Result<Drafted, JobError> {
         let (tx, rx) = delta_channel();
-        let batches = publish_deltas(cx, project, rx, self.batching);
+        let job = cx.job.id;
+        let batches = deltas::publish(cx, project, rx, self.batching, |seq, text| {
+            Event::DraftDelta(DraftDelta {
+                job_id: job,
+                seq,
+                text,
+            })
+        });
         let drafting = async {
             let deltas: Deltas = tx;
-            self.provider.draft(prompt, input, &deltas, &cx.cancel).await
+            self.provider
+                .draft(prompt, input, &deltas, &cx.cancel)
+                .await
             // `deltas` drops here, so the batcher sends what is left and ends.
         };
         let (drafted, ()) = tokio::join!(drafting, batches);
         Ok(drafted?)
-    }
-}
-
-/// Publishes the model's text as `draft.delta` events: a batch goes out when it holds
-/// `chars` characters or `interval` has passed since the batch began.
-async fn publish_deltas(
-    cx: &JobContext,
-    project: ProjectId,
-    mut rx: mpsc::Receiver<String>,
-    batching: Batching,
-) {
-    let mut seq = 0u64;
-    let mut batch = String::new();
-    let mut started: Option<tokio::time::Instant> = None;
-    let topic = protocol::event::project_topic(project);
-    loop {
-        let deadline = started.map(|s| s + batching.interval);
-        let piece = tokio::select! {
-            piece = rx.recv() => piece,
-            _ = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            } => Some(String::new()),
-        };
-        let ended = piece.is_none();
-        if let Some(piece) = piece {
-            if !piece.is_empty() && batch.is_empty() {
-                started = Some(tokio::time::Instant::now());
-            }
-            batch.push_str(&piece);
-        }
-        let due = started.is_some_and(|s| s.elapsed() >= batching.interval);
-        if !batch.is_empty() && (ended || due || batch.chars().count() >= batching.chars) {
-            let event = Event::DraftDelta(DraftDelta {
-                job_id: cx.job.id,
-                seq,
-                text: std::mem::take(&mut batch),
-            });
-            if let Err(e) = cx.topics.publish(&topic, &event).await {
-                // Deltas are a preview; the document is what counts.
-                tracing::debug!(error = %e, "draft delta not published");
-            }
-            seq += 1;
-            started = None;
-        }
-        if ended {
-            return;
-        }
     }
 }
 
@@ -219,7 +171,9 @@ impl Handler for Draft {
             let prompt = build_prompt(&input);
             let drafted = self.stream(cx, project, &prompt, &input).await?;
             if drafted.markdown.trim().is_empty() {
-                return Err(JobError::Retryable("the model answered an empty document".into()));
+                return Err(JobError::Retryable(
+                    "the model answered an empty document".into(),
+                ));
             }
             metrics::counter!(DRAFT_TOKENS, "kind" => "prompt")
                 .increment(drafted.usage.prompt_tokens);

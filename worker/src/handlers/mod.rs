@@ -1,7 +1,9 @@
 //! The job handlers that ship with Draftline, one file per job kind.
 
 pub mod alert;
+pub mod chat;
 pub mod debug;
+pub mod deltas;
 pub mod draft;
 pub mod prune;
 pub mod transcript_check;
@@ -16,18 +18,20 @@ pub fn builtin(config: &WorkerConfig) -> Result<Registry, ModelConfigError> {
     let provider = config.model.provider()?;
     let drafter = draft::Draft {
         provider: provider.clone(),
-        batching: draft::Batching {
-            interval: std::time::Duration::from_millis(config.delta_interval_ms.max(1)),
-            chars: config.delta_chars.max(1),
-        },
+        batching: deltas::Batching::of(config),
         token_budget: config.model.prompt_tokens,
         alert: config.alert_webhook.as_deref().map(alert::Alert::new),
     };
+    let chat = chat::ChatReply::new(provider.clone(), config);
     Ok(Registry::new()
         .register(draft::KIND, drafter)
-        .register(prune::KIND, prune::Prune {
-            retention: config.retention(),
-        })
+        .register(chat::KIND, chat)
+        .register(
+            prune::KIND,
+            prune::Prune {
+                retention: config.retention(),
+            },
+        )
         .register(transcript_check::KIND, transcript_check::TranscriptCheck)
         .register(debug::NOOP, debug::Noop)
         .register(debug::SLEEP, debug::Sleep))

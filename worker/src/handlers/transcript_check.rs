@@ -51,7 +51,12 @@ impl Handler for TranscriptCheck {
                 store::jobs::log(&mut conn, cx.job.id, "log", &message, Some(data)).await?;
             }
             let found = anomalies.len().min(MAX_LOGGED as usize);
-            tracing::info!(sessions, anomalies = found, truncated, "transcripts checked");
+            tracing::info!(
+                sessions,
+                anomalies = found,
+                truncated,
+                "transcripts checked"
+            );
             Ok(Done {
                 result: Some(json!({
                     "sessions": sessions,

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod chat;
 mod cron;
 mod draft;
 mod drain;
