@@ -62,7 +62,22 @@ async fn serve(
     let mut subscribed = HashSet::<String>::new();
     let bus = fanout.bus().clone();
     let mut catch_up = catch_up;
+    // Planning walks every topic: done when the set of topics changed (and at the
+    // start), never per publication.
+    let mut replan = true;
     loop {
+        if !replan {
+            tokio::select! {
+                _ = shutdown.cancelled() => return false,
+                _ = fanout.changed() => replan = true,
+                message = stream.next() => match message {
+                    Some(message) => receive(fanout, &message).await,
+                    None => return true,
+                },
+            }
+            continue;
+        }
+        replan = false;
         let plan = fanout.plan(&subscribed);
         if !plan.subscribe.is_empty() {
             let channels: Vec<String> = plan.subscribe.iter().map(|t| bus.channel(t)).collect();
@@ -89,14 +104,6 @@ async fn serve(
             for (topic, position) in fanout.positions() {
                 recover(fanout, &topic, &position).await;
             }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return false,
-            _ = fanout.changed() => {}
-            message = stream.next() => match message {
-                Some(message) => receive(fanout, &message).await,
-                None => return true,
-            },
         }
     }
 }

@@ -1,0 +1,479 @@
+//! The drafting scenarios, through a hub and an embedded worker in this process, with
+//! the built-in `compose` model: (a) queue-to-document latency, from sending
+//! `queue_draft_update` to receiving `document.updated`, over N drafts one after another
+//! (p50, p95); (b) tool-call latency (p50, p99) from several clients, first with no draft
+//! running, then while N slow drafts run (compose pausing per piece, seconds per draft).
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "loadtest-drafts";
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct Options {
+    /// Postgres server; a fresh database is created on it and dropped afterwards.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// Drafts of the latency scenario (one project each, one after another).
+    #[arg(long, default_value_t = 100)]
+    drafts: usize,
+    /// Tool calls per measurement of the tool-call scenario.
+    #[arg(long, default_value_t = 2_000)]
+    calls: usize,
+    /// Clients making those calls at once.
+    #[arg(long, default_value_t = 10)]
+    clients: usize,
+    /// Slow drafts running during the second measurement.
+    #[arg(long, default_value_t = 20)]
+    slow_drafts: usize,
+    /// `compose`'s pause per streamed piece for the slow drafts (about 60 pieces each).
+    #[arg(long, default_value_t = 100)]
+    slow_delay_ms: u64,
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A protocol client: requests with ids, and the events that arrive meanwhile.
+struct Client {
+    ws: Socket,
+    next: i64,
+    /// `document.updated` seen: (job id, when).
+    landed: Vec<(String, Instant)>,
+}
+
+impl Client {
+    async fn connect(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<Self> {
+        let mut request = format!("ws://{addr}/v1/ws").into_client_request()?;
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "draftline.v1".parse()?);
+        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        let mut client = Self {
+            ws,
+            next: 0,
+            landed: Vec::new(),
+        };
+        let welcome = client
+            .request(json!({"type": "hello", "token": token, "client": {"name": "loadtest", "version": "1"}}))
+            .await?;
+        anyhow::ensure!(welcome["type"] == "welcome", "hello refused: {welcome}");
+        Ok(client)
+    }
+
+    async fn recv(&mut self) -> anyhow::Result<Value> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(60), self.ws.next())
+                .await
+                .context("no message within 60 s")?
+                .context("connection closed")??;
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(&text)?;
+                if value["type"] == "event" && value["event"]["kind"] == "document.updated" {
+                    let job = value["event"]["source"]["job_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    self.landed.push((job, Instant::now()));
+                }
+                return Ok(value);
+            }
+        }
+    }
+
+    async fn request(&mut self, mut frame: Value) -> anyhow::Result<Value> {
+        self.next += 1;
+        frame["id"] = json!(self.next);
+        self.ws.send(Message::text(frame.to_string())).await?;
+        loop {
+            let message = self.recv().await?;
+            if message["re"] == json!(self.next) {
+                return Ok(message);
+            }
+        }
+    }
+
+    async fn call(&mut self, name: &str, arguments: Value) -> anyhow::Result<Value> {
+        let reply = self
+            .request(
+                json!({"type": "tool.call", "call_id": name, "name": name, "arguments": arguments}),
+            )
+            .await?;
+        if reply["ok"] != true {
+            bail!("{name} failed: {reply}");
+        }
+        Ok(reply["output"].clone())
+    }
+
+    /// Waits for the `document.updated` of `job`; answers when it arrived.
+    async fn landed(&mut self, job: &str) -> anyhow::Result<Instant> {
+        loop {
+            if let Some((_, at)) = self.landed.iter().find(|(j, _)| j == job) {
+                return Ok(*at);
+            }
+            self.recv().await?;
+        }
+    }
+}
+
+/// A project through intake to ghostwriting, with a committed blueprint, a todo, a note
+/// and a transcript; the client subscribed to its topic. Answers the project id.
+async fn ready(client: &mut Client, n: usize) -> anyhow::Result<String> {
+    client
+        .request(json!({"type": "session.configure", "mode": "selection"}))
+        .await?;
+    let project = client
+        .call("create_project", json!({"name": format!("Project {n}")}))
+        .await?["project"]["id"]
+        .as_str()
+        .context("project id")?
+        .to_owned();
+    client
+        .call("assign_project_to_session", json!({"project_id": project}))
+        .await?;
+    client
+        .request(json!({"type": "session.configure", "mode": "intake"}))
+        .await?;
+    for (field, value) in [
+        (
+            "summary",
+            "A community workshop in the old harbour warehouse.",
+        ),
+        ("audience", "The town council's planning committee."),
+        ("voice", "Warm but precise."),
+        (
+            "goals_momentum",
+            "Open by spring; three makers signed letters of support.",
+        ),
+    ] {
+        client
+            .call(
+                "sync_blueprint_field",
+                json!({"field": field, "value": value}),
+            )
+            .await?;
+    }
+    client
+        .call(
+            "create_todo",
+            json!({"title": "Get a fire safety quote", "priority": "high"}),
+        )
+        .await?;
+    client
+        .call(
+            "create_note",
+            json!({"body": "The roof was inspected in 2023."}),
+        )
+        .await?;
+    let items: Vec<Value> = (0..6)
+        .map(|i| {
+            json!({"item_id": format!("item-{i}"), "role": if i % 2 == 0 {"user"} else {"assistant"},
+                   "text": format!("Line {i} of the conversation about the workshop."),
+                   "at": format!("2026-11-22T10:00:{:02}Z", i * 5)})
+        })
+        .collect();
+    client
+        .request(json!({"type": "transcript.append", "items": items}))
+        .await?;
+    client.call("commit_blueprint", json!({})).await?;
+    client
+        .request(json!({"type": "session.configure", "mode": "ghostwriting"}))
+        .await?;
+    let subscribed = client
+        .request(json!({"type": "subscribe", "topic": format!("project:{project}")}))
+        .await?;
+    anyhow::ensure!(subscribed["type"] == "subscribed", "{subscribed}");
+    Ok(project)
+}
+
+struct Install {
+    name: String,
+    options: Options,
+    addr: std::net::SocketAddr,
+    url: String,
+    prefix: String,
+    shutdown: CancellationToken,
+    token: String,
+}
+
+impl Install {
+    async fn start(options: &Options) -> anyhow::Result<Self> {
+        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
+        let url = store::with_database(&options.database_url, &name);
+        store::Store::create_database_if_missing(&url).await?;
+        let store = store::Store::connect(&url, 2).await?;
+        store.migrate().await?;
+        store.pool.close().await;
+        let prefix = format!("dl:bench:{name}:");
+        let mut config = server::Config::new(url.clone(), options.redis_url.clone(), SECRET.into());
+        config.redis_prefix = prefix.clone();
+        config.max_connections_per_user = 100_000;
+        config.max_subscriptions = 100_000;
+        config.messages_per_second = 100_000;
+        config.message_burst = 100_000;
+        let shutdown = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let hub = server::connect(config, shutdown.clone()).await?;
+        tokio::spawn(async move {
+            if let Err(e) = server::serve(hub, listener).await {
+                eprintln!("hub failed: {e}");
+            }
+        });
+        let token = server::auth::Auth::new(SECRET).issue("bench", false, 3600)?;
+        Ok(Self {
+            name,
+            options: options.clone(),
+            addr,
+            url,
+            prefix,
+            shutdown,
+            token,
+        })
+    }
+
+    /// A worker and scheduler drafting with `compose` at `delay` per piece.
+    async fn worker(
+        &self,
+        concurrency: usize,
+        delay: Duration,
+    ) -> anyhow::Result<CancellationToken> {
+        let mut config = worker::WorkerConfig {
+            concurrency,
+            ..worker::WorkerConfig::default()
+        };
+        config.model.compose_delay_ms = u64::try_from(delay.as_millis())?;
+        let store = store::Store::connect(&self.url, 10).await?;
+        let redis = redis::Client::open(self.options.redis_url.as_str())?;
+        let manager = redis::aio::ConnectionManager::new(redis.clone()).await?;
+        let dispatch = store::dispatch::Dispatch::new(manager, self.prefix.clone());
+        let registry = worker::handlers::builtin(&config)?;
+        let stop = CancellationToken::new();
+        let scheduler = worker::Scheduler::new(
+            store.clone(),
+            dispatch.clone(),
+            worker::SchedulerConfig::default(),
+        );
+        tokio::spawn(scheduler.run(stop.clone()));
+        let worker = worker::Worker::new(store, dispatch, redis, config, registry);
+        let token = stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = worker.run(token).await {
+                eprintln!("worker failed: {e}");
+            }
+        });
+        Ok(stop)
+    }
+
+    async fn client(&self) -> anyhow::Result<Client> {
+        Client::connect(self.addr, &self.token).await
+    }
+
+    async fn drop_all(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        use sqlx::Connection;
+        let admin = store::with_database(&self.options.database_url, "postgres");
+        let mut conn = sqlx::PgConnection::connect(&admin).await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await?;
+        let redis = redis::Client::open(self.options.redis_url.as_str())?;
+        let mut conn = redis.get_multiplexed_async_connection().await?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut conn)
+            .await?;
+        for chunk in keys.chunks(500) {
+            let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
+        }
+        Ok(())
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+/// Tool calls from `clients` clients at once; answers every call's latency, sorted.
+async fn tool_calls(clients: &mut [Client], calls: usize) -> anyhow::Result<Vec<Duration>> {
+    let per_client = calls.div_ceil(clients.len().max(1));
+    let mut tasks = Vec::new();
+    for client in clients.iter_mut() {
+        tasks.push(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let started = Instant::now();
+                if i % 2 == 0 {
+                    client.call("get_project", json!({})).await?;
+                } else {
+                    client.call("list_projects", json!({})).await?;
+                }
+                latencies.push(started.elapsed());
+            }
+            anyhow::Ok(latencies)
+        });
+    }
+    let mut all = Vec::new();
+    for result in futures_util::future::join_all(tasks).await {
+        all.extend(result?);
+    }
+    all.sort();
+    Ok(all)
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let install = Install::start(&options).await?;
+    let result = scenarios(&install, &options).await;
+    install.drop_all().await?;
+    result
+}
+
+async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
+    println!("drafts: hub and worker in this process, model compose");
+
+    // (a) Queue to document, one draft at a time on an idle worker.
+    let stop = install.worker(4, Duration::ZERO).await?;
+    let mut client = install.client().await?;
+    let mut projects = Vec::new();
+    for n in 0..options.drafts {
+        projects.push(ready(&mut client, n).await?);
+    }
+    let mut latencies = Vec::with_capacity(options.drafts);
+    for project in &projects {
+        client
+            .call("assign_project_to_session", json!({"project_id": project}))
+            .await?;
+        let started = Instant::now();
+        let queued = client
+            .call("queue_draft_update", json!({"urgency": "normal"}))
+            .await?;
+        anyhow::ensure!(queued["status"] == "queued", "{queued}");
+        let job = queued["job_id"].as_str().context("job id")?.to_owned();
+        let landed = client.landed(&job).await?;
+        latencies.push(landed - started);
+    }
+    latencies.sort();
+    println!(
+        "(a) queue-to-document, {} drafts: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.95),
+        percentile(&latencies, 1.0),
+    );
+    stop.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // (b) Tool calls, without and with slow drafts running.
+    let mut callers = Vec::new();
+    for _ in 0..options.clients {
+        let mut caller = install.client().await?;
+        caller
+            .call(
+                "assign_project_to_session",
+                json!({"project_id": projects[0]}),
+            )
+            .await?;
+        caller
+            .request(json!({"type": "session.configure", "mode": "ghostwriting"}))
+            .await?;
+        callers.push(caller);
+    }
+    tool_calls(&mut callers, options.calls.min(200)).await?; // warm-up
+    let idle = tool_calls(&mut callers, options.calls).await?;
+    println!(
+        "(b) tool calls, no draft running: {} calls from {} clients: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        idle.len(),
+        options.clients,
+        percentile(&idle, 0.50),
+        percentile(&idle, 0.99),
+        percentile(&idle, 1.0),
+    );
+
+    let stop = install
+        .worker(
+            options.slow_drafts,
+            Duration::from_millis(options.slow_delay_ms),
+        )
+        .await?;
+    let mut slow = install.client().await?;
+    slow.request(json!({"type": "session.configure", "mode": "ghostwriting"}))
+        .await?;
+    let mut jobs = Vec::new();
+    for project in projects.iter().skip(1).take(options.slow_drafts) {
+        slow.call("assign_project_to_session", json!({"project_id": project}))
+            .await?;
+        slow.request(json!({"type": "subscribe", "topic": format!("project:{project}")}))
+            .await?;
+        let queued = slow
+            .call(
+                "queue_draft_update",
+                json!({"urgency": "high", "summary": "slow"}),
+            )
+            .await?;
+        jobs.push(queued["job_id"].as_str().context("job id")?.to_owned());
+    }
+    // Wait until every slow draft is running.
+    let db = store::Store::connect(&install.url, 2).await?;
+    loop {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE kind = 'draft.update' AND status = 'running'",
+        )
+        .fetch_one(&db.pool)
+        .await?;
+        if running as usize >= jobs.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = Instant::now();
+    let busy = tool_calls(&mut callers, options.calls).await?;
+    let took = started.elapsed();
+    let still_running: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE kind = 'draft.update' AND status = 'running'",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    println!(
+        "(b) tool calls, {} slow drafts running: {} calls in {:.2} s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} drafts still running at the end)",
+        jobs.len(),
+        busy.len(),
+        took.as_secs_f64(),
+        percentile(&busy, 0.50),
+        percentile(&busy, 0.99),
+        percentile(&busy, 1.0),
+        still_running,
+    );
+    // Let the slow drafts finish, so their duration is reported too.
+    let finish = Instant::now();
+    for job in &jobs {
+        slow.landed(job).await?;
+    }
+    println!(
+        "    the slow drafts finished {:.1} s after the calls (compose pausing {} ms per piece)",
+        finish.elapsed().as_secs_f64(),
+        options.slow_delay_ms
+    );
+    stop.cancel();
+    db.pool.close().await;
+    Ok(())
+}
