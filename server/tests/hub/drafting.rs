@@ -123,6 +123,12 @@ async fn subscribe(client: &mut Client, project: &str) {
     assert_eq!(reply["type"], "subscribed", "{reply}");
 }
 
+/// Queues a draft that must be accepted; answers its job id.
+async fn queue_draft(client: &mut Client, arguments: Value) -> String {
+    let queued = client.call_ok("queue_draft_update", arguments).await;
+    queued["job_id"].as_str().unwrap().to_owned()
+}
+
 /// Events about `job` until its `tool.progress` reaches `last` (completed or failed).
 async fn job_events(ws: &mut Ws, job: &str, last: &str) -> Vec<Value> {
     let mut events = Vec::new();
@@ -316,12 +322,7 @@ async fn a_persons_edit_during_a_draft_survives_the_merge() {
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
     subscribe(&mut alice, &project).await;
-    let first = alice
-        .call_ok("queue_draft_update", json!({"urgency": "normal"}))
-        .await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = queue_draft(&mut alice, json!({"urgency": "normal"})).await;
     job_events(&mut alice.ws, &first, "completed").await;
     let v1 = alice.call_ok("get_document", json!({})).await["document"].clone();
     assert_eq!(v1["version"], 1);
@@ -342,12 +343,7 @@ async fn a_persons_edit_during_a_draft_survives_the_merge() {
         .await;
     alice.call_ok("commit_blueprint", json!({})).await;
     alice.configure(json!({"mode": "ghostwriting"})).await;
-    let second = alice
-        .call_ok("queue_draft_update", json!({"urgency": "high"}))
-        .await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = queue_draft(&mut alice, json!({"urgency": "high"})).await;
     let running = next_progress(&mut alice.ws, "running").await;
     assert_eq!(running["job_id"], second);
 
@@ -480,12 +476,7 @@ async fn a_model_that_fails_twice_then_succeeds_gives_one_version_after_three_at
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
     subscribe(&mut alice, &project).await;
-    let job = alice
-        .call_ok("queue_draft_update", json!({"urgency": "normal"}))
-        .await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job = queue_draft(&mut alice, json!({"urgency": "normal"})).await;
     let events = job_events(&mut alice.ws, &job, "completed").await;
     let retries: Vec<&Value> = events
         .iter()
@@ -540,12 +531,7 @@ async fn a_draft_that_fails_for_good_is_narrated_and_alerted() {
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
     subscribe(&mut alice, &project).await;
-    let job = alice
-        .call_ok("queue_draft_update", json!({"urgency": "low"}))
-        .await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job = queue_draft(&mut alice, json!({"urgency": "low"})).await;
     let events = job_events(&mut alice.ws, &job, "failed").await;
     let failed = events.last().unwrap();
     assert!(
@@ -587,12 +573,7 @@ async fn tool_calls_do_not_wait_for_slow_drafts() {
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
     subscribe(&mut alice, &project).await;
-    let job = alice
-        .call_ok("queue_draft_update", json!({"urgency": "normal"}))
-        .await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job = queue_draft(&mut alice, json!({"urgency": "normal"})).await;
     let running = next_progress(&mut alice.ws, "running").await;
     assert_eq!(running["job_id"], job);
     let mut other = server.connect("bob").await;
