@@ -30,6 +30,10 @@ use tracing::Instrument;
 /// not to hold a dead peer.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// Most frames written before one flush: enough to turn a burst of events into a few
+/// large writes, few enough that one flush stays short.
+const WRITE_BATCH: usize = 64;
+
 pub(super) async fn serve(hub: Hub, socket: WebSocket, upgrade_claims: Option<Claims>) {
     let connection_id = ConnectionId::new();
     let span = tracing::info_span!("connection", %connection_id, user = tracing::field::Empty);
@@ -438,15 +442,37 @@ async fn write_loop(
             },
             _ = ping.tick() => Message::Ping(Default::default()),
         };
+        // Frames that piled up meanwhile go out with this one in a single flush: one
+        // write for a burst of events instead of one per frame.
+        let mut batch = vec![message];
+        let mut then_close = None;
+        while batch.len() < WRITE_BATCH {
+            match inbox.try_next() {
+                Some(Out::Text(text)) => batch.push(Message::Text(text)),
+                Some(Out::Close(code, reason)) => {
+                    then_close = Some((code, reason));
+                    break;
+                }
+                None => break,
+            }
+        }
         // A client that does not read leaves this send pending; an abort (slow
         // consumer, shutdown) must not wait for it.
         let sent = tokio::select! {
             biased;
             _ = inbox.aborted() => break inbox.abort_reason(),
-            sent = sink.send(message) => sent,
+            sent = async {
+                for message in batch {
+                    sink.feed(message).await?;
+                }
+                sink.flush().await
+            } => sent,
         };
         if sent.is_err() {
             break None;
+        }
+        if then_close.is_some() {
+            break then_close;
         }
     };
     if let Some((code, reason)) = close {

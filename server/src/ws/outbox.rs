@@ -121,6 +121,21 @@ impl Inbox {
         }
     }
 
+    /// The next frame if one is queued now, without waiting (the writer batches what
+    /// has piled up into one flush).
+    pub fn try_next(&mut self) -> Option<Out> {
+        if self.shared.abort.is_cancelled() {
+            return None;
+        }
+        let out = self.rx.try_recv().ok()?;
+        if let Out::Text(text) = &out {
+            self.shared
+                .queued_bytes
+                .fetch_sub(text.len(), Ordering::AcqRel);
+        }
+        Some(out)
+    }
+
     /// Resolves when the connection is aborted.
     pub async fn aborted(&self) {
         self.shared.abort.cancelled().await
