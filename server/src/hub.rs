@@ -7,7 +7,7 @@ use crate::fanout::{Fanout, FanoutConfig};
 use crate::presence::Presences;
 use protocol::ProjectId;
 use protocol::UserId;
-use protocol::event::{Event, project_topic, session_topic};
+use protocol::event::Event;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,23 +105,11 @@ impl Hub {
     ///
     /// A `tool.progress` for a session's job also goes to that session's topic.
     pub async fn publish(&self, project: ProjectId, events: &[Event]) {
-        let topic = project_topic(project);
-        for event in events {
-            if let Event::ToolProgress(progress) = event
-                && let Some(session) = progress.session_id
-                && let Err(e) = self.topics.publish(&session_topic(session), event).await
-            {
-                tracing::warn!(%session, error = %e, "progress not published to the session");
-            }
-            match self.topics.publish(&topic, event).await {
-                Ok(_) => {
-                    metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "kind" => event.kind())
-                        .increment(1);
-                }
-                Err(e) => {
-                    metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);
-                    tracing::warn!(%project, kind = event.kind(), error = %e, "event not published");
-                }
+        for (kind, published) in self.topics.publish_project(project, events).await {
+            if published {
+                metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "kind" => kind).increment(1);
+            } else {
+                metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);
             }
         }
     }

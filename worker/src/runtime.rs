@@ -8,9 +8,9 @@
 use crate::WorkerError;
 use crate::config::WorkerConfig;
 use crate::handler::{Done, JobContext, JobError, Registry};
+use protocol::JobId;
 use protocol::entities::{Job, JobStatus};
 use protocol::event::{Event, JobStatusEvent};
-use protocol::{JobId, ProjectId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -350,7 +350,7 @@ impl Worker {
                 Ok(Some(events)) => {
                     self.announce(&cx.job, JobStatus::Completed).await;
                     if let Some(project) = cx.job.project_id {
-                        publish(&self.topics, project, &events).await;
+                        self.topics.publish_project(project, &events).await;
                     }
                     Ok(())
                 }
@@ -421,7 +421,9 @@ impl Worker {
             attempt: job.attempts,
             at: chrono::Utc::now(),
         });
-        publish(&self.topics, project, std::slice::from_ref(&event)).await;
+        self.topics
+            .publish_project(project, std::slice::from_ref(&event))
+            .await;
     }
 
     /// Commits the handler's writes and the completion in one transaction, fenced by the
@@ -489,28 +491,6 @@ impl Worker {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "releasing jobs failed; their leases will expire"),
-        }
-    }
-}
-
-/// Publishes events of a job on its project's topic. Postgres holds the job's outcome:
-/// a publish that fails is logged, and clients resync with `snapshot`.
-///
-/// A `tool.progress` for a session's job also goes to that session's topic, so an
-/// assistant can follow its own work without the project's other traffic.
-pub async fn publish(topics: &store::topics::Topics, project: ProjectId, events: &[Event]) {
-    let topic = protocol::event::project_topic(project);
-    for event in events {
-        if let Err(e) = topics.publish(&topic, event).await {
-            tracing::warn!(%project, kind = event.kind(), error = %e, "event not published");
-        }
-        if let Event::ToolProgress(progress) = event
-            && let Some(session) = progress.session_id
-        {
-            let topic = protocol::event::session_topic(session);
-            if let Err(e) = topics.publish(&topic, event).await {
-                tracing::warn!(%session, error = %e, "progress not published to the session");
-            }
         }
     }
 }

@@ -190,6 +190,36 @@ impl Topics {
             .arg(self.ttl_ms());
     }
 
+    /// Publishes the events of a change on `project`'s topic, in order; a `tool.progress`
+    /// for a session's job also goes to that session's topic, so an assistant can follow
+    /// its own work without the project's other traffic. Postgres already holds the
+    /// change: a failed publish is logged, never returned (clients resync with
+    /// `snapshot`). Answers each event's kind and whether its project publish succeeded.
+    pub async fn publish_project(
+        &self,
+        project: protocol::ProjectId,
+        events: &[Event],
+    ) -> Vec<(&'static str, bool)> {
+        let topic = protocol::event::project_topic(project);
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            if let Event::ToolProgress(progress) = event
+                && let Some(session) = progress.session_id
+                && let Err(e) = self
+                    .publish(&protocol::event::session_topic(session), event)
+                    .await
+            {
+                tracing::warn!(%session, error = %e, "progress not published to the session");
+            }
+            let published = self.publish(&topic, event).await;
+            if let Err(e) = &published {
+                tracing::warn!(%project, kind = event.kind(), error = %e, "event not published");
+            }
+            outcomes.push((event.kind(), published.is_ok()));
+        }
+        outcomes
+    }
+
     /// The topic's current position (starting an epoch when it has none), for
     /// `snapshot`: read before the state, so a client continuing from it misses nothing.
     pub async fn position(&self, topic: &str) -> Result<Position, BusError> {

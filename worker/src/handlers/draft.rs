@@ -12,7 +12,6 @@ use crate::draft::{
     narration,
 };
 use crate::handler::{Done, Handler, JobContext, JobError, Writes, Written};
-use crate::runtime::publish;
 use futures_util::future::BoxFuture;
 use protocol::entities::{Document, JobStatus, Section, Source, TodoStatus};
 use protocol::event::{DocumentUpdated, DraftDelta, Event, ToolProgress};
@@ -166,7 +165,9 @@ impl Handler for Draft {
             } = self.load(cx, project).await?;
             let mut running = Self::progress(cx, project, session, JobStatus::Running);
             running.narration = Some("I'm updating the draft now.".into());
-            publish(&cx.topics, project, &[Event::ToolProgress(running)]).await;
+            cx.topics
+                .publish_project(project, &[Event::ToolProgress(running)])
+                .await;
 
             let prompt = build_prompt(&input);
             let drafted = self.stream(cx, project, &prompt, &input).await?;
@@ -215,7 +216,9 @@ impl Handler for Draft {
                 JobStatus::Retrying => "The draft hit a problem; I'm trying again.".into(),
                 _ => "I couldn't update the draft this time.".into(),
             });
-            publish(&cx.topics, project, &[Event::ToolProgress(progress)]).await;
+            cx.topics
+                .publish_project(project, &[Event::ToolProgress(progress)])
+                .await;
             if status == JobStatus::Failed
                 && let Some(alert) = &self.alert
             {
