@@ -7,8 +7,11 @@
 //!
 //! A new subscriber first buffers live publications, then reads the history (or the
 //! position) from Redis, then, under the registry lock, gets its reply and the buffered
-//! publications past what the history held: no gap and no duplicate, even while events
-//! are published during the subscribe.
+//! publications past what the history held. From then on it is given only publications
+//! past its start, whichever way they come (buffered, live, recovered after a gap): the
+//! node's listener may still hold publications Redis numbered before the subscriber's
+//! start was read. No gap and no duplicate, even while events are published during the
+//! subscribe.
 
 pub mod listener;
 
@@ -64,6 +67,25 @@ struct Sub {
     sink: Arc<dyn Sink>,
     /// Live publications that arrived while the history was being read.
     pending: Option<Vec<Arc<Publication>>>,
+    /// Where this subscriber started (its reply's position), until a publication past it
+    /// was delivered. The node's listener can still hold publications Redis numbered
+    /// before the subscriber read its start: they reach the registry after the
+    /// subscriber left its buffering phase, and must not be delivered to it again.
+    floor: Option<(Arc<str>, u64)>,
+}
+
+impl Sub {
+    /// Queues `publication` unless this subscriber's start already covers it; `false`
+    /// when the subscriber must be dropped.
+    fn offer(&mut self, publication: &Arc<Publication>) -> bool {
+        if let Some((epoch, offset)) = &self.floor {
+            if **epoch == *publication.epoch && publication.offset <= *offset {
+                return true;
+            }
+            self.floor = None;
+        }
+        self.sink.deliver(publication)
+    }
 }
 
 #[derive(Default)]
@@ -174,6 +196,7 @@ impl Fanout {
                 Sub {
                     sink,
                     pending: Some(Vec::new()),
+                    floor: None,
                 },
             );
             if state.active {
@@ -229,11 +252,11 @@ impl Fanout {
         };
         start(&started);
         let top = &started.position;
+        sub.floor = Some((Arc::from(top.epoch.as_str()), top.offset));
         let buffered = sub.pending.take().unwrap_or_default();
         let mut alive = true;
         for publication in buffered {
-            let newer = *publication.epoch != *top.epoch || publication.offset > top.offset;
-            if newer && !sub.sink.deliver(&publication) {
+            if !sub.offer(&publication) {
                 alive = false;
                 break;
             }
@@ -315,7 +338,7 @@ impl Fanout {
             // Too much arrived while the history was read: the subscriber is as slow as
             // one that stopped reading.
             Some(_) => false,
-            None => sub.sink.deliver(&publication),
+            None => sub.offer(&publication),
         });
         metrics::counter!(crate::metrics::EVENTS_DELIVERED).increment(state.subs.len() as u64);
         state.last = Some((publication.epoch.clone(), publication.offset));
@@ -414,3 +437,6 @@ pub enum Delivery {
     /// Publications after this position are missing.
     Gap(Position),
 }
+
+#[cfg(test)]
+mod tests;

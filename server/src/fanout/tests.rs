@@ -1,0 +1,181 @@
+//! The registry against a real Redis, with the test playing the node's listener, so the
+//! interleavings that matter happen every time instead of by chance: Redis numbers
+//! publications that reach the listener only after a subscriber read its start.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use protocol::event::{DraftDelta, Event};
+use store::topics::Retention;
+
+/// Collects the offsets it is given.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<u64>>);
+
+impl Sink for Recorder {
+    fn deliver(&self, publication: &Arc<Publication>) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(publication.offset);
+        true
+    }
+}
+
+impl Recorder {
+    fn offsets(&self) -> Vec<u64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn delta(seq: u64) -> Event {
+    Event::DraftDelta(DraftDelta {
+        job_id: protocol::JobId::new(),
+        seq,
+        text: format!("d{seq}"),
+    })
+}
+
+struct Rig {
+    fanout: Fanout,
+    bus: Topics,
+    topic: String,
+}
+
+impl Rig {
+    async fn new() -> Self {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let client = redis::Client::open(url).unwrap();
+        let manager = client.get_connection_manager().await.unwrap();
+        let prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
+        let bus = Topics::new(manager, prefix, Retention::default());
+        let fanout = Fanout::new(
+            bus.clone(),
+            FanoutConfig {
+                max_pending: 1_000,
+                subscribe_timeout: Duration::from_secs(5),
+                max_recover: 1_000,
+            },
+        );
+        let topic = format!("project:{}", protocol::ProjectId::new());
+        // The listener's channel subscription is confirmed: subscribers need not wait.
+        fanout.lock().entry(topic.clone()).or_default().active = true;
+        Self { fanout, bus, topic }
+    }
+
+    /// Publishes through Redis (which numbers it) without handing it to the registry:
+    /// the node's listener has not read it yet.
+    async fn publish_unread(&self, seq: u64) -> Arc<Publication> {
+        let position = self.bus.publish(&self.topic, &delta(seq)).await.unwrap();
+        Arc::new(Publication {
+            epoch: Arc::from(position.epoch.as_str()),
+            offset: position.offset,
+            kind: "draft.delta".into(),
+            frame: Utf8Bytes::from_static("{}"),
+        })
+    }
+
+    /// The listener reads a publication.
+    fn listener_reads(&self, publication: &Arc<Publication>) {
+        let delivery = self.fanout.deliver(&self.topic, publication.clone());
+        assert!(
+            matches!(delivery, Delivery::Delivered | Delivery::Duplicate),
+            "{delivery:?}"
+        );
+    }
+
+    async fn subscribe(&self, since: Option<&Position>) -> (Arc<Recorder>, Start, Subscription) {
+        let recorder = Arc::new(Recorder::default());
+        let mut start = None;
+        let subscription = self
+            .fanout
+            .subscribe(&self.topic, recorder.clone(), since, |s| {
+                start = Some(Start {
+                    position: s.position.clone(),
+                    recovered: s.recovered,
+                    events: s.events.clone(),
+                });
+            })
+            .await
+            .unwrap();
+        (recorder, start.unwrap(), subscription)
+    }
+}
+
+#[tokio::test]
+async fn a_live_subscriber_is_not_given_what_its_start_position_covers() {
+    let rig = Rig::new().await;
+    let unread: Vec<_> = futures_util::future::join_all((1..=3).map(|s| rig.publish_unread(s)))
+        .await
+        .into_iter()
+        .collect();
+    let (recorder, start, _subscription) = rig.subscribe(None).await;
+    assert_eq!(start.position.offset, 3, "Redis numbered three already");
+    for publication in &unread {
+        rig.listener_reads(publication);
+    }
+    let next = rig.publish_unread(4).await;
+    rig.listener_reads(&next);
+    assert_eq!(
+        recorder.offsets(),
+        vec![4],
+        "offsets up to the reply's position belong to the start, not the live stream"
+    );
+}
+
+#[tokio::test]
+async fn a_recovering_subscriber_is_not_given_what_its_history_held() {
+    let rig = Rig::new().await;
+    let first = rig.publish_unread(0).await;
+    let mut unread = vec![first.clone()];
+    for seq in 1..=5 {
+        unread.push(rig.publish_unread(seq).await);
+    }
+    let since = Position {
+        epoch: first.epoch.to_string(),
+        offset: first.offset,
+    };
+    let (recorder, start, _subscription) = rig.subscribe(Some(&since)).await;
+    assert!(start.recovered);
+    let recovered: Vec<u64> = start.events.iter().map(|e| e.offset).collect();
+    assert_eq!(recovered, vec![2, 3, 4, 5, 6]);
+    for publication in &unread {
+        rig.listener_reads(publication);
+    }
+    let next = rig.publish_unread(6).await;
+    rig.listener_reads(&next);
+    assert_eq!(recorder.offsets(), vec![7]);
+}
+
+#[tokio::test]
+async fn publications_buffered_during_the_subscribe_are_delivered_once_past_the_start() {
+    let rig = Rig::new().await;
+    let a = rig.publish_unread(1).await;
+    let b = rig.publish_unread(2).await;
+    // A subscriber already in its buffering phase: registered, reading its start.
+    let recorder = Arc::new(Recorder::default());
+    let fanout = rig.fanout.clone();
+    let topic = rig.topic.clone();
+    let sink: Arc<dyn Sink> = recorder.clone();
+    let pending = tokio::spawn(async move {
+        let mut started = 0;
+        let subscription = fanout
+            .subscribe(&topic, sink, None, |s| started = s.position.offset)
+            .await;
+        (started, subscription)
+    });
+    // Read by the listener while the subscriber buffers or just after it started,
+    // whichever comes first: only what is past its start may reach it, once.
+    let c = rig.publish_unread(3).await;
+    for publication in [&a, &b, &c] {
+        rig.listener_reads(publication);
+    }
+    let (started, subscription) = pending.await.unwrap();
+    let _subscription = subscription.unwrap();
+    assert!((2..=3).contains(&started), "{started}");
+    let d = rig.publish_unread(4).await;
+    rig.listener_reads(&d);
+    let got = recorder.offsets();
+    let want: Vec<u64> = (started + 1..=4).collect();
+    assert_eq!(got, want);
+}
