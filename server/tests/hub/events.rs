@@ -276,6 +276,100 @@ async fn events_published_while_subscribing_arrive_without_gap_or_duplicate() {
     }
 }
 
+/// One round of issue-9 traffic: a client creates notes as fast as it can through one
+/// node while 16 clients subscribe at staggered moments on two nodes, half live and half
+/// recovering from the topic's first event. Each must see every offset after its own
+/// start exactly once: a live subscriber never the offset its reply already covers.
+async fn subscribers_join_a_busy_topic(node_a: &TestServer, node_b: &TestServer, round: u32) {
+    let mut writer = node_a.connect("alice").await;
+    let project = writer
+        .project_in_mode(&format!("Busy {round}"), "intake")
+        .await;
+    let topic = format!("project:{project}");
+    let bus = topics_of(node_a).await;
+    let first = bus
+        .publish(&topic, &delta(0, "start".into()))
+        .await
+        .unwrap();
+    const NOTES: usize = 150;
+    let writing = tokio::spawn(async move {
+        for i in 0..NOTES {
+            writer
+                .call_ok("create_note", json!({"body": format!("n{i}")}))
+                .await;
+        }
+        // Kept connected until the end: its leaving would be one more event.
+        writer
+    });
+    let mut joined = Vec::new();
+    for i in 0..16u64 {
+        tokio::time::sleep(Duration::from_millis(3 + i % 5)).await;
+        let node = if i % 2 == 0 { node_a } else { node_b };
+        let mut client = node.connect("alice").await;
+        let topic = topic.clone();
+        let since = (i % 4 < 2).then(|| json!({"epoch": first.epoch, "offset": first.offset}));
+        joined.push(tokio::spawn(async move {
+            let reply = subscribe(&mut client.ws, &topic, since.clone()).await;
+            assert_eq!(reply["type"], "subscribed", "{reply}");
+            let start = if since.is_some() {
+                assert_eq!(reply["recovered"], true, "{reply}");
+                first.offset
+            } else {
+                reply["offset"].as_u64().unwrap()
+            };
+            let got: Vec<Value> = reply["publications"].as_array().unwrap().clone();
+            (client, start, got)
+        }));
+    }
+    let _writer = writing.await.unwrap();
+    let last = bus.position(&topic).await.unwrap().offset;
+    assert_eq!(last, first.offset + 2 * NOTES as u64, "two events per note");
+    for (i, joined) in joined.into_iter().enumerate() {
+        let (mut client, start, mut got) = joined.await.unwrap();
+        let reached = |got: &[Value]| {
+            got.last()
+                .and_then(|e| e["offset"].as_u64())
+                .unwrap_or(start)
+        };
+        if reached(&got) < last {
+            let more = tokio::time::timeout(
+                Duration::from_secs(20),
+                events_until(&mut client.ws, |e| e["offset"].as_u64() >= Some(last)),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("subscriber {i} of round {round} stalled"));
+            got.extend(more);
+        }
+        let got = offsets(&got);
+        let want: Vec<u64> = (start + 1..=last).collect();
+        if got != want {
+            let at = got.iter().zip(&want).take_while(|(g, w)| g == w).count();
+            let near = &got[at.saturating_sub(3)..(at + 3).min(got.len())];
+            panic!(
+                "round {round}, subscriber {i} starting after {start}: every offset once, in \
+                 order; differs at index {at}: got ... {near:?} ... ({} offsets, want {})",
+                got.len(),
+                want.len()
+            );
+        }
+        no_event_within(&mut client.ws, 50).await;
+    }
+}
+
+#[tokio::test]
+async fn subscribers_joining_a_busy_topic_on_two_nodes_see_each_offset_once() {
+    // The writer calls as fast as it can: above the default message rate.
+    let node_a = TestServer::start_with(|c| {
+        c.messages_per_second = 10_000;
+        c.message_burst = 10_000;
+    })
+    .await;
+    let node_b = node_a.peer().await;
+    for round in 0..4 {
+        subscribers_join_a_busy_topic(&node_a, &node_b, round).await;
+    }
+}
+
 #[tokio::test]
 async fn after_redis_loses_everything_recovery_fails_and_a_snapshot_matches_postgres() {
     let redis = PrivateRedis::start().await;
