@@ -25,7 +25,10 @@ pub const RATE_LIMITED: u16 = 4029;
 
 /// Every close code the server sends, with what it means, in numeric order.
 pub const ALL: [(u16, &str); 11] = [
-    (NORMAL, "Normal closure."),
+    (
+        NORMAL,
+        "Normal closure (a client's; the server does not close with it).",
+    ),
     (
         GOING_AWAY,
         "The peer went away: nothing received for three heartbeat intervals.",
