@@ -130,6 +130,21 @@ fn empty_object() -> serde_json::Value {
 }
 
 impl ClientMessage {
+    /// Every wire `type` a client may send, in declaration order (for documentation and
+    /// tooling; the unit test below keeps it complete).
+    pub const TYPES: [&'static str; 10] = [
+        "hello",
+        "session.configure",
+        "tool.call",
+        "transcript.append",
+        "subscribe",
+        "unsubscribe",
+        "snapshot",
+        "operation.decide",
+        "chat.send",
+        "ping",
+    ];
+
     /// The request id every client message carries.
     pub fn id(&self) -> &RequestId {
         match self {
@@ -252,4 +267,35 @@ fn fields_of<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result
         let path = e.path().to_string();
         crate::error::field_problem(&path, &e.into_inner().to_string()).1
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientMessage;
+
+    /// The variant names serde knows, read from its error for an unknown tag.
+    fn serde_variants() -> Vec<String> {
+        let unknown = serde_json::json!({"type": "\u{0}"});
+        let error = serde_json::from_value::<ClientMessage>(unknown)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        error
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_default()
+            .split(", ")
+            .map(|v| v.trim_matches('`').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn types_names_every_variant() {
+        assert_eq!(serde_variants(), ClientMessage::TYPES);
+        for kind in ClientMessage::TYPES {
+            let decoded = ClientMessage::decode(&format!(r#"{{"type":"{kind}","id":1}}"#));
+            let message = decoded.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(!message.starts_with("type:"), "{kind}: {message}");
+        }
+    }
 }

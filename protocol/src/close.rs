@@ -22,3 +22,47 @@ pub const SLOW_CONSUMER: u16 = 4008;
 pub const TOO_MANY_CONNECTIONS: u16 = 4009;
 /// Rate limit exceeded repeatedly.
 pub const RATE_LIMITED: u16 = 4029;
+
+/// Every close code the server sends, with what it means, in numeric order.
+pub const ALL: [(u16, &str); 11] = [
+    (
+        NORMAL,
+        "Normal closure (a client's; the server does not close with it).",
+    ),
+    (
+        GOING_AWAY,
+        "The peer went away: nothing received for three heartbeat intervals.",
+    ),
+    (
+        POLICY,
+        "Policy violation: no `hello` first or in time, or the session could not be opened.",
+    ),
+    (TOO_BIG, "A message over the frame size limit."),
+    (
+        INTERNAL,
+        "An internal error (e.g. storage unavailable during `hello`).",
+    ),
+    (RESTART, "The server is restarting: reconnect and resume."),
+    (UNAUTHORIZED, "No valid token."),
+    (
+        FORBIDDEN,
+        "The token is valid but may not do this (e.g. resume another user's session).",
+    ),
+    (
+        SLOW_CONSUMER,
+        "The client did not read its messages fast enough: reconnect and resume.",
+    ),
+    (
+        TOO_MANY_CONNECTIONS,
+        "Too many connections for this user on this node.",
+    ),
+    (RATE_LIMITED, "Rate limit exceeded repeatedly."),
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn all_is_in_order_without_repeats() {
+        assert!(super::ALL.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+}

@@ -24,6 +24,21 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 11] = [
+        Self::BadRequest,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::InvalidArguments,
+        Self::UnknownTool,
+        Self::ToolNotAllowed,
+        Self::Conflict,
+        Self::RateLimited,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
     /// The HTTP status that goes with the code (PROTOCOL.md section 7).
     pub fn http_status(self) -> u16 {
         match self {
@@ -134,7 +149,31 @@ pub fn field_problem(path: &str, problem: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::field_problem;
+    use super::{ErrorCode, field_problem};
+
+    #[test]
+    fn all_lists_every_code_once() {
+        // Exhaustive on purpose: a new code does not compile here until it is placed,
+        // and its place must be its index in `ALL`.
+        fn index(code: ErrorCode) -> usize {
+            match code {
+                ErrorCode::BadRequest => 0,
+                ErrorCode::Unauthorized => 1,
+                ErrorCode::Forbidden => 2,
+                ErrorCode::NotFound => 3,
+                ErrorCode::InvalidArguments => 4,
+                ErrorCode::UnknownTool => 5,
+                ErrorCode::ToolNotAllowed => 6,
+                ErrorCode::Conflict => 7,
+                ErrorCode::RateLimited => 8,
+                ErrorCode::Unavailable => 9,
+                ErrorCode::Internal => 10,
+            }
+        }
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(index(code), i, "{code}");
+        }
+    }
 
     #[test]
     fn field_problems_name_the_field() {

@@ -89,6 +89,28 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every `kind`, in declaration order (for documentation and tooling; the unit test
+    /// below keeps it complete).
+    pub const KINDS: [&'static str; 17] = [
+        "job.status",
+        "tool.progress",
+        "draft.delta",
+        "document.updated",
+        "operation.created",
+        "operation.updated",
+        "project.updated",
+        "note.created",
+        "note.updated",
+        "todo.created",
+        "todo.updated",
+        "todo.deleted",
+        "transcript.pointer",
+        "chat.delta",
+        "chat.message",
+        "presence.joined",
+        "presence.left",
+    ];
+
     /// The `kind` tag, as serialized.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -165,4 +187,26 @@ pub struct Presence {
     pub session_id: SessionId,
     pub user_id: UserId,
     pub client: Option<ClientInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Event;
+
+    #[test]
+    fn kinds_names_every_variant() {
+        let unknown = serde_json::json!({"kind": "\u{0}"});
+        let error = serde_json::from_value::<Event>(unknown)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let listed: Vec<&str> = error
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_default()
+            .split(", ")
+            .map(|v| v.trim_matches('`'))
+            .collect();
+        assert_eq!(listed, Event::KINDS);
+    }
 }

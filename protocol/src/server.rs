@@ -71,6 +71,19 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
+    /// Every wire `type` the server sends, in declaration order (for documentation and
+    /// tooling; the unit test below keeps it complete).
+    pub const TYPES: [&'static str; 8] = [
+        "welcome",
+        "ok",
+        "tool.result",
+        "subscribed",
+        "event",
+        "snapshot",
+        "pong",
+        "error",
+    ];
+
     pub fn error(re: Option<RequestId>, error: ErrorBody) -> Self {
         Self::Error { re, error }
     }
@@ -187,4 +200,26 @@ pub struct Limits {
     pub messages_per_second: u32,
     pub message_burst: u32,
     pub max_connections_per_user: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerMessage;
+
+    #[test]
+    fn types_names_every_variant() {
+        let unknown = serde_json::json!({"type": "\u{0}"});
+        let error = serde_json::from_value::<ServerMessage>(unknown)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let listed: Vec<&str> = error
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_default()
+            .split(", ")
+            .map(|v| v.trim_matches('`'))
+            .collect();
+        assert_eq!(listed, ServerMessage::TYPES);
+    }
 }
