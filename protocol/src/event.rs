@@ -195,18 +195,6 @@ mod tests {
 
     #[test]
     fn kinds_names_every_variant() {
-        let unknown = serde_json::json!({"kind": "\u{0}"});
-        let error = serde_json::from_value::<Event>(unknown)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        let listed: Vec<&str> = error
-            .split("expected one of ")
-            .nth(1)
-            .unwrap_or_default()
-            .split(", ")
-            .map(|v| v.trim_matches('`'))
-            .collect();
-        assert_eq!(listed, Event::KINDS);
+        assert_eq!(crate::serde_variants::<Event>("kind"), Event::KINDS);
     }
 }
