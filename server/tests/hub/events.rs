@@ -620,7 +620,10 @@ async fn a_lost_subscriber_connection_reconnects_and_delivers_what_it_missed() {
     let killed: i64 = redis
         .cmd(redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"))
         .await;
-    assert_eq!(killed, 1, "the node holds one subscriber connection");
+    assert_eq!(
+        killed, 2,
+        "the node holds two subscriber connections: events and control"
+    );
     for i in 0..5 {
         writer
             .call_ok("create_note", json!({"body": format!("while away {i}")}))
