@@ -267,3 +267,40 @@ async fn an_sse_stream_ends_when_its_token_expires() {
     assert_eq!(body["code"], "unauthorized", "{body}");
     assert!(sse.ends().await, "the stream ends after its error");
 }
+
+#[tokio::test]
+async fn a_revocation_missed_while_the_control_connection_was_down_applies_after_it_returns() {
+    let redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let server = TestServer::start_with(|c| c.redis_url = url).await;
+    let mut alice = server.connect("alice").await;
+    let project = alice.project_in_mode("Missed", "intake").await;
+    put_member(&server, "alice", &project, "bob", "editor").await;
+    let mut bob = member_in(&server, "bob", &project).await;
+
+    // The membership goes without a control message (as if it was published while the
+    // node was not listening), then the node's subscriber connections are cut.
+    let db = server.db().await;
+    sqlx::query("DELETE FROM project_members WHERE project_id = $1::uuid AND user_id = 'bob'")
+        .bind(&project)
+        .execute(&db)
+        .await
+        .unwrap();
+    let killed: i64 = redis
+        .cmd(redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"))
+        .await;
+    assert_eq!(killed, 2, "events and control");
+
+    // Back on its feet, the node re-checks what its connections hold.
+    let error = next_non_event(&mut bob.ws).await;
+    assert_eq!(error["code"], "forbidden", "{error}");
+    assert_eq!(error["details"]["topic"], format!("project:{project}"));
+    assert!(error.get("re").is_none(), "{error}");
+    let cleared = count(
+        &db,
+        "SELECT count(*) FROM sessions WHERE id = $1::uuid AND project_id IS NULL",
+        &bob.session_id(),
+    )
+    .await;
+    assert_eq!(cleared, 1);
+}
