@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use protocol::blueprint::{Blueprint, BlueprintField};
 use protocol::client::{
-    AuthRefresh, ChatSend, Decision, DecodeError, Hello, OperationDecide, Ping, Position, SessionConfigure,
-    Snapshot, Subscribe, ToolCall, TranscriptAppend, TranscriptItemInput, Unsubscribe,
+    AuthRefresh, ChatSend, Decision, DecodeError, Hello, OperationDecide, Ping, Position,
+    SessionConfigure, Snapshot, Subscribe, ToolCall, TranscriptAppend, TranscriptItemInput,
+    Unsubscribe,
 };
 use protocol::entities::*;
 use protocol::event::{DocumentUpdated, DraftDelta, Event, JobStatusEvent, Presence, ToolProgress};

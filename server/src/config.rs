@@ -75,7 +75,11 @@ pub struct Config {
     /// Connections from one source address that may be waiting for their `hello` at
     /// once on this node (refused with 429 beyond). Behind a proxy every client shares
     /// its address: raise it there.
-    #[arg(long, env = "DRAFTLINE_MAX_HANDSHAKES_PER_ADDRESS", default_value_t = 16)]
+    #[arg(
+        long,
+        env = "DRAFTLINE_MAX_HANDSHAKES_PER_ADDRESS",
+        default_value_t = 16
+    )]
     pub max_handshakes_per_address: usize,
 
     /// Rate-limited messages in a row after which the connection is closed with 4029.

@@ -100,12 +100,8 @@ impl Connections {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let users: Vec<(UserId, usize)> = self
-                .0
-                .lock()
-                .iter()
-                .map(|(u, c)| (u.clone(), *c))
-                .collect();
+            let users: Vec<(UserId, usize)> =
+                self.0.lock().iter().map(|(u, c)| (u.clone(), *c)).collect();
             for (user, count) in users {
                 if let Err(e) = self.0.counts.set(&user.0, count).await {
                     tracing::warn!(%user, error = %e, "connection count refresh failed");

@@ -175,7 +175,11 @@ mod tests {
         let b = limits.handshake(here);
         assert!(a.is_some() && b.is_some());
         assert!(limits.handshake(here).is_none());
-        assert!(limits.handshake(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))).is_some());
+        assert!(
+            limits
+                .handshake(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
+                .is_some()
+        );
         drop(a);
         assert!(limits.handshake(here).is_some());
     }

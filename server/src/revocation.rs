@@ -133,13 +133,18 @@ impl Revocations {
         let (tx, rx) = mpsc::channel(HOLDER_QUEUE);
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         let ended = CancellationToken::new();
-        self.0.lock().by_user.entry(user.clone()).or_default().insert(
-            id,
-            Holder {
-                tx,
-                ended: ended.clone(),
-            },
-        );
+        self.0
+            .lock()
+            .by_user
+            .entry(user.clone())
+            .or_default()
+            .insert(
+                id,
+                Holder {
+                    tx,
+                    ended: ended.clone(),
+                },
+            );
         let registration = Registration {
             inner: self.0.clone(),
             user: user.clone(),

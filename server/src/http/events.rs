@@ -134,8 +134,11 @@ async fn next_live(
 
 fn revoked(project: ProjectId) -> ErrorBody {
     let topic = project_topic(project);
-    ErrorBody::new(ErrorCode::Forbidden, format!("access to {topic} was revoked"))
-        .with_details(serde_json::json!({ "topic": topic }))
+    ErrorBody::new(
+        ErrorCode::Forbidden,
+        format!("access to {topic} was revoked"),
+    )
+    .with_details(serde_json::json!({ "topic": topic }))
 }
 
 /// What a live stream holds: its queue, its subscription, its place in the user's
@@ -181,10 +184,7 @@ pub async fn stream(
     let (registration, control) = hub.revocations.register(&user);
     check_access(&hub, &user, Topic::Project(project)).await?;
     let slot = hub.connections.acquire(&user).await.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::RateLimited,
-            "too many connections for this user",
-        )
+        ApiError::new(ErrorCode::RateLimited, "too many connections for this user")
     })?;
     // Bounded like a WebSocket's outbox: a client this far behind is ended (it resumes
     // from its last id).
@@ -223,19 +223,20 @@ pub async fn stream(
         _slot: slot,
         done: false,
     };
-    let live = futures_util::stream::unfold((live, hub.clone()), move |(mut live, hub)| async move {
-        if live.done {
-            return None;
-        }
-        match next_live(&mut live, &hub, project).await? {
-            Ok(item) => Some((item, (live, hub))),
-            Err(error) => {
-                tracing::debug!(%project, code = %error.code, "event stream ended");
-                live.done = true;
-                Some((Item::Error(error), (live, hub)))
+    let live =
+        futures_util::stream::unfold((live, hub.clone()), move |(mut live, hub)| async move {
+            if live.done {
+                return None;
             }
-        }
-    });
+            match next_live(&mut live, &hub, project).await? {
+                Ok(item) => Some((item, (live, hub))),
+                Err(error) => {
+                    tracing::debug!(%project, code = %error.code, "event stream ended");
+                    live.done = true;
+                    Some((Item::Error(error), (live, hub)))
+                }
+            }
+        });
     let events = futures_util::stream::iter(first)
         .chain(live)
         .map(|item| Ok(sse_event(item)));

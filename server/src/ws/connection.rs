@@ -475,7 +475,9 @@ fn refresh(
         .verify(token)
         .ok()
         .filter(|claims| !claims.is_expired())
-        .ok_or_else(|| ErrorBody::new(ErrorCode::Unauthorized, "the token is invalid or expired"))?;
+        .ok_or_else(|| {
+            ErrorBody::new(ErrorCode::Unauthorized, "the token is invalid or expired")
+        })?;
     if claims.user() != caller.user {
         return Err(ErrorBody::new(
             ErrorCode::Forbidden,
@@ -555,8 +557,11 @@ async fn revoke(
     }
     if subscribed || in_session {
         tracing::info!(%project, subscribed, in_session, "access revoked");
-        let error = ErrorBody::new(ErrorCode::Forbidden, format!("access to {topic} was revoked"))
-            .with_details(serde_json::json!({ "topic": topic }));
+        let error = ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!("access to {topic} was revoked"),
+        )
+        .with_details(serde_json::json!({ "topic": topic }));
         reply(outbox, &ServerMessage::error(None, error));
     }
 }

@@ -34,7 +34,10 @@ async fn connections_of_one_user_share_one_rate_with_http() {
     // more than that between them.
     let allowed = 4 + started.elapsed().as_secs() + 1;
     assert!(pongs <= allowed, "{pongs} pongs, at most {allowed} allowed");
-    assert!(!limited.is_empty(), "ten pings at once exceed a burst of four");
+    assert!(
+        !limited.is_empty(),
+        "ten pings at once exceed a burst of four"
+    );
     for reply in &limited {
         assert_eq!(reply["code"], "rate_limited", "{reply}");
         let wait = reply["retry_after_ms"].as_u64().unwrap();

@@ -96,13 +96,14 @@ async fn a_removed_member_loses_subscription_stream_session_and_presence_on_anot
 
     let mut bob = member_in(&node_b, "bob", &project).await;
     let bob_session = bob.session_id();
-    let mut sse = Sse::new(
-        Sse::open_with(&node_b, &node_b.token("bob"), &project, None, "").await,
-    );
+    let mut sse = Sse::new(Sse::open_with(&node_b, &node_b.token("bob"), &project, None, "").await);
     // Bob is present, as either node sees it.
     let mut joined = false;
     for _ in 0..100 {
-        if present(&node_a, "alice", &project).await.contains(&bob_session) {
+        if present(&node_a, "alice", &project)
+            .await
+            .contains(&bob_session)
+        {
             joined = true;
             break;
         }
@@ -143,7 +144,11 @@ async fn a_removed_member_loses_subscription_stream_session_and_presence_on_anot
             break;
         }
     }
-    assert!(!present(&node_a, "alice", &project).await.contains(&bob_session));
+    assert!(
+        !present(&node_a, "alice", &project)
+            .await
+            .contains(&bob_session)
+    );
 
     // His session left the project, in Postgres and on the live connection.
     let db = node_a.db().await;
@@ -157,7 +162,10 @@ async fn a_removed_member_loses_subscription_stream_session_and_presence_on_anot
     let no_project = bob.call_err("create_note", json!({"body": "sneaky"})).await;
     assert_eq!(no_project["code"], "invalid_arguments", "{no_project}");
     let hidden = bob
-        .call_err("create_note", json!({"project_id": project, "body": "sneaky"}))
+        .call_err(
+            "create_note",
+            json!({"project_id": project, "body": "sneaky"}),
+        )
         .await;
     assert_eq!(hidden["code"], "not_found", "{hidden}");
 
@@ -243,8 +251,11 @@ async fn auth_refresh_keeps_a_connection_open_past_the_first_token() {
         .request(json!({"type": "auth.refresh", "token": server.token("alice")}))
         .await;
     assert_eq!(fresh["type"], "ok", "{fresh}");
-    let expires_at: chrono::DateTime<chrono::Utc> =
-        fresh["data"]["expires_at"].as_str().unwrap().parse().unwrap();
+    let expires_at: chrono::DateTime<chrono::Utc> = fresh["data"]["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let left = expires_at - chrono::Utc::now();
     assert!(left > chrono::TimeDelta::minutes(50), "{fresh}");
 

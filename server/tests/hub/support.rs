@@ -2,9 +2,9 @@
 //! server on port 0, and a WebSocket client that speaks the protocol.
 
 use futures_util::{SinkExt, StreamExt};
-use std::collections::VecDeque;
 use serde_json::{Value, json};
 use server::Config;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -292,7 +292,10 @@ mod tests {
         assert!(chars <= MAX_MERGED_QUOTE_CHARS, "{chars}");
         assert!(payload.transcript_anchors.len() <= MAX_MERGED_ANCHORS);
         assert_eq!(
-            payload.transcript_anchors.last().map(|a| a.item_id.as_str()),
+            payload
+                .transcript_anchors
+                .last()
+                .map(|a| a.item_id.as_str()),
             Some("a4-99")
         );
         assert_eq!(payload.sessions.len(), MAX_MERGED_SESSIONS);
