@@ -6,7 +6,7 @@ use super::outbox::{self, Inbox, Out, Outbox};
 use crate::auth::Claims;
 use crate::hub::Hub;
 use crate::limits::Handshake;
-use crate::revocation::Control;
+use crate::revocation::{Control, Registration};
 use crate::subscriptions::{self, Subscriptions};
 use crate::tools::{self, Caller};
 use crate::{operations, sessions};
@@ -24,6 +24,7 @@ use protocol::{
     ClientMessage, ConnectionId, ErrorBody, ErrorCode, ProjectId, RequestId, ServerMessage,
 };
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::Instrument;
 
@@ -198,6 +199,9 @@ async fn read_loop(
         );
         return outbox.close(close::TOO_MANY_CONNECTIONS, "too many connections");
     };
+    // Registered before the session is read: a revocation committed after that read
+    // reaches this connection.
+    let (registration, control) = hub.revocations.register(&user);
     let session = match sessions::open(hub, &user, resume, &client).await {
         Ok(session) => session,
         Err(error) => return fail_handshake(outbox, Some(id), error, "session refused"),
@@ -224,10 +228,28 @@ async fn read_loop(
         token: claims,
     };
     connection.sync_presence(hub, &caller).await;
-    serve_messages(hub, stream, outbox, &mut caller, &mut connection).await;
+    let revocations = Revocations {
+        registration,
+        control,
+    };
+    serve_messages(
+        hub,
+        stream,
+        outbox,
+        &mut caller,
+        &mut connection,
+        revocations,
+    )
+    .await;
     drop(connection.subscriptions);
     hub.presence.leave(connection_id).await;
     sessions::seen(hub, caller.session.id).await;
+}
+
+/// The connection's place in the node's revocation registry.
+struct Revocations {
+    registration: Registration,
+    control: mpsc::Receiver<Control>,
 }
 
 /// What a connection holds beyond its session.
@@ -263,11 +285,13 @@ async fn serve_messages(
     outbox: &Outbox,
     caller: &mut Caller,
     connection: &mut Connection,
+    revocations: Revocations,
 ) {
     let config = &hub.config;
-    // Registered before the first message is read: a revocation published from now on
-    // reaches this connection.
-    let (registration, mut control) = hub.revocations.register(&caller.user);
+    let Revocations {
+        registration,
+        mut control,
+    } = revocations;
     let mut strikes = 0u32;
     // A peer that answers none of three pings in a row is gone.
     let idle = config.heartbeat() * 3;
