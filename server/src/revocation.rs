@@ -4,6 +4,8 @@
 //! local holders of that user's access: WebSocket connections (which drop the project's
 //! subscription with a `forbidden` error, take the project out of their session and
 //! leave presence) and SSE streams of the project (which send `event: error` and end).
+//! Each holder confirms the loss in Postgres first, so a member removed and added back
+//! at once keeps the new membership.
 //!
 //! Pub/sub forgets what was published while a node was not listening, so after every
 //! reconnect each holder re-checks its access in Postgres: a revocation missed then still
@@ -269,6 +271,19 @@ impl Revocations {
             }
         }
     }
+}
+
+/// Whether `user` is a member of `project` again by the time a revocation arrives (the
+/// owner removed them and added them back at once): the newer membership stands. When
+/// Postgres cannot say, the revocation does.
+pub async fn still_member(hub: &crate::Hub, user: &UserId, project: ProjectId) -> bool {
+    let access =
+        crate::subscriptions::check_access(hub, user, protocol::event::Topic::Project(project))
+            .await;
+    if access.is_ok() {
+        tracing::info!(%user, %project, "revocation outdated: a member again");
+    }
+    access.is_ok()
 }
 
 #[cfg(test)]

@@ -115,6 +115,9 @@ async fn next_live(
             }
             Some(control) = live.control.recv() => match control {
                 Control::Revoked(lost) if lost == project => {
+                    if crate::revocation::still_member(hub, &live.user, project).await {
+                        continue;
+                    }
                     return Some(Err(revoked(project)));
                 }
                 Control::Revoked(_) => continue,

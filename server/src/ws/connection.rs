@@ -523,7 +523,12 @@ async fn on_control(
     control: Control,
 ) {
     let projects = match control {
-        Control::Revoked(project) => vec![project],
+        Control::Revoked(project) => {
+            if crate::revocation::still_member(hub, &caller.user, project).await {
+                return;
+            }
+            vec![project]
+        }
         // Revocations may have been missed: ask Postgres about every project held.
         Control::Recheck => {
             let mut held = connection.subscriptions.projects();
