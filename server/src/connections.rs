@@ -2,7 +2,8 @@
 //! (WebSocket and SSE) per user, mirrored into Redis ([`store::connections`]) where each
 //! node's share is summed. A place is taken in Redis before the connection is served and
 //! given back when it closes; a task refreshes this node's shares so they outlive it by
-//! at most their expiry.
+//! at most their expiry. A refresh writes the tally it read, so a connection opened or
+//! closed during one can be miscounted in Redis until the next (a third of the expiry).
 
 use protocol::UserId;
 use std::collections::HashMap;

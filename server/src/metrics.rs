@@ -14,7 +14,7 @@ pub const BUCKETS: &[f64] = &[
     60.0, 120.0, 300.0,
 ];
 
-/// Open connections on this node.
+/// Open connections on this node: WebSocket connections and SSE streams.
 pub const CONNECTIONS: &str = "draftline_connections";
 /// Client messages by `type`.
 pub const MESSAGES: &str = "draftline_ws_messages_total";
