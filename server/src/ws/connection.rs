@@ -524,7 +524,9 @@ async fn on_control(
 ) {
     let projects = match control {
         Control::Revoked(project) => {
-            if crate::revocation::still_member(hub, &caller.user, project).await {
+            let held = caller.session.project_id == Some(project)
+                || connection.subscriptions.projects().contains(&project);
+            if !held || crate::revocation::still_member(hub, &caller.user, project).await {
                 return;
             }
             vec![project]
