@@ -223,6 +223,9 @@ impl Install {
         config.max_subscriptions = 100_000;
         config.messages_per_second = 100_000;
         config.message_burst = 100_000;
+        // One user queues every draft, and every client connects from 127.0.0.1.
+        config.jobs_per_minute = 100_000;
+        config.max_handshakes_per_address = 100_000;
         let shutdown = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

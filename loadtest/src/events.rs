@@ -311,6 +311,8 @@ impl HubProcess {
             .env("DRAFTLINE_BIND", addr.to_string())
             .env("DRAFTLINE_REDIS_PREFIX", &bench.prefix)
             .env("DRAFTLINE_MAX_CONNECTIONS_PER_USER", "100000")
+            // Every client connects from 127.0.0.1, hundreds at once.
+            .env("DRAFTLINE_MAX_HANDSHAKES_PER_ADDRESS", "100000")
             // The log is a file: no colour codes in it.
             .env("NO_COLOR", "1")
             .env(

@@ -32,6 +32,8 @@ pub enum ClientMessage {
     ChatSend(ChatSend),
     #[serde(rename = "ping")]
     Ping(Ping),
+    #[serde(rename = "auth.refresh")]
+    AuthRefresh(AuthRefresh),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,6 +127,15 @@ pub struct Ping {
     pub id: RequestId,
 }
 
+/// A fresh token for the same user, sent before the connection's token expires (an
+/// addition to PROTOCOL.md): the connection then lives until the new token's `exp`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthRefresh {
+    pub id: RequestId,
+    pub token: String,
+}
+
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
@@ -132,7 +143,7 @@ fn empty_object() -> serde_json::Value {
 impl ClientMessage {
     /// Every wire `type` a client may send, in declaration order (for documentation and
     /// tooling; the unit test below keeps it complete).
-    pub const TYPES: [&'static str; 10] = [
+    pub const TYPES: [&'static str; 11] = [
         "hello",
         "session.configure",
         "tool.call",
@@ -143,6 +154,7 @@ impl ClientMessage {
         "operation.decide",
         "chat.send",
         "ping",
+        "auth.refresh",
     ];
 
     /// The request id every client message carries.
@@ -158,6 +170,7 @@ impl ClientMessage {
             Self::OperationDecide(m) => &m.id,
             Self::ChatSend(m) => &m.id,
             Self::Ping(m) => &m.id,
+            Self::AuthRefresh(m) => &m.id,
         }
     }
 
@@ -174,6 +187,7 @@ impl ClientMessage {
             Self::OperationDecide(_) => "operation.decide",
             Self::ChatSend(_) => "chat.send",
             Self::Ping(_) => "ping",
+            Self::AuthRefresh(_) => "auth.refresh",
         }
     }
 }
@@ -256,6 +270,7 @@ impl ClientMessage {
             "operation.decide" => fields_of(rest).map(Self::OperationDecide),
             "chat.send" => fields_of(rest).map(Self::ChatSend),
             "ping" => fields_of(rest).map(Self::Ping),
+            "auth.refresh" => fields_of(rest).map(Self::AuthRefresh),
             other => Err(format!("type: unknown message type `{other}`")),
         };
         parsed.map_err(|message| DecodeError::Invalid { id, message })

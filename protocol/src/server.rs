@@ -5,6 +5,7 @@ use crate::entities::*;
 use crate::error::{ErrorBody, ErrorCode};
 use crate::event::Event;
 use crate::ids::*;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,6 +164,8 @@ pub enum OkData {
     },
     /// `operation.decide`.
     Decided(Decided),
+    /// `auth.refresh`: when the connection's new token expires (RFC 3339).
+    Refreshed { expires_at: DateTime<Utc> },
 }
 
 /// The result of `operation.decide`.

@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use protocol::blueprint::{Blueprint, BlueprintField};
 use protocol::client::{
-    ChatSend, Decision, DecodeError, Hello, OperationDecide, Ping, Position, SessionConfigure,
-    Snapshot, Subscribe, ToolCall, TranscriptAppend, TranscriptItemInput, Unsubscribe,
+    AuthRefresh, ChatSend, Decision, DecodeError, Hello, OperationDecide, Ping, Position,
+    SessionConfigure, Snapshot, Subscribe, ToolCall, TranscriptAppend, TranscriptItemInput,
+    Unsubscribe,
 };
 use protocol::entities::*;
 use protocol::event::{DocumentUpdated, DraftDelta, Event, JobStatusEvent, Presence, ToolProgress};
@@ -758,6 +759,20 @@ fn ping() {
 }
 
 #[test]
+fn auth_refresh() {
+    client_golden(
+        json!({"type": "auth.refresh", "id": 16, "token": "eyJhbGciOiJIUzI1NiJ9.e30.sig"}),
+        ClientMessage::AuthRefresh(AuthRefresh {
+            id: RequestId::Int(16),
+            token: "eyJhbGciOiJIUzI1NiJ9.e30.sig".into(),
+        }),
+    );
+    let (re, message) = rejected(r#"{"type": "auth.refresh", "id": 16}"#);
+    assert_eq!(re, Some(RequestId::Int(16)));
+    assert!(message.contains("token"), "{message}");
+}
+
+#[test]
 fn kind_and_id_name_the_wire_type_and_request() {
     let frames = [
         (
@@ -797,6 +812,10 @@ fn kind_and_id_name_the_wire_type_and_request() {
             "chat.send",
         ),
         (json!({"type": "ping", "id": 1}), "ping"),
+        (
+            json!({"type": "auth.refresh", "id": 1, "token": "t"}),
+            "auth.refresh",
+        ),
     ];
     for (frame, kind) in frames {
         let message = ClientMessage::decode(&frame.to_string()).unwrap();
@@ -1119,6 +1138,38 @@ fn ok_with_the_message_and_job_for_chat_send() {
             }),
         },
         json!({"type": "ok", "re": 14, "data": {"message_id": MESSAGE, "job_id": JOB}}),
+    );
+}
+
+#[test]
+fn ok_with_the_new_expiry_for_auth_refresh() {
+    server_golden(
+        ServerMessage::Ok {
+            re: RequestId::Int(16),
+            data: Some(OkData::Refreshed { expires_at: t1() }),
+        },
+        json!({"type": "ok", "re": 16, "data": {"expires_at": T1}}),
+    );
+}
+
+#[test]
+fn a_revoked_subscription_is_an_error_without_re_naming_the_topic() {
+    let topic = format!("project:{PROJECT}");
+    server_golden(
+        ServerMessage::error(
+            None,
+            ErrorBody::new(
+                ErrorCode::Forbidden,
+                format!("access to {topic} was revoked"),
+            )
+            .with_details(json!({ "topic": topic })),
+        ),
+        json!({
+            "type": "error",
+            "code": "forbidden",
+            "message": format!("access to project:{PROJECT} was revoked"),
+            "details": {"topic": format!("project:{PROJECT}")},
+        }),
     );
 }
 

@@ -158,6 +158,10 @@ fn client_message(kind: &str) -> Option<(&'static str, &'static str)> {
             "`ok` with `{message_id, job_id}`",
         ),
         "ping" => ("`id`", "`pong`"),
+        "auth.refresh" => (
+            "`id`, `token`",
+            "`ok` with `{expires_at}`; `unauthorized` / `forbidden` (section 1.2)",
+        ),
         _ => return None,
     })
 }

@@ -18,6 +18,31 @@ impl Claims {
         UserId(self.sub.clone())
     }
 
+    /// When the token stops being valid.
+    pub fn expires_at(&self) -> chrono::DateTime<chrono::Utc> {
+        i64::try_from(self.exp)
+            .ok()
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+    }
+
+    /// Whether `exp` has passed (without the clock-skew leeway `verify` allows: a
+    /// connection ends at `exp` itself).
+    pub fn is_expired(&self) -> bool {
+        self.expires_at() <= chrono::Utc::now()
+    }
+
+    /// The moment on tokio's clock the token expires, for a connection's deadline.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        // Capped at a year so a token without a real expiry cannot overflow the clock.
+        let year = std::time::Duration::from_secs(365 * 24 * 3600);
+        let left = (self.expires_at() - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            .min(year);
+        tokio::time::Instant::now() + left
+    }
+
     pub fn is_admin(&self) -> bool {
         self.scope
             .as_deref()

@@ -39,6 +39,8 @@ pub async fn send(
     let text = check_text(text)?;
     let mut tx = hub.store.begin().await?;
     check_write(&mut tx, project, user).await?;
+    // A reply costs a model call: counted against the user's quota once they may ask.
+    hub.limits.job(user)?;
     let message = store::chat::insert(
         &mut tx,
         &NewMessage {

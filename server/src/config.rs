@@ -57,19 +57,37 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_OUTBOUND_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub outbound_bytes: usize,
 
-    /// Sustained messages per second one connection may send.
+    /// Sustained requests per second one user may make on this node: WebSocket
+    /// messages, HTTP requests and SSE streams opened, all connections together.
     #[arg(long, env = "DRAFTLINE_MESSAGES_PER_SECOND", default_value_t = 50)]
     pub messages_per_second: u32,
 
-    /// Burst of messages above the sustained rate.
+    /// Burst of requests above the sustained rate.
     #[arg(long, env = "DRAFTLINE_MESSAGE_BURST", default_value_t = 100)]
     pub message_burst: u32,
+
+    /// Jobs that cost money (`chat.send`, `POST .../chat`, `queue_draft_update`) one
+    /// user may ask for per minute on this node, as a burst that refills evenly. 20 is a
+    /// person talking fast; an assistant looping on a tool hits it within seconds.
+    #[arg(long, env = "DRAFTLINE_JOBS_PER_MINUTE", default_value_t = 20)]
+    pub jobs_per_minute: u32,
+
+    /// Connections from one source address that may be waiting for their `hello` at
+    /// once on this node (refused with 429 beyond). Behind a proxy every client shares
+    /// its address: raise it there.
+    #[arg(
+        long,
+        env = "DRAFTLINE_MAX_HANDSHAKES_PER_ADDRESS",
+        default_value_t = 16
+    )]
+    pub max_handshakes_per_address: usize,
 
     /// Rate-limited messages in a row after which the connection is closed with 4029.
     #[arg(long, env = "DRAFTLINE_RATE_LIMIT_STRIKES", default_value_t = 20)]
     pub rate_limit_strikes: u32,
 
-    /// Open connections one user may have on this node (4009 beyond).
+    /// Open connections (WebSocket and SSE) one user may have over every node (4009 or
+    /// 429 beyond).
     #[arg(long, env = "DRAFTLINE_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
     pub max_connections_per_user: usize,
 
@@ -125,6 +143,8 @@ impl Config {
             outbound_bytes: 4 * 1024 * 1024,
             messages_per_second: 50,
             message_burst: 100,
+            jobs_per_minute: 20,
+            max_handshakes_per_address: 16,
             rate_limit_strikes: 20,
             max_connections_per_user: 32,
             max_subscriptions: 100,
@@ -156,6 +176,13 @@ impl Config {
             min_age: Duration::from_secs(self.topic_history_secs),
             idle_ttl: Duration::from_secs(self.topic_idle_hours.max(1) * 3600),
         }
+    }
+
+    /// How long a node's share of the per-user connection counts lives in Redis without
+    /// a refresh: a dead node's connections stop counting within it. The presence
+    /// expiry, so one setting says when a dead node's traces go.
+    pub fn connection_count_ttl(&self) -> Duration {
+        self.presence_ttl()
     }
 
     pub fn presence_ttl(&self) -> Duration {

@@ -3,14 +3,14 @@
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::connections::Connections;
 use crate::fanout::{Fanout, FanoutConfig};
+use crate::limits::Limits;
 use crate::presence::Presences;
+use crate::revocation::Revocations;
 use protocol::ProjectId;
-use protocol::UserId;
 use protocol::event::Event;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use store::Store;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,7 +36,12 @@ pub struct Inner {
     pub queue: store::queue::Queue,
     pub auth: Auth,
     pub node_id: String,
+    /// Open connections per user, counted over every node.
     pub connections: Connections,
+    /// Per-user rates and quotas, and handshakes per address.
+    pub limits: Arc<Limits>,
+    /// This node's holders of access, told when a user loses it.
+    pub revocations: Revocations,
     /// Cancelled on SIGTERM: stop accepting, close connections with 1012.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -63,7 +68,22 @@ impl Hub {
             .clone()
             .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
         let auth = Auth::new(&config.jwt_secret);
-        let connections = Connections::new(config.max_connections_per_user);
+        let connections = Connections::new(
+            config.max_connections_per_user,
+            store::connections::ConnectionCounts::new(
+                redis.clone(),
+                config.redis_prefix.clone(),
+                node_id.clone(),
+                config.connection_count_ttl(),
+            ),
+        );
+        let limits = Arc::new(Limits::new(
+            config.messages_per_second,
+            config.message_burst,
+            config.jobs_per_minute,
+            config.max_handshakes_per_address,
+        ));
+        let revocations = Revocations::new(redis.clone(), &config.redis_prefix);
         let dispatch = store::dispatch::Dispatch::new(redis.clone(), config.redis_prefix.clone());
         let queue = store::queue::Queue::new(store.clone(), dispatch);
         let topics = store::topics::Topics::new(
@@ -92,6 +112,8 @@ impl Hub {
             auth,
             node_id,
             connections,
+            limits,
+            revocations,
             shutdown,
             tasks: TaskTracker::new(),
         }))
@@ -112,88 +134,5 @@ impl Hub {
                 metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);
             }
         }
-    }
-}
-
-/// Open connections on this node, counted per user for the per-user limit.
-#[derive(Debug)]
-pub struct Connections {
-    per_user: Mutex<HashMap<UserId, usize>>,
-    total: AtomicUsize,
-    max_per_user: usize,
-}
-
-/// Holds one connection's place; gives it back when dropped.
-#[derive(Debug)]
-pub struct ConnectionSlot<'a> {
-    connections: &'a Connections,
-    user: UserId,
-}
-
-impl Connections {
-    fn new(max_per_user: usize) -> Self {
-        Self {
-            per_user: Mutex::new(HashMap::new()),
-            total: AtomicUsize::new(0),
-            max_per_user,
-        }
-    }
-
-    /// A place for one more connection of `user`, or `None` at the limit.
-    pub fn acquire(&self, user: &UserId) -> Option<ConnectionSlot<'_>> {
-        let mut map = self.per_user.lock().unwrap_or_else(|p| p.into_inner());
-        let count = map.entry(user.clone()).or_insert(0);
-        if *count >= self.max_per_user {
-            return None;
-        }
-        *count += 1;
-        self.total.fetch_add(1, Ordering::Relaxed);
-        metrics::gauge!(crate::metrics::CONNECTIONS).increment(1.0);
-        Some(ConnectionSlot {
-            connections: self,
-            user: user.clone(),
-        })
-    }
-
-    pub fn total(&self) -> usize {
-        self.total.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for ConnectionSlot<'_> {
-    fn drop(&mut self) {
-        let mut map = self
-            .connections
-            .per_user
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = map.get_mut(&self.user) {
-            *count -= 1;
-            if *count == 0 {
-                map.remove(&self.user);
-            }
-        }
-        self.connections.total.fetch_sub(1, Ordering::Relaxed);
-        metrics::gauge!(crate::metrics::CONNECTIONS).decrement(1.0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn per_user_limit_frees_on_drop() {
-        let c = Connections::new(2);
-        let alice = UserId::from("alice");
-        let a = c.acquire(&alice);
-        let b = c.acquire(&alice);
-        assert!(a.is_some() && b.is_some());
-        assert!(c.acquire(&alice).is_none());
-        assert!(c.acquire(&UserId::from("bob")).is_some());
-        drop(a);
-        assert!(c.acquire(&alice).is_some());
-        drop(b);
-        assert_eq!(c.total(), 0);
     }
 }

@@ -5,13 +5,16 @@
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod fanout;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod operations;
 pub mod presence;
+pub mod revocation;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tools;
@@ -48,6 +51,13 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
             .clone()
             .run(hub.fanout.clone(), shutdown.clone()),
     );
+    let control_task = tokio::spawn(
+        hub.revocations
+            .clone()
+            .run(hub.redis_client.clone(), shutdown.clone()),
+    );
+    let limits_task = tokio::spawn(hub.limits.clone().run(shutdown.clone()));
+    let counts_task = tokio::spawn(hub.connections.clone().run(shutdown.clone()));
     tracing::info!(addr = %listener.local_addr()?, node_id = %hub.node_id, "serving");
     // No Nagle: a frame queued behind an unacknowledged one would wait for the peer's
     // delayed ACK (40 ms on Linux), which measured as 40 ms added to every drafted
@@ -57,6 +67,8 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
     });
+    // The peer's address counts connections still waiting for `hello`.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
@@ -72,6 +84,9 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
     }
     let _ = listener_task.await;
     let _ = presence_task.await;
+    let _ = control_task.await;
+    let _ = limits_task.await;
+    let _ = counts_task.await;
     tracing::info!("stopped");
     Ok(())
 }

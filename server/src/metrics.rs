@@ -14,12 +14,20 @@ pub const BUCKETS: &[f64] = &[
     60.0, 120.0, 300.0,
 ];
 
-/// Open connections on this node.
+/// Open connections on this node: WebSocket connections and SSE streams.
 pub const CONNECTIONS: &str = "draftline_connections";
 /// Client messages by `type`.
 pub const MESSAGES: &str = "draftline_ws_messages_total";
 /// Tool calls by `tool` and `outcome` (`ok` or the error code).
 pub const TOOL_CALL_SECONDS: &str = "draftline_tool_call_duration_seconds";
+
+/// Requests refused by a per-user limit, by `limit` (`requests`, `jobs`,
+/// `handshakes`).
+pub const RATE_LIMITED: &str = "draftline_rate_limited_total";
+/// Memberships removed, each announced to every node.
+pub const ACCESS_REVOKED: &str = "draftline_access_revoked_total";
+/// Connections and SSE streams ended because their token expired.
+pub const TOKENS_EXPIRED: &str = "draftline_tokens_expired_total";
 
 /// Publications handed to local subscribers' queues.
 pub const EVENTS_DELIVERED: &str = "draftline_events_delivered_total";

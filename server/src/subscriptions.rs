@@ -111,6 +111,23 @@ impl Subscriptions {
         Ok(())
     }
 
+    /// Drops the subscription to `topic` (access to it was revoked); answers whether
+    /// there was one.
+    pub fn drop_topic(&mut self, topic: &str) -> bool {
+        self.topics.remove(topic).is_some()
+    }
+
+    /// The projects whose topics are subscribed.
+    pub fn projects(&self) -> Vec<ProjectId> {
+        self.topics
+            .keys()
+            .filter_map(|t| match Topic::parse(t) {
+                Some(Topic::Project(project)) => Some(project),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Serves `unsubscribe`; unsubscribing from a topic not subscribed is fine.
     pub fn unsubscribe(&mut self, topic: &str) -> Result<(), ErrorBody> {
         let parsed = Topic::parse(topic).ok_or_else(|| {

@@ -2,6 +2,7 @@
 //! workers both use this crate; nothing else knows SQL.
 
 pub mod chat;
+pub mod connections;
 pub mod dispatch;
 pub mod documents;
 pub mod error;

@@ -115,6 +115,24 @@ pub async fn configure(
         .try_into()
 }
 
+/// Takes `project` out of every session of `user` that has it (the user lost access to
+/// it); answers the sessions changed.
+pub async fn leave_project(
+    conn: &mut PgConnection,
+    user: &UserId,
+    project: ProjectId,
+) -> Result<Vec<SessionId>, StoreError> {
+    let ids: Vec<SessionId> = sqlx::query_scalar(
+        "UPDATE sessions SET project_id = NULL, updated_at = now() \
+         WHERE user_id = $1 AND project_id = $2 RETURNING id",
+    )
+    .bind(user)
+    .bind(project)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids)
+}
+
 /// Records the client of the latest connection and marks the session seen.
 pub async fn touch(
     conn: &mut PgConnection,

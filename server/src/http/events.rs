@@ -3,11 +3,14 @@
 //! the `event` frame as data; a stream resumes after `Last-Event-ID` (or `?since=`), and
 //! starts with `event: reset` when that position cannot be recovered. A stream whose
 //! client falls too far behind is ended; the browser reconnects with `Last-Event-ID`.
+//! A stream counts toward its user's connection limit, and ends with `event: error`
+//! when its token expires or the user loses access to the project (on any node).
 
 use super::{Authed, project_id};
 use crate::error::ApiError;
 use crate::fanout::{Publication, Sink};
 use crate::hub::Hub;
+use crate::revocation::Control;
 use crate::subscriptions::check_access;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -15,7 +18,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
 use protocol::client::Position;
 use protocol::event::{Topic, project_topic};
-use protocol::{ErrorCode, ProjectId};
+use protocol::{ErrorBody, ErrorCode, ProjectId, ServerMessage};
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -30,6 +33,8 @@ pub struct EventsQuery {
 enum Item {
     Reset(Position),
     Publication(Arc<Publication>),
+    /// The stream's last message: why it ends.
+    Error(ErrorBody),
 }
 
 /// An SSE stream as a topic subscriber: a bounded queue; when it is full the stream
@@ -82,7 +87,77 @@ fn sse_event(item: Item) -> SseEvent {
             .id(format!("{}:{}", p.epoch, p.offset))
             .event(&p.kind)
             .data(p.frame.as_str()),
+        // No id: a browser that reconnects resumes after the last event it had.
+        Item::Error(error) => SseEvent::default()
+            .event("error")
+            .data(ServerMessage::error(None, error).to_json()),
     }
+}
+
+/// The stream's next publication, or the error that ends it (access revoked, token
+/// expired); `None` when it ends without one (the client fell behind, shutdown).
+async fn next_live(
+    live: &mut Live,
+    hub: &Hub,
+    project: ProjectId,
+) -> Option<Result<Item, ErrorBody>> {
+    loop {
+        let item = tokio::select! {
+            _ = live.gone.cancelled() => return None,
+            _ = live.shutdown.cancelled() => return None,
+            _ = live.registration.ended() => return Some(Err(revoked(project))),
+            _ = tokio::time::sleep_until(live.expires) => {
+                metrics::counter!(crate::metrics::TOKENS_EXPIRED, "transport" => "sse").increment(1);
+                return Some(Err(ErrorBody::new(
+                    ErrorCode::Unauthorized,
+                    "the token expired; reconnect with a fresh one",
+                )));
+            }
+            Some(control) = live.control.recv() => match control {
+                Control::Revoked(lost) if lost == project => {
+                    if crate::revocation::still_member(hub, &live.user, project).await {
+                        continue;
+                    }
+                    return Some(Err(revoked(project)));
+                }
+                Control::Revoked(_) => continue,
+                Control::Recheck => {
+                    let access = check_access(hub, &live.user, Topic::Project(project)).await;
+                    if access.is_err_and(|e| e.code == ErrorCode::NotFound) {
+                        return Some(Err(revoked(project)));
+                    }
+                    continue;
+                }
+            },
+            item = live.rx.recv() => item,
+        };
+        return item.map(Ok);
+    }
+}
+
+fn revoked(project: ProjectId) -> ErrorBody {
+    let topic = project_topic(project);
+    ErrorBody::new(
+        ErrorCode::Forbidden,
+        format!("access to {topic} was revoked"),
+    )
+    .with_details(serde_json::json!({ "topic": topic }))
+}
+
+/// What a live stream holds: its queue, its subscription, its place in the user's
+/// connections and in the revocation registry. Dropped when the stream ends.
+struct Live {
+    rx: mpsc::Receiver<Item>,
+    gone: CancellationToken,
+    shutdown: CancellationToken,
+    control: mpsc::Receiver<Control>,
+    registration: crate::revocation::Registration,
+    expires: tokio::time::Instant,
+    user: protocol::UserId,
+    _subscription: crate::fanout::Subscription,
+    _slot: crate::connections::ConnectionSlot,
+    /// Set once the closing error was sent.
+    done: bool,
 }
 
 pub async fn stream(
@@ -106,7 +181,16 @@ pub async fn stream(
             .map(|raw| parse_position("since", raw))
             .transpose()?,
     };
-    check_access(&hub, &claims.user(), Topic::Project(project)).await?;
+    let user = claims.user();
+    // Registered before access is checked, so a revocation committed after the check
+    // reaches this stream.
+    let (registration, control) = hub.revocations.register(&user);
+    check_access(&hub, &user, Topic::Project(project)).await?;
+    let slot = hub.connections.acquire(&user).await.ok_or_else(|| {
+        ApiError::new(ErrorCode::RateLimited, "too many connections for this user")
+    })?;
+    // Bounded like a WebSocket's outbox: a client this far behind is ended (it resumes
+    // from its last id).
     let (tx, rx) = mpsc::channel(hub.config.outbound_messages.max(1));
     let gone = CancellationToken::new();
     let sink = Arc::new(SseSink {
@@ -130,18 +214,32 @@ pub async fn stream(
             );
         })
         .await?;
-    let shutdown = hub.shutdown.clone();
-    let live = futures_util::stream::unfold(
-        (rx, subscription, gone, shutdown),
-        |(mut rx, subscription, gone, shutdown)| async move {
-            let item = tokio::select! {
-                _ = gone.cancelled() => None,
-                _ = shutdown.cancelled() => None,
-                item = rx.recv() => item,
-            }?;
-            Some((item, (rx, subscription, gone, shutdown)))
-        },
-    );
+    let live = Live {
+        rx,
+        gone,
+        shutdown: hub.shutdown.clone(),
+        control,
+        registration,
+        expires: claims.deadline(),
+        user,
+        _subscription: subscription,
+        _slot: slot,
+        done: false,
+    };
+    let live =
+        futures_util::stream::unfold((live, hub.clone()), move |(mut live, hub)| async move {
+            if live.done {
+                return None;
+            }
+            match next_live(&mut live, &hub, project).await? {
+                Ok(item) => Some((item, (live, hub))),
+                Err(error) => {
+                    tracing::debug!(%project, code = %error.code, "event stream ended");
+                    live.done = true;
+                    Some((Item::Error(error), (live, hub)))
+                }
+            }
+        });
     let events = futures_util::stream::iter(first)
         .chain(live)
         .map(|item| Ok(sse_event(item)));

@@ -1,5 +1,8 @@
 //! Project members over HTTP: anyone in the project lists them; the owner adds members,
-//! changes their role and removes them.
+//! changes their role and removes them. Removing a member takes effect at once on every
+//! node (see [`crate::revocation`]). Lowering a role to viewer needs no message: viewers
+//! still read, and nothing caches write access (every change checks the role in
+//! Postgres), so the next write is refused.
 
 use super::{Authed, project_id};
 use crate::error::ApiError;
@@ -79,14 +82,18 @@ pub async fn remove(
     Path((id, member)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let project = project_id(&id)?;
-    let mut conn = tools::conn(&hub).await?;
-    check_owner(&mut conn, project, &claims.user()).await?;
-    if store::members::remove(&mut conn, project, &UserId(member)).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::new(
+    let member = UserId(member);
+    let mut tx = hub.store.begin().await?;
+    check_owner(&mut tx, project, &claims.user()).await?;
+    if !store::members::remove(&mut tx, project, &member).await? {
+        return Err(ApiError::new(
             ErrorCode::NotFound,
             "no such member (the owner cannot be removed)",
-        ))
+        ));
     }
+    // Sessions without a live connection lose the project here; live ones are told.
+    store::sessions::leave_project(&mut tx, &member, project).await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
+    hub.revocations.revoke(&member, project).await;
+    Ok(StatusCode::NO_CONTENT)
 }

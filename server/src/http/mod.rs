@@ -60,7 +60,9 @@ pub fn router(hub: Hub) -> Router {
         .with_state(hub)
 }
 
-/// The caller of an HTTP request, from `Authorization: Bearer` or `access_token`.
+/// The caller of an HTTP request, from `Authorization: Bearer` or `access_token`. Each
+/// request counts toward the user's rate, shared with their WebSocket messages (429 with
+/// `Retry-After` beyond).
 #[derive(Debug)]
 pub struct Authed(pub Claims);
 
@@ -77,6 +79,7 @@ impl FromRequestParts<Hub> for Authed {
             .auth
             .verify(token)
             .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "invalid token"))?;
+        hub.limits.request(&claims.user())?;
         Ok(Authed(claims))
     }
 }

@@ -29,6 +29,9 @@ impl Query for QueueDraftUpdate {
         let project = project_of(caller, args.project_id())?;
         let mut tx = hub.store.begin().await?;
         check_write(&mut tx, project, &caller.user).await?;
+        // A draft costs a model call: counted against the user's quota (merged and
+        // throttled requests too, which a client cannot tell apart in advance).
+        hub.limits.job(&caller.user)?;
         let document = store::documents::get(&mut tx, project).await?;
         let session = &caller.session;
         let request = DraftRequest {

@@ -5,23 +5,26 @@
 use super::outbox::{self, Inbox, Out, Outbox};
 use crate::auth::Claims;
 use crate::hub::Hub;
+use crate::limits::Handshake;
+use crate::revocation::{Control, Registration};
 use crate::subscriptions::{self, Subscriptions};
 use crate::tools::{self, Caller};
 use crate::{operations, sessions};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use governor::clock::{Clock, DefaultClock};
-use governor::{Quota, RateLimiter};
 use protocol::client::{
-    DecodeError, Hello, OperationDecide, Ping, SessionConfigure, Snapshot, ToolCall,
+    AuthRefresh, DecodeError, Hello, OperationDecide, Ping, SessionConfigure, Snapshot, ToolCall,
     TranscriptAppend, Unsubscribe,
 };
 use protocol::close;
+use protocol::event::project_topic;
 use protocol::server::{OkData, ToolResult};
-use protocol::{ClientMessage, ConnectionId, ErrorBody, ErrorCode, RequestId, ServerMessage};
-use std::num::NonZeroU32;
+use protocol::{
+    ClientMessage, ConnectionId, ErrorBody, ErrorCode, ProjectId, RequestId, ServerMessage,
+};
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::Instrument;
 
@@ -34,7 +37,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// large writes, few enough that one flush stays short.
 const WRITE_BATCH: usize = 64;
 
-pub(super) async fn serve(hub: Hub, socket: WebSocket, upgrade_claims: Option<Claims>) {
+pub(super) async fn serve(
+    hub: Hub,
+    socket: WebSocket,
+    upgrade_claims: Option<Claims>,
+    handshake: Handshake,
+) {
     let connection_id = ConnectionId::new();
     let span = tracing::info_span!("connection", %connection_id, user = tracing::field::Empty);
     async move {
@@ -43,7 +51,15 @@ pub(super) async fn serve(hub: Hub, socket: WebSocket, upgrade_claims: Option<Cl
             outbox::channel(hub.config.outbound_messages, hub.config.outbound_bytes);
         let writer =
             tokio::spawn(write_loop(sink, inbox, hub.config.heartbeat()).in_current_span());
-        read_loop(&hub, connection_id, &mut stream, &outbox, upgrade_claims).await;
+        read_loop(
+            &hub,
+            connection_id,
+            &mut stream,
+            &outbox,
+            upgrade_claims,
+            handshake,
+        )
+        .await;
         // The writer ends once it has sent what the reader queued (and any close).
         drop(outbox);
         if timeout(hub.config.shutdown_timeout(), writer)
@@ -111,6 +127,7 @@ async fn read_loop(
     stream: &mut SplitStream<WebSocket>,
     outbox: &Outbox,
     upgrade_claims: Option<Claims>,
+    handshake: Handshake,
 ) {
     let config = &hub.config;
     let first = tokio::select! {
@@ -121,6 +138,9 @@ async fn read_loop(
         _ = outbox.aborted() => return,
         first = timeout(config.hello_timeout(), next_frame(stream)) => first,
     };
+    // The first message arrived (or never will): the connection no longer counts as
+    // one of its address's handshakes.
+    drop(handshake);
     let text = match first {
         Err(_) => {
             let error = ErrorBody::new(
@@ -160,14 +180,16 @@ async fn read_loop(
     let claims = match token {
         Some(token) => hub.auth.verify(&token).ok(),
         None => upgrade_claims,
-    };
+    }
+    // `verify` allows for clock skew past `exp`; a connection would end at once.
+    .filter(|claims| !claims.is_expired());
     let Some(claims) = claims else {
         let error = ErrorBody::new(ErrorCode::Unauthorized, "a valid token is required");
         return fail_handshake(outbox, Some(id), error, "unauthorized");
     };
     let user = claims.user();
     tracing::Span::current().record("user", tracing::field::display(&user));
-    let Some(_slot) = hub.connections.acquire(&user) else {
+    let Some(_slot) = hub.connections.acquire(&user).await else {
         reply(
             outbox,
             &ServerMessage::error(
@@ -177,6 +199,9 @@ async fn read_loop(
         );
         return outbox.close(close::TOO_MANY_CONNECTIONS, "too many connections");
     };
+    // Registered before the session is read: a revocation committed after that read
+    // reaches this connection.
+    let (registration, control) = hub.revocations.register(&user);
     let session = match sessions::open(hub, &user, resume, &client).await {
         Ok(session) => session,
         Err(error) => return fail_handshake(outbox, Some(id), error, "session refused"),
@@ -200,12 +225,31 @@ async fn read_loop(
         id: connection_id,
         client,
         subscriptions: Subscriptions::default(),
+        token: claims,
     };
     connection.sync_presence(hub, &caller).await;
-    serve_messages(hub, stream, outbox, &mut caller, &mut connection).await;
+    let revocations = Revocations {
+        registration,
+        control,
+    };
+    serve_messages(
+        hub,
+        stream,
+        outbox,
+        &mut caller,
+        &mut connection,
+        revocations,
+    )
+    .await;
     drop(connection.subscriptions);
     hub.presence.leave(connection_id).await;
     sessions::seen(hub, caller.session.id).await;
+}
+
+/// The connection's place in the node's revocation registry.
+struct Revocations {
+    registration: Registration,
+    control: mpsc::Receiver<Control>,
 }
 
 /// What a connection holds beyond its session.
@@ -213,6 +257,9 @@ struct Connection {
     id: ConnectionId,
     client: protocol::entities::ClientInfo,
     subscriptions: Subscriptions,
+    /// The latest token (from `hello` or `auth.refresh`): the connection ends at its
+    /// `exp`.
+    token: Claims,
 }
 
 impl Connection {
@@ -238,12 +285,13 @@ async fn serve_messages(
     outbox: &Outbox,
     caller: &mut Caller,
     connection: &mut Connection,
+    revocations: Revocations,
 ) {
     let config = &hub.config;
-    let per_second = NonZeroU32::new(config.messages_per_second).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(config.message_burst).unwrap_or(per_second);
-    let limiter = RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst));
-    let clock = DefaultClock::default();
+    let Revocations {
+        registration,
+        mut control,
+    } = revocations;
     let mut strikes = 0u32;
     // A peer that answers none of three pings in a row is gone.
     let idle = config.heartbeat() * 3;
@@ -259,6 +307,23 @@ async fn serve_messages(
                 outbox.abort(close::GOING_AWAY, "heartbeat timeout");
                 return;
             }
+            _ = sleep_until(connection.token.deadline()) => {
+                metrics::counter!(crate::metrics::TOKENS_EXPIRED, "transport" => "ws").increment(1);
+                tracing::debug!("token expired");
+                let error = ErrorBody::new(
+                    ErrorCode::Unauthorized,
+                    "the token expired; send auth.refresh before it does",
+                );
+                reply(outbox, &ServerMessage::error(None, error));
+                return outbox.close(close::UNAUTHORIZED, "token expired");
+            }
+            _ = registration.ended() => {
+                return outbox.close(close::FORBIDDEN, "access revoked");
+            }
+            Some(control) = control.recv() => {
+                on_control(hub, caller, connection, outbox, control).await;
+                continue;
+            }
             frame = next_frame(stream) => frame,
         };
         deadline = Instant::now() + idle;
@@ -269,19 +334,16 @@ async fn serve_messages(
             Frame::Text(text) => Some(text),
             Frame::Binary => None,
         };
-        if let Err(not_until) = limiter.check() {
+        // The user's rate, shared with their other connections and HTTP requests.
+        if let Err(error) = hub.limits.request(&caller.user) {
             strikes += 1;
             if strikes >= config.rate_limit_strikes {
                 return outbox.close(close::RATE_LIMITED, "rate limit exceeded repeatedly");
             }
-            let wait = not_until.wait_time_from(clock.now());
             let re = text
                 .as_deref()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
                 .and_then(|v| RequestId::from_raw(&v));
-            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-            let error = ErrorBody::new(ErrorCode::RateLimited, "too many messages; slow down")
-                .with_retry_after_ms(ms);
             reply(outbox, &ServerMessage::error(re, error));
             continue;
         }
@@ -329,6 +391,12 @@ async fn handle(
             ServerMessage::bad_request(Some(id), "hello was already received on this connection")
         }
         ClientMessage::Ping(Ping { id }) => ServerMessage::Pong { re: id },
+        ClientMessage::AuthRefresh(AuthRefresh { id, token }) => {
+            match refresh(hub, caller, connection, &token) {
+                Ok(expires_at) => ok(id, OkData::Refreshed { expires_at }),
+                Err(e) => ServerMessage::error(Some(id), e),
+            }
+        }
         ClientMessage::SessionConfigure(SessionConfigure {
             id,
             mode,
@@ -416,6 +484,117 @@ async fn handle(
         "handled"
     );
     Some(answer)
+}
+
+/// `auth.refresh`: a valid, unexpired token of the same user becomes the connection's
+/// token; answers its expiry. The connection stays open either way.
+fn refresh(
+    hub: &Hub,
+    caller: &Caller,
+    connection: &mut Connection,
+    token: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, ErrorBody> {
+    let claims = hub
+        .auth
+        .verify(token)
+        .ok()
+        .filter(|claims| !claims.is_expired())
+        .ok_or_else(|| {
+            ErrorBody::new(ErrorCode::Unauthorized, "the token is invalid or expired")
+        })?;
+    if claims.user() != caller.user {
+        return Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            "the token is for another user; a connection keeps its user",
+        ));
+    }
+    let expires_at = claims.expires_at();
+    tracing::debug!(%expires_at, "token refreshed");
+    connection.token = claims;
+    Ok(expires_at)
+}
+
+/// What the node's revocation registry says: drop what the user may no longer see.
+async fn on_control(
+    hub: &Hub,
+    caller: &mut Caller,
+    connection: &mut Connection,
+    outbox: &Outbox,
+    control: Control,
+) {
+    let projects = match control {
+        Control::Revoked(project) => {
+            let held = caller.session.project_id == Some(project)
+                || connection.subscriptions.projects().contains(&project);
+            if !held || crate::revocation::still_member(hub, &caller.user, project).await {
+                return;
+            }
+            vec![project]
+        }
+        // Revocations may have been missed: ask Postgres about every project held.
+        Control::Recheck => {
+            let mut held = connection.subscriptions.projects();
+            if let Some(project) = caller.session.project_id
+                && !held.contains(&project)
+            {
+                held.push(project);
+            }
+            let mut lost = Vec::new();
+            for project in held {
+                let access = subscriptions::check_access(
+                    hub,
+                    &caller.user,
+                    protocol::event::Topic::Project(project),
+                )
+                .await;
+                // Only a definite "not a member" revokes; an unavailable database does not.
+                if access.is_err_and(|e| e.code == ErrorCode::NotFound) {
+                    lost.push(project);
+                }
+            }
+            lost
+        }
+    };
+    for project in projects {
+        revoke(hub, caller, connection, outbox, project).await;
+    }
+}
+
+/// Drops the connection's subscription to the project's topic, takes the project out of
+/// its session (and so out of presence), and tells the client why.
+async fn revoke(
+    hub: &Hub,
+    caller: &mut Caller,
+    connection: &mut Connection,
+    outbox: &Outbox,
+    project: ProjectId,
+) {
+    let topic = project_topic(project);
+    let subscribed = connection.subscriptions.drop_topic(&topic);
+    let in_session = caller.session.project_id == Some(project);
+    if in_session {
+        // The node that removed the member cleared its sessions in the same
+        // transaction; again here for a revocation found by a re-check.
+        let cleared = async {
+            let mut conn = hub.store.acquire().await?;
+            store::sessions::leave_project(&mut conn, &caller.user, project).await
+        }
+        .await;
+        if let Err(e) = cleared {
+            tracing::warn!(%project, error = %e, "session not cleared of a revoked project");
+        }
+        caller.session.project_id = None;
+        connection.sync_presence(hub, caller).await;
+    }
+    if subscribed || in_session {
+        tracing::info!(%project, subscribed, in_session, "access revoked");
+        let error = ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!("access to {topic} was revoked"),
+        )
+        .with_details(serde_json::json!({ "topic": topic }));
+        reply(outbox, &ServerMessage::error(None, error));
+    }
 }
 
 fn ok(re: RequestId, data: OkData) -> ServerMessage {

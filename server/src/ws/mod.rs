@@ -1,6 +1,8 @@
 //! The WebSocket transport: `GET /v1/ws` with subprotocol `draftline.v1`. A token on the
 //! upgrade (header or `access_token`) is checked before upgrading (401 when invalid);
-//! otherwise `hello.token` must carry one.
+//! otherwise `hello.token` must carry one. Connections still waiting for their `hello`
+//! are capped per source address (429 beyond), so one host cannot hold many sockets open
+//! without ever saying who it is.
 
 mod connection;
 pub mod outbox;
@@ -8,7 +10,8 @@ pub mod outbox;
 use crate::auth::Claims;
 use crate::error::ApiError;
 use crate::hub::Hub;
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::Extension;
+use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use protocol::ErrorCode;
@@ -34,6 +37,7 @@ pub fn request_token<'a>(headers: &'a HeaderMap, query: &'a TokenQuery) -> Optio
 
 pub async fn upgrade(
     State(hub): State<Hub>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     Query(query): Query<TokenQuery>,
     ws: WebSocketUpgrade,
@@ -48,6 +52,17 @@ pub async fn upgrade(
         },
         None => None,
     };
+    // Served without the peer's address (a router used without `serve`), every
+    // connection counts as one unknown address.
+    let addr = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |p| p.0.0.ip());
+    let Some(handshake) = hub.limits.handshake(addr) else {
+        tracing::debug!(%addr, "too many connections waiting for hello");
+        return ApiError::new(
+            ErrorCode::RateLimited,
+            "too many connections from this address waiting for hello",
+        )
+        .into_response();
+    };
     let max = hub.config.max_frame_bytes;
     ws.protocols([protocol::SUBPROTOCOL])
         .max_message_size(max)
@@ -55,6 +70,6 @@ pub async fn upgrade(
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket| {
             let tasks = hub.tasks.clone();
-            tasks.track_future(connection::serve(hub, socket, claims))
+            tasks.track_future(connection::serve(hub, socket, claims, handshake))
         })
 }

@@ -10,5 +10,7 @@ mod drafting;
 mod events;
 mod http;
 mod jobs;
+mod limits;
 mod operations;
+mod revocation;
 mod tools;

@@ -4,6 +4,7 @@
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use server::Config;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,6 +132,23 @@ impl TestServer {
         server::auth::Auth::new(SECRET)
             .issue(user, false, 3600)
             .unwrap()
+    }
+
+    /// A token of `user` that expires in `ttl_secs`.
+    pub fn token_for(&self, user: &str, ttl_secs: u64) -> String {
+        server::auth::Auth::new(SECRET)
+            .issue(user, false, ttl_secs)
+            .unwrap()
+    }
+
+    /// A client past `hello` with `token`.
+    pub async fn connect_with(&self, token: &str) -> Client {
+        let mut ws = self.raw("").await;
+        let welcome = ws
+            .request(json!({"type": "hello", "token": token, "client": {"name": "test", "version": "1"}}))
+            .await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        Client { ws, welcome }
     }
 
     /// A token with the `admin` scope.
@@ -440,6 +458,109 @@ impl Drop for PrivateRedis {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// An SSE stream read message by message.
+pub struct Sse {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<Vec<u8>>>,
+    buffer: String,
+    messages: VecDeque<SseMessage>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct SseMessage {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl Sse {
+    /// Opens alice's stream of `project`.
+    pub async fn open(
+        server: &TestServer,
+        project: &str,
+        last_id: Option<&str>,
+        query: &str,
+    ) -> reqwest::Response {
+        Self::open_with(server, &server.token("alice"), project, last_id, query).await
+    }
+
+    /// Opens a stream of `project` with `token`.
+    pub async fn open_with(
+        server: &TestServer,
+        token: &str,
+        project: &str,
+        last_id: Option<&str>,
+        query: &str,
+    ) -> reqwest::Response {
+        let mut request = server
+            .http
+            .get(server.url(&format!("/v1/projects/{project}/events{query}")))
+            .bearer_auth(token);
+        if let Some(id) = last_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            body: response
+                .bytes_stream()
+                .map(|r| r.map(|b| b.to_vec()))
+                .boxed(),
+            buffer: String::new(),
+            messages: VecDeque::new(),
+        }
+    }
+
+    /// Whether the stream ends (after any messages left) within [`WAIT`].
+    pub async fn ends(&mut self) -> bool {
+        self.messages.clear();
+        loop {
+            match tokio::time::timeout(WAIT, self.body.next()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// The next message with data (comments are skipped).
+    pub async fn next(&mut self) -> SseMessage {
+        loop {
+            if let Some(message) = self.messages.pop_front() {
+                return message;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.body.next())
+                .await
+                .expect("an SSE message in time")
+                .expect("stream open")
+                .unwrap();
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut message = SseMessage::default();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        message.id = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        message.event = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        message.data.push_str(v);
+                    }
+                }
+                if !message.data.is_empty() {
+                    self.messages.push_back(message);
+                }
+            }
         }
     }
 }

@@ -15,6 +15,19 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use std::time::Duration;
 
+/// Most message pointers a waiting job accumulates over merged requests: what one
+/// request may carry (`MAX_POINTERS`), so merging buys no more than asking once.
+pub const MAX_MERGED_POINTERS: usize = protocol::tools::args::MAX_POINTERS;
+/// Most transcript anchors a waiting job accumulates, for the same reason.
+pub const MAX_MERGED_ANCHORS: usize = protocol::tools::args::MAX_POINTERS;
+/// Most characters of anchor quotes a waiting job accumulates: the default WebSocket
+/// frame (64 KiB), so a job's quotes stay what one message could carry, well inside the
+/// prompt's budget before it trims.
+pub const MAX_MERGED_QUOTE_CHARS: usize = 64 * 1024;
+/// Most asking sessions a job records; beyond, the oldest are forgotten (they only
+/// widen the transcript the draft reads).
+pub const MAX_MERGED_SESSIONS: usize = 32;
+
 /// What a draft job's payload holds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DraftPayload {
@@ -70,7 +83,9 @@ fn normalize(summary: Option<&str>) -> String {
 
 impl DraftPayload {
     /// Folds a later request into this one: pointers and anchors added (no repeats),
-    /// urgency raised, summary replaced when the request has one.
+    /// urgency raised, summary replaced when the request has one. What accumulates is
+    /// capped, the newest kept: a client that keeps asking while a job waits cannot
+    /// grow its payload (and the draft's prompt) without bound.
     fn merge(&mut self, req: &DraftRequest) {
         self.urgency = Some(self.urgency.map_or(req.urgency, |u| u.max(req.urgency)));
         if req.summary.is_some() {
@@ -91,10 +106,37 @@ impl DraftPayload {
         {
             self.sessions.push(s);
         }
-        self.requests += 1;
+        self.requests = self.requests.saturating_add(1);
         if req.context.is_some() {
             self.context = req.context.clone();
         }
+        self.cap();
+    }
+
+    /// Drops the oldest pointers, anchors and sessions beyond the caps.
+    fn cap(&mut self) {
+        keep_newest(&mut self.message_pointers, MAX_MERGED_POINTERS);
+        keep_newest(&mut self.transcript_anchors, MAX_MERGED_ANCHORS);
+        keep_newest(&mut self.sessions, MAX_MERGED_SESSIONS);
+        let quote_chars = |anchors: &[TranscriptAnchor]| -> usize {
+            anchors
+                .iter()
+                .filter_map(|a| a.quote.as_deref())
+                .map(|q| q.chars().count())
+                .sum()
+        };
+        let mut chars = quote_chars(&self.transcript_anchors);
+        while chars > MAX_MERGED_QUOTE_CHARS && !self.transcript_anchors.is_empty() {
+            let dropped = self.transcript_anchors.remove(0);
+            chars -= dropped.quote.as_deref().map_or(0, |q| q.chars().count());
+        }
+    }
+}
+
+/// Keeps the last `max` items.
+fn keep_newest<T>(items: &mut Vec<T>, max: usize) {
+    if items.len() > max {
+        items.drain(..items.len() - max);
     }
 }
 
@@ -212,5 +254,51 @@ mod tests {
         assert_eq!(payload.summary.as_deref(), Some("first"));
         assert_eq!(payload.message_pointers, ["a", "b"]);
         assert_eq!(payload.requests, 2);
+    }
+
+    #[test]
+    fn merged_requests_accumulate_no_more_than_the_caps_keeping_the_newest() {
+        let mut payload = DraftPayload::default();
+        for round in 0..5 {
+            let mut req = DraftRequest {
+                project_id: ProjectId::new(),
+                session_id: None,
+                urgency: Urgency::Normal,
+                summary: None,
+                message_pointers: (0..MAX_MERGED_POINTERS)
+                    .map(|i| format!("p{round}-{i}"))
+                    .collect(),
+                transcript_anchors: (0..100)
+                    .map(|i| TranscriptAnchor {
+                        item_id: format!("a{round}-{i}"),
+                        quote: Some("q".repeat(1_000)),
+                    })
+                    .collect(),
+                context: None,
+            };
+            for _ in 0..10 {
+                req.session_id = Some(SessionId::new());
+                payload.merge(&req);
+            }
+        }
+        assert_eq!(payload.message_pointers.len(), MAX_MERGED_POINTERS);
+        assert_eq!(payload.message_pointers[0], "p4-0", "the newest are kept");
+        let chars: usize = payload
+            .transcript_anchors
+            .iter()
+            .filter_map(|a| a.quote.as_ref())
+            .map(String::len)
+            .sum();
+        assert!(chars <= MAX_MERGED_QUOTE_CHARS, "{chars}");
+        assert!(payload.transcript_anchors.len() <= MAX_MERGED_ANCHORS);
+        assert_eq!(
+            payload
+                .transcript_anchors
+                .last()
+                .map(|a| a.item_id.as_str()),
+            Some("a4-99")
+        );
+        assert_eq!(payload.sessions.len(), MAX_MERGED_SESSIONS);
+        assert_eq!(payload.requests, 50);
     }
 }

@@ -1,0 +1,258 @@
+//! Limits are per user, not per connection: several connections share one rate (with
+//! HTTP too), the connection limit counts SSE streams and holds across nodes, jobs that
+//! cost money have a quota per minute, and connections that have not said `hello` are
+//! capped per source address.
+
+use crate::support::*;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn connections_of_one_user_share_one_rate_with_http() {
+    let server = TestServer::start_with(|c| {
+        c.messages_per_second = 1;
+        c.message_burst = 4;
+        c.rate_limit_strikes = u32::MAX;
+    })
+    .await;
+    let mut first = server.connect("alice").await;
+    let mut second = server.connect("alice").await;
+    let started = Instant::now();
+    let mut pongs = 0u64;
+    let mut limited = Vec::new();
+    for _ in 0..5 {
+        for client in [&mut first, &mut second] {
+            let reply = client.request(json!({"type": "ping"})).await;
+            match reply["type"].as_str() {
+                Some("pong") => pongs += 1,
+                Some("error") => limited.push(reply),
+                _ => panic!("{reply}"),
+            }
+        }
+    }
+    // One connection alone may have the burst plus what refilled meanwhile; two get no
+    // more than that between them.
+    let allowed = 4 + started.elapsed().as_secs() + 1;
+    assert!(pongs <= allowed, "{pongs} pongs, at most {allowed} allowed");
+    assert!(
+        !limited.is_empty(),
+        "ten pings at once exceed a burst of four"
+    );
+    for reply in &limited {
+        assert_eq!(reply["code"], "rate_limited", "{reply}");
+        let wait = reply["retry_after_ms"].as_u64().unwrap();
+        assert!((1..=1000).contains(&wait), "{reply}");
+    }
+    // HTTP draws on the same rate (a few tries: the bucket refills while they run).
+    let mut response = None;
+    for _ in 0..10 {
+        let reply = server
+            .http
+            .get(server.url(&format!("/v1/sessions/{}", first.session_id())))
+            .bearer_auth(server.token("alice"))
+            .send()
+            .await
+            .unwrap();
+        if reply.status() == 429 {
+            response = Some(reply);
+            break;
+        }
+    }
+    let response = response.expect("HTTP requests are limited with the same rate");
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+
+    // Another user has a rate of their own.
+    let mut bob = server.connect("bob").await;
+    assert_eq!(bob.request(json!({"type": "ping"})).await["type"], "pong");
+}
+
+/// A `hello` for `user` on a fresh connection; answers the reply and the socket.
+async fn hello(server: &TestServer, user: &str) -> (Ws, Value) {
+    let mut ws = server.raw("").await;
+    let reply = ws
+        .request(json!({"type": "hello", "token": server.token(user), "client": {"name": "test", "version": "1"}}))
+        .await;
+    (ws, reply)
+}
+
+#[tokio::test]
+async fn the_connection_limit_counts_sse_and_holds_across_nodes() {
+    let node_a = TestServer::start_with(|c| {
+        c.max_connections_per_user = 3;
+        // A closed stream is noticed at the next write: keep-alives come often.
+        c.sse_keepalive_ms = 200;
+    })
+    .await;
+    let node_b = node_a.peer().await;
+    let mut alice = node_a.connect("alice").await;
+    let project = alice.project_in_mode("Limited", "intake").await;
+    let on_b = node_b.connect("alice").await;
+    let stream = Sse::new(Sse::open(&node_b, &project, None, "").await);
+
+    // Two WebSocket connections and a stream, on two nodes: the fourth is refused.
+    let (mut ws, refused) = hello(&node_a, "alice").await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    assert_eq!(ws.closed().await.code, 4009);
+    let (mut ws, refused) = hello(&node_b, "alice").await;
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    assert_eq!(ws.closed().await.code, 4009);
+    let response = Sse::open(&node_a, &project, None, "").await;
+    assert_eq!(response.status(), 429);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    // Bob is counted on his own.
+    let _bob = node_b.connect("bob").await;
+
+    // A closed connection (or stream) on one node frees a place on the other.
+    drop(on_b);
+    drop(stream);
+    let mut again = Vec::new();
+    for _ in 0..100 {
+        let (ws, reply) = hello(&node_a, "alice").await;
+        if reply["type"] == "welcome" {
+            again.push(ws);
+            if again.len() == 2 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(again.len(), 2, "both places came back");
+}
+
+#[tokio::test]
+async fn a_dead_nodes_connections_stop_counting_once_they_expire() {
+    let server = TestServer::start_with(|c| c.max_connections_per_user = 2).await;
+    let client = redis::Client::open(server.config.redis_url.as_str()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{}conns:alice", server.config.redis_prefix);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    // A live node holds both of alice's places...
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("node-live")
+        .arg(format!("2:{}", now_ms + 60_000))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (mut ws, refused) = hello(&server, "alice").await;
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    assert_eq!(ws.closed().await.code, 4009);
+    // ...until its entry has expired (it stopped refreshing): swept, not counted.
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("node-live")
+        .arg(format!("2:{}", now_ms - 1))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (_ws, welcome) = hello(&server, "alice").await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let dead: bool = redis::cmd("HEXISTS")
+        .arg(&key)
+        .arg("node-live")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!dead, "the dead node's entry was swept");
+}
+
+#[tokio::test]
+async fn jobs_that_cost_money_have_a_per_user_quota() {
+    let server = TestServer::start_with(|c| c.jobs_per_minute = 2).await;
+    let mut alice = server.connect("alice").await;
+    let project = alice.project_in_mode("Quota", "ghostwriting").await;
+    alice
+        .call_ok("queue_draft_update", json!({"urgency": "normal"}))
+        .await;
+    let reply = alice
+        .request(json!({"type": "chat.send", "project_id": project, "text": "hello"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+
+    // The quota is used up: the tool, the WebSocket chat and the HTTP chat all say so.
+    let error = alice
+        .call_err("queue_draft_update", json!({"urgency": "high"}))
+        .await;
+    assert_eq!(error["code"], "rate_limited", "{error}");
+    // 2 a minute: the next one refills within 30 s.
+    let wait = error["retry_after_ms"].as_u64().unwrap();
+    assert!((1..=30_000).contains(&wait), "{error}");
+    let reply = alice
+        .request(json!({"type": "chat.send", "project_id": project, "text": "again"}))
+        .await;
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["code"], "rate_limited", "{reply}");
+    assert!(reply["retry_after_ms"].as_u64().is_some(), "{reply}");
+    let response = server
+        .http
+        .post(server.url(&format!("/v1/projects/{project}/chat")))
+        .bearer_auth(server.token("alice"))
+        .json(&json!({"text": "over http"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+
+    // Nothing was stored for the refused requests: one chat message, one reply job.
+    let db = server.db().await;
+    let messages = count(
+        &db,
+        "SELECT count(*) FROM chat_messages WHERE project_id = $1::uuid",
+        &project,
+    )
+    .await;
+    assert_eq!(messages, 1);
+
+    // Another member has a quota of their own.
+    let response = server
+        .http
+        .put(server.url(&format!("/v1/projects/{project}/members/bob")))
+        .bearer_auth(server.token("alice"))
+        .json(&json!({"role": "editor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = server
+        .http
+        .post(server.url(&format!("/v1/projects/{project}/chat")))
+        .bearer_auth(server.token("bob"))
+        .json(&json!({"text": "my turn"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
+#[tokio::test]
+async fn connections_waiting_for_hello_are_capped_per_address() {
+    let server = TestServer::start_with(|c| c.max_handshakes_per_address = 2).await;
+    let mut first = server.raw("").await;
+    let _second = server.raw("").await;
+    match server.raw_with("", None).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+        }
+        Err(e) => panic!("refused otherwise: {e}"),
+        Ok(_) => panic!("a third connection waiting for hello was accepted"),
+    }
+    // Saying hello frees the place.
+    let welcome = first
+        .request(json!({"type": "hello", "token": server.token("alice"), "client": {"name": "test", "version": "1"}}))
+        .await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let third = server.raw_with("", None).await;
+    assert!(third.is_ok(), "a place was freed by hello");
+}
