@@ -8,14 +8,14 @@
 use crate::hub::Hub;
 use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
 use protocol::client::Decision;
-use protocol::entities::{Operation, OperationStatus};
+use protocol::entities::{Operation, OperationStatus, Session};
 use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
 use protocol::tools::output::PendingOut;
-use protocol::{BatchId, ErrorBody, ErrorCode, OperationId};
+use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, SessionId};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 use store::operations::{NewOperation, Outcome};
 
@@ -289,8 +289,7 @@ pub async fn decide(
     }
     operations.dedup_by_key(|o| o.id);
     let mut plans = Vec::with_capacity(operations.len());
-    let mut authors: std::collections::HashMap<protocol::SessionId, protocol::UserId> =
-        std::collections::HashMap::new();
+    let mut sessions: HashMap<SessionId, Session> = HashMap::new();
     for op in &operations {
         check_decider(&mut conn, caller, op).await?;
         if op.status != OperationStatus::Pending {
@@ -305,28 +304,29 @@ pub async fn decide(
             .with_details(serde_json::json!({ "operation_id": op.id })));
         }
         let change = change_for(op)?;
+        // The change runs as the user whose session proposed it (the author).
+        let session = match sessions.get(&op.session_id) {
+            Some(session) => session.clone(),
+            None => {
+                let session = store::sessions::get(&mut conn, op.session_id).await?;
+                sessions.insert(op.session_id, session.clone());
+                session
+            }
+        };
         let data = match edits.get(&op.id) {
             Some(patch) => {
+                let prefix = format!("edits.{}", op.id);
                 let mut data = op.data.clone();
                 merge_patch(&mut data, patch);
-                change
-                    .check(data)
-                    .map_err(|e| prefix_field(e, &format!("edits.{}", op.id)))?
+                let data = change.check(data).map_err(|e| prefix_field(e, &prefix))?;
+                recheck_project(&mut conn, change, op, &session, &data)
+                    .await
+                    .map_err(|e| prefix_field(e, &prefix))?;
+                data
             }
             None => op.data.clone(),
         };
-        // The change runs as the user whose session proposed it (the author).
-        let author = match authors.get(&op.session_id) {
-            Some(user) => user.clone(),
-            None => {
-                let user = store::sessions::get(&mut conn, op.session_id)
-                    .await?
-                    .user_id;
-                authors.insert(op.session_id, user.clone());
-                user
-            }
-        };
-        plans.push((op, change, data, author));
+        plans.push((op, change, data, session.user_id));
     }
     drop(conn);
 
@@ -409,6 +409,42 @@ async fn check_decider(
                 ))
             }
         }
+    }
+}
+
+/// An edit may point the change at another entity, but not out of the project the
+/// operation was proposed in (and the decider was checked against): the project is
+/// resolved again from the edited arguments, as the author's session would, and anything
+/// resolving elsewhere or to nothing is refused naming the argument that locates it.
+/// The refusal does not say where the argument led, so it reveals nothing of other
+/// projects.
+async fn recheck_project(
+    conn: &mut store::PgConnection,
+    change: &dyn DynChange,
+    op: &Operation,
+    author: &Session,
+    data: &Value,
+) -> Result<(), ErrorBody> {
+    // The session's own project stands in for arguments that leave it out, as when the
+    // operation was proposed; the session may have moved on since.
+    let caller = Caller {
+        user: author.user_id.clone(),
+        session: Session {
+            project_id: op.project_id,
+            ..author.clone()
+        },
+    };
+    let refused = || {
+        ErrorBody::invalid_field(
+            change.locator(),
+            "names nothing in this operation's project",
+        )
+    };
+    match change.project(conn, &caller, data).await {
+        Ok(project) if project == op.project_id => Ok(()),
+        Ok(_) => Err(refused()),
+        Err(error) if error.code == ErrorCode::NotFound => Err(refused()),
+        Err(error) => Err(error),
     }
 }
 

@@ -15,6 +15,7 @@ impl Change for DeleteTodo {
     type Args = DeleteTodoArgs;
     const KIND: OperationKind = OperationKind::Delete;
     const ENTITY: Entity = Entity::Todo;
+    const LOCATOR: &'static str = "todo_id";
 
     async fn project(
         conn: &mut PgConnection,

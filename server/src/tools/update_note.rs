@@ -14,6 +14,7 @@ impl Change for UpdateNote {
     type Args = UpdateNoteArgs;
     const KIND: OperationKind = OperationKind::Update;
     const ENTITY: Entity = Entity::Note;
+    const LOCATOR: &'static str = "note_id";
 
     async fn project(
         conn: &mut PgConnection,

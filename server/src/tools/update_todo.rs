@@ -41,6 +41,7 @@ impl Change for UpdateTodo {
     type Args = UpdateTodoArgs;
     const KIND: OperationKind = OperationKind::Update;
     const ENTITY: Entity = Entity::Todo;
+    const LOCATOR: &'static str = "todo_id";
 
     async fn project(
         conn: &mut PgConnection,

@@ -14,6 +14,7 @@ impl Change for UpdateTodoStatus {
     type Args = UpdateTodoStatusArgs;
     const KIND: OperationKind = OperationKind::Update;
     const ENTITY: Entity = Entity::Todo;
+    const LOCATOR: &'static str = "todo_id";
 
     async fn project(
         conn: &mut PgConnection,
