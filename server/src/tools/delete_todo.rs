@@ -27,10 +27,10 @@ impl Change for DeleteTodo {
 
     async fn apply(
         conn: &mut PgConnection,
-        _: &Actor,
+        actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
-        let todo = store::todos::delete(conn, args.todo_id).await?;
+        let todo = store::todos::delete(conn, actor.project()?, args.todo_id).await?;
         Ok(Applied::new(TodoOut { todo: todo.clone() }, todo.id)
             .before(&todo)
             .event(Event::TodoDeleted { todo }))

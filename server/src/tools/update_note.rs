@@ -28,7 +28,7 @@ impl Change for UpdateNote {
 
     async fn apply(
         conn: &mut PgConnection,
-        _: &Actor,
+        actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
         if args.body.is_none() && args.tags.is_none() {
@@ -36,6 +36,7 @@ impl Change for UpdateNote {
         }
         let (before, after) = store::notes::update(
             conn,
+            actor.project()?,
             args.note_id,
             args.body.as_deref().map(str::trim),
             args.tags.as_deref(),

@@ -19,13 +19,14 @@ pub(crate) async fn todo_project(
     Ok(Some(store::todos::get(conn, id).await?.project_id))
 }
 
-/// Applies changes to a todo and answers it.
+/// Applies changes to a todo of the actor's project and answers it.
 pub(crate) async fn change_todo(
     conn: &mut PgConnection,
+    actor: &Actor,
     id: TodoId,
     changes: TodoChanges<'_>,
 ) -> Result<Applied, ErrorBody> {
-    let (before, after) = store::todos::update(conn, id, changes).await?;
+    let (before, after) = store::todos::update(conn, actor.project()?, id, changes).await?;
     Ok(Applied::new(
         TodoOut {
             todo: after.clone(),
@@ -53,7 +54,7 @@ impl Change for UpdateTodo {
 
     async fn apply(
         conn: &mut PgConnection,
-        _: &Actor,
+        actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
         if args.title.is_none()
@@ -72,6 +73,6 @@ impl Change for UpdateTodo {
             status: args.status,
             priority: args.priority,
         };
-        change_todo(conn, args.todo_id, changes).await
+        change_todo(conn, actor, args.todo_id, changes).await
     }
 }

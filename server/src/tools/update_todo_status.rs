@@ -26,13 +26,13 @@ impl Change for UpdateTodoStatus {
 
     async fn apply(
         conn: &mut PgConnection,
-        _: &Actor,
+        actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
         let changes = TodoChanges {
             status: Some(args.status),
             ..Default::default()
         };
-        change_todo(conn, args.todo_id, changes).await
+        change_todo(conn, actor, args.todo_id, changes).await
     }
 }
