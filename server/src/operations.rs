@@ -13,7 +13,7 @@ use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
 use protocol::tools::output::PendingOut;
-use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, SessionId};
+use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -104,8 +104,11 @@ enum Run {
     Now(NewOperation),
     Approved {
         id: OperationId,
+        /// The project it was proposed in and its decider checked against.
+        project: Option<ProjectId>,
         batch: BatchId,
         data: Value,
+        decided_by: UserId,
     },
 }
 
@@ -122,8 +125,14 @@ async fn execute(
     let mut tx = hub.store.begin().await?;
     let data = match &run {
         Run::Now(new) => new.data.clone(),
-        Run::Approved { id, batch, data } => {
-            if store::operations::claim(&mut tx, *id, *batch, data)
+        Run::Approved {
+            id,
+            project,
+            batch,
+            data,
+            decided_by,
+        } => {
+            if store::operations::claim(&mut tx, *id, *project, *batch, data, decided_by)
                 .await?
                 .is_none()
             {
@@ -181,8 +190,14 @@ async fn record_failure(
     started: Instant,
 ) -> Result<Option<Operation>, ErrorBody> {
     let mut tx = hub.store.begin().await?;
-    if let Run::Approved { id, batch, data } = run
-        && store::operations::claim(&mut tx, *id, *batch, data)
+    if let Run::Approved {
+        id,
+        project,
+        batch,
+        data,
+        decided_by,
+    } = run
+        && store::operations::claim(&mut tx, *id, *project, *batch, data, decided_by)
             .await?
             .is_none()
     {
@@ -232,7 +247,9 @@ async fn record(
             let new = NewOperation { seq, ..new.clone() };
             store::operations::insert(conn, new, outcome).await?
         }
-        Run::Approved { id, .. } => store::operations::finish(conn, *id, outcome).await?,
+        Run::Approved { id, project, .. } => {
+            store::operations::finish(conn, *id, *project, outcome).await?
+        }
     })
 }
 
@@ -334,7 +351,9 @@ pub async fn decide(
     let total = operations.len() as u64;
     if decision == Decision::Reject {
         let mut conn = tools::conn(hub).await?;
-        let rejected = store::operations::reject(&mut conn, ids, batch).await?;
+        let named: Vec<(OperationId, Option<ProjectId>)> =
+            operations.iter().map(|o| (o.id, o.project_id)).collect();
+        let rejected = store::operations::reject(&mut conn, &named, batch, &caller.user).await?;
         let count = rejected.len() as u64;
         let operations = store::operations::get_many(&mut conn, ids).await?;
         drop(conn);
@@ -360,8 +379,10 @@ pub async fn decide(
         };
         let run = Run::Approved {
             id: op.id,
+            project: op.project_id,
             batch,
             data,
+            decided_by: caller.user.clone(),
         };
         match execute(hub, change, &actor, run).await? {
             (_, Ok(_)) => completed += 1,
