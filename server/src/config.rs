@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-#[derive(Clone, Debug, clap::Args)]
+/// `Debug` is written by hand so the JWT secret never reaches a log.
+#[derive(Clone, clap::Args)]
 pub struct Config {
     /// Postgres connection URL.
     #[arg(long, env = "DATABASE_URL")]
@@ -107,6 +108,37 @@ pub struct Config {
     pub shutdown_timeout_ms: u64,
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("redis_url", &self.redis_url)
+            .field("redis_prefix", &self.redis_prefix)
+            .field("jwt_secret", &"[redacted]")
+            .field("bind", &self.bind)
+            .field("node_id", &self.node_id)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("hello_timeout_ms", &self.hello_timeout_ms)
+            .field("heartbeat_ms", &self.heartbeat_ms)
+            .field("outbound_messages", &self.outbound_messages)
+            .field("outbound_bytes", &self.outbound_bytes)
+            .field("messages_per_second", &self.messages_per_second)
+            .field("message_burst", &self.message_burst)
+            .field("rate_limit_strikes", &self.rate_limit_strikes)
+            .field("max_connections_per_user", &self.max_connections_per_user)
+            .field("max_subscriptions", &self.max_subscriptions)
+            .field("topic_history_events", &self.topic_history_events)
+            .field("topic_history_secs", &self.topic_history_secs)
+            .field("topic_idle_hours", &self.topic_idle_hours)
+            .field("max_recover", &self.max_recover)
+            .field("presence_ttl_ms", &self.presence_ttl_ms)
+            .field("sse_keepalive_ms", &self.sse_keepalive_ms)
+            .field("shutdown_timeout_ms", &self.shutdown_timeout_ms)
+            .finish()
+    }
+}
+
 impl Config {
     /// A configuration with the defaults above, for tests and embedding.
     pub fn new(database_url: String, redis_url: String, jwt_secret: String) -> Self {
@@ -181,5 +213,19 @@ impl Config {
             message_burst: self.message_burst,
             max_connections_per_user: self.max_connections_per_user,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_jwt_secret() {
+        let secret = "a-very-secret-signing-key-0123456789abcdef";
+        let config = Config::new("postgres://db".into(), "redis://r".into(), secret.into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("jwt_secret: \"[redacted]\""), "{shown}");
     }
 }
