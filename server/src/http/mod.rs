@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::ws::{self, TokenQuery};
 use axum::Router;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, MatchedPath, Query};
 use axum::http::request::Parts;
 use axum::routing::{get, post, put};
 use protocol::{ErrorCode, ProjectId};
@@ -60,7 +60,14 @@ pub fn router(hub: Hub) -> Router {
         .with_state(hub)
 }
 
-/// The caller of an HTTP request, from `Authorization: Bearer` or `access_token`.
+/// The routes that take the token as `access_token` in the query: the WebSocket
+/// upgrade and the SSE stream, which browsers open without a way to set headers.
+/// Anywhere else a token in the URL would end up in access logs and `Referer` headers
+/// for nothing, so it is refused.
+pub const QUERY_TOKEN_ROUTES: &[&str] = &["/v1/ws", "/v1/projects/{id}/events"];
+
+/// The caller of an HTTP request, from `Authorization: Bearer` (or `access_token` on
+/// the [`QUERY_TOKEN_ROUTES`]).
 #[derive(Debug)]
 pub struct Authed(pub Claims);
 
@@ -71,6 +78,17 @@ impl FromRequestParts<Hub> for Authed {
         let query = Query::<TokenQuery>::try_from_uri(&parts.uri)
             .map(|q| q.0)
             .unwrap_or(TokenQuery { access_token: None });
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        if query.access_token.is_some() && !route.is_some_and(|r| QUERY_TOKEN_ROUTES.contains(&r)) {
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "access_token: only accepted on /v1/ws and /v1/projects/{id}/events; \
+                 send Authorization: Bearer",
+            ));
+        }
         let token = ws::request_token(&parts.headers, &query)
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "a bearer token is required"))?;
         let claims = hub
