@@ -411,23 +411,36 @@ pub async fn decide(
 }
 
 /// A person may decide an operation on a project they may change; an operation that
-/// creates a project may be decided by the user who proposed it.
+/// creates a project may be decided by the user who proposed it. Anyone else's answers
+/// as a missing operation, naming no project.
 async fn check_decider(
     conn: &mut store::PgConnection,
     caller: &Caller,
     op: &Operation,
 ) -> Result<(), ErrorBody> {
+    let hidden = || {
+        ErrorBody::new(
+            ErrorCode::NotFound,
+            format!("operation {} not found", op.id),
+        )
+    };
     match op.project_id {
-        Some(project) => tools::check_write(conn, project, &caller.user).await,
+        Some(project) => {
+            tools::entity_project(
+                conn,
+                &caller.user,
+                project,
+                store::StoreError::not_found("operation", op.id),
+            )
+            .await?;
+            tools::check_write(conn, project, &caller.user).await
+        }
         None => {
             let session = store::sessions::get(conn, op.session_id).await?;
             if session.user_id == caller.user {
                 Ok(())
             } else {
-                Err(ErrorBody::new(
-                    ErrorCode::NotFound,
-                    format!("operation {} not found", op.id),
-                ))
+                Err(hidden())
             }
         }
     }

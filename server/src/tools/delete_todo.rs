@@ -19,10 +19,10 @@ impl Change for DeleteTodo {
 
     async fn project(
         conn: &mut PgConnection,
-        _: &Caller,
+        caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        todo_project(conn, args.todo_id).await
+        todo_project(conn, caller, args.todo_id).await
     }
 
     async fn apply(

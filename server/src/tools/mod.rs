@@ -362,6 +362,22 @@ pub(crate) async fn role_in(
         .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found")))
 }
 
+/// The project of an entity the caller named by id, when the caller is in it. An entity
+/// of a project the caller is not in answers exactly like one that does not exist
+/// (`hidden`), so ids of other projects can be neither probed nor traced to their
+/// project.
+pub(crate) async fn entity_project(
+    conn: &mut PgConnection,
+    user: &UserId,
+    project: ProjectId,
+    hidden: store::StoreError,
+) -> Result<ProjectId, ErrorBody> {
+    match store::projects::role_of(conn, project, user).await? {
+        Some(_) => Ok(project),
+        None => Err(hidden.into()),
+    }
+}
+
 /// Checks that the caller may change the project.
 pub(crate) async fn check_write(
     conn: &mut PgConnection,

@@ -1,6 +1,6 @@
 //! `update_note`: change a note's text or tags.
 
-use super::{Actor, Applied, Caller, Change};
+use super::{Actor, Applied, Caller, Change, entity_project};
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::UpdateNoteArgs;
@@ -18,12 +18,14 @@ impl Change for UpdateNote {
 
     async fn project(
         conn: &mut PgConnection,
-        _: &Caller,
+        caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        Ok(Some(
-            store::notes::get(conn, args.note_id).await?.project_id,
-        ))
+        let note = store::notes::get(conn, args.note_id).await?;
+        let hidden = store::StoreError::not_found("note", args.note_id);
+        entity_project(conn, &caller.user, note.project_id, hidden)
+            .await
+            .map(Some)
     }
 
     async fn apply(

@@ -1,6 +1,6 @@
 //! `update_todo`: change a todo's title, details, priority or status.
 
-use super::{Actor, Applied, Caller, Change};
+use super::{Actor, Applied, Caller, Change, entity_project};
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::UpdateTodoArgs;
@@ -11,12 +11,17 @@ use store::todos::TodoChanges;
 
 pub(crate) struct UpdateTodo;
 
-/// The project of a todo, for the todo tools.
+/// The project of a todo the caller may see, for the todo tools.
 pub(crate) async fn todo_project(
     conn: &mut PgConnection,
+    caller: &Caller,
     id: TodoId,
 ) -> Result<Option<ProjectId>, ErrorBody> {
-    Ok(Some(store::todos::get(conn, id).await?.project_id))
+    let todo = store::todos::get(conn, id).await?;
+    let hidden = store::StoreError::not_found("todo", id);
+    entity_project(conn, &caller.user, todo.project_id, hidden)
+        .await
+        .map(Some)
 }
 
 /// Applies changes to a todo of the actor's project and answers it.
@@ -46,10 +51,10 @@ impl Change for UpdateTodo {
 
     async fn project(
         conn: &mut PgConnection,
-        _: &Caller,
+        caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        todo_project(conn, args.todo_id).await
+        todo_project(conn, caller, args.todo_id).await
     }
 
     async fn apply(
