@@ -243,8 +243,7 @@ async fn a_short_jwt_secret_is_refused_at_start() {
     );
     let error = server::connect(config, tokio_util::sync::CancellationToken::new())
         .await
-        .err()
-        .expect("a short secret is refused")
+        .expect_err("a short secret is refused")
         .to_string();
     assert!(error.contains("DRAFTLINE_JWT_SECRET"), "{error}");
     assert!(error.contains("at least 32 bytes"), "{error}");
@@ -314,11 +313,14 @@ enum Aim {
     Own,
 }
 
+/// A tool's arguments built around the id of what they aim at.
+type ArgsAround = fn(&str) -> Value;
+
 /// How the sweep calls a tool: what it aims at, its arguments around the target id, and
 /// whether it writes to the caller's project (so a viewer must be refused;
 /// `create_project` writes only a new project of the caller's own). A tool of the
 /// catalogue missing here fails the sweep.
-fn tool_case(name: &str) -> Option<(Aim, bool, fn(&str) -> Value)> {
+fn tool_case(name: &str) -> Option<(Aim, bool, ArgsAround)> {
     Some(match name {
         "list_projects" => (Aim::Own, false, |_| json!({})),
         "create_project" => (Aim::Own, false, |_| json!({"name": "Mine"})),
