@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// `Debug` is written by hand so the JWT secret never reaches a log.
+/// `Debug` is written by hand so the JWT secret and the passwords in the database and
+/// Redis URLs never reach a log.
 #[derive(Clone, clap::Args)]
 pub struct Config {
     /// Postgres connection URL.
@@ -111,8 +112,8 @@ pub struct Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("database_url", &self.database_url)
-            .field("redis_url", &self.redis_url)
+            .field("database_url", &redact_password(&self.database_url))
+            .field("redis_url", &redact_password(&self.redis_url))
             .field("redis_prefix", &self.redis_prefix)
             .field("jwt_secret", &"[redacted]")
             .field("bind", &self.bind)
@@ -136,6 +137,27 @@ impl std::fmt::Debug for Config {
             .field("sse_keepalive_ms", &self.sse_keepalive_ms)
             .field("shutdown_timeout_ms", &self.shutdown_timeout_ms)
             .finish()
+    }
+}
+
+/// `url` with the password of its user info (`scheme://user:password@host`) hidden.
+fn redact_password(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[start..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    match authority[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:[redacted]{}",
+            &url[..start],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
     }
 }
 
@@ -227,5 +249,24 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains(secret), "{shown}");
         assert!(shown.contains("jwt_secret: \"[redacted]\""), "{shown}");
+    }
+
+    #[test]
+    fn debug_redacts_url_passwords() {
+        for (url, shown) in [
+            (
+                "postgres://app:hunter2@db:5432/draftline",
+                "postgres://app:[redacted]@db:5432/draftline",
+            ),
+            (
+                "redis://:hunter2@cache:6379/0",
+                "redis://:[redacted]@cache:6379/0",
+            ),
+            ("postgres://app@db/draftline", "postgres://app@db/draftline"),
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_password(url), shown);
+        }
     }
 }
