@@ -212,6 +212,33 @@ async fn an_approval_edit_cannot_move_a_creation_to_another_project() {
 }
 
 #[tokio::test]
+async fn an_approval_edit_cannot_name_another_project_on_any_project_tool() {
+    let mut t = TwoProjects::new().await;
+    let before = state_of(&t.db, &t.a).await;
+    for (tool, args, edit) in [
+        (
+            "update_project",
+            json!({"name": "B renamed"}),
+            json!({"project_id": t.a, "name": "A taken"}),
+        ),
+        (
+            "create_note",
+            json!({"body": "For B"}),
+            json!({"project_id": t.a}),
+        ),
+        (
+            "apply_document_edits",
+            json!({"base_version": 0, "markdown": "# B\n"}),
+            json!({"project_id": t.a, "markdown": "# A taken\n"}),
+        ),
+    ] {
+        let (reply, id) = t.approve_with_edit(tool, args, edit).await;
+        t.assert_refused(&reply, &id, "project_id").await;
+    }
+    assert_eq!(state_of(&t.db, &t.a).await, before, "A changed");
+}
+
+#[tokio::test]
 async fn an_approval_edit_within_the_project_still_applies() {
     let mut t = TwoProjects::new().await;
     let (reply, _) = t
