@@ -260,7 +260,8 @@ fn elapsed_ms(since: Instant) -> i64 {
 /// `operation.decide`: approve (with optional edits) or reject pending operations.
 /// Everything is checked before anything runs: every id exists, is pending, and the
 /// caller may decide it (write access to its project; for a proposed project, being the
-/// proposing user), and every edit still parses.
+/// proposing user), and every edit still parses and still resolves to the operation's
+/// project. The decider is recorded on each operation as `decided_by`.
 pub async fn decide(
     hub: &Hub,
     caller: &Caller,

@@ -1,7 +1,8 @@
 //! Tenancy: a member's power ends at their own projects, on every path. The attacks
-//! that once crossed projects (approval edits naming another project's entity), and a
-//! sweep generated from the tool catalogue and the router's route table: a stranger
-//! learns nothing and a viewer changes nothing.
+//! that once crossed projects (approval edits naming another project's entity, a
+//! viewer's transcript drawn into a draft), a sweep generated from the tool catalogue
+//! and the router's route table (a stranger learns nothing, a viewer changes nothing),
+//! and the token rules (the secret's length, query-string tokens).
 
 use crate::support::*;
 use serde_json::{Value, json};
