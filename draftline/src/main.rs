@@ -175,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
             ttl,
             jwt_secret,
         } => {
+            server::auth::check_secret(&jwt_secret)?;
             let token = server::auth::Auth::new(&jwt_secret).issue(&user, admin, ttl)?;
             println!("{token}");
         }

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const BIN: &str = env!("CARGO_BIN_EXE_draftline");
-const SECRET: &str = "cli-test-secret";
+const SECRET: &str = "draftline-cli-test-secret-0123456789abcdef";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

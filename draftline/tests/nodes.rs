@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const BIN: &str = env!("CARGO_BIN_EXE_draftline");
-const SECRET: &str = "nodes-test-secret";
+const SECRET: &str = "draftline-nodes-test-secret-0123456789abcdef";
 /// Presence expiry for the test: short, so a dead node's sessions leave quickly.
 const PRESENCE_TTL_MS: u64 = 1_500;
 

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-const SECRET: &str = "loadtest-drafts";
+const SECRET: &str = "draftline-loadtest-drafts-secret-0123456789";
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {

@@ -77,7 +77,7 @@ pub struct Options {
     publish_in_flight: usize,
 }
 
-const SECRET: &str = "loadtest-events-secret";
+const SECRET: &str = "draftline-loadtest-events-secret-0123456789";
 
 /// How long a step waits, after its last publish, for deliveries that stopped arriving.
 const DRAIN_IDLE: Duration = Duration::from_secs(5);

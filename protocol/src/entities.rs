@@ -261,6 +261,10 @@ pub struct Operation {
     pub after: Option<serde_json::Value>,
     pub status: OperationStatus,
     pub error: Option<ErrorBody>,
+    /// The user who approved or rejected it; `null` while pending and for changes
+    /// applied at once.
+    #[serde(default)]
+    pub decided_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub executed_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,

@@ -50,12 +50,30 @@ impl Claims {
     }
 }
 
+/// Shortest secret accepted: an HS256 key should be at least as long as the hash's
+/// 256-bit output (RFC 7518 section 3.2); a shorter one can be brute-forced from any
+/// token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("invalid token: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
     #[error("invalid token: empty subject")]
     EmptySubject,
+    #[error(
+        "DRAFTLINE_JWT_SECRET: must be at least {MIN_SECRET_BYTES} bytes, not {0} \
+         (generate one with `openssl rand -hex 32`)"
+    )]
+    ShortSecret(usize),
+}
+
+/// Refuses a secret too short to sign tokens with; checked once at start.
+pub fn check_secret(secret: &str) -> Result<(), AuthError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(AuthError::ShortSecret(secret.len()));
+    }
+    Ok(())
 }
 
 /// Signs and verifies tokens with the configured secret.
@@ -120,6 +138,18 @@ mod tests {
         let token = auth.issue("alice", true, 60).ok();
         let claims = token.as_deref().map(|t| auth.verify(t));
         assert!(matches!(claims, Some(Ok(ref c)) if c.sub == "alice" && c.is_admin()));
+    }
+
+    #[test]
+    fn short_secrets_are_refused_naming_the_variable() {
+        let error = check_secret("short").err().map(|e| e.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("DRAFTLINE_JWT_SECRET") && e.contains("32")),
+            "{error:?}"
+        );
+        assert!(check_secret(&"x".repeat(MIN_SECRET_BYTES)).is_ok());
     }
 
     #[test]

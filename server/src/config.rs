@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-#[derive(Clone, Debug, clap::Args)]
+/// `Debug` is written by hand so the JWT secret and the passwords in the database and
+/// Redis URLs never reach a log.
+#[derive(Clone, clap::Args)]
 pub struct Config {
     /// Postgres connection URL.
     #[arg(long, env = "DATABASE_URL")]
@@ -125,6 +127,58 @@ pub struct Config {
     pub shutdown_timeout_ms: u64,
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_password(&self.database_url))
+            .field("redis_url", &redact_password(&self.redis_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("jwt_secret", &"[redacted]")
+            .field("bind", &self.bind)
+            .field("node_id", &self.node_id)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("hello_timeout_ms", &self.hello_timeout_ms)
+            .field("heartbeat_ms", &self.heartbeat_ms)
+            .field("outbound_messages", &self.outbound_messages)
+            .field("outbound_bytes", &self.outbound_bytes)
+            .field("messages_per_second", &self.messages_per_second)
+            .field("message_burst", &self.message_burst)
+            .field("rate_limit_strikes", &self.rate_limit_strikes)
+            .field("max_connections_per_user", &self.max_connections_per_user)
+            .field("max_subscriptions", &self.max_subscriptions)
+            .field("topic_history_events", &self.topic_history_events)
+            .field("topic_history_secs", &self.topic_history_secs)
+            .field("topic_idle_hours", &self.topic_idle_hours)
+            .field("max_recover", &self.max_recover)
+            .field("presence_ttl_ms", &self.presence_ttl_ms)
+            .field("sse_keepalive_ms", &self.sse_keepalive_ms)
+            .field("shutdown_timeout_ms", &self.shutdown_timeout_ms)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user info (`scheme://user:password@host`) hidden.
+fn redact_password(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[start..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    match authority[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:[redacted]{}",
+            &url[..start],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
 impl Config {
     /// A configuration with the defaults above, for tests and embedding.
     pub fn new(database_url: String, redis_url: String, jwt_secret: String) -> Self {
@@ -207,6 +261,39 @@ impl Config {
             messages_per_second: self.messages_per_second,
             message_burst: self.message_burst,
             max_connections_per_user: self.max_connections_per_user,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_jwt_secret() {
+        let secret = "a-very-secret-signing-key-0123456789abcdef";
+        let config = Config::new("postgres://db".into(), "redis://r".into(), secret.into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("jwt_secret: \"[redacted]\""), "{shown}");
+    }
+
+    #[test]
+    fn debug_redacts_url_passwords() {
+        for (url, shown) in [
+            (
+                "postgres://app:hunter2@db:5432/draftline",
+                "postgres://app:[redacted]@db:5432/draftline",
+            ),
+            (
+                "redis://:hunter2@cache:6379/0",
+                "redis://:[redacted]@cache:6379/0",
+            ),
+            ("postgres://app@db/draftline", "postgres://app@db/draftline"),
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_password(url), shown);
         }
     }
 }

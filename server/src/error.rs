@@ -57,4 +57,6 @@ pub enum ServerError {
     Redis(#[from] redis::RedisError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Auth(#[from] crate::auth::AuthError),
 }

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Connects to Postgres and Redis and builds the node's shared state.
 pub async fn connect(config: Config, shutdown: CancellationToken) -> Result<Hub, ServerError> {
+    auth::check_secret(&config.jwt_secret)?;
     metrics::install();
     let store = store::Store::connect(&config.database_url, config.db_max_connections).await?;
     let redis = redis::Client::open(config.redis_url.as_str())?;

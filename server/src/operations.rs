@@ -8,14 +8,14 @@
 use crate::hub::Hub;
 use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
 use protocol::client::Decision;
-use protocol::entities::{Operation, OperationStatus};
+use protocol::entities::{Operation, OperationStatus, Session};
 use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
 use protocol::tools::output::PendingOut;
-use protocol::{BatchId, ErrorBody, ErrorCode, OperationId};
+use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 use store::operations::{NewOperation, Outcome};
 
@@ -104,8 +104,11 @@ enum Run {
     Now(NewOperation),
     Approved {
         id: OperationId,
+        /// The project it was proposed in and its decider checked against.
+        project: Option<ProjectId>,
         batch: BatchId,
         data: Value,
+        decided_by: UserId,
     },
 }
 
@@ -122,8 +125,14 @@ async fn execute(
     let mut tx = hub.store.begin().await?;
     let data = match &run {
         Run::Now(new) => new.data.clone(),
-        Run::Approved { id, batch, data } => {
-            if store::operations::claim(&mut tx, *id, *batch, data)
+        Run::Approved {
+            id,
+            project,
+            batch,
+            data,
+            decided_by,
+        } => {
+            if store::operations::claim(&mut tx, *id, *project, *batch, data, decided_by)
                 .await?
                 .is_none()
             {
@@ -181,8 +190,14 @@ async fn record_failure(
     started: Instant,
 ) -> Result<Option<Operation>, ErrorBody> {
     let mut tx = hub.store.begin().await?;
-    if let Run::Approved { id, batch, data } = run
-        && store::operations::claim(&mut tx, *id, *batch, data)
+    if let Run::Approved {
+        id,
+        project,
+        batch,
+        data,
+        decided_by,
+    } = run
+        && store::operations::claim(&mut tx, *id, *project, *batch, data, decided_by)
             .await?
             .is_none()
     {
@@ -232,7 +247,9 @@ async fn record(
             let new = NewOperation { seq, ..new.clone() };
             store::operations::insert(conn, new, outcome).await?
         }
-        Run::Approved { id, .. } => store::operations::finish(conn, *id, outcome).await?,
+        Run::Approved { id, project, .. } => {
+            store::operations::finish(conn, *id, *project, outcome).await?
+        }
     })
 }
 
@@ -243,7 +260,8 @@ fn elapsed_ms(since: Instant) -> i64 {
 /// `operation.decide`: approve (with optional edits) or reject pending operations.
 /// Everything is checked before anything runs: every id exists, is pending, and the
 /// caller may decide it (write access to its project; for a proposed project, being the
-/// proposing user), and every edit still parses.
+/// proposing user), and every edit still parses and still resolves to the operation's
+/// project. The decider is recorded on each operation as `decided_by`.
 pub async fn decide(
     hub: &Hub,
     caller: &Caller,
@@ -289,8 +307,7 @@ pub async fn decide(
     }
     operations.dedup_by_key(|o| o.id);
     let mut plans = Vec::with_capacity(operations.len());
-    let mut authors: std::collections::HashMap<protocol::SessionId, protocol::UserId> =
-        std::collections::HashMap::new();
+    let mut sessions: HashMap<SessionId, Session> = HashMap::new();
     for op in &operations {
         check_decider(&mut conn, caller, op).await?;
         if op.status != OperationStatus::Pending {
@@ -305,28 +322,29 @@ pub async fn decide(
             .with_details(serde_json::json!({ "operation_id": op.id })));
         }
         let change = change_for(op)?;
+        // The change runs as the user whose session proposed it (the author).
+        let session = match sessions.get(&op.session_id) {
+            Some(session) => session.clone(),
+            None => {
+                let session = store::sessions::get(&mut conn, op.session_id).await?;
+                sessions.insert(op.session_id, session.clone());
+                session
+            }
+        };
         let data = match edits.get(&op.id) {
             Some(patch) => {
+                let prefix = format!("edits.{}", op.id);
                 let mut data = op.data.clone();
                 merge_patch(&mut data, patch);
-                change
-                    .check(data)
-                    .map_err(|e| prefix_field(e, &format!("edits.{}", op.id)))?
+                let data = change.check(data).map_err(|e| prefix_field(e, &prefix))?;
+                recheck_project(&mut conn, change, op, &session, &data)
+                    .await
+                    .map_err(|e| prefix_field(e, &prefix))?;
+                data
             }
             None => op.data.clone(),
         };
-        // The change runs as the user whose session proposed it (the author).
-        let author = match authors.get(&op.session_id) {
-            Some(user) => user.clone(),
-            None => {
-                let user = store::sessions::get(&mut conn, op.session_id)
-                    .await?
-                    .user_id;
-                authors.insert(op.session_id, user.clone());
-                user
-            }
-        };
-        plans.push((op, change, data, author));
+        plans.push((op, change, data, session.user_id));
     }
     drop(conn);
 
@@ -334,7 +352,9 @@ pub async fn decide(
     let total = operations.len() as u64;
     if decision == Decision::Reject {
         let mut conn = tools::conn(hub).await?;
-        let rejected = store::operations::reject(&mut conn, ids, batch).await?;
+        let named: Vec<(OperationId, Option<ProjectId>)> =
+            operations.iter().map(|o| (o.id, o.project_id)).collect();
+        let rejected = store::operations::reject(&mut conn, &named, batch, &caller.user).await?;
         let count = rejected.len() as u64;
         let operations = store::operations::get_many(&mut conn, ids).await?;
         drop(conn);
@@ -360,8 +380,10 @@ pub async fn decide(
         };
         let run = Run::Approved {
             id: op.id,
+            project: op.project_id,
             batch,
             data,
+            decided_by: caller.user.clone(),
         };
         match execute(hub, change, &actor, run).await? {
             (_, Ok(_)) => completed += 1,
@@ -390,25 +412,74 @@ pub async fn decide(
 }
 
 /// A person may decide an operation on a project they may change; an operation that
-/// creates a project may be decided by the user who proposed it.
+/// creates a project may be decided by the user who proposed it. Anyone else's answers
+/// as a missing operation, naming no project.
 async fn check_decider(
     conn: &mut store::PgConnection,
     caller: &Caller,
     op: &Operation,
 ) -> Result<(), ErrorBody> {
+    let hidden = || {
+        ErrorBody::new(
+            ErrorCode::NotFound,
+            format!("operation {} not found", op.id),
+        )
+    };
     match op.project_id {
-        Some(project) => tools::check_write(conn, project, &caller.user).await,
+        Some(project) => {
+            tools::entity_project(
+                conn,
+                &caller.user,
+                project,
+                store::StoreError::not_found("operation", op.id),
+            )
+            .await?;
+            tools::check_write(conn, project, &caller.user).await
+        }
         None => {
             let session = store::sessions::get(conn, op.session_id).await?;
             if session.user_id == caller.user {
                 Ok(())
             } else {
-                Err(ErrorBody::new(
-                    ErrorCode::NotFound,
-                    format!("operation {} not found", op.id),
-                ))
+                Err(hidden())
             }
         }
+    }
+}
+
+/// An edit may point the change at another entity, but not out of the project the
+/// operation was proposed in (and the decider was checked against): the project is
+/// resolved again from the edited arguments, as the author's session would, and anything
+/// resolving elsewhere or to nothing is refused naming the argument that locates it.
+/// The refusal does not say where the argument led, so it reveals nothing of other
+/// projects.
+async fn recheck_project(
+    conn: &mut store::PgConnection,
+    change: &dyn DynChange,
+    op: &Operation,
+    author: &Session,
+    data: &Value,
+) -> Result<(), ErrorBody> {
+    // The session's own project stands in for arguments that leave it out, as when the
+    // operation was proposed; the session may have moved on since.
+    let caller = Caller {
+        user: author.user_id.clone(),
+        session: Session {
+            project_id: op.project_id,
+            ..author.clone()
+        },
+    };
+    let refused = || {
+        ErrorBody::invalid_field(
+            change.locator(),
+            "names nothing in this operation's project",
+        )
+    };
+    match change.project(conn, &caller, data).await {
+        Ok(project) if project == op.project_id => Ok(()),
+        Ok(_) => Err(refused()),
+        Err(error) if error.code == ErrorCode::NotFound => Err(refused()),
+        Err(error) => Err(error),
     }
 }
 

@@ -100,13 +100,15 @@ pub async fn write(
     let outline = sections::outline(change.markdown);
     let sql = format!(
         "UPDATE documents SET markdown = $2, sections = $3, summary = COALESCE($4, summary), \
-         version = version + 1, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+         version = version + 1, updated_at = now() WHERE id = $1 AND project_id = $5 \
+         RETURNING {COLUMNS}"
     );
     let after: Document = sqlx::query_as::<_, DocumentRow>(&sql)
         .bind(before.id)
         .bind(change.markdown)
         .bind(Json(&outline))
         .bind(change.summary)
+        .bind(project)
         .fetch_one(&mut *conn)
         .await?
         .into();

@@ -68,16 +68,19 @@ pub async fn get(conn: &mut PgConnection, id: NoteId) -> Result<Note, StoreError
     Ok(row.ok_or_else(|| StoreError::not_found("note", id))?.into())
 }
 
-/// Changes the given fields; returns (before, after).
+/// Changes the given fields of the project's note; returns (before, after). A note of
+/// another project is not found.
 pub async fn update(
     conn: &mut PgConnection,
+    project: ProjectId,
     id: NoteId,
     body: Option<&str>,
     tags: Option<&[String]>,
 ) -> Result<(Note, Note), StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM notes WHERE id = $1 FOR UPDATE");
+    let sql = format!("SELECT {COLUMNS} FROM notes WHERE id = $1 AND project_id = $2 FOR UPDATE");
     let before: Option<NoteRow> = sqlx::query_as(&sql)
         .bind(id)
+        .bind(project)
         .fetch_optional(&mut *conn)
         .await?;
     let before: Note = before
@@ -85,12 +88,13 @@ pub async fn update(
         .into();
     let sql = format!(
         "UPDATE notes SET body = COALESCE($2, body), tags = COALESCE($3, tags), \
-         updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+         updated_at = now() WHERE id = $1 AND project_id = $4 RETURNING {COLUMNS}"
     );
     let after: NoteRow = sqlx::query_as(&sql)
         .bind(id)
         .bind(body)
         .bind(tags)
+        .bind(project)
         .fetch_one(&mut *conn)
         .await?;
     Ok((before, after.into()))

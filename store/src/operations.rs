@@ -3,7 +3,7 @@
 use crate::{StoreError, enum_str, parse_enum};
 use chrono::{DateTime, Utc};
 use protocol::entities::{Entity, Operation, OperationKind, OperationStatus};
-use protocol::{BatchId, ErrorBody, OperationId, ProjectId, SessionId};
+use protocol::{BatchId, ErrorBody, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -24,6 +24,7 @@ struct OperationRow {
     after: Option<Json<Value>>,
     status: String,
     error: Option<Json<ErrorBody>>,
+    decided_by: Option<UserId>,
     created_at: DateTime<Utc>,
     executed_at: Option<DateTime<Utc>>,
     duration_ms: Option<i64>,
@@ -47,6 +48,7 @@ impl TryFrom<OperationRow> for Operation {
             after: r.after.map(|j| j.0),
             status: parse_enum("operations.status", &r.status)?,
             error: r.error.map(|j| j.0),
+            decided_by: r.decided_by,
             created_at: r.created_at,
             executed_at: r.executed_at,
             duration_ms: r.duration_ms,
@@ -55,7 +57,7 @@ impl TryFrom<OperationRow> for Operation {
 }
 
 const COLUMNS: &str = "id, session_id, project_id, batch_id, seq, tool, kind, entity, entity_id, \
-    data, before, after, status, error, created_at, executed_at, duration_ms";
+    data, before, after, status, error, decided_by, created_at, executed_at, duration_ms";
 
 /// An operation to record.
 #[derive(Clone, Debug)]
@@ -139,38 +141,46 @@ pub async fn get_many(
     rows.into_iter().map(Operation::try_from).collect()
 }
 
-/// Takes a pending operation for execution (`pending → executing`) with its final
-/// `data` and batch. `None` when someone else decided it first.
+/// Takes a pending operation of `project` (`None` for a proposed project) for execution
+/// (`pending → executing`) with its final `data`, batch and decider. `None` when someone
+/// else decided it first, or it is not the project's.
 pub async fn claim(
     conn: &mut PgConnection,
     id: OperationId,
+    project: Option<ProjectId>,
     batch: BatchId,
     data: &Value,
+    decided_by: &UserId,
 ) -> Result<Option<Operation>, StoreError> {
     let sql = format!(
-        "UPDATE operations SET status = 'executing', batch_id = $2, data = $3 \
-         WHERE id = $1 AND status = 'pending' RETURNING {COLUMNS}"
+        "UPDATE operations SET status = 'executing', batch_id = $2, data = $3, decided_by = $5 \
+         WHERE id = $1 AND project_id IS NOT DISTINCT FROM $4 AND status = 'pending' \
+         RETURNING {COLUMNS}"
     );
     let row: Option<OperationRow> = sqlx::query_as(&sql)
         .bind(id)
         .bind(batch)
         .bind(Json(data))
+        .bind(project)
+        .bind(decided_by)
         .fetch_optional(&mut *conn)
         .await?;
     row.map(Operation::try_from).transpose()
 }
 
-/// Records how a claimed operation ended.
+/// Records how a claimed operation of `project` ended (a created project fills in its
+/// own id).
 pub async fn finish(
     conn: &mut PgConnection,
     id: OperationId,
+    project: Option<ProjectId>,
     outcome: Outcome,
 ) -> Result<Operation, StoreError> {
     let sql = format!(
         "UPDATE operations SET status = $2, project_id = COALESCE($3, project_id), \
            entity_id = COALESCE($4, entity_id), before = $5, after = $6, error = $7, \
            duration_ms = $8, executed_at = now() \
-         WHERE id = $1 RETURNING {COLUMNS}"
+         WHERE id = $1 AND project_id IS NOT DISTINCT FROM $9 RETURNING {COLUMNS}"
     );
     let row: Option<OperationRow> = sqlx::query_as(&sql)
         .bind(id)
@@ -181,41 +191,71 @@ pub async fn finish(
         .bind(outcome.after.map(Json))
         .bind(outcome.error.map(Json))
         .bind(outcome.duration_ms)
+        .bind(project)
         .fetch_optional(&mut *conn)
         .await?;
     row.ok_or_else(|| StoreError::not_found("operation", id))?
         .try_into()
 }
 
-/// Rejects the pending operations among `ids`; returns the ones it rejected.
+/// Rejects the pending operations among `operations`, each named with the project it
+/// was checked against (`None` for a proposed project); returns the ones it rejected.
 pub async fn reject(
     conn: &mut PgConnection,
-    ids: &[OperationId],
+    operations: &[(OperationId, Option<ProjectId>)],
     batch: BatchId,
+    decided_by: &UserId,
 ) -> Result<Vec<Operation>, StoreError> {
+    let ids: Vec<OperationId> = operations.iter().map(|(id, _)| *id).collect();
+    let projects: Vec<Option<ProjectId>> = operations.iter().map(|(_, p)| *p).collect();
     let sql = format!(
-        "UPDATE operations SET status = 'rejected', batch_id = $2, executed_at = now() \
-         WHERE id = ANY($1) AND status = 'pending' RETURNING {COLUMNS}"
+        "UPDATE operations SET status = 'rejected', batch_id = $3, decided_by = $4, \
+           executed_at = now() \
+         FROM unnest($1::uuid[], $2::uuid[]) AS named(op_id, op_project) \
+         WHERE id = named.op_id AND project_id IS NOT DISTINCT FROM named.op_project \
+           AND status = 'pending' RETURNING {COLUMNS}"
     );
     let rows: Vec<OperationRow> = sqlx::query_as(&sql)
-        .bind(ids)
+        .bind(&ids)
+        .bind(&projects)
         .bind(batch)
+        .bind(decided_by)
         .fetch_all(&mut *conn)
         .await?;
     rows.into_iter().map(Operation::try_from).collect()
 }
+
+/// Most operations one list answers: a project's pending ones are a person's backlog,
+/// and a history longer than this is paged by nobody yet.
+pub const MAX_LIST: i64 = 1000;
 
 /// The project's operations waiting for approval, in order.
 pub async fn pending_for_project(
     conn: &mut PgConnection,
     project: ProjectId,
 ) -> Result<Vec<Operation>, StoreError> {
+    for_project(conn, project, OperationStatus::Pending).await
+}
+
+/// The project's operations with `status`: pending ones in the order they would run,
+/// the others newest first (at most [`MAX_LIST`]).
+pub async fn for_project(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    status: OperationStatus,
+) -> Result<Vec<Operation>, StoreError> {
+    let order = if status == OperationStatus::Pending {
+        "created_at, seq, id"
+    } else {
+        "executed_at DESC NULLS LAST, created_at DESC, id DESC"
+    };
     let sql = format!(
-        "SELECT {COLUMNS} FROM operations WHERE project_id = $1 AND status = 'pending' \
-         ORDER BY created_at, seq, id"
+        "SELECT {COLUMNS} FROM operations WHERE project_id = $1 AND status = $2 \
+         ORDER BY {order} LIMIT {MAX_LIST}"
     );
     let rows: Vec<OperationRow> = sqlx::query_as(&sql)
         .bind(project)
+        .bind(enum_str(&status))
         .fetch_all(&mut *conn)
         .await?;
     rows.into_iter().map(Operation::try_from).collect()

@@ -73,10 +73,15 @@ pub async fn get(conn: &mut PgConnection, id: TodoId) -> Result<Todo, StoreError
         .try_into()
 }
 
-async fn get_for_update(conn: &mut PgConnection, id: TodoId) -> Result<Todo, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM todos WHERE id = $1 FOR UPDATE");
+async fn get_for_update(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    id: TodoId,
+) -> Result<Todo, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM todos WHERE id = $1 AND project_id = $2 FOR UPDATE");
     let row: Option<TodoRow> = sqlx::query_as(&sql)
         .bind(id)
+        .bind(project)
         .fetch_optional(&mut *conn)
         .await?;
     row.ok_or_else(|| StoreError::not_found("todo", id))?
@@ -92,17 +97,19 @@ pub struct TodoChanges<'a> {
     pub priority: Option<Priority>,
 }
 
-/// Changes the given fields; returns (before, after).
+/// Changes the given fields of the project's todo; returns (before, after). A todo of
+/// another project is not found.
 pub async fn update(
     conn: &mut PgConnection,
+    project: ProjectId,
     id: TodoId,
     changes: TodoChanges<'_>,
 ) -> Result<(Todo, Todo), StoreError> {
-    let before = get_for_update(conn, id).await?;
+    let before = get_for_update(conn, project, id).await?;
     let sql = format!(
         "UPDATE todos SET title = COALESCE($2, title), details = COALESCE($3, details), \
          status = COALESCE($4, status), priority = COALESCE($5, priority), updated_at = now() \
-         WHERE id = $1 RETURNING {COLUMNS}"
+         WHERE id = $1 AND project_id = $6 RETURNING {COLUMNS}"
     );
     let after: TodoRow = sqlx::query_as(&sql)
         .bind(id)
@@ -110,16 +117,23 @@ pub async fn update(
         .bind(changes.details)
         .bind(changes.status.as_ref().map(enum_str))
         .bind(changes.priority.as_ref().map(enum_str))
+        .bind(project)
         .fetch_one(&mut *conn)
         .await?;
     Ok((before, after.try_into()?))
 }
 
-/// Deletes the todo; returns it as it was.
-pub async fn delete(conn: &mut PgConnection, id: TodoId) -> Result<Todo, StoreError> {
-    let sql = format!("DELETE FROM todos WHERE id = $1 RETURNING {COLUMNS}");
+/// Deletes the project's todo; returns it as it was. A todo of another project is not
+/// found.
+pub async fn delete(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    id: TodoId,
+) -> Result<Todo, StoreError> {
+    let sql = format!("DELETE FROM todos WHERE id = $1 AND project_id = $2 RETURNING {COLUMNS}");
     let row: Option<TodoRow> = sqlx::query_as(&sql)
         .bind(id)
+        .bind(project)
         .fetch_optional(&mut *conn)
         .await?;
     row.ok_or_else(|| StoreError::not_found("todo", id))?

@@ -4,7 +4,7 @@
 use crate::{StoreError, enum_str, parse_enum};
 use chrono::{DateTime, Utc};
 use protocol::client::TranscriptItemInput;
-use protocol::entities::{TranscriptItem, TranscriptPointer};
+use protocol::entities::{Role, TranscriptItem, TranscriptPointer};
 use protocol::{PointerId, ProjectId, SessionId};
 use sqlx::PgConnection;
 
@@ -106,8 +106,20 @@ fn into_items(rows: Vec<ItemRow>) -> Result<Vec<TranscriptItem>, StoreError> {
         .collect()
 }
 
-/// The items named by `item_ids` in the project's sessions (ids are unique per session;
-/// the same id in two sessions gives both), in transcript order.
+/// The roles whose sessions' words may go into the project's drafts: those that may
+/// write to it ([`Role::can_write`]). A viewer's session may work on the project (to
+/// read it) and keep a transcript, but what a viewer says must not become the document.
+fn writer_roles() -> Vec<String> {
+    [Role::Owner, Role::Editor, Role::Viewer]
+        .into_iter()
+        .filter(|r| r.can_write())
+        .map(|r| enum_str(&r))
+        .collect()
+}
+
+/// The items named by `item_ids` in the project's sessions of people who may write to
+/// it (ids are unique per session; the same id in two such sessions gives both), in
+/// transcript order.
 pub async fn items_named(
     conn: &mut PgConnection,
     project: ProjectId,
@@ -119,10 +131,44 @@ pub async fn items_named(
     let rows: Vec<ItemRow> = sqlx::query_as(
         "SELECT t.session_id, t.seq, t.item_id, t.role, t.text, t.at FROM transcript_items t \
          JOIN sessions s ON s.id = t.session_id \
-         WHERE s.project_id = $1 AND t.item_id = ANY($2) ORDER BY t.at, t.seq LIMIT 1000",
+         JOIN project_members m ON m.project_id = s.project_id AND m.user_id = s.user_id \
+         WHERE s.project_id = $1 AND m.role = ANY($3) AND t.item_id = ANY($2) \
+         ORDER BY t.at, t.seq LIMIT 1000",
     )
     .bind(project)
     .bind(item_ids)
+    .bind(writer_roles())
+    .fetch_all(&mut *conn)
+    .await?;
+    into_items(rows)
+}
+
+/// The items the pointers name, each by its own `(session_id, item_id)`, from sessions
+/// of people who may write to the project (wherever the session works now), in
+/// transcript order. Unlike [`items_named`], an id said in another session is not
+/// picked up.
+pub async fn pointed_items(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    pointers: &[(SessionId, String)],
+) -> Result<Vec<TranscriptItem>, StoreError> {
+    if pointers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sessions: Vec<SessionId> = pointers.iter().map(|(s, _)| *s).collect();
+    let item_ids: Vec<&str> = pointers.iter().map(|(_, i)| i.as_str()).collect();
+    let rows: Vec<ItemRow> = sqlx::query_as(
+        "SELECT DISTINCT t.session_id, t.seq, t.item_id, t.role, t.text, t.at \
+         FROM unnest($2::uuid[], $3::text[]) AS p(session_id, item_id) \
+         JOIN transcript_items t ON t.session_id = p.session_id AND t.item_id = p.item_id \
+         JOIN sessions s ON s.id = t.session_id \
+         JOIN project_members m ON m.project_id = $1 AND m.user_id = s.user_id \
+         WHERE m.role = ANY($4) ORDER BY t.at, t.seq LIMIT 1000",
+    )
+    .bind(project)
+    .bind(&sessions)
+    .bind(&item_ids)
+    .bind(writer_roles())
     .fetch_all(&mut *conn)
     .await?;
     into_items(rows)

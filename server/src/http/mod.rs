@@ -17,52 +17,97 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::ws::{self, TokenQuery};
 use axum::Router;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, MatchedPath, Query};
 use axum::http::request::Parts;
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use protocol::{ErrorCode, ProjectId};
 
+/// Every route the API serves, as (method, path). The router is built from this table,
+/// so it is the one list of what is reachable: the tenancy test walks it, and a route
+/// missing here is not served.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/v1/ws"),
+    ("GET", "/v1/tools"),
+    ("POST", "/v1/tools/{name}"),
+    ("POST", "/v1/sessions"),
+    ("GET", "/v1/sessions/{id}"),
+    ("GET", "/v1/projects/{id}/document"),
+    ("GET", "/v1/projects/{id}/document/versions"),
+    ("GET", "/v1/projects/{id}/document/versions/{version}"),
+    ("GET", "/v1/projects/{id}/events"),
+    ("GET", "/v1/projects/{id}/presence"),
+    ("GET", "/v1/projects/{id}/members"),
+    ("PUT", "/v1/projects/{id}/members/{user_id}"),
+    ("DELETE", "/v1/projects/{id}/members/{user_id}"),
+    ("GET", "/v1/projects/{id}/operations"),
+    ("POST", "/v1/projects/{id}/chat"),
+    ("GET", "/v1/projects/{id}/chat"),
+    ("GET", "/v1/jobs/{id}"),
+    ("GET", "/v1/admin/jobs"),
+    ("POST", "/v1/admin/jobs/{id}/retry"),
+    ("POST", "/v1/admin/jobs/{id}/cancel"),
+    ("POST", "/v1/admin/queue/drain"),
+    ("GET", "/v1/admin/stats"),
+];
+
+/// The handler of a route of [`ROUTES`]; `None` for a pair nothing answers.
+fn endpoint(method: &str, path: &str) -> Option<MethodRouter<Hub>> {
+    Some(match (method, path) {
+        ("GET", "/healthz") => get(health::healthz),
+        ("GET", "/readyz") => get(health::readyz),
+        ("GET", "/metrics") => get(crate::metrics::render),
+        ("GET", "/v1/ws") => get(ws::upgrade),
+        ("GET", "/v1/tools") => get(tools::list),
+        ("POST", "/v1/tools/{name}") => post(tools::call),
+        ("POST", "/v1/sessions") => post(sessions::create),
+        ("GET", "/v1/sessions/{id}") => get(sessions::get),
+        ("GET", "/v1/projects/{id}/document") => get(documents::current),
+        ("GET", "/v1/projects/{id}/document/versions") => get(documents::versions),
+        ("GET", "/v1/projects/{id}/document/versions/{version}") => get(documents::version),
+        ("GET", "/v1/projects/{id}/events") => get(events::stream),
+        ("GET", "/v1/projects/{id}/presence") => get(events::presence),
+        ("GET", "/v1/projects/{id}/members") => get(members::list),
+        ("PUT", "/v1/projects/{id}/members/{user_id}") => put(members::put),
+        ("DELETE", "/v1/projects/{id}/members/{user_id}") => delete(members::remove),
+        ("GET", "/v1/projects/{id}/operations") => get(operations::list),
+        ("POST", "/v1/projects/{id}/chat") => post(chat::send),
+        ("GET", "/v1/projects/{id}/chat") => get(chat::list),
+        ("GET", "/v1/jobs/{id}") => get(jobs::get),
+        ("GET", "/v1/admin/jobs") => get(admin::list),
+        ("POST", "/v1/admin/jobs/{id}/retry") => post(admin::retry),
+        ("POST", "/v1/admin/jobs/{id}/cancel") => post(admin::cancel),
+        ("POST", "/v1/admin/queue/drain") => post(admin::drain),
+        ("GET", "/v1/admin/stats") => get(admin::stats),
+        _ => return None,
+    })
+}
+
 pub fn router(hub: Hub) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::render))
-        .route("/v1/ws", get(ws::upgrade))
-        .route("/v1/tools", get(tools::list))
-        .route("/v1/tools/{name}", post(tools::call))
-        .route("/v1/sessions", post(sessions::create))
-        .route("/v1/sessions/{id}", get(sessions::get))
-        .route("/v1/projects/{id}/document", get(documents::current))
-        .route(
-            "/v1/projects/{id}/document/versions",
-            get(documents::versions),
-        )
-        .route(
-            "/v1/projects/{id}/document/versions/{version}",
-            get(documents::version),
-        )
-        .route("/v1/projects/{id}/events", get(events::stream))
-        .route("/v1/projects/{id}/presence", get(events::presence))
-        .route("/v1/projects/{id}/members", get(members::list))
-        .route(
-            "/v1/projects/{id}/members/{user_id}",
-            put(members::put).delete(members::remove),
-        )
-        .route("/v1/projects/{id}/operations", get(operations::list))
-        .route("/v1/projects/{id}/chat", post(chat::send).get(chat::list))
-        .route("/v1/jobs/{id}", get(jobs::get))
-        .route("/v1/admin/jobs", get(admin::list))
-        .route("/v1/admin/jobs/{id}/retry", post(admin::retry))
-        .route("/v1/admin/jobs/{id}/cancel", post(admin::cancel))
-        .route("/v1/admin/queue/drain", post(admin::drain))
-        .route("/v1/admin/stats", get(admin::stats))
+    let mut router = Router::new();
+    for &(method, path) in ROUTES {
+        // Routes of one path with several methods merge into one method router.
+        match endpoint(method, path) {
+            Some(handler) => router = router.route(path, handler),
+            None => tracing::error!(method, path, "a route without a handler is not served"),
+        }
+    }
+    router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(hub)
 }
 
-/// The caller of an HTTP request, from `Authorization: Bearer` or `access_token`. Each
-/// request counts toward the user's rate, shared with their WebSocket messages (429 with
-/// `Retry-After` beyond).
+/// The routes that take the token as `access_token` in the query: the WebSocket
+/// upgrade and the SSE stream, which browsers open without a way to set headers.
+/// Anywhere else a token in the URL would end up in access logs and `Referer` headers
+/// for nothing, so it is refused.
+pub const QUERY_TOKEN_ROUTES: &[&str] = &["/v1/ws", "/v1/projects/{id}/events"];
+
+/// The caller of an HTTP request, from `Authorization: Bearer` (or `access_token` on
+/// the [`QUERY_TOKEN_ROUTES`]). Each request counts toward the user's rate, shared with
+/// their WebSocket messages (429 with `Retry-After` beyond).
 #[derive(Debug)]
 pub struct Authed(pub Claims);
 
@@ -73,6 +118,17 @@ impl FromRequestParts<Hub> for Authed {
         let query = Query::<TokenQuery>::try_from_uri(&parts.uri)
             .map(|q| q.0)
             .unwrap_or(TokenQuery { access_token: None });
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        if query.access_token.is_some() && !route.is_some_and(|r| QUERY_TOKEN_ROUTES.contains(&r)) {
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "access_token: only accepted on /v1/ws and /v1/projects/{id}/events; \
+                 send Authorization: Bearer",
+            ));
+        }
         let token = ws::request_token(&parts.headers, &query)
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "a bearer token is required"))?;
         let claims = hub
@@ -88,4 +144,23 @@ impl FromRequestParts<Hub> for Authed {
 pub(crate) fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "project_id: not a valid UUID"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_a_handler_and_appears_once() {
+        for (i, &(method, path)) in ROUTES.iter().enumerate() {
+            assert!(endpoint(method, path).is_some(), "{method} {path}");
+            assert!(
+                !ROUTES[..i].contains(&(method, path)),
+                "{method} {path} twice"
+            );
+        }
+        for route in QUERY_TOKEN_ROUTES {
+            assert!(ROUTES.iter().any(|(_, path)| path == route), "{route}");
+        }
+    }
 }

@@ -15,21 +15,22 @@ impl Change for DeleteTodo {
     type Args = DeleteTodoArgs;
     const KIND: OperationKind = OperationKind::Delete;
     const ENTITY: Entity = Entity::Todo;
+    const LOCATOR: &'static str = "todo_id";
 
     async fn project(
         conn: &mut PgConnection,
-        _: &Caller,
+        caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        todo_project(conn, args.todo_id).await
+        todo_project(conn, caller, args.todo_id).await
     }
 
     async fn apply(
         conn: &mut PgConnection,
-        _: &Actor,
+        actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
-        let todo = store::todos::delete(conn, args.todo_id).await?;
+        let todo = store::todos::delete(conn, actor.project()?, args.todo_id).await?;
         Ok(Applied::new(TodoOut { todo: todo.clone() }, todo.id)
             .before(&todo)
             .event(Event::TodoDeleted { todo }))

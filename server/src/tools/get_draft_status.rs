@@ -21,8 +21,12 @@ impl Query for GetDraftStatus {
         let job = match args.job_id {
             Some(id) => {
                 let job = store::jobs::get(&mut conn, id).await?;
-                // Only this project's drafts: another project's job is not revealed.
-                (job.project_id == Some(project) && job.kind == DRAFT_KIND).then_some(job)
+                // Only this project's drafts: another job answers as a missing one, so
+                // its existence is not revealed.
+                if job.project_id != Some(project) || job.kind != DRAFT_KIND {
+                    return Err(store::StoreError::not_found("job", id).into());
+                }
+                Some(job)
             }
             None => store::jobs::latest(&mut conn, project, DRAFT_KIND).await?,
         };

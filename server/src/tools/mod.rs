@@ -216,6 +216,9 @@ pub(crate) trait Change: Send + Sync + 'static {
     type Args: Args + Serialize + Sync;
     const KIND: OperationKind;
     const ENTITY: Entity;
+    /// The argument [`Change::project`] resolves the project from, named when an
+    /// approval edit points it elsewhere.
+    const LOCATOR: &'static str = "project_id";
 
     /// The project the change belongs to: by default the one named in the arguments or
     /// the session's; entity tools look theirs up. `None` only for `create_project`.
@@ -268,6 +271,7 @@ impl<T: Query> DynQuery for QueryHandler<T> {
 pub(crate) trait DynChange: Send + Sync {
     fn kind(&self) -> OperationKind;
     fn entity(&self) -> Entity;
+    fn locator(&self) -> &'static str;
     /// Parses and checks the arguments; answers them normalized (as stored in `data`).
     fn check(&self, raw: Value) -> Result<Value, ErrorBody>;
     fn project<'a>(
@@ -293,6 +297,10 @@ impl<T: Change> DynChange for ChangeHandler<T> {
 
     fn entity(&self) -> Entity {
         T::ENTITY
+    }
+
+    fn locator(&self) -> &'static str {
+        T::LOCATOR
     }
 
     fn check(&self, raw: Value) -> Result<Value, ErrorBody> {
@@ -352,6 +360,22 @@ pub(crate) async fn role_in(
     store::projects::role_of(conn, project, user)
         .await?
         .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found")))
+}
+
+/// The project of an entity the caller named by id, when the caller is in it. An entity
+/// of a project the caller is not in answers exactly like one that does not exist
+/// (`hidden`), so ids of other projects can be neither probed nor traced to their
+/// project.
+pub(crate) async fn entity_project(
+    conn: &mut PgConnection,
+    user: &UserId,
+    project: ProjectId,
+    hidden: store::StoreError,
+) -> Result<ProjectId, ErrorBody> {
+    match store::projects::role_of(conn, project, user).await? {
+        Some(_) => Ok(project),
+        None => Err(hidden.into()),
+    }
 }
 
 /// Checks that the caller may change the project.

@@ -1,6 +1,6 @@
 //! `update_note`: change a note's text or tags.
 
-use super::{Actor, Applied, Caller, Change};
+use super::{Actor, Applied, Caller, Change, entity_project};
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::UpdateNoteArgs;
@@ -14,20 +14,23 @@ impl Change for UpdateNote {
     type Args = UpdateNoteArgs;
     const KIND: OperationKind = OperationKind::Update;
     const ENTITY: Entity = Entity::Note;
+    const LOCATOR: &'static str = "note_id";
 
     async fn project(
         conn: &mut PgConnection,
-        _: &Caller,
+        caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        Ok(Some(
-            store::notes::get(conn, args.note_id).await?.project_id,
-        ))
+        let note = store::notes::get(conn, args.note_id).await?;
+        let hidden = store::StoreError::not_found("note", args.note_id);
+        entity_project(conn, &caller.user, note.project_id, hidden)
+            .await
+            .map(Some)
     }
 
     async fn apply(
         conn: &mut PgConnection,
-        _: &Actor,
+        actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
         if args.body.is_none() && args.tags.is_none() {
@@ -35,6 +38,7 @@ impl Change for UpdateNote {
         }
         let (before, after) = store::notes::update(
             conn,
+            actor.project()?,
             args.note_id,
             args.body.as_deref().map(str::trim),
             args.tags.as_deref(),

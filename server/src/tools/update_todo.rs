@@ -1,6 +1,6 @@
 //! `update_todo`: change a todo's title, details, priority or status.
 
-use super::{Actor, Applied, Caller, Change};
+use super::{Actor, Applied, Caller, Change, entity_project};
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::UpdateTodoArgs;
@@ -11,21 +11,27 @@ use store::todos::TodoChanges;
 
 pub(crate) struct UpdateTodo;
 
-/// The project of a todo, for the todo tools.
+/// The project of a todo the caller may see, for the todo tools.
 pub(crate) async fn todo_project(
     conn: &mut PgConnection,
+    caller: &Caller,
     id: TodoId,
 ) -> Result<Option<ProjectId>, ErrorBody> {
-    Ok(Some(store::todos::get(conn, id).await?.project_id))
+    let todo = store::todos::get(conn, id).await?;
+    let hidden = store::StoreError::not_found("todo", id);
+    entity_project(conn, &caller.user, todo.project_id, hidden)
+        .await
+        .map(Some)
 }
 
-/// Applies changes to a todo and answers it.
+/// Applies changes to a todo of the actor's project and answers it.
 pub(crate) async fn change_todo(
     conn: &mut PgConnection,
+    actor: &Actor,
     id: TodoId,
     changes: TodoChanges<'_>,
 ) -> Result<Applied, ErrorBody> {
-    let (before, after) = store::todos::update(conn, id, changes).await?;
+    let (before, after) = store::todos::update(conn, actor.project()?, id, changes).await?;
     Ok(Applied::new(
         TodoOut {
             todo: after.clone(),
@@ -41,18 +47,19 @@ impl Change for UpdateTodo {
     type Args = UpdateTodoArgs;
     const KIND: OperationKind = OperationKind::Update;
     const ENTITY: Entity = Entity::Todo;
+    const LOCATOR: &'static str = "todo_id";
 
     async fn project(
         conn: &mut PgConnection,
-        _: &Caller,
+        caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        todo_project(conn, args.todo_id).await
+        todo_project(conn, caller, args.todo_id).await
     }
 
     async fn apply(
         conn: &mut PgConnection,
-        _: &Actor,
+        actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
         if args.title.is_none()
@@ -71,6 +78,6 @@ impl Change for UpdateTodo {
             status: args.status,
             priority: args.priority,
         };
-        change_todo(conn, args.todo_id, changes).await
+        change_todo(conn, actor, args.todo_id, changes).await
     }
 }

@@ -14,24 +14,25 @@ impl Change for UpdateTodoStatus {
     type Args = UpdateTodoStatusArgs;
     const KIND: OperationKind = OperationKind::Update;
     const ENTITY: Entity = Entity::Todo;
+    const LOCATOR: &'static str = "todo_id";
 
     async fn project(
         conn: &mut PgConnection,
-        _: &Caller,
+        caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        todo_project(conn, args.todo_id).await
+        todo_project(conn, caller, args.todo_id).await
     }
 
     async fn apply(
         conn: &mut PgConnection,
-        _: &Actor,
+        actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
         let changes = TodoChanges {
             status: Some(args.status),
             ..Default::default()
         };
-        change_todo(conn, args.todo_id, changes).await
+        change_todo(conn, actor, args.todo_id, changes).await
     }
 }

@@ -15,13 +15,13 @@ use tokio_util::sync::CancellationToken;
 use worker::WorkerConfig;
 
 /// A worker and a scheduler on the test server's database and Redis prefix.
-struct Jobs {
+pub(crate) struct Jobs {
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Jobs {
-    async fn start(server: &TestServer, tune: impl FnOnce(&mut WorkerConfig)) -> Self {
+    pub(crate) async fn start(server: &TestServer, tune: impl FnOnce(&mut WorkerConfig)) -> Self {
         let mut config = WorkerConfig {
             concurrency: 4,
             backoff_ms: vec![50],
@@ -67,7 +67,7 @@ impl Drop for Jobs {
 
 /// A project taken through selection and intake to ghostwriting, with a committed
 /// blueprint, a todo, a note and a short transcript; answers its id.
-async fn ready_project(client: &mut Client) -> String {
+pub(crate) async fn ready_project(client: &mut Client) -> String {
     assert_eq!(client.welcome["session"]["mode"], "selection");
     let project = client.project_in_mode("Harbour Workshop", "intake").await;
     for (field, value) in [
@@ -116,7 +116,7 @@ async fn ready_project(client: &mut Client) -> String {
     project
 }
 
-async fn subscribe(client: &mut Client, project: &str) {
+pub(crate) async fn subscribe(client: &mut Client, project: &str) {
     let reply = client
         .request(json!({"type": "subscribe", "topic": format!("project:{project}")}))
         .await;
@@ -124,13 +124,13 @@ async fn subscribe(client: &mut Client, project: &str) {
 }
 
 /// Queues a draft that must be accepted; answers its job id.
-async fn queue_draft(client: &mut Client, arguments: Value) -> String {
+pub(crate) async fn queue_draft(client: &mut Client, arguments: Value) -> String {
     let queued = client.call_ok("queue_draft_update", arguments).await;
     queued["job_id"].as_str().unwrap().to_owned()
 }
 
 /// Events about `job` until its `tool.progress` reaches `last` (completed or failed).
-async fn job_events(ws: &mut Ws, job: &str, last: &str) -> Vec<Value> {
+pub(crate) async fn job_events(ws: &mut Ws, job: &str, last: &str) -> Vec<Value> {
     let mut events = Vec::new();
     loop {
         let message = ws.recv().await;

@@ -13,4 +13,5 @@ mod jobs;
 mod limits;
 mod operations;
 mod revocation;
+mod tenancy;
 mod tools;

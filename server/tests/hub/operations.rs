@@ -643,3 +643,71 @@ async fn a_proposed_project_is_approved_from_another_session() {
         1
     );
 }
+
+/// `GET /v1/projects/{project}/operations` with an optional `?status=`.
+async fn listed(server: &TestServer, user: &str, project: &str, query: &str) -> Value {
+    let response = server
+        .http
+        .get(server.url(&format!("/v1/projects/{project}/operations{query}")))
+        .bearer_auth(server.token(user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_decider_is_recorded_and_listed() {
+    let server = TestServer::start().await;
+    let db = server.db().await;
+    let mut alice = server.connect("alice").await;
+    let project = reviewed_project(&mut alice).await;
+    put_member(&server, "alice", &project, "bob", "editor").await;
+    let mut bob = server.connect("bob").await;
+    bob.call_ok("assign_project_to_session", json!({"project_id": project}))
+        .await;
+
+    let approved = propose(&mut alice, "create_todo", json!({"title": "Kept"})).await;
+    let rejected = propose(&mut alice, "create_todo", json!({"title": "Dropped"})).await;
+    let data = decide_ok(&mut bob, &[&approved], "approve", None).await;
+    assert_eq!(data["operations"][0]["decided_by"], "bob", "{data}");
+    let data = decide_ok(&mut alice, &[&rejected], "reject", None).await;
+    assert_eq!(data["operations"][0]["decided_by"], "alice", "{data}");
+    assert_eq!(operation_row(&db, &approved).await["decided_by"], "bob");
+    assert_eq!(operation_row(&db, &rejected).await["decided_by"], "alice");
+
+    // The list shows the pending ones by default, and the decided ones by status.
+    let pending = propose(&mut alice, "create_todo", json!({"title": "Waiting"})).await;
+    let list = listed(&server, "bob", &project, "").await;
+    assert_eq!(list["operations"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["operations"][0]["id"], pending.as_str());
+    assert_eq!(list["operations"][0]["decided_by"], Value::Null);
+    let list = listed(&server, "bob", &project, "?status=completed").await;
+    assert_eq!(list["operations"][0]["id"], approved.as_str(), "{list}");
+    assert_eq!(list["operations"][0]["decided_by"], "bob", "{list}");
+    let list = listed(&server, "bob", &project, "?status=rejected").await;
+    assert_eq!(list["operations"][0]["decided_by"], "alice", "{list}");
+    let response = server
+        .http
+        .get(server.url(&format!("/v1/projects/{project}/operations?status=done")))
+        .bearer_auth(server.token("bob"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
+    // A change applied at once was decided by nobody.
+    alice.configure(json!({"auto_accept": true})).await;
+    let out = alice
+        .call_ok("create_todo", json!({"title": "At once"}))
+        .await;
+    let id = out["todo"]["id"].as_str().unwrap();
+    let row = json_rows(
+        &db,
+        "SELECT to_jsonb(o) FROM operations o WHERE entity_id = $1",
+        id,
+    )
+    .await;
+    assert_eq!(row[0]["decided_by"], Value::Null, "{row:?}");
+}

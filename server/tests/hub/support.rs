@@ -16,7 +16,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-pub const SECRET: &str = "test-secret";
+/// Signs the tests' tokens; as long as the server requires (32 bytes at least).
+pub const SECRET: &str = "draftline-hub-test-secret-0123456789abcdef";
 /// How long a test waits for any one message before failing.
 pub const WAIT: Duration = Duration::from_secs(10);
 
