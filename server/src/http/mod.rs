@@ -3,6 +3,7 @@
 
 mod admin;
 mod chat;
+mod console;
 mod documents;
 mod events;
 mod health;
@@ -29,6 +30,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
+    ("GET", "/console"),
+    ("GET", "/console/{*path}"),
     ("GET", "/v1/ws"),
     ("GET", "/v1/tools"),
     ("POST", "/v1/tools/{name}"),
@@ -59,6 +62,8 @@ fn endpoint(method: &str, path: &str) -> Option<MethodRouter<Hub>> {
         ("GET", "/healthz") => get(health::healthz),
         ("GET", "/readyz") => get(health::readyz),
         ("GET", "/metrics") => get(crate::metrics::render),
+        ("GET", "/console") => get(console::page),
+        ("GET", "/console/{*path}") => get(console::asset),
         ("GET", "/v1/ws") => get(ws::upgrade),
         ("GET", "/v1/tools") => get(tools::list),
         ("POST", "/v1/tools/{name}") => post(tools::call),

@@ -644,6 +644,8 @@ enum Guard {
 fn route_case(method: &str, path: &str) -> Option<Guard> {
     Some(match (method, path) {
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/v1/tools") => Guard::Public,
+        // The console's static page and scripts: the same bytes for everyone.
+        ("GET", "/console" | "/console/{*path}") => Guard::Public,
         // The upgrade answers no project data; what a WebSocket reaches is the tool
         // sweep's and the subscription tests' to check.
         ("GET", "/v1/ws") => Guard::Public,
@@ -704,7 +706,8 @@ impl Tenancy {
             .replace("{id}", target)
             .replace("{version}", "1")
             .replace("{user_id}", "dave")
-            .replace("{name}", "create_note");
+            .replace("{name}", "create_note")
+            .replace("{*path}", "app.js");
         let http = &self.server.http;
         let url = self.server.url(&url);
         let request = match method {
