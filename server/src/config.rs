@@ -113,6 +113,13 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_MAX_RECOVER", default_value_t = 10_000)]
     pub max_recover: u64,
 
+    /// Publications the node's Redis subscriber connection holds for the fan-out before
+    /// dropping them and reading them back from history: 16,384 frames of a few hundred
+    /// bytes are a few MiB, and over ten seconds of the busiest project benchmarked
+    /// (1,000 events/s, BENCHMARKS.md).
+    #[arg(long, env = "DRAFTLINE_LISTENER_BACKLOG", default_value_t = 16_384)]
+    pub listener_backlog: usize,
+
     /// How long a session stays present without its node refreshing it (a dead node's
     /// sessions leave within this).
     #[arg(long, env = "DRAFTLINE_PRESENCE_TTL_MS", default_value_t = 30_000)]
@@ -151,6 +158,7 @@ impl std::fmt::Debug for Config {
             .field("topic_history_secs", &self.topic_history_secs)
             .field("topic_idle_hours", &self.topic_idle_hours)
             .field("max_recover", &self.max_recover)
+            .field("listener_backlog", &self.listener_backlog)
             .field("presence_ttl_ms", &self.presence_ttl_ms)
             .field("sse_keepalive_ms", &self.sse_keepalive_ms)
             .field("shutdown_timeout_ms", &self.shutdown_timeout_ms)
@@ -206,6 +214,7 @@ impl Config {
             topic_history_secs: 600,
             topic_idle_hours: 168,
             max_recover: 10_000,
+            listener_backlog: 16_384,
             presence_ttl_ms: 30_000,
             sse_keepalive_ms: 15_000,
             shutdown_timeout_ms: 10_000,

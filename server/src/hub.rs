@@ -97,6 +97,7 @@ impl Hub {
                 max_pending: config.outbound_messages,
                 subscribe_timeout: config.subscribe_timeout(),
                 max_recover: config.max_recover,
+                listener_backlog: config.listener_backlog,
             },
         );
         let presence = Presences::new(topics.clone(), config.presence_ttl());

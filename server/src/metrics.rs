@@ -35,6 +35,9 @@ pub const EVENTS_DELIVERED: &str = "draftline_events_delivered_total";
 pub const EVENTS_PUBLISHED: &str = "draftline_events_published_total";
 /// Events that could not be published (Redis unavailable); Postgres has the change.
 pub const EVENTS_LOST: &str = "draftline_events_publish_failures_total";
+/// Times the node's Redis subscriber connection had more publications waiting than its
+/// backlog holds; the listener then read every local topic back from its history.
+pub const LISTENER_OVERFLOWS: &str = "draftline_listener_overflows_total";
 /// Local subscribers (WebSocket and SSE) over all topics.
 pub const SUBSCRIBERS: &str = "draftline_subscribers";
 

@@ -116,15 +116,15 @@ impl Presences {
                     tracing::warn!(error = %e, "presence refresh failed");
                 }
             }
-            for topic in fanout.topics() {
-                if !matches!(Topic::parse(&topic), Some(Topic::Project(_))) {
-                    continue;
-                }
-                match self.bus.sweep_presence(&topic).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(topic, expired = n, "presence expired"),
-                    Err(e) => tracing::warn!(error = %e, "presence sweep failed"),
-                }
+            let projects: Vec<String> = fanout
+                .topics()
+                .into_iter()
+                .filter(|topic| matches!(Topic::parse(topic), Some(Topic::Project(_))))
+                .collect();
+            match self.bus.sweep_presence_many(&projects).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(topics = projects.len(), expired = n, "presence expired"),
+                Err(e) => tracing::warn!(error = %e, "presence sweep failed"),
             }
         }
     }

@@ -109,6 +109,9 @@ pub struct FanoutConfig {
     pub subscribe_timeout: Duration,
     /// Most events one recovery replays; further behind, the client takes a snapshot.
     pub max_recover: u64,
+    /// Publications the node's Redis connection may hold for the listener; beyond it
+    /// they are dropped and read back from the topics' history.
+    pub listener_backlog: usize,
 }
 
 struct Inner {
@@ -118,6 +121,9 @@ struct Inner {
     bus: Topics,
     next_id: AtomicU64,
     config: FanoutConfig,
+    /// Publications the listener's connection dropped because its backlog was full
+    /// (each read back from history afterwards).
+    dropped: AtomicU64,
 }
 
 /// The node's subscriber registry. Cheap to clone.
@@ -154,6 +160,7 @@ impl Fanout {
             changed: Notify::new(),
             bus,
             next_id: AtomicU64::new(1),
+            dropped: AtomicU64::new(0),
             config,
         }))
     }

@@ -2,7 +2,7 @@
 //! interleavings that matter happen every time instead of by chance: Redis numbers
 //! publications that reach the listener only after a subscriber read its start.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
 use protocol::event::{DraftDelta, Event};
@@ -55,6 +55,7 @@ impl Rig {
                 max_pending: 1_000,
                 subscribe_timeout: Duration::from_secs(5),
                 max_recover: 1_000,
+                listener_backlog: 1_000,
             },
         );
         let topic = format!("project:{}", protocol::ProjectId::new());
@@ -178,4 +179,84 @@ async fn publications_buffered_during_the_subscribe_are_delivered_once_past_the_
     let got = recorder.offsets();
     let want: Vec<u64> = (started + 1..=4).collect();
     assert_eq!(got, want);
+}
+
+/// The node's listener falls behind a burst: the publications its backlog could not
+/// hold are dropped by the connection, then read back from the history, so the
+/// subscriber still sees every offset once, in order, and the node's memory stayed
+/// bounded meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_listener_that_falls_behind_reads_the_dropped_publications_back() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let client = redis::Client::open(url).unwrap();
+    let manager = client.get_connection_manager().await.unwrap();
+    let prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
+    let bus = Topics::new(manager, prefix, Retention::default());
+    const BACKLOG: usize = 2;
+    let fanout = Fanout::new(
+        bus.clone(),
+        FanoutConfig {
+            max_pending: 1_000,
+            subscribe_timeout: Duration::from_secs(5),
+            max_recover: 1_000,
+            listener_backlog: BACKLOG,
+        },
+    );
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let listener = tokio::spawn(listener::run(fanout.clone(), client, shutdown.clone()));
+    let topic = format!("project:{}", protocol::ProjectId::new());
+    let recorder = Arc::new(Recorder::default());
+    let first = bus.publish(&topic, &delta(0)).await.unwrap();
+    let _subscription = fanout
+        .subscribe(&topic, recorder.clone(), None, |_| {})
+        .await
+        .unwrap();
+    let warm = bus.publish(&topic, &delta(1)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while recorder.offsets() != vec![warm.offset] {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the live publication arrives");
+
+    // The listener stalls on the registry (a slow delivery) while a burst is published.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, holding) = tokio::sync::oneshot::channel();
+    let registry = fanout.clone();
+    let stall = tokio::task::spawn_blocking(move || {
+        let _guard = registry.lock();
+        let _ = held.send(());
+        let _ = released.recv();
+    });
+    holding.await.unwrap();
+    const BURST: u64 = 20;
+    for seq in 0..BURST {
+        bus.publish(&topic, &delta(2 + seq)).await.unwrap();
+    }
+    // One publication taken by the stalled listener, the backlog full, the rest dropped.
+    let must_drop = BURST - 1 - BACKLOG as u64;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while fanout.0.dropped.load(Ordering::Relaxed) < must_drop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the connection drops what the backlog cannot hold");
+    release.send(()).unwrap();
+    stall.await.unwrap();
+
+    let last = warm.offset + BURST;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while recorder.offsets().last() != Some(&last) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("stuck at {:?}", recorder.offsets()));
+    let want: Vec<u64> = (warm.offset..=last).collect();
+    assert_eq!(recorder.offsets(), want, "every offset once, in order");
+    assert!(first.offset < warm.offset);
+    shutdown.cancel();
+    listener.await.unwrap();
 }
