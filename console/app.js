@@ -143,6 +143,7 @@ class Console {
     /** @type {Map<string, HTMLElement>} chat replies being streamed, by message id */
     this.chatStreams = new Map();
     this.everConnected = false;
+    this.stopped = false;
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.jobsTimer = undefined;
   }
@@ -154,6 +155,9 @@ class Console {
     $("whoami").textContent = this.user ? `signed in as ${this.user}${this.admin ? " (admin)" : ""}` : "";
     this.client.on("state", (state) => this.connection(state));
     this.client.on("error", (error) => {
+      // The client gave up (a token refused, a close that must not be retried).
+      this.stopped = true;
+      this.connection(this.client.state);
       $("project-error").textContent = describe(error);
     });
     try {
@@ -174,7 +178,9 @@ class Console {
 
   /** @param {"disconnected" | "connecting" | "connected"} state */
   connection(state) {
-    const label = state === "connecting" && this.everConnected ? "reconnecting" : state;
+    // Once connected, any other state means the client is on its way back (it waits
+    // between attempts as "disconnected"), unless it gave up.
+    const label = state !== "connected" && this.everConnected && !this.stopped ? "reconnecting" : state;
     if (state === "connected") {
       this.everConnected = true;
       // A project created elsewhere while this page was away shows up again.
