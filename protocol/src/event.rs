@@ -44,6 +44,7 @@ impl std::fmt::Display for Topic {
 
 /// One event, tagged by `kind`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind")]
 pub enum Event {
     #[serde(rename = "job.status")]
@@ -114,6 +115,7 @@ impl Event {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JobStatusEvent {
     pub job_id: JobId,
     pub job_kind: String,
@@ -125,6 +127,7 @@ pub struct JobStatusEvent {
 
 /// The TOOL_PROGRESS message an assistant can narrate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ToolProgress {
     pub job_id: JobId,
     pub project_id: ProjectId,
@@ -142,6 +145,7 @@ pub struct ToolProgress {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DraftDelta {
     pub job_id: JobId,
     pub seq: u64,
@@ -149,6 +153,7 @@ pub struct DraftDelta {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DocumentUpdated {
     pub project_id: ProjectId,
     pub document_id: DocumentId,
@@ -161,6 +166,7 @@ pub struct DocumentUpdated {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Presence {
     pub session_id: SessionId,
     pub user_id: UserId,
