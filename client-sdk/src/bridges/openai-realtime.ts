@@ -48,7 +48,8 @@ export function attachOpenAIRealtime(
   let responding = false;
   let speaking = false;
   let running = 0;
-  const outputs: { call_id: string; output: string }[] = [];
+  // In the order the calls came, each filled in when the hub answers.
+  const outputs: { call_id: string; output: string | undefined }[] = [];
   const narrations: string[] = [];
   const names = new Map<string, string>();
   let toolsMode: Mode | undefined;
@@ -61,7 +62,7 @@ export function attachOpenAIRealtime(
     if (closed || responding || speaking || running > 0) return;
     if (outputs.length === 0 && narrations.length === 0) return;
     for (const { call_id, output } of outputs.splice(0)) {
-      send({ type: "conversation.item.create", item: { type: "function_call_output", call_id, output } });
+      send({ type: "conversation.item.create", item: { type: "function_call_output", call_id, output: output ?? "{}" } });
     }
     for (const text of narrations.splice(0)) {
       send({
@@ -89,6 +90,8 @@ export function attachOpenAIRealtime(
 
   const call = (callId: string, name: string, args: string) => {
     running++;
+    const entry: (typeof outputs)[number] = { call_id: callId, output: undefined };
+    outputs.push(entry);
     client
       .callToolRaw(name, args, callId)
       .then(
@@ -97,8 +100,7 @@ export function attachOpenAIRealtime(
       )
       .then((output) => {
         running--;
-        if (closed) return;
-        outputs.push({ call_id: callId, output });
+        entry.output = output;
         flush();
       });
   };
