@@ -7,7 +7,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
 import { attachGeminiLive } from "../dist/bridges/gemini-live.js";
 import { attachOpenAIRealtime } from "../dist/bridges/openai-realtime.js";
-import { client, sleep, startHub, waitFor } from "./hub.mjs";
+import { client, closeClients, sleep, startHub, waitFor } from "./hub.mjs";
 
 /** A model peer: records what the bridge sends; `emit` sends the peer's events. */
 async function fakePeer({ binary = false } = {}) {
@@ -55,7 +55,7 @@ const fnCall = (responseId, callId, name, args) => [
   { type: "response.function_call_arguments.done", response_id: responseId, item_id: `item_${callId}`, output_index: 0, call_id: callId, name, arguments: args },
 ];
 
-describe("bridges", () => {
+describe("bridges", { timeout: 120_000 }, () => {
   let hub;
   let peer;
   let bridge;
@@ -71,6 +71,7 @@ describe("bridges", () => {
     await peer?.close();
   });
   after(async () => {
+    closeClients();
     await hub?.dispose();
   });
 

@@ -5,20 +5,21 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import { DraftlineClient, DraftlineError } from "../dist/index.js";
-import { client, comparable, settledSnapshot, startHub, waitFor } from "./hub.mjs";
+import { client, closeClients, comparable, settledSnapshot, startHub, track, waitFor } from "./hub.mjs";
 
-describe("DraftlineClient against a hub", () => {
+describe("DraftlineClient against a hub", { timeout: 120_000 }, () => {
   let hub;
   before(async () => {
     hub = await startHub();
   });
   after(async () => {
+    closeClients();
     await hub?.dispose();
   });
 
   it("connects, says its state and gets a session", async () => {
     const token = await hub.token("ann");
-    const c = new DraftlineClient({ url: hub.url, token, client: { name: "t", version: "1" }, WebSocket });
+    const c = track(new DraftlineClient({ url: hub.url, token, client: { name: "t", version: "1" }, WebSocket }));
     const states = [];
     c.on("state", (s) => states.push(s));
     let welcomed;
@@ -49,7 +50,7 @@ describe("DraftlineClient against a hub", () => {
   });
 
   it("rejects connect with the hub's code when the token is bad", async () => {
-    const c = new DraftlineClient({ url: hub.url, token: "not-a-token", client: { name: "t", version: "1" }, WebSocket });
+    const c = track(new DraftlineClient({ url: hub.url, token: "not-a-token", client: { name: "t", version: "1" }, WebSocket }));
     await assert.rejects(c.connect(), (e) => e instanceof DraftlineError && e.code === "unauthorized");
     assert.equal(c.state, "disconnected");
   });

@@ -69,7 +69,7 @@ function tokenExpiringIn(seconds) {
   return `${part({ alg: "HS256" })}.${part({ sub: "u", exp: Math.floor(Date.now() / 1000) + seconds })}.sig`;
 }
 
-describe("connection rules against a scripted hub", () => {
+describe("connection rules against a scripted hub", { timeout: 120_000 }, () => {
   let hub;
   let c;
   afterEach(async () => {

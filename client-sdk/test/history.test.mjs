@@ -3,9 +3,9 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { client, comparable, proxy, settledSnapshot, startHub, waitFor } from "./hub.mjs";
+import { client, closeClients, comparable, proxy, settledSnapshot, startHub, waitFor } from "./hub.mjs";
 
-describe("recovery after a network loss", () => {
+describe("recovery after a network loss", { timeout: 120_000 }, () => {
   let hub;
   let net;
   before(async () => {
@@ -13,6 +13,7 @@ describe("recovery after a network loss", () => {
     net = await proxy(hub.port);
   });
   after(async () => {
+    closeClients();
     await net?.close();
     await hub?.dispose();
   });

@@ -98,6 +98,20 @@ export async function startHub(extraEnv = {}) {
   return hub;
 }
 
+// Every client a test made, closed after its suite even when an assertion failed (an
+// open client reconnects forever and keeps the test process alive).
+const clients = new Set();
+
+export function track(c) {
+  clients.add(c);
+  return c;
+}
+
+export function closeClients() {
+  for (const c of clients) c.close();
+  clients.clear();
+}
+
 /** A client of `hub` (or of `url`) for `user`, with test-sized reconnect delays. */
 export async function client(hub, user, options = {}) {
   const token = await hub.token(user);
@@ -111,6 +125,7 @@ export async function client(hub, user, options = {}) {
     requestTimeoutMs: 10_000,
     ...options,
   });
+  track(c);
   await c.connect();
   return c;
 }

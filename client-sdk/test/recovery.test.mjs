@@ -5,14 +5,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import { DraftlineClient } from "../dist/index.js";
-import { client, comparable, settledSnapshot, startHub, waitFor } from "./hub.mjs";
+import { client, closeClients, comparable, settledSnapshot, startHub, track, waitFor } from "./hub.mjs";
 
-describe("reconnecting to a restarted hub", () => {
+describe("reconnecting to a restarted hub", { timeout: 120_000 }, () => {
   let hub;
   before(async () => {
     hub = await startHub();
   });
   after(async () => {
+    closeClients();
     await hub?.dispose();
   });
 
@@ -57,7 +58,7 @@ describe("reconnecting to a restarted hub", () => {
   it("asks getToken again after 4001, and stops when getToken throws", async () => {
     let failing = false;
     let asked = 0;
-    const c = new DraftlineClient({
+    const c = track(new DraftlineClient({
       url: hub.url,
       getToken: async () => {
         asked++;
@@ -67,7 +68,7 @@ describe("reconnecting to a restarted hub", () => {
       client: { name: "t", version: "1" },
       WebSocket,
       reconnect: { minDelayMs: 50, maxDelayMs: 400 },
-    });
+    }));
     await c.connect();
     const session = c.sessionId;
     assert.equal(asked, 1);
