@@ -209,6 +209,9 @@ function fold(state: ProjectState, event: Event): "changed" | "unchanged" | "res
     case "operation.created":
     case "operation.updated": {
       const others = state.operations.filter((op) => op.id !== event.operation.id);
+      if (event.operation.status !== "pending" && others.length === state.operations.length) {
+        return "unchanged"; // applied at once: its change has an event of its own
+      }
       state.operations = event.operation.status === "pending" ? sortOperations([...others, event.operation]) : others;
       return "changed";
     }

@@ -1,7 +1,8 @@
 // Compile-time checks of the public types (`npm run typecheck`): tool calls are typed by
 // tool name, and wrong names or arguments do not compile.
 
-import { DraftlineClient, type ProjectState, type Tools } from "../src/index.js";
+import NodeWebSocket from "ws";
+import { DraftlineClient, type ProjectState, type Tools, type WebSocketConstructor } from "../src/index.js";
 import { attachGeminiLive } from "../src/bridges/gemini-live.js";
 import { attachOpenAIRealtime } from "../src/bridges/openai-realtime.js";
 
@@ -28,4 +29,16 @@ export async function typed(): Promise<void> {
   const transport = { send: (_: string) => undefined, addEventListener: () => undefined };
   attachOpenAIRealtime(client, transport, { mode: "ghostwriting" }).close();
   attachGeminiLive(client, transport, { mode: "ghostwriting" }).close();
+}
+
+// The transports and WebSocket classes the README names fit the types.
+declare const channel: RTCDataChannel;
+declare const browserSocket: WebSocket;
+declare const nodeSocket: NodeWebSocket;
+export function transports(): void {
+  attachOpenAIRealtime(client, channel).close();
+  attachOpenAIRealtime(client, browserSocket).close();
+  attachGeminiLive(client, nodeSocket).close();
+  const classes: WebSocketConstructor[] = [WebSocket, NodeWebSocket];
+  void classes;
 }

@@ -4,7 +4,7 @@
 import type { DraftlineClient } from "../client.js";
 import type { Event, FunctionDef, JsonValue, Mode, ToolProgress } from "../generated/protocol.js";
 import type { Subscription } from "../subscription.js";
-import { errorOutput, readJson, sessionOf, type RealtimeTransport } from "./transport.js";
+import { errorOutput, readJson, sender, sessionOf, type RealtimeTransport } from "./transport.js";
 
 export type { RealtimeTransport } from "./transport.js";
 
@@ -71,7 +71,7 @@ export function attachGeminiLive(
   options: GeminiLiveOptions = {},
 ): GeminiLiveBridge {
   const nonBlocking = new Set(options.nonBlocking ?? ["queue_draft_update"]);
-  const send = (message: Record<string, unknown>) => transport.send(JSON.stringify(message));
+  const send = sender(transport);
   const report = (error: unknown) => options.onError?.(error);
 
   let closed = false;
@@ -160,9 +160,9 @@ export function attachGeminiLive(
     }
   };
 
-  const onMessage = (message: { data: unknown }) => {
+  const onMessage = (message: object) => {
     chain = chain.then(async () => {
-      const parsed = await readJson(message.data);
+      const parsed = await readJson((message as { data?: unknown }).data);
       if (parsed && !closed) handle(parsed);
     });
   };

@@ -5,7 +5,7 @@ import type { DraftlineClient } from "../client.js";
 import type { Event, Mode, Session, ToolProgress } from "../generated/protocol.js";
 import { toolProgressMessage } from "../progress.js";
 import type { Subscription } from "../subscription.js";
-import { errorOutput, readJson, sessionOf, type RealtimeTransport } from "./transport.js";
+import { errorOutput, readJson, sender, sessionOf, type RealtimeTransport } from "./transport.js";
 
 export type { RealtimeTransport } from "./transport.js";
 
@@ -39,7 +39,7 @@ export function attachOpenAIRealtime(
   options: OpenAIRealtimeOptions = {},
 ): OpenAIRealtimeBridge {
   const narrate = options.narrate ?? true;
-  const send = (event: Record<string, unknown>) => transport.send(JSON.stringify(event));
+  const send = sender(transport);
   const report = (error: unknown) => options.onError?.(error);
 
   let closed = false;
@@ -142,10 +142,10 @@ export function attachOpenAIRealtime(
     }
   };
 
-  const onMessage = (message: { data: unknown }) => {
+  const onMessage = (message: object) => {
     // Frames are read in order even when one needs an asynchronous read.
     chain = chain.then(async () => {
-      const event = await readJson(message.data);
+      const event = await readJson((message as { data?: unknown }).data);
       if (event && !closed) handle(event);
     });
   };

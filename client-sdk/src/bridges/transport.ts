@@ -8,9 +8,32 @@ import type { Session } from "../generated/protocol.js";
  * that sends text and emits `message` events.
  */
 export interface RealtimeTransport {
+  /** 1 (`WebSocket.OPEN`) or `"open"` (a data channel) once it can send; sends wait till then. */
+  readonly readyState?: number | string;
   send(data: string): void;
-  addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
-  removeEventListener?(type: "message", listener: (event: { data: unknown }) => void): void;
+  // Events are typed loosely so a DOM WebSocket, a data channel and `ws` all fit;
+  // `message` events carry `data`.
+  addEventListener(type: "message" | "open", listener: (event: object) => void): void;
+  removeEventListener?(type: "message" | "open", listener: (event: object) => void): void;
+}
+
+/**
+ * A `send` for JSON messages that holds them until the transport is open: a bridge
+ * attached to a data channel still being negotiated sends its set-up when it opens.
+ */
+export function sender(transport: RealtimeTransport): (message: Record<string, unknown>) => void {
+  const isOpen = () => transport.readyState === undefined || transport.readyState === 1 || transport.readyState === "open";
+  const waiting: string[] = [];
+  if (!isOpen()) {
+    transport.addEventListener("open", () => {
+      for (const text of waiting.splice(0)) transport.send(text);
+    });
+  }
+  return (message) => {
+    const text = JSON.stringify(message);
+    if (waiting.length === 0 && isOpen()) transport.send(text);
+    else waiting.push(text);
+  };
 }
 
 /** A JSON object from a frame; Gemini Live sends its JSON in binary frames. */
