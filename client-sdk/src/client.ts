@@ -14,6 +14,7 @@ import type {
   ServerMessage,
   Session,
   SessionId,
+  ToolName,
   Tools,
   TranscriptRole,
 } from "./generated/protocol.js";
@@ -79,7 +80,6 @@ export interface TranscriptItem {
   at?: string | Date;
 }
 
-export type ToolName = keyof Tools;
 export type ToolArgs<N extends ToolName> = Tools[N]["args"];
 export type ToolOutput<N extends ToolName> = Tools[N]["output"];
 

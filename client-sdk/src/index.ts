@@ -7,7 +7,6 @@ export type {
   ConnectionState,
   DraftlineClientOptions,
   ToolArgs,
-  ToolName,
   ToolOutput,
   TranscriptItem,
   WebSocketConstructor,
