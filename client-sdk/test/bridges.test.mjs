@@ -123,7 +123,7 @@ describe("bridges", { timeout: 120_000 }, () => {
       assert.equal(JSON.parse(first.item.output).note.body, "one");
       assert.equal(second.item.call_id, "call_2");
       assert.equal(JSON.parse(second.item.output).error.code, "invalid_arguments");
-      assert.deepEqual(create, { type: "response.create" });
+      assert.deepEqual(create, { type: "response.create", event_id: "draftline_1" });
       await sleep(100);
       assert.equal(peer.received.length, 3);
     });
@@ -156,7 +156,43 @@ describe("bridges", { timeout: 120_000 }, () => {
       await waitFor(() => peer.received.length === 2, 2000, "the output");
       assert.equal(peer.received[0].item.call_id, "call_3");
       assert.equal(JSON.parse(peer.received[0].item.output).document.version, 0);
-      assert.deepEqual(peer.received[1], { type: "response.create" });
+      assert.deepEqual(peer.received[1], { type: "response.create", event_id: "draftline_1" });
+    });
+
+    it("sends response.create again when the API refused it for an active response", async () => {
+      ({ c } = await assistant(hub, "oa5", "ghostwriting"));
+      peer = await fakePeer();
+      bridge = attachOpenAIRealtime(c, peer.transport, { narrate: false });
+      await bridge.ready;
+      await waitFor(() => peer.received.length === 1, 2000, "session.update");
+      peer.received.length = 0;
+
+      peer.emit(
+        { type: "response.created", response: { id: "r1" } },
+        ...fnCall("r1", "call_5", "get_project", "{}"),
+        { type: "response.done", response: { id: "r1", status: "completed" } },
+      );
+      await waitFor(() => peer.received.length === 2, 2000, "the output");
+      assert.deepEqual(peer.received[1], { type: "response.create", event_id: "draftline_1" });
+      // The person's turn started a response first: the API refuses ours.
+      peer.emit(
+        { type: "response.created", response: { id: "r2" } },
+        {
+          type: "error",
+          event_id: "event_9",
+          error: {
+            type: "invalid_request_error",
+            code: "conversation_already_has_active_response",
+            message: "Conversation already has an active response",
+            event_id: "draftline_1",
+          },
+        },
+      );
+      await sleep(200);
+      assert.equal(peer.received.length, 2, "nothing while r2 is in flight");
+      peer.emit({ type: "response.done", response: { id: "r2", status: "completed" } });
+      await waitFor(() => peer.received.length === 3, 2000, "the response.create again");
+      assert.deepEqual(peer.received[2], { type: "response.create", event_id: "draftline_2" });
     });
 
     it("narrates a draft's progress when the model is idle", async () => {
@@ -184,7 +220,7 @@ describe("bridges", { timeout: 120_000 }, () => {
       const first = peer.received.splice(0);
       assert.equal(first[0].item.call_id, "call_q");
       assert.equal(JSON.parse(first[0].item.output).status, "queued");
-      assert.deepEqual(first.at(-1), { type: "response.create" });
+      assert.deepEqual(first.at(-1), { type: "response.create", event_id: "draftline_1" });
       // The model answers (r2) while the draft runs: narration waits for it.
       peer.emit({ type: "response.created", response: { id: "r2" } });
       await waitFor(() => progress.some((p) => p.status === "completed" || p.status === "failed"), 15_000, "the draft");
@@ -193,7 +229,7 @@ describe("bridges", { timeout: 120_000 }, () => {
       peer.emit({ type: "response.done", response: { id: "r2", status: "completed" } });
       await waitFor(created, 3000, "the narration");
       const second = peer.received.splice(0);
-      assert.deepEqual(second.at(-1), { type: "response.create" });
+      assert.deepEqual(second.at(-1), { type: "response.create", event_id: "draftline_2" });
 
       const items = [...first.slice(1, -1), ...second.slice(0, -1)];
       const narrated = progress.filter((p) => p.narration);

@@ -46,6 +46,11 @@ export function attachOpenAIRealtime(
   // Set from our own `response.create` (or the API's `response.created`) until
   // `response.done`: a second response.create meanwhile would be refused.
   let responding = false;
+  // Our last `response.create`, named so an `error` about it can be told apart; and
+  // whether the API refused it because a response of its own was active (then it is
+  // sent again once that response is done).
+  let created = 0;
+  let recreate = false;
   let speaking = false;
   let running = 0;
   // In the order the calls came, each filled in when the hub answers.
@@ -60,7 +65,7 @@ export function attachOpenAIRealtime(
   /** Sends what waits (outputs first, then narration) and asks for one response. */
   const flush = () => {
     if (closed || responding || speaking || running > 0) return;
-    if (outputs.length === 0 && narrations.length === 0) return;
+    if (outputs.length === 0 && narrations.length === 0 && !recreate) return;
     for (const { call_id, output } of outputs.splice(0)) {
       send({ type: "conversation.item.create", item: { type: "function_call_output", call_id, output: output ?? "{}" } });
     }
@@ -70,8 +75,9 @@ export function attachOpenAIRealtime(
         item: { type: "message", role: "system", content: [{ type: "input_text", text }] },
       });
     }
+    recreate = false;
     responding = true;
-    send({ type: "response.create" });
+    send({ type: "response.create", event_id: `draftline_${++created}` });
   };
 
   /** Offers the tools of `mode`, once per change of mode. */
@@ -110,6 +116,16 @@ export function attachOpenAIRealtime(
       case "response.created":
         responding = true;
         return;
+      case "error": {
+        const error = event["error"] as { code?: unknown; event_id?: unknown } | undefined;
+        if (created === 0 || error?.event_id !== `draftline_${created}`) return;
+        if (error.code === "conversation_already_has_active_response") {
+          recreate = true; // that response's `response.done` flushes again
+        } else {
+          responding = false;
+        }
+        return;
+      }
       case "response.done":
         responding = false;
         flush();
