@@ -32,7 +32,9 @@ describe("recovery after a network loss", { timeout: 120_000 }, () => {
     await view.ready;
     const resets = [];
     const listener = await client(hub, "max", { url: net.url });
-    listener.subscribe(`project:${project.id}`, { onReset: (position) => resets.push(position) });
+    const sub = listener.subscribe(`project:${project.id}`, { onReset: (position) => resets.push(position) });
+    // A reset needs a position to fall behind from: the subscription's first reply.
+    await waitFor(() => sub.state === "subscribed", 5000, "the listener's subscription");
 
     // Short: 3 notes are 6 events, within the 8 the hub replays.
     net.cut();
@@ -44,6 +46,8 @@ describe("recovery after a network loss", { timeout: 120_000 }, () => {
     assert.equal(view.snapshots, 1, "replayed, not reloaded");
     assert.equal(resets.length, 0);
     assert.equal(watcher.sessionId, session);
+    const caughtUp = fresh.position.offset;
+    await waitFor(() => sub.state === "subscribed" && sub.position.offset === caughtUp, 5000, "the listener to replay the gap");
 
     // Long: 8 notes are 16 events, more than the hub replays.
     net.cut();
