@@ -105,12 +105,12 @@ describe("connection rules against a scripted hub", { timeout: 120_000 }, () => 
   });
 
   it("answers the hub's pings, which keep a quiet connection alive", async () => {
-    hub = await fakeHub(() => undefined, { heartbeat_ms: 100 });
+    hub = await fakeHub(() => undefined, { heartbeat_ms: 200 });
     c = newClient(hub.url);
     await c.connect();
     const ws = hub.connections[0].ws;
     const timer = setInterval(() => ws.ping(), 40);
-    await sleep(700);
+    await sleep(1000);
     clearInterval(timer);
     assert.equal(hub.connections.length, 1, "no reconnect while the hub pings");
     assert.ok(hub.connections[0].pongs >= 10, `pongs: ${hub.connections[0].pongs}`);
