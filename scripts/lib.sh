@@ -297,6 +297,17 @@ ensure_redis() {
 	export REDIS_URL
 }
 
+# --- Node ----------------------------------------------------------------------
+
+# Node and npm build and test the client SDK; Debian's packages when they are missing.
+ensure_node() {
+	if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+		return
+	fi
+	apt_install nodejs npm
+	command -v npm >/dev/null 2>&1 || die "nodejs and npm installed but npm is not on PATH"
+}
+
 # --- Entry points ------------------------------------------------------------
 
 ensure_services() {

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
     Deserialize,
     schemars::JsonSchema,
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum BlueprintField {
     Summary,
@@ -38,6 +39,7 @@ pub enum BlueprintField {
 
 /// How urgently a missing field should be asked about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum GapPriority {
     High,
@@ -47,6 +49,7 @@ pub enum GapPriority {
 
 /// A missing blueprint field, as `get_blueprint_gaps` lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Gap {
     pub field: BlueprintField,
     pub priority: GapPriority,

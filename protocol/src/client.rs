@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 /// Every message a client may send, tagged by `type`. Each variant's fields are a
 /// struct of their own that rejects unknown fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type")]
 pub enum ClientMessage {
     #[serde(rename = "hello")]
@@ -37,6 +38,7 @@ pub enum ClientMessage {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Hello {
     pub id: RequestId,
@@ -49,6 +51,7 @@ pub struct Hello {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct SessionConfigure {
     pub id: RequestId,
@@ -61,6 +64,7 @@ pub struct SessionConfigure {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ToolCall {
     pub id: RequestId,
@@ -72,6 +76,7 @@ pub struct ToolCall {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct TranscriptAppend {
     pub id: RequestId,
@@ -79,6 +84,7 @@ pub struct TranscriptAppend {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Subscribe {
     pub id: RequestId,
@@ -88,6 +94,7 @@ pub struct Subscribe {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Unsubscribe {
     pub id: RequestId,
@@ -95,6 +102,7 @@ pub struct Unsubscribe {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
     pub id: RequestId,
@@ -102,6 +110,7 @@ pub struct Snapshot {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct OperationDecide {
     pub id: RequestId,
@@ -114,6 +123,7 @@ pub struct OperationDecide {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ChatSend {
     pub id: RequestId,
@@ -122,6 +132,7 @@ pub struct ChatSend {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Ping {
     pub id: RequestId,
@@ -193,6 +204,7 @@ impl ClientMessage {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct TranscriptItemInput {
     pub item_id: String,
@@ -203,6 +215,7 @@ pub struct TranscriptItemInput {
 
 /// A position in a topic's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Position {
     pub epoch: String,
@@ -210,6 +223,7 @@ pub struct Position {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Approve,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStatus {
     Active,
@@ -19,6 +20,7 @@ pub enum ProjectStatus {
 
 /// A user's role in a project. Owners and editors change it; viewers only read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,
@@ -33,6 +35,7 @@ impl Role {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Project {
     pub id: ProjectId,
     pub owner_id: UserId,
@@ -53,6 +56,7 @@ pub struct Project {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Member {
     pub project_id: ProjectId,
     pub user_id: UserId,
@@ -62,6 +66,7 @@ pub struct Member {
 
 /// What a client says about itself in `hello`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ClientInfo {
     pub name: String,
@@ -70,6 +75,7 @@ pub struct ClientInfo {
 
 /// Session metadata kept with the session: where the conversation stands.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionMetadata {
     /// The phase of the conversation; follows the mode unless a client sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +86,7 @@ pub struct SessionMetadata {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Session {
     pub id: SessionId,
     pub user_id: UserId,
@@ -94,6 +101,7 @@ pub struct Session {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Note {
     pub id: NoteId,
     pub project_id: ProjectId,
@@ -106,6 +114,7 @@ pub struct Note {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TodoStatus {
     Open,
@@ -115,6 +124,7 @@ pub enum TodoStatus {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     Low,
@@ -123,6 +133,7 @@ pub enum Priority {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Todo {
     pub id: TodoId,
     pub project_id: ProjectId,
@@ -138,6 +149,7 @@ pub struct Todo {
 /// A heading of the document: `key` is stable for the same heading path and is what
 /// per-section merges match on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Section {
     pub key: String,
     pub title: String,
@@ -145,6 +157,7 @@ pub struct Section {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Document {
     pub id: DocumentId,
     pub project_id: ProjectId,
@@ -158,6 +171,7 @@ pub struct Document {
 
 /// Where a document version came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Source {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<JobId>,
@@ -166,6 +180,7 @@ pub struct Source {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DocumentVersion {
     pub document_id: DocumentId,
     pub version: i32,
@@ -179,6 +194,7 @@ pub struct DocumentVersion {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TranscriptRole {
     User,
@@ -187,6 +203,7 @@ pub enum TranscriptRole {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TranscriptItem {
     pub session_id: SessionId,
     pub seq: i64,
@@ -197,6 +214,7 @@ pub struct TranscriptItem {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TranscriptPointer {
     pub id: PointerId,
     pub session_id: SessionId,
@@ -207,6 +225,7 @@ pub struct TranscriptPointer {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum OperationKind {
     Create,
@@ -216,6 +235,7 @@ pub enum OperationKind {
 
 /// What an operation changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
     Project,
@@ -228,6 +248,7 @@ pub enum Entity {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum OperationStatus {
     Pending,
@@ -239,6 +260,7 @@ pub enum OperationStatus {
 
 /// A change made (or proposed) by a tool call (PROTOCOL.md section 8).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Operation {
     pub id: OperationId,
     pub session_id: SessionId,
@@ -271,6 +293,7 @@ pub struct Operation {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
@@ -284,6 +307,7 @@ pub enum JobStatus {
 /// A durable background job, as clients and admins see it (the lease token stays
 /// internal).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Job {
     pub id: JobId,
     pub kind: String,
@@ -313,6 +337,7 @@ pub struct Job {
 
 /// One line of a job's log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JobEvent {
     pub id: i64,
     pub job_id: JobId,
@@ -336,6 +361,7 @@ pub struct JobEvent {
     Deserialize,
     schemars::JsonSchema,
 )]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     Low,
@@ -355,6 +381,7 @@ impl Urgency {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ChatRole {
     User,
@@ -362,6 +389,7 @@ pub enum ChatRole {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChatMessage {
     pub id: MessageId,
     pub project_id: ProjectId,

@@ -44,6 +44,7 @@ impl std::fmt::Display for Topic {
 
 /// One event, tagged by `kind`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind")]
 pub enum Event {
     #[serde(rename = "job.status")]
@@ -136,6 +137,7 @@ impl Event {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JobStatusEvent {
     pub job_id: JobId,
     pub job_kind: String,
@@ -147,6 +149,7 @@ pub struct JobStatusEvent {
 
 /// The TOOL_PROGRESS message an assistant can narrate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ToolProgress {
     pub job_id: JobId,
     pub project_id: ProjectId,
@@ -164,6 +167,7 @@ pub struct ToolProgress {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DraftDelta {
     pub job_id: JobId,
     pub seq: u64,
@@ -171,6 +175,7 @@ pub struct DraftDelta {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DocumentUpdated {
     pub project_id: ProjectId,
     pub document_id: DocumentId,
@@ -183,6 +188,7 @@ pub struct DocumentUpdated {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Presence {
     pub session_id: SessionId,
     pub user_id: UserId,

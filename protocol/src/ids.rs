@@ -15,6 +15,7 @@ macro_rules! uuid_id {
         )]
         #[serde(transparent)]
         #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         pub struct $name(pub Uuid);
 
         impl $name {
@@ -100,6 +101,7 @@ uuid_id!(
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserId(pub String);
 
 impl fmt::Display for UserId {
@@ -118,6 +120,7 @@ impl From<&str> for UserId {
 /// integer, chosen by the client.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RequestId {
     Int(i64),
     Str(String),

@@ -8,7 +8,13 @@ use crate::ids::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// How many of a project's newest chat messages a `snapshot` carries (the default page
+/// of `GET /v1/projects/{id}/chat`); a client that folds `chat.message` events keeps as
+/// many.
+pub const SNAPSHOT_CHAT_MESSAGES: i64 = 100;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type")]
 pub enum ServerMessage {
     #[serde(rename = "welcome")]
@@ -59,6 +65,18 @@ pub enum ServerMessage {
         /// The sessions present in the project (an addition to PROTOCOL.md).
         #[serde(default)]
         presence: Vec<crate::event::Presence>,
+        /// The project's notes, newest first (at most 1,000, as `list_notes`).
+        #[serde(default)]
+        notes: Vec<Note>,
+        /// The project's todos in `list_todos` order (at most 1,000).
+        #[serde(default)]
+        todos: Vec<Todo>,
+        /// The project's transcript pointers, oldest first.
+        #[serde(default)]
+        transcript_pointers: Vec<TranscriptPointer>,
+        /// The newest [`SNAPSHOT_CHAT_MESSAGES`] chat messages, oldest first.
+        #[serde(default)]
+        chat: Vec<ChatMessage>,
     },
     #[serde(rename = "pong")]
     Pong { re: RequestId },
@@ -104,10 +122,19 @@ impl ServerMessage {
 
 /// `tool.result`'s outcome: `ok: true, output` or `ok: false, error`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(untagged)]
 pub enum ToolResult {
-    Ok { ok: True, output: serde_json::Value },
-    Err { ok: False, error: ErrorBody },
+    Ok {
+        #[cfg_attr(feature = "ts", ts(type = "true"))]
+        ok: True,
+        output: serde_json::Value,
+    },
+    Err {
+        #[cfg_attr(feature = "ts", ts(type = "false"))]
+        ok: False,
+        error: ErrorBody,
+    },
 }
 
 impl ToolResult {
@@ -150,6 +177,7 @@ bool_literal!(False, false);
 
 /// What `ok` carries, by request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(untagged)]
 pub enum OkData {
     /// `session.configure`.
@@ -170,6 +198,7 @@ pub enum OkData {
 
 /// The result of `operation.decide`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Decided {
     pub batch_id: BatchId,
     /// The decided operations in the order they ran, as they now stand.
@@ -183,6 +212,7 @@ pub struct Decided {
 
 /// One event as delivered on a topic.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventMessage {
     pub topic: String,
     pub epoch: String,
@@ -192,6 +222,7 @@ pub struct EventMessage {
 
 /// The limits a connection runs under, announced in `welcome`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Limits {
     pub max_frame_bytes: usize,
     pub max_subscriptions: usize,

@@ -1403,6 +1403,10 @@ fn snapshot_reply() {
             jobs: vec![running_job()],
             operations: vec![pending_operation()],
             presence: vec![],
+            notes: vec![note()],
+            todos: vec![todo()],
+            transcript_pointers: vec![pointer()],
+            chat: vec![chat_message()],
         },
         json!({
             "type": "snapshot",
@@ -1413,6 +1417,10 @@ fn snapshot_reply() {
             "jobs": [running_job_json()],
             "operations": [pending_operation_json()],
             "presence": [],
+            "notes": [note_json()],
+            "todos": [todo_json()],
+            "transcript_pointers": [pointer_json()],
+            "chat": [chat_message_json()],
         }),
     );
 }

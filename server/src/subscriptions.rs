@@ -9,6 +9,7 @@ use crate::ws::outbox::Outbox;
 use protocol::client::{Position, Subscribe};
 use protocol::event::{Topic, project_topic};
 use protocol::frames::subscribed_frame;
+use protocol::server::SNAPSHOT_CHAT_MESSAGES;
 use protocol::{ErrorBody, ErrorCode, ProjectId, RequestId, ServerMessage};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -157,6 +158,10 @@ pub async fn snapshot(
     let document = store::documents::get(&mut conn, project).await?;
     let jobs = store::jobs::unfinished(&mut conn, project).await?;
     let operations = store::operations::pending_for_project(&mut conn, project).await?;
+    let notes = store::notes::list(&mut conn, project).await?;
+    let todos = store::todos::list(&mut conn, project, None).await?;
+    let transcript_pointers = store::transcript::pointers(&mut conn, project).await?;
+    let chat = store::chat::list(&mut conn, project, SNAPSHOT_CHAT_MESSAGES).await?;
     drop(conn);
     let presence = hub.topics.presence(&topic).await?;
     Ok(ServerMessage::Snapshot {
@@ -167,5 +172,9 @@ pub async fn snapshot(
         jobs,
         operations,
         presence,
+        notes,
+        todos,
+        transcript_pointers,
+        chat,
     })
 }

@@ -81,6 +81,7 @@ fn not_blank_opt(value: &Option<String>, ctx: &()) -> garde::Result {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ListProjectsArgs {
     /// Only projects with this status.
@@ -90,6 +91,7 @@ pub struct ListProjectsArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectArgs {
     /// A short name for the project, as the person says it.
@@ -102,6 +104,7 @@ pub struct CreateProjectArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct AssignProjectArgs {
     /// The project this session works on from now on.
@@ -111,6 +114,7 @@ pub struct AssignProjectArgs {
 
 // Arguments of the tools that take only the project.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectArgs {
     /// Defaults to the session's project.
@@ -120,6 +124,7 @@ pub struct ProjectArgs {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectArgs {
     /// Defaults to the session's project.
@@ -138,6 +143,7 @@ pub struct UpdateProjectArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct SyncBlueprintFieldArgs {
     /// Defaults to the session's project.
@@ -154,6 +160,7 @@ pub struct SyncBlueprintFieldArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct CreateNoteArgs {
     /// Defaults to the session's project.
@@ -169,6 +176,7 @@ pub struct CreateNoteArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNoteArgs {
     /// The note to change.
@@ -185,6 +193,7 @@ pub struct UpdateNoteArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTodoArgs {
     /// Defaults to the session's project.
@@ -203,6 +212,7 @@ pub struct CreateTodoArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTodoArgs {
     /// The todo, by the id its tool answered.
@@ -223,6 +233,7 @@ pub struct UpdateTodoArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTodoStatusArgs {
     /// The todo, by the id its tool answered.
@@ -233,6 +244,7 @@ pub struct UpdateTodoStatusArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct DeleteTodoArgs {
     /// The todo, by the id its tool answered.
@@ -241,6 +253,7 @@ pub struct DeleteTodoArgs {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ListTodosArgs {
     /// Defaults to the session's project.
@@ -254,6 +267,7 @@ pub struct ListTodosArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct RecordTranscriptPointerArgs {
     /// The transcript item (as sent in `transcript.append`) worth coming back to.
@@ -266,6 +280,7 @@ pub struct RecordTranscriptPointerArgs {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ApplyDocumentEditsArgs {
     /// Defaults to the session's project.
@@ -287,6 +302,7 @@ pub struct ApplyDocumentEditsArgs {
 
 /// A transcript item a draft should draw on, with the words that matter.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct TranscriptAnchor {
     #[garde(length(chars, min = 1, max = MAX_NAME))]
@@ -297,6 +313,7 @@ pub struct TranscriptAnchor {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct QueueDraftUpdateArgs {
     /// Defaults to the session's project.
@@ -320,6 +337,7 @@ pub struct QueueDraftUpdateArgs {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct GetDraftStatusArgs {
     /// Defaults to the session's project.

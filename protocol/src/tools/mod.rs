@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 /// `queue_draft_update` has its argument type in [`args`] but joins the catalogue with
 /// the drafting pipeline that answers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ToolName {
     ListProjects,
@@ -279,6 +280,7 @@ pub fn tools_for(mode: Mode) -> impl Iterator<Item = ToolName> {
 /// `{type: "function", name, description, parameters}`, as the OpenAI Realtime API takes
 /// tools in `session.update`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FunctionDef {
     #[serde(rename = "type")]
     pub kind: String,

@@ -383,6 +383,12 @@ async fn after_redis_loses_everything_recovery_fails_and_a_snapshot_matches_post
         )
         .await;
     writer.call_ok("create_note", json!({"body": "kept"})).await;
+    writer
+        .call_ok(
+            "record_transcript_pointer",
+            json!({"item_id": "i-1", "label": "origin"}),
+        )
+        .await;
     let (mut a, subscribed) = watcher(&server, "alice", &project).await;
     let old = json!({"epoch": subscribed["epoch"], "offset": subscribed["offset"]});
 
@@ -429,6 +435,15 @@ async fn after_redis_loses_everything_recovery_fails_and_a_snapshot_matches_post
     assert_eq!(ops.len(), 1);
     assert_eq!(ops[0]["id"], pending["operation_id"]);
     assert_eq!(snapshot["jobs"], json!([]));
+    // Notes, todos, transcript pointers and chat come from Postgres as well.
+    let notes = snapshot["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{snapshot}");
+    assert_eq!(notes[0]["body"], "kept");
+    assert_eq!(snapshot["todos"], json!([]), "the todo waits for approval");
+    let pointers = snapshot["transcript_pointers"].as_array().unwrap();
+    assert_eq!(pointers.len(), 1, "{snapshot}");
+    assert_eq!(pointers[0]["label"], "origin");
+    assert_eq!(snapshot["chat"], json!([]));
     let present: Vec<&str> = snapshot["presence"]
         .as_array()
         .unwrap()

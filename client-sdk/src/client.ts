@@ -1,0 +1,681 @@
+// The Draftline client: one WebSocket to a hub, requests matched to replies, a resumable
+// session, subscriptions that survive reconnects, and live project views.
+
+import type {
+  ClientInfo,
+  Decided,
+  Decision,
+  FunctionDef,
+  JsonValue,
+  Mode,
+  OperationId,
+  Position,
+  ProjectId,
+  ServerMessage,
+  Session,
+  SessionId,
+  ToolName,
+  Tools,
+  TranscriptRole,
+} from "./generated/protocol.js";
+import { DraftlineError } from "./errors.js";
+import { Emitter } from "./emitter.js";
+import { Subscription, type SubscribeOptions, type Subscribed, type SubscriptionHost } from "./subscription.js";
+import { ProjectView, type ProjectSnapshot, type WatchOptions } from "./watch.js";
+
+/** The WebSocket subprotocol of protocol version 1. */
+export const SUBPROTOCOL = "draftline.v1";
+
+export type ConnectionState = "disconnected" | "connecting" | "connected";
+
+/** What the client uses of a WebSocket: the browser's, or `ws` on Node. */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+/** A WebSocket class: `globalThis.WebSocket` in browsers, `WebSocket` from `ws` on Node. */
+export type WebSocketConstructor = new (url: string, protocols: string | string[]) => unknown;
+
+export interface DraftlineClientOptions {
+  /** The hub's WebSocket endpoint, e.g. `ws://127.0.0.1:8080/v1/ws`. */
+  url: string;
+  /** A token; or `getToken`, asked at the start and again when the hub says it is invalid or about to expire. */
+  token?: string;
+  getToken?: () => string | Promise<string>;
+  client: ClientInfo;
+  /** Defaults to `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** Resume this session instead of starting a new one. */
+  sessionId?: SessionId;
+  /** Reconnect delays: full jitter, the cap doubling from `minDelayMs` (500) to `maxDelayMs` (20,000); `false` never reconnects. */
+  reconnect?: false | { minDelayMs?: number; maxDelayMs?: number };
+  /** How long a request waits for its reply (default 30,000 ms). */
+  requestTimeoutMs?: number;
+  /** Overrides the heartbeat the hub announces in `welcome`. */
+  heartbeatMs?: number;
+  /** The hub's HTTP base (for `tools`); derived from `url` by default. */
+  httpUrl?: string;
+  fetch?: typeof fetch;
+}
+
+/** The `welcome` the hub answers `hello` with. */
+export type Welcome = Extract<ServerMessage, { type: "welcome" }>;
+
+export interface ConfigureOptions {
+  mode?: Mode;
+  project_id?: ProjectId;
+  auto_accept?: boolean;
+}
+
+/** A transcript item; `at` defaults to now. */
+export interface TranscriptItem {
+  item_id: string;
+  role: TranscriptRole;
+  text: string;
+  at?: string | Date;
+}
+
+export type ToolArgs<N extends ToolName> = Tools[N]["args"];
+export type ToolOutput<N extends ToolName> = Tools[N]["output"];
+
+type ClientEvents = {
+  state: (state: ConnectionState) => void;
+  welcome: (welcome: Welcome) => void;
+  /** The session as it now stands (after `welcome` and `configure`). */
+  session: (session: Session) => void;
+  /** Errors that belong to no request (and the reason the client stopped, if it did). */
+  error: (error: DraftlineError) => void;
+};
+
+interface Pending {
+  id: number;
+  frame: string;
+  /** Only requests that wait for a connection go into the queue; the others fail at once. */
+  queue: boolean;
+  sent: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  resolve(message: ServerMessage): void;
+  reject(error: DraftlineError): void;
+}
+
+// Close codes (PROTOCOL.md section 4) after which coming back would fail the same way.
+const FATAL_CLOSE = new Set([1008, 1009, 4003, 4029]);
+const UNAUTHORIZED_CLOSE = 4001;
+// A heartbeat without a word from the hub sends a `ping`; three silent heartbeats mean
+// the hub (or the path to it) is gone, as the hub itself judges its peers.
+const SILENT_HEARTBEATS = 3;
+// Refresh a token this long before it expires, or at 80% of a shorter lifetime.
+const REFRESH_AHEAD_MS = 60_000;
+
+export class DraftlineClient extends Emitter<ClientEvents> implements SubscriptionHost {
+  state: ConnectionState = "disconnected";
+  sessionId: SessionId | undefined;
+  session: Session | undefined;
+  welcome: Welcome | undefined;
+
+  private readonly options: DraftlineClientOptions;
+  private socket: WebSocketLike | undefined;
+  private helloId = 0;
+  private helloError: DraftlineError | undefined;
+  private token: string | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly queued: Pending[] = [];
+  private readonly subscriptions = new Map<string, Subscription>();
+  /** Set by `close()`: no reconnect, every request fails. */
+  private closed = false;
+  /** Whether a welcome ever came: only then does a lost connection reconnect by itself. */
+  private established = false;
+  private connecting: { resolve(): void; reject(e: DraftlineError): void }[] = [];
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastHeard = 0;
+  /** After `rate_limited`, nothing is sent before this time. */
+  private pausedUntil = 0;
+
+  constructor(options: DraftlineClientOptions) {
+    super();
+    if (!options.token && !options.getToken) throw new TypeError("DraftlineClient needs token or getToken");
+    this.options = options;
+    this.token = options.token;
+    this.sessionId = options.sessionId;
+  }
+
+  get connected(): boolean {
+    return this.state === "connected";
+  }
+
+  /** Opens the connection; resolves after `welcome` (then `sessionId` is set). */
+  connect(): Promise<void> {
+    if (this.state === "connected") return Promise.resolve();
+    this.closed = false;
+    const done = new Promise<void>((resolve, reject) => this.connecting.push({ resolve, reject }));
+    if (this.state === "disconnected") {
+      clearTimeout(this.reconnectTimer);
+      void this.open();
+    }
+    return done;
+  }
+
+  /** Closes the connection for good: no reconnect; waiting requests fail with `closed`. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.refreshTimer);
+    const socket = this.socket;
+    this.detach();
+    socket?.close(1000, "client closed");
+    this.failAll(new DraftlineError("closed", "the client was closed"), true);
+    for (const sub of [...this.subscriptions.values()]) void sub.unsubscribe();
+    this.setState("disconnected");
+  }
+
+  /** Changes the session's mode, project or auto-accept; answers the session. */
+  async configure(options: ConfigureOptions): Promise<Session> {
+    const reply = await this.request({ type: "session.configure", ...options });
+    const data = reply.type === "ok" ? reply.data : undefined;
+    if (!data || !("session" in data)) throw unexpected(reply);
+    this.updateSession(data.session);
+    return data.session;
+  }
+
+  /**
+   * Calls a tool; answers its output, or rejects with `DraftlineError` carrying the
+   * server's code (`invalid_arguments`, `tool_not_allowed`, `not_found`, ...).
+   */
+  async callTool<N extends ToolName>(name: N, args: ToolArgs<N>, options?: { callId?: string }): Promise<ToolOutput<N>> {
+    return (await this.callToolRaw(name, args as JsonValue, options?.callId)) as ToolOutput<N>;
+  }
+
+  /**
+   * Calls a tool by a name and arguments not known in advance (an object, or the JSON
+   * text a realtime model emits), as bridges do.
+   */
+  async callToolRaw(name: string, args: JsonValue, callId?: string): Promise<JsonValue> {
+    const call_id = callId ?? `c${this.nextId}`;
+    const reply = await this.request({ type: "tool.call", call_id, name, arguments: args });
+    if (reply.type !== "tool.result") throw unexpected(reply);
+    if (reply.ok) return reply.output;
+    throw DraftlineError.fromBody(reply.error);
+  }
+
+  /** Subscribes to `project:{id}` or `session:{id}`. One subscription per topic. */
+  subscribe(topic: string, options: SubscribeOptions = {}): Subscription {
+    if (this.subscriptions.has(topic)) throw new Error(`already subscribed to ${topic}; unsubscribe first`);
+    const sub = new Subscription(this, topic, options);
+    this.subscriptions.set(topic, sub);
+    sub.start();
+    return sub;
+  }
+
+  /** The project's state from a snapshot, kept current by its events. */
+  watchProject(projectId: ProjectId, options: WatchOptions = {}): ProjectView {
+    return new ProjectView(this, projectId, options);
+  }
+
+  /** The project's state, read after its topic's `position`. */
+  async snapshot(projectId: ProjectId): Promise<ProjectSnapshot> {
+    const reply = await this.request({ type: "snapshot", project_id: projectId });
+    if (reply.type !== "snapshot") throw unexpected(reply);
+    const { type: _type, re: _re, ...snapshot } = reply;
+    return snapshot;
+  }
+
+  /** Approves or rejects pending operations; `edits` are JSON merge patches over their data. */
+  async decide(
+    operationIds: OperationId[],
+    decision: Decision,
+    edits?: Record<OperationId, JsonValue>,
+  ): Promise<Decided> {
+    const reply = await this.request({
+      type: "operation.decide",
+      operation_ids: operationIds,
+      decision,
+      ...(edits ? { edits } : {}),
+    });
+    const data = reply.type === "ok" ? reply.data : undefined;
+    if (!data || !("batch_id" in data)) throw unexpected(reply);
+    return data;
+  }
+
+  /** Appends transcript items to the session; items already sent (same `item_id`) are skipped. */
+  async appendTranscript(items: TranscriptItem[]): Promise<{ appended: number }> {
+    const now = new Date().toISOString();
+    const reply = await this.request({
+      type: "transcript.append",
+      items: items.map((item) => ({
+        item_id: item.item_id,
+        role: item.role,
+        text: item.text,
+        at: item.at instanceof Date ? item.at.toISOString() : (item.at ?? now),
+      })),
+    });
+    const data = reply.type === "ok" ? reply.data : undefined;
+    if (!data || !("appended" in data)) throw unexpected(reply);
+    return { appended: data.appended };
+  }
+
+  /** Sends a chat message to the project; the reply streams as `chat.delta` then `chat.message`. */
+  async sendChat(projectId: ProjectId, text: string): Promise<{ message_id: string; job_id: string }> {
+    const reply = await this.request({ type: "chat.send", project_id: projectId, text });
+    const data = reply.type === "ok" ? reply.data : undefined;
+    if (!data || !("message_id" in data)) throw unexpected(reply);
+    return data;
+  }
+
+  /** The tools of `mode` as OpenAI Realtime function definitions (`GET /v1/tools`). */
+  async tools(mode?: Mode): Promise<FunctionDef[]> {
+    const fetchFn = this.options.fetch ?? globalThis.fetch;
+    const url = new URL("v1/tools", this.httpBase());
+    if (mode) url.searchParams.set("mode", mode);
+    const response = await fetchFn(url);
+    const body: unknown = await response.json();
+    if (!response.ok) {
+      const error = body as { code?: string; message?: string };
+      throw new DraftlineError(
+        (error.code as DraftlineError["code"]) ?? "internal",
+        error.message ?? `GET ${url.pathname}: ${response.status}`,
+      );
+    }
+    return body as FunctionDef[];
+  }
+
+  /** A round trip to the hub. */
+  async ping(): Promise<void> {
+    await this.request({ type: "ping" });
+  }
+
+  /**
+   * Hands the hub a fresh token from `getToken` (`auth.refresh`) so the connection
+   * outlives the old one's expiry; answers the new expiry. Runs by itself ahead of
+   * each expiry when `getToken` is set.
+   */
+  async refreshToken(): Promise<string> {
+    if (!this.options.getToken) throw new Error("refreshToken needs getToken");
+    const token = await this.options.getToken();
+    this.token = token;
+    const reply = await this.request({ type: "auth.refresh", token });
+    const data = reply.type === "ok" ? (reply.data as unknown as { expires_at?: string } | undefined) : undefined;
+    if (!data?.expires_at) throw unexpected(reply);
+    this.scheduleRefresh(Date.parse(data.expires_at));
+    return data.expires_at;
+  }
+
+  // --- SubscriptionHost ------------------------------------------------------------
+
+  /** @internal */
+  async subscribeRequest(topic: string, since: Position | undefined): Promise<Subscribed> {
+    const reply = await this.request({ type: "subscribe", topic, ...(since ? { since } : {}) }, false);
+    if (reply.type !== "subscribed") throw unexpected(reply);
+    return reply;
+  }
+
+  /** @internal */
+  async unsubscribeRequest(topic: string): Promise<void> {
+    await this.request({ type: "unsubscribe", topic }, false);
+  }
+
+  /** @internal */
+  forget(subscription: Subscription): void {
+    if (this.subscriptions.get(subscription.topic) === subscription) this.subscriptions.delete(subscription.topic);
+  }
+
+  // --- requests ----------------------------------------------------------------------
+
+  /**
+   * Sends a request and waits for the message whose `re` is its id. With `queue`, a
+   * request made while disconnected waits for the connection; without, it fails at once.
+   */
+  private request(body: Record<string, unknown>, queue = true): Promise<ServerMessage> {
+    if (this.closed) return Promise.reject(new DraftlineError("closed", "the client was closed"));
+    if (!queue && !this.connected) return Promise.reject(new DraftlineError("disconnected", "not connected"));
+    const id = this.nextId++;
+    return new Promise<ServerMessage>((resolve, reject) => {
+      const pending: Pending = {
+        id,
+        frame: JSON.stringify({ ...body, id }),
+        queue,
+        sent: false,
+        timer: undefined,
+        resolve,
+        reject,
+      };
+      const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
+      pending.timer = setTimeout(() => {
+        this.pending.delete(id);
+        const at = this.queued.indexOf(pending);
+        if (at >= 0) this.queued.splice(at, 1);
+        reject(new DraftlineError("timeout", `no reply to ${String(body["type"])} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, pending);
+      this.queued.push(pending);
+      this.flush();
+    });
+  }
+
+  /** Sends what waits, unless disconnected or paused by `rate_limited`. */
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    if (!this.connected || !this.socket) return;
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) {
+      this.flushTimer = setTimeout(() => this.flush(), wait);
+      return;
+    }
+    while (this.queued.length > 0) {
+      const next = this.queued.shift();
+      if (!next) break;
+      next.sent = true;
+      this.socket.send(next.frame);
+    }
+  }
+
+  private settle(message: ServerMessage & { re?: unknown }): void {
+    if (typeof message.re !== "number") return;
+    const pending = this.pending.get(message.re);
+    if (!pending) return;
+    if (message.type === "error") {
+      if (message.code === "rate_limited" && typeof message.retry_after_ms === "number") {
+        // The hub dropped the request unread: send it again once the pause is over.
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + message.retry_after_ms);
+        pending.sent = false;
+        this.queued.unshift(pending);
+        this.flush();
+        return;
+      }
+      this.pending.delete(pending.id);
+      clearTimeout(pending.timer);
+      pending.reject(DraftlineError.fromBody(message));
+      return;
+    }
+    this.pending.delete(pending.id);
+    clearTimeout(pending.timer);
+    pending.resolve(message);
+  }
+
+  /** Fails requests: those already sent (their reply cannot come), and with `all` the waiting ones. */
+  private failAll(error: DraftlineError, all: boolean): void {
+    for (const pending of [...this.pending.values()]) {
+      if (!all && !pending.sent && pending.queue) continue;
+      this.pending.delete(pending.id);
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    if (all) this.queued.length = 0;
+    else {
+      const keep = this.queued.filter((p) => this.pending.has(p.id));
+      this.queued.length = 0;
+      this.queued.push(...keep);
+    }
+  }
+
+  // --- the connection ----------------------------------------------------------------
+
+  private async open(): Promise<void> {
+    this.setState("connecting");
+    this.helloError = undefined;
+    let token: string;
+    try {
+      token = this.token ?? (await this.askToken());
+    } catch (e) {
+      this.stop(new DraftlineError("unauthorized", `getToken failed: ${errorText(e)}`));
+      return;
+    }
+    if (this.closed || this.state !== "connecting") return;
+    const Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!Ctor) {
+      this.stop(new DraftlineError("internal", "no WebSocket implementation: pass options.WebSocket"));
+      return;
+    }
+    let socket: WebSocketLike;
+    try {
+      socket = new Ctor(this.options.url, SUBPROTOCOL) as WebSocketLike;
+    } catch (e) {
+      this.stop(new DraftlineError("bad_request", `cannot open ${this.options.url}: ${errorText(e)}`));
+      return;
+    }
+    this.socket = socket;
+    const helloId = this.nextId++;
+    this.helloId = helloId;
+    socket.onopen = () => {
+      this.touch();
+      const hello: Record<string, unknown> = { type: "hello", id: helloId, token, client: this.options.client };
+      if (this.sessionId) hello["session_id"] = this.sessionId;
+      socket.send(JSON.stringify(hello));
+    };
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      this.touch();
+      const text = textOf(event.data);
+      if (text !== undefined) this.receive(text);
+    };
+    socket.onclose = (event) => {
+      if (this.socket === socket) this.dropped(event.code, event.reason);
+    };
+    socket.onerror = () => {
+      // A close event follows with the code.
+    };
+    // `ws` on Node shows the hub's pings; a browser answers them unseen.
+    const node = socket as unknown as { on?: (name: string, listener: () => void) => void };
+    if (typeof node.on === "function") node.on("ping", () => this.touch());
+  }
+
+  private receive(text: string): void {
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(text) as ServerMessage;
+    } catch {
+      return;
+    }
+    switch (message.type) {
+      case "welcome":
+        if (message.re === this.helloId) this.welcomed(message);
+        return;
+      case "event":
+        this.subscriptions.get(message.topic)?.deliver(message);
+        return;
+      case "error":
+        if (message.re === this.helloId && !this.connected) {
+          // The close that follows says what to do; keep the reason.
+          this.helloError = DraftlineError.fromBody(message);
+          return;
+        }
+        if (message.re === undefined || message.re === null) {
+          this.unsolicited(DraftlineError.fromBody(message));
+          return;
+        }
+        break;
+    }
+    this.settle(message);
+  }
+
+  /** An error that answers no request: a subscription revoked, or news for the app. */
+  private unsolicited(error: DraftlineError): void {
+    const details = error.details as { topic?: unknown } | undefined;
+    const topic = typeof details?.topic === "string" ? details.topic : undefined;
+    const sub = topic ? this.subscriptions.get(topic) : undefined;
+    if (sub) sub.end(error);
+    else this.emit("error", error);
+  }
+
+  private welcomed(welcome: Welcome): void {
+    this.welcome = welcome;
+    this.sessionId = welcome.session_id;
+    this.established = true;
+    this.attempt = 0;
+    this.setState("connected");
+    this.startHeartbeat(this.options.heartbeatMs ?? welcome.heartbeat_ms);
+    this.emit("welcome", welcome);
+    this.updateSession(welcome.session);
+    for (const sub of [...this.subscriptions.values()]) sub.start();
+    this.flush();
+    if (this.options.getToken && this.token) this.scheduleRefresh(tokenExpiry(this.token));
+    for (const waiter of this.connecting.splice(0)) waiter.resolve();
+  }
+
+  private dropped(code: number, reason: string): void {
+    this.detach();
+    this.setState("disconnected");
+    for (const sub of this.subscriptions.values()) sub.suspend();
+    this.failAll(new DraftlineError("disconnected", `connection closed (${code}${reason ? ` ${reason}` : ""})`), false);
+    if (this.closed) return;
+    const helloError = this.helloError;
+    if (!this.established) {
+      // The first connection failed: the caller of connect() decides what to do.
+      this.stop(helloError ?? new DraftlineError("disconnected", `could not connect (${code} ${reason})`.trim()));
+      return;
+    }
+    if (code === UNAUTHORIZED_CLOSE) {
+      if (!this.options.getToken) {
+        this.stop(helloError ?? new DraftlineError("unauthorized", "the hub refused the token (4001)"));
+        return;
+      }
+      this.token = undefined; // ask getToken again; it stops the client if it throws
+    } else if (helloError?.code === "not_found") {
+      // The session is gone (not the caller's to resume any more): start a new one.
+      this.sessionId = undefined;
+    } else if (FATAL_CLOSE.has(code)) {
+      this.stop(helloError ?? new DraftlineError("forbidden", `the hub closed the connection (${code} ${reason})`));
+      return;
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.options.reconnect === false) {
+      this.stop(new DraftlineError("disconnected", "connection lost"));
+      return;
+    }
+    const min = this.options.reconnect?.minDelayMs ?? 500;
+    const max = this.options.reconnect?.maxDelayMs ?? 20_000;
+    // Full jitter: anywhere up to a cap that doubles with each failed attempt, so many
+    // clients dropped at once by a restart do not come back at once.
+    const cap = Math.min(max, min * 2 ** this.attempt);
+    const delay = Math.max(min / 10, Math.random() * cap);
+    this.attempt++;
+    this.reconnectTimer = setTimeout(() => void this.open(), delay);
+  }
+
+  /** Gives up: fails every waiting request and tells the app why. */
+  private stop(error: DraftlineError): void {
+    this.detach();
+    clearTimeout(this.refreshTimer);
+    this.failAll(error, true);
+    this.setState("disconnected");
+    const waiters = this.connecting.splice(0);
+    for (const waiter of waiters) waiter.reject(error);
+    if (waiters.length === 0) this.emit("error", error);
+  }
+
+  private detach(): void {
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.flushTimer);
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) {
+      socket.onmessage = null;
+      socket.onclose = null;
+      socket.onopen = null;
+    }
+  }
+
+  private startHeartbeat(intervalMs: number): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      const socket = this.socket;
+      if (!socket) return;
+      const silent = Date.now() - this.lastHeard;
+      if (silent >= intervalMs * SILENT_HEARTBEATS) {
+        // A dead peer never finishes the close handshake: drop it without waiting.
+        this.detach();
+        const terminate = (socket as unknown as { terminate?: () => void }).terminate;
+        if (typeof terminate === "function") terminate.call(socket);
+        else socket.close(4000, "hub silent");
+        this.dropped(1006, "hub silent");
+      } else if (silent >= intervalMs) {
+        socket.send(JSON.stringify({ type: "ping", id: this.nextId++ }));
+      }
+    }, intervalMs);
+  }
+
+  private touch(): void {
+    this.lastHeard = Date.now();
+  }
+
+  private scheduleRefresh(expiresAt: number | undefined): void {
+    clearTimeout(this.refreshTimer);
+    if (!expiresAt || !this.options.getToken) return;
+    const left = expiresAt - Date.now();
+    const delay = Math.max(0, left - Math.min(REFRESH_AHEAD_MS, left * 0.2));
+    this.refreshTimer = setTimeout(() => {
+      this.refreshToken().catch((e: unknown) => {
+        // A hub without `auth.refresh` answers bad_request: the connection then lives
+        // until the token expires (4001) and reconnects with a new one.
+        if (e instanceof DraftlineError && e.code !== "bad_request") this.emit("error", e);
+      });
+    }, delay);
+  }
+
+  private async askToken(): Promise<string> {
+    if (!this.options.getToken) throw new Error("no token");
+    const token = await this.options.getToken();
+    this.token = token;
+    return token;
+  }
+
+  private updateSession(session: Session): void {
+    this.session = session;
+    this.emit("session", session);
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit("state", state);
+  }
+
+  private httpBase(): string {
+    if (this.options.httpUrl) return this.options.httpUrl.endsWith("/") ? this.options.httpUrl : `${this.options.httpUrl}/`;
+    const url = new URL(this.options.url);
+    url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+    url.pathname = url.pathname.replace(/v1\/ws$/, "");
+    url.search = "";
+    return url.toString();
+  }
+}
+
+function unexpected(reply: ServerMessage): DraftlineError {
+  return new DraftlineError("internal", `unexpected reply: ${reply.type}`);
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The text of a frame; the hub sends text frames only, which arrive as strings. */
+function textOf(data: unknown): string | undefined {
+  if (typeof data === "string") return data;
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+  return undefined;
+}
+
+/** The `exp` claim of a JWT, in milliseconds; undefined when it has none or is not a JWT. */
+function tokenExpiry(token: string): number | undefined {
+  const payload = token.split(".")[1];
+  if (!payload) return undefined;
+  try {
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+    return typeof exp === "number" ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}

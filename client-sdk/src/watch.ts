@@ -1,0 +1,297 @@
+// A live view of a project: a position-first snapshot, then every event after its
+// position folded in once, with a fresh snapshot whenever events were lost.
+
+import type {
+  ChatMessage,
+  Document,
+  Event,
+  Job,
+  Note,
+  Operation,
+  Position,
+  Presence,
+  Project,
+  ProjectId,
+  ServerMessage,
+  Todo,
+  TranscriptPointer,
+} from "./generated/protocol.js";
+import { DraftlineError } from "./errors.js";
+import type { SubscribeOptions, Subscription } from "./subscription.js";
+
+/** A `snapshot` reply without its envelope. */
+export type ProjectSnapshot = Omit<Extract<ServerMessage, { type: "snapshot" }>, "type" | "re">;
+
+/**
+ * Everything the project's events change, as of `position`: equal to what a `snapshot`
+ * taken at that position answers.
+ */
+export interface ProjectState {
+  position: Position;
+  project: Project;
+  document: Document;
+  /** Jobs not finished. */
+  jobs: Job[];
+  /** Operations waiting for a decision. */
+  operations: Operation[];
+  presence: Presence[];
+  notes: Note[];
+  todos: Todo[];
+  transcript_pointers: TranscriptPointer[];
+  chat: ChatMessage[];
+}
+
+export interface WatchOptions {
+  /** The state after each change (and after the first snapshot). */
+  onChange?(state: ProjectState): void;
+  /** Each event folded into the state, once, in offset order. */
+  onEvent?(event: Event, position: Position): void;
+  /** The view stopped: access was revoked or the subscription refused. */
+  onError?(error: DraftlineError): void;
+}
+
+/** What a view needs from its client. */
+export interface ViewHost {
+  subscribe(topic: string, options: SubscribeOptions): Subscription;
+  snapshot(projectId: ProjectId): Promise<ProjectSnapshot>;
+}
+
+// As many as the hub's snapshot holds (server: `list_notes`, `list_todos` and
+// `SNAPSHOT_CHAT_MESSAGES`), so a folded state stays equal to a fresh snapshot.
+const MAX_NOTES = 1000;
+const MAX_TODOS = 1000;
+const MAX_CHAT = 100;
+
+export class ProjectView {
+  readonly projectId: ProjectId;
+  /** Undefined until the first snapshot arrived. */
+  state: ProjectState | undefined;
+  /** Resolves with the first state. */
+  readonly ready: Promise<ProjectState>;
+  readonly subscription: Subscription;
+  /** How many snapshots the view has taken (the first, then one per resync). */
+  snapshots = 0;
+
+  private readonly host: ViewHost;
+  private readonly options: WatchOptions;
+  /** Events that arrived while a snapshot was on its way. */
+  private buffer: { event: Event; position: Position }[] = [];
+  private syncing = false;
+  private syncAttempt = 0;
+  private resolveReady!: (state: ProjectState) => void;
+  private rejectReady!: (error: DraftlineError) => void;
+
+  /** @internal Made by `DraftlineClient.watchProject`. */
+  constructor(host: ViewHost, projectId: ProjectId, options: WatchOptions) {
+    this.host = host;
+    this.projectId = projectId;
+    this.options = options;
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Unobserved, a failed `ready` must not crash the process; `onError` reports it.
+    this.ready.catch(() => undefined);
+    this.subscription = host.subscribe(`project:${projectId}`, {
+      onSubscribed: (reply) => {
+        // Without a recovery (the first subscribe, too far behind, a new epoch) or
+        // with a snapshot that never arrived, the state is rebuilt.
+        if (!reply.recovered || this.syncing || !this.state) void this.resync();
+      },
+      onEvent: (event, position) => this.event(event, position),
+      onError: (error) => {
+        this.rejectReady(error);
+        this.options.onError?.(error);
+      },
+    });
+  }
+
+  get position(): Position | undefined {
+    return this.state?.position;
+  }
+
+  /** Stops watching. */
+  async close(): Promise<void> {
+    this.syncAttempt++;
+    await this.subscription.unsubscribe();
+  }
+
+  private event(event: Event, position: Position): void {
+    if (this.syncing || !this.state) {
+      this.buffer.push({ event, position });
+      return;
+    }
+    this.apply(event, position);
+  }
+
+  private async resync(): Promise<void> {
+    const attempt = ++this.syncAttempt;
+    this.syncing = true;
+    let snapshot: ProjectSnapshot;
+    try {
+      snapshot = await this.host.snapshot(this.projectId);
+    } catch (error) {
+      if (attempt !== this.syncAttempt || this.subscription.state === "unsubscribed") return;
+      const e = error instanceof DraftlineError ? error : new DraftlineError("internal", String(error));
+      // A dropped connection resubscribes, and `onSubscribed` resyncs then.
+      if (e.code === "disconnected" || e.code === "timeout") return;
+      this.rejectReady(e);
+      this.options.onError?.(e);
+      return;
+    }
+    if (attempt !== this.syncAttempt) return;
+    this.snapshots++;
+    this.state = {
+      position: snapshot.position,
+      project: snapshot.project,
+      document: snapshot.document,
+      jobs: snapshot.jobs,
+      operations: snapshot.operations,
+      presence: snapshot.presence,
+      notes: snapshot.notes,
+      todos: snapshot.todos,
+      transcript_pointers: snapshot.transcript_pointers,
+      chat: snapshot.chat,
+    };
+    this.syncing = false;
+    const buffered = this.buffer;
+    this.buffer = [];
+    this.resolveReady(this.state);
+    this.options.onChange?.(this.state);
+    for (const { event, position } of buffered) {
+      if (this.syncing) {
+        this.buffer.push({ event, position });
+      } else {
+        this.apply(event, position);
+      }
+    }
+  }
+
+  private apply(event: Event, position: Position): void {
+    const state = this.state;
+    if (!state) return;
+    const at = state.position;
+    if (position.epoch === at.epoch && position.offset <= at.offset) return; // in the snapshot already
+    // An event of another epoch came before the snapshot, which holds its change; a
+    // new epoch after it resets the subscription, and the view resyncs then.
+    if (position.epoch !== at.epoch) return;
+    state.position = position;
+    this.options.onEvent?.(event, position);
+    const outcome = fold(state, event);
+    if (outcome === "resync") {
+      void this.resync();
+      return;
+    }
+    if (outcome === "changed") this.options.onChange?.(state);
+  }
+}
+
+/**
+ * Folds one event into the state. Each fold sets what the event says (idempotent), so
+ * an event whose change the snapshot already held leaves the state as it was. Changes
+ * an event does not carry in full (a document's Markdown, a job's row) answer `resync`.
+ */
+function fold(state: ProjectState, event: Event): "changed" | "unchanged" | "resync" {
+  switch (event.kind) {
+    case "project.updated":
+      // Events carry the project without the caller's role.
+      state.project = state.project.role ? { ...event.project, role: state.project.role } : { ...event.project };
+      return "changed";
+    case "document.updated":
+      return event.version === state.document.version ? "unchanged" : "resync";
+    case "job.status": {
+      const finished = event.status === "completed" || event.status === "failed" || event.status === "cancelled";
+      if (!finished) return "resync";
+      const before = state.jobs.length;
+      state.jobs = state.jobs.filter((job) => job.id !== event.job_id);
+      return state.jobs.length === before ? "unchanged" : "changed";
+    }
+    case "operation.created":
+    case "operation.updated": {
+      const others = state.operations.filter((op) => op.id !== event.operation.id);
+      if (event.operation.status !== "pending" && others.length === state.operations.length) {
+        return "unchanged"; // applied at once: its change has an event of its own
+      }
+      state.operations = event.operation.status === "pending" ? sortOperations([...others, event.operation]) : others;
+      return "changed";
+    }
+    case "note.created":
+    case "note.updated":
+      state.notes = sortNotes(upsert(state.notes, event.note)).slice(0, MAX_NOTES);
+      return "changed";
+    case "todo.created":
+    case "todo.updated":
+      state.todos = sortTodos(upsert(state.todos, event.todo)).slice(0, MAX_TODOS);
+      return "changed";
+    case "todo.deleted":
+      state.todos = state.todos.filter((todo) => todo.id !== event.todo.id);
+      return "changed";
+    case "transcript.pointer":
+      state.transcript_pointers = byCreation(upsert(state.transcript_pointers, event.pointer));
+      return "changed";
+    case "chat.message":
+      state.chat = byCreation(upsert(state.chat, event.message)).slice(-MAX_CHAT);
+      return "changed";
+    case "presence.joined":
+      state.presence = [...state.presence.filter((p) => p.session_id !== event.session_id), presenceOf(event)];
+      return "changed";
+    case "presence.left":
+      state.presence = state.presence.filter((p) => p.session_id !== event.session_id);
+      return "changed";
+    case "tool.progress":
+    case "draft.delta":
+    case "chat.delta":
+      // Previews and narration: not part of the stored state.
+      return "unchanged";
+  }
+}
+
+function presenceOf(event: Presence): Presence {
+  return { session_id: event.session_id, user_id: event.user_id, client: event.client };
+}
+
+function upsert<T extends { id: string }>(items: T[], item: T): T[] {
+  return [...items.filter((x) => x.id !== item.id), item];
+}
+
+/**
+ * A timestamp as a sortable string: the hub writes RFC 3339 UTC with 0 to 9 fractional
+ * digits, so the fraction is padded before comparing.
+ */
+function timeKey(at: string): string {
+  const match = /^(.*:\d\d)(?:\.(\d+))?(.*)$/.exec(at);
+  if (!match) return at;
+  return `${match[1]}.${(match[2] ?? "").padEnd(9, "0")}${match[3]}`;
+}
+
+function compare(a: string | number, b: string | number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// The orders of the hub's queries, so a folded list equals the snapshot's.
+
+function byCreation<T extends { id: string; created_at: string }>(items: T[]): T[] {
+  return items.sort((a, b) => compare(timeKey(a.created_at), timeKey(b.created_at)) || compare(a.id, b.id));
+}
+
+function sortNotes(notes: Note[]): Note[] {
+  return notes.sort((a, b) => compare(timeKey(b.created_at), timeKey(a.created_at)) || compare(b.id, a.id));
+}
+
+const PRIORITY_RANK = { high: 0, medium: 1, low: 2 } as const;
+
+function sortTodos(todos: Todo[]): Todo[] {
+  return todos.sort(
+    (a, b) =>
+      compare(a.status === "done" ? 1 : 0, b.status === "done" ? 1 : 0) ||
+      compare(PRIORITY_RANK[a.priority], PRIORITY_RANK[b.priority]) ||
+      compare(timeKey(a.created_at), timeKey(b.created_at)) ||
+      compare(a.id, b.id),
+  );
+}
+
+function sortOperations(operations: Operation[]): Operation[] {
+  return operations.sort(
+    (a, b) => compare(timeKey(a.created_at), timeKey(b.created_at)) || compare(a.seq, b.seq) || compare(a.id, b.id),
+  );
+}

@@ -1,0 +1,189 @@
+// The client's connection rules against a scripted hub: which close codes reconnect,
+// a silent hub, the hub's pings, `rate_limited`, a revoked subscription and
+// `auth.refresh`.
+
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import WebSocket, { WebSocketServer } from "ws";
+import { DraftlineClient } from "../dist/index.js";
+import { sleep, waitFor } from "./hub.mjs";
+
+const SESSION = "0190f3a0-0000-7000-8000-000000000001";
+
+/** A WebSocket server that welcomes every hello and hands other messages to `script`. */
+async function fakeHub(script = () => undefined, welcome = {}) {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => "draftline.v1" });
+  await new Promise((resolve) => wss.once("listening", resolve));
+  const connections = [];
+  wss.on("connection", (ws) => {
+    const conn = { ws, messages: [], pongs: 0, send: (m) => ws.send(JSON.stringify(m)) };
+    connections.push(conn);
+    ws.on("pong", () => conn.pongs++);
+    ws.on("message", (data) => {
+      const message = JSON.parse(String(data));
+      message.receivedAt = Date.now();
+      conn.messages.push(message);
+      if (message.type === "hello") {
+        conn.send({
+          type: "welcome",
+          re: message.id,
+          protocol: 1,
+          session_id: message.session_id ?? SESSION,
+          connection_id: "0190f3a0-0000-7000-8000-0000000000c1",
+          node_id: "fake",
+          heartbeat_ms: 20_000,
+          limits: {},
+          session: { id: message.session_id ?? SESSION, user_id: "u", project_id: null, mode: "selection", auto_accept: true, metadata: { dimensions_covered: [] }, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z" },
+          ...welcome,
+        });
+        return;
+      }
+      script(conn, message);
+    });
+  });
+  const { port } = wss.address();
+  return {
+    url: `ws://127.0.0.1:${port}/v1/ws`,
+    connections,
+    close: () => {
+      for (const c of wss.clients) c.terminate();
+      return new Promise((resolve) => wss.close(resolve));
+    },
+  };
+}
+
+function newClient(url, options = {}) {
+  return new DraftlineClient({
+    url,
+    token: "t",
+    client: { name: "t", version: "1" },
+    WebSocket,
+    reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+    ...options,
+  });
+}
+
+/** A token whose `exp` is `seconds` from now (unsigned: the fake hub does not check it). */
+function tokenExpiringIn(seconds) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  return `${part({ alg: "HS256" })}.${part({ sub: "u", exp: Math.floor(Date.now() / 1000) + seconds })}.sig`;
+}
+
+describe("connection rules against a scripted hub", { timeout: 120_000 }, () => {
+  let hub;
+  let c;
+  afterEach(async () => {
+    c?.close();
+    await hub?.close();
+  });
+
+  it("reconnects after 1012, 4008 and a lost network, resuming the session; stops after 4003", async () => {
+    hub = await fakeHub();
+    c = newClient(hub.url);
+    const errors = [];
+    c.on("error", (e) => errors.push(e));
+    await c.connect();
+    for (const [i, drop] of [(ws) => ws.close(1012), (ws) => ws.close(4008), (ws) => ws.terminate()].entries()) {
+      drop(hub.connections[i].ws);
+      await waitFor(() => hub.connections.length === i + 2 && c.state === "connected", 5000, `reconnect ${i + 1}`);
+      assert.equal(hub.connections[i + 1].messages[0].session_id, SESSION, "hello resumes the session");
+    }
+    hub.connections[3].ws.close(4003, "forbidden");
+    await waitFor(() => errors.length === 1, 5000, "the client to stop");
+    assert.equal(c.state, "disconnected");
+    await sleep(300);
+    assert.equal(hub.connections.length, 4, "no reconnect after 4003");
+  });
+
+  it("detects a silent hub and reconnects", async () => {
+    hub = await fakeHub(() => undefined, { heartbeat_ms: 100 });
+    c = newClient(hub.url);
+    await c.connect();
+    await waitFor(() => hub.connections.length === 2, 3000, "a reconnect");
+    const pings = hub.connections[0].messages.filter((m) => m.type === "ping");
+    assert.ok(pings.length >= 1, "the client pinged before giving up");
+  });
+
+  it("answers the hub's pings, which keep a quiet connection alive", async () => {
+    hub = await fakeHub(() => undefined, { heartbeat_ms: 200 });
+    c = newClient(hub.url);
+    await c.connect();
+    const ws = hub.connections[0].ws;
+    const timer = setInterval(() => ws.ping(), 40);
+    await sleep(1000);
+    clearInterval(timer);
+    assert.equal(hub.connections.length, 1, "no reconnect while the hub pings");
+    assert.ok(hub.connections[0].pongs >= 10, `pongs: ${hub.connections[0].pongs}`);
+  });
+
+  it("waits retry_after_ms after rate_limited, then sends the request again", async () => {
+    let limited = false;
+    hub = await fakeHub((conn, m) => {
+      if (m.type !== "ping") return;
+      if (!limited) {
+        limited = true;
+        conn.send({ type: "error", re: m.id, code: "rate_limited", message: "slow down", retry_after_ms: 300 });
+        return;
+      }
+      conn.send({ type: "pong", re: m.id });
+    });
+    c = newClient(hub.url);
+    await c.connect();
+    const first = c.ping();
+    await waitFor(() => limited, 2000, "the limit");
+    const second = c.ping();
+    await Promise.all([first, second]);
+    const pings = hub.connections[0].messages.filter((m) => m.type === "ping");
+    assert.equal(pings.length, 3, "the limited ping is sent again");
+    assert.equal(pings[1].id, pings[0].id, "the same request");
+    assert.ok(pings[1].receivedAt - pings[0].receivedAt >= 280, "after the pause");
+    assert.ok(pings[2].receivedAt - pings[0].receivedAt >= 280, "other requests wait too");
+  });
+
+  it("ends a subscription and a view whose access is revoked", async () => {
+    hub = await fakeHub((conn, m) => {
+      if (m.type === "subscribe") {
+        conn.send({ type: "subscribed", re: m.id, topic: m.topic, epoch: "e1", offset: 3, recovered: false, publications: [] });
+      }
+      if (m.type === "snapshot") conn.send({ type: "error", re: m.id, code: "forbidden", message: "no access" });
+    });
+    c = newClient(hub.url);
+    await c.connect();
+    const errors = [];
+    const sub = c.subscribe("project:p1", { onError: (e) => errors.push(e) });
+    await waitFor(() => sub.state === "subscribed", 2000, "subscribed");
+    assert.deepEqual(sub.position, { epoch: "e1", offset: 3 });
+    hub.connections[0].send({ type: "error", code: "forbidden", message: "access revoked", details: { topic: "project:p1" } });
+    await waitFor(() => sub.state === "unsubscribed", 2000, "the end");
+    assert.equal(errors[0].code, "forbidden");
+    assert.deepEqual(errors[0].details, { topic: "project:p1" });
+
+    const viewErrors = [];
+    const view = c.watchProject("p2", { onError: (e) => viewErrors.push(e) });
+    await assert.rejects(view.ready, (e) => e.code === "forbidden");
+    assert.equal(viewErrors.length, 1);
+  });
+
+  it("refreshes a token before it expires with auth.refresh", async () => {
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    hub = await fakeHub((conn, m) => {
+      if (m.type === "auth.refresh") conn.send({ type: "ok", re: m.id, data: { expires_at: expiresAt } });
+    });
+    const tokens = [];
+    c = newClient(hub.url, {
+      token: undefined,
+      getToken: () => {
+        const token = tokenExpiringIn(tokens.length === 0 ? 2 : 3600);
+        tokens.push(token);
+        return token;
+      },
+    });
+    await c.connect();
+    // Refreshed at 80% of a 2 s lifetime.
+    await waitFor(() => hub.connections[0].messages.some((m) => m.type === "auth.refresh"), 4000, "auth.refresh");
+    const refresh = hub.connections[0].messages.find((m) => m.type === "auth.refresh");
+    assert.equal(refresh.token, tokens[1]);
+    assert.equal(await c.refreshToken(), expiresAt);
+    assert.equal(hub.connections.length, 1);
+  });
+});
