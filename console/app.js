@@ -144,6 +144,10 @@ class Console {
     this.chatStreams = new Map();
     this.everConnected = false;
     this.stopped = false;
+    /** The draft job the indicator follows, and its status. */
+    this.draftJob = "";
+    this.draftStatus = "idle";
+    this.draftMessage = "";
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.jobsTimer = undefined;
   }
@@ -329,7 +333,7 @@ class Console {
         void this.loadVersions();
         break;
       case "job.status":
-        if (event.job_kind === "draft.update") this.drafting(event.status, "");
+        if (event.job_kind === "draft.update") this.drafting(event.status, "", event.job_id);
         if (event.job_kind === "draft.update" && (event.status === "failed" || event.status === "cancelled")) {
           this.streaming = { job: "", text: "", until: 0 };
           if (this.state) this.showDocument(this.state.document.markdown, false);
@@ -338,7 +342,7 @@ class Console {
         break;
       case "tool.progress": {
         const message = event.narration ?? event.summary ?? event.error ?? "";
-        this.drafting(event.status, message);
+        this.drafting(event.status, message, event.job_id);
         break;
       }
       case "operation.created":
@@ -370,16 +374,26 @@ class Console {
   /** @param {Job[]} jobs */
   draftingFromJobs(jobs) {
     const draft = jobs.find((job) => job.kind === "draft.update");
-    if (draft) this.drafting(draft.status, "");
-    else this.drafting("idle", "");
+    if (draft) this.drafting(draft.status, "", draft.id);
+    else this.drafting("idle", "", "");
   }
 
   /**
+   * Shows where the project's draft stands. The hub announces a job as queued after its
+   * commit while a worker may already report it running, so a job's status only moves
+   * forward here (retrying and running may alternate).
    * @param {string} status
-   * @param {string} message
+   * @param {string} message the last thing said about it (`tool.progress`)
+   * @param {string} job
    */
-  drafting(status, message) {
-    const el = $("drafting");
+  drafting(status, message, job) {
+    const rank = /** @type {Record<string, number>} */ ({
+      idle: 0, queued: 1, running: 2, retrying: 2, completed: 3, failed: 3, cancelled: 3,
+    });
+    if (job && job === this.draftJob && (rank[status] ?? 0) < (rank[this.draftStatus] ?? 0)) return;
+    if (job !== this.draftJob || message) this.draftMessage = message;
+    this.draftJob = job;
+    this.draftStatus = status;
     const labels = /** @type {Record<string, string>} */ ({
       idle: "No draft running",
       queued: "Draft queued",
@@ -389,10 +403,10 @@ class Console {
       failed: "Draft failed",
       cancelled: "Draft cancelled",
     });
+    const el = $("drafting");
     el.dataset.status = status;
-    const last = message || (status === el.dataset.status ? el.dataset.message ?? "" : "");
-    el.dataset.message = last;
-    el.textContent = last ? `${labels[status] ?? status}: ${last}` : labels[status] ?? status;
+    const label = labels[status] ?? status;
+    el.textContent = this.draftMessage ? `${label}: ${this.draftMessage}` : label;
   }
 
   // --- approvals and operations ---

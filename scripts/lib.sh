@@ -308,6 +308,16 @@ ensure_node() {
 	command -v npm >/dev/null 2>&1 || die "nodejs and npm installed but npm is not on PATH"
 }
 
+# Debian's Chromium for the browser tests (playwright-core drives it; nothing downloads a
+# browser of its own).
+ensure_chromium() {
+	if [[ -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
+		return
+	fi
+	apt_install chromium
+	[[ -x /usr/bin/chromium ]] || die "chromium installed but /usr/bin/chromium is missing"
+}
+
 # --- Entry points ------------------------------------------------------------
 
 ensure_services() {

@@ -44,7 +44,10 @@ export interface ProjectState {
 export interface WatchOptions {
   /** The state after each change (and after the first snapshot). */
   onChange?(state: ProjectState): void;
-  /** Each event folded into the state, once, in offset order. */
+  /**
+   * Each event of the project's topic, once, in offset order, as it arrives: also one
+   * whose change a snapshot taken meanwhile already holds.
+   */
   onEvent?(event: Event, position: Position): void;
   /** The view stopped: access was revoked or the subscription refused. */
   onError?(error: DraftlineError): void;
@@ -117,6 +120,10 @@ export class ProjectView {
   }
 
   private event(event: Event, position: Position): void {
+    // Every event is told once, in offset order, as the subscription delivers it: a
+    // snapshot taken meanwhile may already hold its change (the state skips it then),
+    // but a reader of the events (a log, streamed draft text) must not lose it.
+    this.options.onEvent?.(event, position);
     if (this.syncing || !this.state) {
       this.buffer.push({ event, position });
       return;
@@ -176,7 +183,6 @@ export class ProjectView {
     // new epoch after it resets the subscription, and the view resyncs then.
     if (position.epoch !== at.epoch) return;
     state.position = position;
-    this.options.onEvent?.(event, position);
     const outcome = fold(state, event);
     if (outcome === "resync") {
       void this.resync();

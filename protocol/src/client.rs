@@ -138,9 +138,10 @@ pub struct Ping {
     pub id: RequestId,
 }
 
-/// A fresh token for the same user, sent before the connection's token expires (an
-/// addition to PROTOCOL.md): the connection then lives until the new token's `exp`.
+/// A fresh token for the same user, sent before the connection's token expires: the
+/// connection then lives until the new token's `exp` (docs/protocol.md section 1.2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct AuthRefresh {
     pub id: RequestId,

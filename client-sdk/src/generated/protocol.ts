@@ -29,6 +29,12 @@ project_id: ProjectId, };
 export type AssignedOut = { project: Project, session: Session, };
 
 /**
+ * A fresh token for the same user, sent before the connection's token expires: the
+ * connection then lives until the new token's `exp` (docs/protocol.md section 1.2).
+ */
+export type AuthRefresh = { id: RequestId, token: string, };
+
+/**
  * Operations decided together by one `operation.decide`.
  */
 export type BatchId = string;
@@ -54,7 +60,7 @@ export type ClientInfo = { name: string, version: string, };
  * Every message a client may send, tagged by `type`. Each variant's fields are a
  * struct of their own that rejects unknown fields.
  */
-export type ClientMessage = { "type": "hello" } & Hello | { "type": "session.configure" } & SessionConfigure | { "type": "tool.call" } & ToolCall | { "type": "transcript.append" } & TranscriptAppend | { "type": "subscribe" } & Subscribe | { "type": "unsubscribe" } & Unsubscribe | { "type": "snapshot" } & Snapshot | { "type": "operation.decide" } & OperationDecide | { "type": "chat.send" } & ChatSend | { "type": "ping" } & Ping;
+export type ClientMessage = { "type": "hello" } & Hello | { "type": "session.configure" } & SessionConfigure | { "type": "tool.call" } & ToolCall | { "type": "transcript.append" } & TranscriptAppend | { "type": "subscribe" } & Subscribe | { "type": "unsubscribe" } & Unsubscribe | { "type": "snapshot" } & Snapshot | { "type": "operation.decide" } & OperationDecide | { "type": "chat.send" } & ChatSend | { "type": "ping" } & Ping | { "type": "auth.refresh" } & AuthRefresh;
 
 /**
  * One WebSocket (or data channel) connection of a session.
@@ -272,7 +278,7 @@ export type NotesOut = { notes: Array<Note>, };
 /**
  * What `ok` carries, by request.
  */
-export type OkData = { session: Session, } | { appended: number, } | { message_id: MessageId, job_id: JobId, } | Decided;
+export type OkData = { session: Session, } | { appended: number, } | { message_id: MessageId, job_id: JobId, } | Decided | { expires_at: string, };
 
 /**
  * A change made (or proposed) by a tool call (PROTOCOL.md section 8).
@@ -299,7 +305,12 @@ entity_id: string | null,
 /**
  * The tool's arguments (after any edits made when approving).
  */
-data: JsonValue, before: JsonValue | null, after: JsonValue | null, status: OperationStatus, error: ErrorBody | null, created_at: string, executed_at: string | null, duration_ms: number | null, };
+data: JsonValue, before: JsonValue | null, after: JsonValue | null, status: OperationStatus, error: ErrorBody | null, 
+/**
+ * The user who approved or rejected it; `null` while pending and for changes
+ * applied at once.
+ */
+decided_by: UserId | null, created_at: string, executed_at: string | null, duration_ms: number | null, };
 
 export type OperationDecide = { id: RequestId, operation_ids: Array<OperationId>, decision: Decision, 
 /**

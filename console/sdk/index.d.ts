@@ -1,0 +1,11 @@
+export * from "./generated/protocol.js";
+export { DraftlineClient, SUBPROTOCOL } from "./client.js";
+export type { ConfigureOptions, ConnectionState, DraftlineClientOptions, ToolArgs, ToolOutput, TranscriptItem, WebSocketConstructor, WebSocketLike, Welcome, } from "./client.js";
+export { DraftlineError } from "./errors.js";
+export type { ClientErrorCode } from "./errors.js";
+export { Subscription } from "./subscription.js";
+export type { SubscribeOptions, Subscribed, SubscriptionState } from "./subscription.js";
+export { ProjectView } from "./watch.js";
+export type { ProjectSnapshot, ProjectState, WatchOptions } from "./watch.js";
+export { toolProgressMessage } from "./progress.js";
+//# sourceMappingURL=index.d.ts.map

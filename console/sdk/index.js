@@ -1,0 +1,8 @@
+// The public surface of `@draftline/client`.
+export * from "./generated/protocol.js";
+export { DraftlineClient, SUBPROTOCOL } from "./client.js";
+export { DraftlineError } from "./errors.js";
+export { Subscription } from "./subscription.js";
+export { ProjectView } from "./watch.js";
+export { toolProgressMessage } from "./progress.js";
+//# sourceMappingURL=index.js.map

@@ -1,0 +1,104 @@
+// One topic subscription: delivers its events once and in offset order, resubscribes from
+// its last position after a gap or a reconnect, and says when events were lost.
+import { DraftlineError } from "./errors.js";
+export class Subscription {
+    topic;
+    state = "subscribing";
+    /** The last event delivered (or the topic's position when subscribed without `since`). */
+    position;
+    options;
+    host;
+    /** Numbers subscribe requests, so the reply to a superseded one is ignored. */
+    attempt = 0;
+    /** @internal Made by `DraftlineClient.subscribe`. */
+    constructor(host, topic, options) {
+        this.host = host;
+        this.topic = topic;
+        this.options = options;
+        this.position = options.since;
+    }
+    /** Stops the subscription; its callbacks are not called again. */
+    async unsubscribe() {
+        if (this.state === "unsubscribed")
+            return;
+        this.state = "unsubscribed";
+        this.attempt++;
+        this.host.forget(this);
+        if (this.host.connected) {
+            await this.host.unsubscribeRequest(this.topic).catch(() => undefined);
+        }
+    }
+    /** @internal (Re)subscribes from the last position: on creation, after each welcome, after a gap. */
+    start() {
+        if (this.state === "unsubscribed" || !this.host.connected)
+            return;
+        this.state = "subscribing";
+        const attempt = ++this.attempt;
+        this.host.subscribeRequest(this.topic, this.position).then((reply) => {
+            if (attempt === this.attempt && this.state !== "unsubscribed")
+                this.subscribed(reply);
+        }, (error) => {
+            if (attempt !== this.attempt || this.state === "unsubscribed")
+                return;
+            const e = error instanceof DraftlineError ? error : new DraftlineError("internal", String(error));
+            // A dropped connection resubscribes on its own after the next welcome.
+            if (e.code === "disconnected" || e.code === "timeout")
+                return;
+            this.end(e);
+        });
+    }
+    /** @internal The server ended the subscription (e.g. access revoked). */
+    end(error) {
+        if (this.state === "unsubscribed")
+            return;
+        this.state = "unsubscribed";
+        this.attempt++;
+        this.host.forget(this);
+        this.options.onError?.(error);
+    }
+    /** @internal Marks the subscription as waiting for the connection to come back. */
+    suspend() {
+        if (this.state === "subscribed")
+            this.state = "subscribing";
+    }
+    /** @internal A live event, or one replayed in a `subscribed` reply. */
+    deliver(message) {
+        if (this.state === "unsubscribed")
+            return;
+        const at = this.position;
+        if (at && message.epoch === at.epoch) {
+            if (message.offset <= at.offset)
+                return; // seen already
+            if (message.offset > at.offset + 1) {
+                // A gap: replay from the last position (the reply holds what was missed).
+                if (this.state === "subscribed")
+                    this.start();
+                return;
+            }
+        }
+        else if (at) {
+            // A new epoch: the topic's history was lost. Subscribing from the old position
+            // answers `recovered: false`, which resets the position.
+            if (this.state === "subscribed")
+                this.start();
+            return;
+        }
+        this.position = { epoch: message.epoch, offset: message.offset };
+        this.options.onEvent?.(message.event, this.position, message);
+    }
+    subscribed(reply) {
+        const had = this.position;
+        this.state = "subscribed";
+        if (reply.recovered) {
+            for (const message of reply.publications)
+                this.deliver(message);
+            this.options.onSubscribed?.(reply);
+            return;
+        }
+        this.position = { epoch: reply.epoch, offset: reply.offset };
+        this.options.onSubscribed?.(reply);
+        if (had)
+            this.options.onReset?.(this.position);
+    }
+}
+//# sourceMappingURL=subscription.js.map
