@@ -2,8 +2,9 @@
 //! upgrade (header or `access_token`) is checked before upgrading (401 when invalid);
 //! otherwise `hello.token` must carry one.
 
-mod connection;
+pub(crate) mod connection;
 pub mod outbox;
+pub mod transport;
 
 use crate::auth::Claims;
 use crate::error::ApiError;
