@@ -37,6 +37,8 @@ pub struct Inner {
     pub auth: Auth,
     pub node_id: String,
     pub connections: Connections,
+    /// Live WebRTC peers (`crate::rtc`).
+    pub rtc: crate::rtc::Peers,
     /// Cancelled on SIGTERM: stop accepting, close connections with 1012.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -92,6 +94,7 @@ impl Hub {
             auth,
             node_id,
             connections,
+            rtc: crate::rtc::Peers::default(),
             shutdown,
             tasks: TaskTracker::new(),
         }))

@@ -12,6 +12,7 @@ pub mod hub;
 pub mod metrics;
 pub mod operations;
 pub mod presence;
+pub mod rtc;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tools;

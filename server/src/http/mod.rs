@@ -19,7 +19,7 @@ use crate::ws::{self, TokenQuery};
 use axum::Router;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use protocol::{ErrorCode, ProjectId};
 
 pub fn router(hub: Hub) -> Router {
@@ -28,6 +28,9 @@ pub fn router(hub: Hub) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::metrics::render))
         .route("/v1/ws", get(ws::upgrade))
+        .route("/v1/rtc/offer", post(crate::rtc::offer))
+        .route("/v1/rtc/sessions/{id}", delete(crate::rtc::hang_up))
+        .route("/v1/rtc/config", get(crate::rtc::config))
         .route("/v1/tools", get(tools::list))
         .route("/v1/tools/{name}", post(tools::call))
         .route("/v1/sessions", post(sessions::create))
