@@ -11,4 +11,5 @@ mod events;
 mod http;
 mod jobs;
 mod operations;
+mod rtc;
 mod tools;
