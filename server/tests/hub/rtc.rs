@@ -66,8 +66,17 @@ struct Peer {
 
 impl Peer {
     async fn connect(server: &TestServer, token: &str) -> Peer {
+        Self::connect_with(server, token, |sdp| sdp).await
+    }
+
+    /// Connects with the offer's SDP rewritten by `edit` before it is sent.
+    async fn connect_with(
+        server: &TestServer,
+        token: &str,
+        edit: impl FnOnce(String) -> String,
+    ) -> Peer {
         let Offer { pc, channel, sdp } = offer().await;
-        let response = post_offer(server, token, &sdp).await;
+        let response = post_offer(server, token, &edit(sdp)).await;
         assert_eq!(response.status(), 201);
         assert_eq!(
             response.headers()["content-type"].to_str().unwrap(),
@@ -88,6 +97,7 @@ impl Peer {
             candidates.iter().all(|c| c.contains(" 127.0.0.1 ")),
             "only loopback announced: {candidates:?}"
         );
+        assert!(!answer.contains("a=ice-lite"), "full ICE: {answer}");
         pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap())
             .await
             .unwrap();
@@ -281,6 +291,45 @@ async fn the_data_channel_speaks_the_protocol_beside_a_websocket() {
         .await
         .unwrap();
     assert_eq!(again.status(), 404, "gone once hung up");
+    let _ = peer.pc.close().await;
+    no_peers_left(&server).await;
+}
+
+#[tokio::test]
+async fn an_offer_with_only_mdns_candidates_connects_through_peer_reflexive_ones() {
+    // Chromium hides its addresses behind `.local` names by default. The hub does not
+    // resolve them (no multicast traffic): it learns the browser's address from the
+    // browser's own connectivity checks.
+    let server = TestServer::start().await;
+    let token = server.token("alice");
+    let mut peer = Peer::connect_with(&server, &token, |sdp| {
+        sdp.lines()
+            .map(|line| {
+                if line.starts_with("a=candidate") {
+                    let mut fields: Vec<&str> = line.split(' ').collect();
+                    fields[4] = "1f4712db-ea17-4bcf-a596-105139dfd8bf.local";
+                    fields.join(" ")
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n")
+            + "\r\n"
+    })
+    .await;
+    let welcome = peer
+        .request(json!({"type": "hello", "client": {"name": "rtc-test", "version": "1"}}))
+        .await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let hung_up = server
+        .http
+        .delete(server.url(&peer.location))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hung_up.status(), 204);
     let _ = peer.pc.close().await;
     no_peers_left(&server).await;
 }
