@@ -98,6 +98,10 @@ impl Peer {
             "only loopback announced: {candidates:?}"
         );
         assert!(!answer.contains("a=ice-lite"), "full ICE: {answer}");
+        assert!(
+            answer.contains("a=max-message-size:65536"),
+            "the frame limit announced: {answer}"
+        );
         pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap())
             .await
             .unwrap();
