@@ -361,12 +361,15 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
         result?;
     }
     settled(&install.hub).await;
-    let (fds_before, sockets_before) = open_fds()?;
-
+    // Descriptors at every quarter of the cycles, each once the hub has settled: a leak
+    // grows with the cycles, pools that warm up late do not.
+    let mut checkpoints = vec![(0, open_fds()?)];
+    let quarter = options.cycles.div_ceil(4).max(1);
     let started = Instant::now();
     let parallel = options.parallel.max(1);
     let mut next = 0usize;
     let mut failures = 0usize;
+    let mut live = 0;
     while next < options.cycles {
         let batch = parallel.min(options.cycles - next);
         let results =
@@ -377,20 +380,28 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
                 eprintln!("cycle failed: {e:#}");
             }
         }
+        let before = next;
         next += batch;
+        if next / quarter > before / quarter || next == options.cycles {
+            live = settled(&install.hub).await;
+            // The client peers' sockets close with their drivers, a moment after `close`.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            checkpoints.push((next, open_fds()?));
+        }
     }
     let elapsed = started.elapsed();
-    let live = settled(&install.hub).await;
-    // The client peers' sockets close with their drivers, a moment after `close`.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (fds_after, sockets_after) = open_fds()?;
+    let fds: Vec<String> = checkpoints
+        .iter()
+        .map(|(n, (all, sockets))| format!("{n}: {all} ({sockets} sockets)"))
+        .collect();
     println!(
-        "  cycles: {} ({} at once) in {:.1} s, {failures} failed; live peers after: {live}; \
-         open fds before/after: {fds_before}/{fds_after} (sockets {sockets_before}/{sockets_after})",
+        "  cycles: {} ({} at once) in {:.1} s (settling pauses included), {failures} failed; \
+         live peers after: {live}",
         options.cycles,
         parallel,
         elapsed.as_secs_f64(),
     );
+    println!("  open fds after N cycles: {}", fds.join(", "));
 
     // Tool-call round trips, one after another, on each transport.
     let mut rtc_client = RtcClient::connect(&http, &base, token).await?;
