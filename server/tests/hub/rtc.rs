@@ -14,6 +14,9 @@ use webrtc::peer_connection::{
     RTCIceGatheringState, RTCSessionDescription, SettingEngineBuilder,
 };
 
+/// Adjusts the client peer's settings.
+type Tune = fn(SettingEngineBuilder) -> SettingEngineBuilder;
+
 struct Gathered(Notify);
 
 #[async_trait::async_trait]
@@ -33,10 +36,16 @@ struct Offer {
 }
 
 async fn offer() -> Offer {
+    offer_with(|s| s).await
+}
+
+async fn offer_with(tune: Tune) -> Offer {
     let gathered = Arc::new(Gathered(Notify::new()));
-    let settings = SettingEngineBuilder::new()
-        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-        .build();
+    let settings = tune(
+        SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled),
+    )
+    .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_setting_engine(settings)
@@ -66,16 +75,18 @@ struct Peer {
 
 impl Peer {
     async fn connect(server: &TestServer, token: &str) -> Peer {
-        Self::connect_with(server, token, |sdp| sdp).await
+        Self::connect_with(server, token, |s| s, |sdp| sdp).await
     }
 
-    /// Connects with the offer's SDP rewritten by `edit` before it is sent.
+    /// Connects with the client's settings adjusted by `tune` and the offer's SDP
+    /// rewritten by `edit` before it is sent.
     async fn connect_with(
         server: &TestServer,
         token: &str,
+        tune: Tune,
         edit: impl FnOnce(String) -> String,
     ) -> Peer {
-        let Offer { pc, channel, sdp } = offer().await;
+        let Offer { pc, channel, sdp } = offer_with(tune).await;
         let response = post_offer(server, token, &edit(sdp)).await;
         assert_eq!(response.status(), 201);
         assert_eq!(
@@ -306,21 +317,26 @@ async fn an_offer_with_only_mdns_candidates_connects_through_peer_reflexive_ones
     // browser's own connectivity checks.
     let server = TestServer::start().await;
     let token = server.token("alice");
-    let mut peer = Peer::connect_with(&server, &token, |sdp| {
-        sdp.lines()
-            .map(|line| {
-                if line.starts_with("a=candidate") {
-                    let mut fields: Vec<&str> = line.split(' ').collect();
-                    fields[4] = "1f4712db-ea17-4bcf-a596-105139dfd8bf.local";
-                    fields.join(" ")
-                } else {
-                    line.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\r\n")
-            + "\r\n"
-    })
+    let mut peer = Peer::connect_with(
+        &server,
+        &token,
+        |s| s,
+        |sdp| {
+            sdp.lines()
+                .map(|line| {
+                    if line.starts_with("a=candidate") {
+                        let mut fields: Vec<&str> = line.split(' ').collect();
+                        fields[4] = "1f4712db-ea17-4bcf-a596-105139dfd8bf.local";
+                        fields.join(" ")
+                    } else {
+                        line.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\r\n")
+                + "\r\n"
+        },
+    )
     .await;
     let welcome = peer
         .request(json!({"type": "hello", "client": {"name": "rtc-test", "version": "1"}}))
@@ -336,6 +352,146 @@ async fn an_offer_with_only_mdns_candidates_connects_through_peer_reflexive_ones
     assert_eq!(hung_up.status(), 204);
     let _ = peer.pc.close().await;
     no_peers_left(&server).await;
+}
+
+/// This node's open protocol connections, from `/readyz` (per node, unlike the gauge).
+async fn connections(server: &TestServer) -> u64 {
+    let ready: Value = server
+        .http
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ready["connections"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_quiet_peer_stays_connected_past_three_heartbeats() {
+    // No ping frames on a data channel: a connection that ICE keeps `connected` answers
+    // the heartbeat.
+    let server = TestServer::start_with(|c| c.heartbeat_ms = 100).await;
+    let token = server.token("alice");
+    let mut peer = Peer::connect(&server, &token).await;
+    let welcome = peer
+        .request(json!({"type": "hello", "client": {"name": "rtc-test", "version": "1"}}))
+        .await;
+    assert_eq!(welcome["heartbeat_ms"], 100);
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let pong = peer.request(json!({"type": "ping"})).await;
+    assert_eq!(pong["type"], "pong", "{pong}");
+    let _ = peer.pc.close().await;
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_reading_is_closed_and_others_keep_receiving() {
+    let server = TestServer::start_with(|c| {
+        c.outbound_messages = 64;
+        c.outbound_bytes = 64 * 1024;
+    })
+    .await;
+    let token = server.token("alice");
+    let mut owner = server.connect("alice").await;
+    let project = owner.project_in_mode("Firehose", "intake").await;
+    let topic = format!("project:{project}");
+    // A small receive window, so a client that stops reading holds back the hub's sends
+    // after a few hundred kilobytes rather than a megabyte.
+    let mut slow = Peer::connect_with(
+        &server,
+        &token,
+        |s| s.with_sctp_max_receive_buffer_size(64 * 1024),
+        |sdp| sdp,
+    )
+    .await;
+    let welcome = slow
+        .request(json!({"type": "hello", "client": {"name": "rtc-test", "version": "1"}}))
+        .await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let subscribed = slow
+        .request(json!({"type": "subscribe", "topic": topic}))
+        .await;
+    assert_eq!(subscribed["type"], "subscribed", "{subscribed}");
+    let fast = owner
+        .request(json!({"type": "subscribe", "topic": topic}))
+        .await;
+    assert_eq!(fast["type"], "subscribed", "{fast}");
+    assert_eq!(connections(&server).await, 2);
+
+    // The slow peer reads nothing from here on.
+    let client = redis::Client::open(server.config.redis_url.as_str()).unwrap();
+    let manager = redis::aio::ConnectionManager::new(client).await.unwrap();
+    let bus = store::topics::Topics::new(
+        manager,
+        server.config.redis_prefix.clone(),
+        store::topics::Retention::default(),
+    );
+    const EVENTS: u64 = 1_500;
+    let text = "x".repeat(4_000);
+    let publisher = {
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            for seq in 0..EVENTS {
+                let event = protocol::event::Event::DraftDelta(protocol::event::DraftDelta {
+                    job_id: protocol::JobId::new(),
+                    seq,
+                    text: text.clone(),
+                });
+                bus.publish(&topic, &event).await.unwrap();
+            }
+        })
+    };
+    // The fast WebSocket client got every one.
+    let mut seen = 0;
+    while seen < EVENTS {
+        let msg = owner.ws.recv().await;
+        if msg["type"] == "event" && msg["event"]["kind"] == "draft.delta" {
+            seen += 1;
+        }
+    }
+    publisher.await.unwrap();
+    // The slow peer was closed as a slow consumer and freed; its hang-up finds nothing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while connections(&server).await > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow peer still connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = server
+            .http
+            .delete(server.url(&slow.location))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 404 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow peer not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The channel ends after what was delivered before the close.
+    let mut delivered = 0;
+    while let Some(msg) = slow.next().await {
+        if msg["type"] == "event" {
+            delivered += 1;
+        }
+    }
+    assert!(
+        delivered < EVENTS,
+        "{delivered} events reached the slow peer"
+    );
+    assert_eq!(owner.request(json!({"type": "ping"})).await["type"], "pong");
+    let _ = slow.pc.close().await;
 }
 
 #[tokio::test]
