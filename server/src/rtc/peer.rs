@@ -97,6 +97,17 @@ impl Peers {
         true
     }
 
+    /// Whether `user` may have one more peer: as many as connections per user, so offers
+    /// that never open a channel cannot hold sockets beyond that. Checked before the
+    /// peer is built, so offers racing each other may pass it together, a few at most.
+    fn admits(&self, user: &UserId, max: usize) -> bool {
+        self.lock()
+            .values()
+            .filter(|live| live.user == *user)
+            .count()
+            < max
+    }
+
     fn insert(&self, id: Uuid, live: Live) {
         self.lock().insert(id, live);
         metrics::gauge!(RTC_PEERS).increment(1.0);
@@ -170,6 +181,15 @@ pub(super) async fn open(
         return Err(ApiError::new(
             ErrorCode::Unavailable,
             "the server is restarting",
+        ));
+    }
+    if !hub
+        .rtc
+        .admits(&claims.user(), hub.config.max_connections_per_user)
+    {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many peers for this user",
         ));
     }
     let (channels_tx, channels) = mpsc::channel(CHANNELS_QUEUED);

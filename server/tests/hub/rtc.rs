@@ -577,6 +577,26 @@ async fn a_peer_without_an_open_channel_in_time_is_freed() {
 }
 
 #[tokio::test]
+async fn a_user_has_at_most_as_many_peers_as_connections() {
+    let server = TestServer::start_with(|c| c.max_connections_per_user = 1).await;
+    let token = server.token("alice");
+    let first = offer().await;
+    let second = offer().await;
+    // The first is answered and never opened; it still counts.
+    assert_eq!(post_offer(&server, &token, &first.sdp).await.status(), 201);
+    let refused = post_offer(&server, &token, &second.sdp).await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    let other = offer().await;
+    let bob = post_offer(&server, &server.token("bob"), &other.sdp).await;
+    assert_eq!(bob.status(), 201, "another user is not limited by alice's");
+    for pc in [first.pc, second.pc, other.pc] {
+        let _ = pc.close().await;
+    }
+}
+
+#[tokio::test]
 async fn a_peer_that_closes_its_connection_is_freed() {
     let server = TestServer::start().await;
     let token = server.token("alice");
