@@ -269,6 +269,7 @@ async fn build(
     }
     let settings = settings.build();
     let range = config.rtc_udp_ports;
+    let mut last_error = None;
     for _ in 0..range.len() {
         let port = peers.next_port(range);
         let addrs: Vec<SocketAddr> = config
@@ -289,10 +290,18 @@ async fn build(
             .await;
         match built {
             Ok(pc) => return Ok(Arc::new(pc)),
-            Err(e) => tracing::debug!(port, error = %e, "peer connection not built"),
+            Err(e) => {
+                tracing::debug!(port, error = %e, "peer connection not built");
+                last_error = Some(e);
+            }
         }
     }
-    tracing::warn!(ports = ?range, "no UDP port free for a WebRTC peer");
+    // Every port of the range taken, or the bind addresses unusable (the error says).
+    tracing::warn!(
+        ports = ?range,
+        error = last_error.map(|e| e.to_string()),
+        "no WebRTC peer could be built"
+    );
     Err(ApiError::new(
         ErrorCode::Unavailable,
         "no capacity for another peer",
