@@ -35,6 +35,9 @@ enum LogFormat {
     Json,
 }
 
+// Parsed once at start and matched once: the size of `Serve`'s configuration costs
+// nothing, and boxing it would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a hub node until SIGTERM or Ctrl-C, with embedded workers and a scheduler.

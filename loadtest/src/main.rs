@@ -6,11 +6,14 @@
 //! runs against real Postgres and Redis in a fresh database and key prefix.
 //! `loadtest events` measures the topic fan-out through a hub process: events delivered
 //! per second and publish-to-receive latency for 1,000 subscribers on one project and
-//! for 10,000 subscribers over 1,000 projects.
+//! for 10,000 subscribers over 1,000 projects. `loadtest rtc` checks the WebRTC transport
+//! for leaks over connect/hang-up cycles and compares its tool-call latency with the
+//! WebSocket's.
 
 mod drafts;
 mod events;
 mod jobs;
+mod rtc;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +32,8 @@ enum Command {
     Events(events::Options),
     /// Drafting: queue-to-document latency, tool calls beside slow drafts.
     Drafts(drafts::Options),
+    /// WebRTC: live peers and descriptors after connect/hang-up cycles, tool-call latency.
+    Rtc(rtc::Options),
 }
 
 #[tokio::main]
@@ -45,5 +50,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Jobs(options) => jobs::run(options).await,
         Command::Events(options) => events::run(options).await,
         Command::Drafts(options) => drafts::run(options).await,
+        Command::Rtc(options) => rtc::run(options).await,
     }
 }

@@ -1,7 +1,7 @@
 //! The hub's configuration: one struct, read once at start from flags and `DRAFTLINE_*`
 //! environment variables (by clap; nothing else reads the environment).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 /// `Debug` is written by hand so the JWT secret and the passwords in the database and
@@ -132,6 +132,90 @@ pub struct Config {
     /// Time connections get to close after SIGTERM before the process exits anyway.
     #[arg(long, env = "DRAFTLINE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
     pub shutdown_timeout_ms: u64,
+
+    /// Local addresses the WebRTC peers' UDP sockets bind (comma separated). `0.0.0.0`
+    /// means every interface but loopback and link-local; the default serves only this
+    /// machine.
+    #[arg(
+        long,
+        env = "DRAFTLINE_RTC_UDP_BIND",
+        value_delimiter = ',',
+        default_value = "127.0.0.1"
+    )]
+    pub rtc_udp_bind: Vec<IpAddr>,
+
+    /// UDP ports of WebRTC peers, `FIRST-LAST` (one port per peer connection, so the range
+    /// caps the node's concurrent peers), or `0` for any free port.
+    #[arg(long, env = "DRAFTLINE_RTC_UDP_PORTS", default_value = "0")]
+    pub rtc_udp_ports: PortRange,
+
+    /// Public addresses announced as host candidates in place of the bound ones (1:1 NAT,
+    /// e.g. a cloud instance's public IP); comma separated, none by default.
+    #[arg(long, env = "DRAFTLINE_RTC_PUBLIC_IPS", value_delimiter = ',')]
+    pub rtc_public_ips: Vec<IpAddr>,
+
+    /// ICE server URLs handed to clients by `GET /v1/rtc/config` (`stun:` or `turn:`,
+    /// comma separated). The hub itself does not use them: it answers with host candidates.
+    #[arg(long, env = "DRAFTLINE_RTC_ICE_SERVERS", value_delimiter = ',')]
+    pub rtc_ice_servers: Vec<String>,
+
+    /// Username for the `turn:` servers of `DRAFTLINE_RTC_ICE_SERVERS`.
+    #[arg(long, env = "DRAFTLINE_RTC_ICE_USERNAME")]
+    pub rtc_ice_username: Option<String>,
+
+    /// Credential for the `turn:` servers of `DRAFTLINE_RTC_ICE_SERVERS`.
+    #[arg(long, env = "DRAFTLINE_RTC_ICE_CREDENTIAL", hide_env_values = true)]
+    pub rtc_ice_credential: Option<String>,
+
+    /// Time an answered offer has to open its `draftline` data channel before the peer
+    /// is dropped.
+    #[arg(long, env = "DRAFTLINE_RTC_OPEN_TIMEOUT_MS", default_value_t = 15_000)]
+    pub rtc_open_timeout_ms: u64,
+}
+
+/// An inclusive range of UDP ports; `0` alone means any free port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    pub const ANY: PortRange = PortRange { first: 0, last: 0 };
+
+    /// How many ports the range holds (1 for `ANY`: one attempt at a free port).
+    pub fn len(&self) -> u32 {
+        u32::from(self.last - self.first) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parse = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{p:?} is not a port"))
+        };
+        let (first, last) = match s.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => {
+                let port = parse(s)?;
+                (port, port)
+            }
+        };
+        if first > last || (first == 0 && last != 0) {
+            return Err(format!(
+                "{s:?}: expected FIRST-LAST with 0 < FIRST <= LAST, or 0"
+            ));
+        }
+        Ok(PortRange { first, last })
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -218,6 +302,13 @@ impl Config {
             presence_ttl_ms: 30_000,
             sse_keepalive_ms: 15_000,
             shutdown_timeout_ms: 10_000,
+            rtc_udp_bind: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            rtc_udp_ports: PortRange::ANY,
+            rtc_public_ips: Vec::new(),
+            rtc_ice_servers: Vec::new(),
+            rtc_ice_username: None,
+            rtc_ice_credential: None,
+            rtc_open_timeout_ms: 15_000,
         }
     }
 
@@ -259,6 +350,10 @@ impl Config {
     /// Longest a `subscribe` waits for the node's subscription to the topic's channel.
     pub fn subscribe_timeout(&self) -> Duration {
         Duration::from_secs(5)
+    }
+
+    pub fn rtc_open_timeout(&self) -> Duration {
+        Duration::from_millis(self.rtc_open_timeout_ms)
     }
 
     pub fn limits(&self) -> protocol::server::Limits {

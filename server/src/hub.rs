@@ -42,6 +42,8 @@ pub struct Inner {
     pub limits: Arc<Limits>,
     /// This node's holders of access, told when a user loses it.
     pub revocations: Revocations,
+    /// Live WebRTC peers (`crate::rtc`).
+    pub rtc: crate::rtc::Peers,
     /// Cancelled on SIGTERM: stop accepting, close connections with 1012.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -115,6 +117,7 @@ impl Hub {
             connections,
             limits,
             revocations,
+            rtc: crate::rtc::Peers::default(),
             shutdown,
             tasks: TaskTracker::new(),
         }))

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod operations;
 pub mod presence;
 pub mod revocation;
+pub mod rtc;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tools;

@@ -1,8 +1,10 @@
-//! One WebSocket connection: the `hello` handshake, then a reader loop that answers each
-//! message in order, and a writer task that drains the bounded outbox and sends the
-//! heartbeat pings. Every loop also watches the node's shutdown signal.
+//! One connection, over any transport (`transport.rs`: the WebSocket, the WebRTC data
+//! channel): the `hello` handshake, then a reader loop that answers each message in
+//! order, and a writer task that drains the bounded outbox and sends the heartbeat pings.
+//! Every loop also watches the node's shutdown signal.
 
 use super::outbox::{self, Inbox, Out, Outbox};
+use super::transport::{Frame, FrameSink, FrameSource, Message, Transport};
 use crate::auth::Claims;
 use crate::hub::Hub;
 use crate::limits::Handshake;
@@ -10,9 +12,6 @@ use crate::revocation::{Control, Registration};
 use crate::subscriptions::{self, Subscriptions};
 use crate::tools::{self, Caller};
 use crate::{operations, sessions};
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
 use protocol::client::{
     AuthRefresh, DecodeError, Hello, OperationDecide, Ping, SessionConfigure, Snapshot, ToolCall,
     TranscriptAppend, Unsubscribe,
@@ -37,14 +36,14 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// large writes, few enough that one flush stays short.
 const WRITE_BATCH: usize = 64;
 
-pub(super) async fn serve(
+pub(crate) async fn serve<T: Transport>(
     hub: Hub,
-    socket: WebSocket,
+    socket: T,
     upgrade_claims: Option<Claims>,
     handshake: Handshake,
 ) {
     let connection_id = ConnectionId::new();
-    let span = tracing::info_span!("connection", %connection_id, user = tracing::field::Empty);
+    let span = tracing::info_span!("connection", %connection_id, transport = T::NAME, user = tracing::field::Empty);
     async move {
         let (sink, mut stream) = socket.split();
         let (outbox, inbox) =
@@ -74,32 +73,6 @@ pub(super) async fn serve(
     .await
 }
 
-/// What the reader got from the socket.
-enum Frame {
-    Text(axum::extract::ws::Utf8Bytes),
-    Binary,
-    /// Ping or pong: proof of life, nothing to answer.
-    Control,
-    TooBig,
-    Gone,
-}
-
-async fn next_frame(stream: &mut SplitStream<WebSocket>) -> Frame {
-    match stream.next().await {
-        None | Some(Ok(Message::Close(_))) => Frame::Gone,
-        Some(Ok(Message::Text(text))) => Frame::Text(text),
-        Some(Ok(Message::Binary(_))) => Frame::Binary,
-        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Frame::Control,
-        Some(Err(e)) => {
-            let too_big = e
-                .into_inner()
-                .downcast_ref::<tokio_tungstenite::tungstenite::Error>()
-                .is_some_and(|e| matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)));
-            if too_big { Frame::TooBig } else { Frame::Gone }
-        }
-    }
-}
-
 fn reply(outbox: &Outbox, message: &ServerMessage) {
     // A full outbox has already started closing the connection with 4008.
     let _ = outbox.push(message.to_json().into());
@@ -124,7 +97,7 @@ fn fail_handshake(outbox: &Outbox, re: Option<RequestId>, error: ErrorBody, reas
 async fn read_loop(
     hub: &Hub,
     connection_id: ConnectionId,
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut impl FrameSource,
     outbox: &Outbox,
     upgrade_claims: Option<Claims>,
     handshake: Handshake,
@@ -136,7 +109,7 @@ async fn read_loop(
             return;
         }
         _ = outbox.aborted() => return,
-        first = timeout(config.hello_timeout(), next_frame(stream)) => first,
+        first = timeout(config.hello_timeout(), stream.next_frame()) => first,
     };
     // The first message arrived (or never will): the connection no longer counts as
     // one of its address's handshakes.
@@ -281,7 +254,7 @@ impl Connection {
 /// The message loop after `hello`.
 async fn serve_messages(
     hub: &Hub,
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut impl FrameSource,
     outbox: &Outbox,
     caller: &mut Caller,
     connection: &mut Connection,
@@ -324,7 +297,7 @@ async fn serve_messages(
                 on_control(hub, caller, connection, outbox, control).await;
                 continue;
             }
-            frame = next_frame(stream) => frame,
+            frame = stream.next_frame() => frame,
         };
         deadline = Instant::now() + idle;
         let text = match frame {
@@ -606,11 +579,7 @@ fn ok(re: RequestId, data: OkData) -> ServerMessage {
 
 /// Sends what the reader queues, pings every heartbeat, and closes the socket with the
 /// close frame asked for.
-async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut inbox: Inbox,
-    heartbeat: Duration,
-) {
+async fn write_loop(mut sink: impl FrameSink, mut inbox: Inbox, heartbeat: Duration) {
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let close = loop {
         let message = tokio::select! {
@@ -619,7 +588,7 @@ async fn write_loop(
                 Some(Out::Close(code, reason)) => break Some((code, reason)),
                 None => break inbox.abort_reason(),
             },
-            _ = ping.tick() => Message::Ping(Default::default()),
+            _ = ping.tick() => Message::Ping,
         };
         // Frames that piled up meanwhile go out with this one in a single flush: one
         // write for a burst of events instead of one per frame.
@@ -655,11 +624,7 @@ async fn write_loop(
         }
     };
     if let Some((code, reason)) = close {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        let _ = timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
+        let _ = timeout(CLOSE_GRACE, sink.send_close(code, reason)).await;
     }
     let _ = timeout(Duration::from_secs(1), sink.close()).await;
     inbox.finish();

@@ -4,8 +4,9 @@
 //! are capped per source address (429 beyond), so one host cannot hold many sockets open
 //! without ever saying who it is.
 
-mod connection;
+pub(crate) mod connection;
 pub mod outbox;
+pub mod transport;
 
 use crate::auth::Claims;
 use crate::error::ApiError;

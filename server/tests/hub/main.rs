@@ -13,5 +13,6 @@ mod jobs;
 mod limits;
 mod operations;
 mod revocation;
+mod rtc;
 mod tenancy;
 mod tools;

@@ -649,6 +649,11 @@ fn route_case(method: &str, path: &str) -> Option<Guard> {
         // The upgrade answers no project data; what a WebSocket reaches is the tool
         // sweep's and the subscription tests' to check.
         ("GET", "/v1/ws") => Guard::Public,
+        // A peer of one's own (an offer, a hang-up of one's own peer: another user's is
+        // 404) and the ICE servers: nothing of any project.
+        ("POST", "/v1/rtc/offer")
+        | ("DELETE", "/v1/rtc/sessions/{id}")
+        | ("GET", "/v1/rtc/config") => Guard::Public,
         ("POST", "/v1/tools/{name}") => Guard::Scoped { writes: true },
         // Creating a session in A is as much as assigning A: a read.
         ("POST", "/v1/sessions") => Guard::Scoped { writes: false },
