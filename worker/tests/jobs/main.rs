@@ -1,6 +1,8 @@
 //! Integration tests of the job runtime against real Postgres and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../fake_model/mod.rs"]
+mod fake_model;
 mod support;
 
 mod chat;
