@@ -37,11 +37,6 @@ const RECENT_ITEMS: i64 = 20;
 /// draft then sees all the material, which costs tokens but loses nothing).
 const VERSIONS_SEARCHED: i64 = 50;
 
-/// Subtracted from the worker's clock when it notes when the material was read, so that
-/// a database clock a little ahead does not hide a note written just then from the next
-/// draft (which sees such an item twice at worst).
-const CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
-
 /// The instruction added when an answer was cut off at the completion limit.
 const SHORTER: &str = "Your previous answer was cut off at the length limit. Change only \
 the few sections that matter most for the new material, and keep them short.";
@@ -84,7 +79,10 @@ impl Draft {
     async fn load(&self, cx: &JobContext, project: ProjectId) -> Result<Loaded, JobError> {
         let payload: DraftPayload = serde_json::from_value(cx.job.payload.clone())
             .map_err(|e| JobError::Permanent(format!("payload: {e}")))?;
-        let material_as_of = Utc::now() - CLOCK_MARGIN;
+        // The claim's time, on the database's clock like every `updated_at` it is
+        // compared with: whatever changed before it is read below. What changes between
+        // the claim and the reads is read too, and offered again next time (harmless).
+        let material_as_of = cx.job.started_at.unwrap_or_else(Utc::now);
         let mut conn = cx.store.acquire().await?;
         let project_row = store::projects::get(&mut conn, project).await?;
         let base = store::documents::get(&mut conn, project).await?;
@@ -387,7 +385,7 @@ impl Writes for Apply {
             let merged = merge(&base.markdown, &current.markdown, &drafted.markdown);
             let elapsed = started.elapsed();
             for warning in &drafted.warnings {
-                store::jobs::log(conn, job, "warning", warning, None).await?;
+                store::jobs::log(conn, job, "log", &format!("warning: {warning}"), None).await?;
             }
             if merged.markdown == current.markdown {
                 // Nothing new to say (or only what people already wrote): no version.

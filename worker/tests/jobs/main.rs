@@ -13,5 +13,6 @@ mod enqueue;
 mod exactly_once;
 mod failures;
 mod redis_loss;
+mod revision;
 mod runtime;
 mod transcript_check;
