@@ -601,7 +601,9 @@ async fn the_completion_limit_goes_in_the_field_the_model_wants() {
 
 #[tokio::test]
 async fn quota_unknown_models_and_context_overflow_fail_at_once() {
-    let cases: [(u16, &'static str, fn(&ProviderError) -> bool); 4] = [
+    /// A status, its body as the server documents it, and the error it must give.
+    type Case = (u16, &'static str, fn(&ProviderError) -> bool);
+    let cases: [Case; 4] = [
         (
             429,
             r#"{"error": {"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}"#,

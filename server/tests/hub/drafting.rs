@@ -550,7 +550,12 @@ async fn a_draft_that_fails_for_good_is_narrated_and_alerted() {
         "{failed}"
     );
     assert!(!error.contains("overloaded"), "{failed}");
-    let error_id = error.trim_end_matches(')').rsplit(' ').next().unwrap().to_owned();
+    let error_id = error
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         failed["narration"],
         "I couldn't update the draft this time."
