@@ -595,13 +595,24 @@ async fn first_words(
     Ok(())
 }
 
+/// The context window of scenario (d), in tokens: a common size for current open
+/// models (Llama 3.1, Qwen 2.5 run at 32k and more).
+const LONG_CONTEXT: usize = 32_768;
+
 /// (d) Tokens of an update (one new note) against a full redraft of a long document.
 async fn tokens_per_update(
     install: &Install,
     options: &Options,
     db: &store::Store,
 ) -> anyhow::Result<()> {
-    let stop = install.worker(4, Duration::ZERO).await?;
+    // A context that holds the long document and its material (the default 8,192
+    // would leave the longest sections out of the prompt, and unrevisable).
+    let mut config = worker::WorkerConfig {
+        concurrency: 4,
+        ..worker::WorkerConfig::default()
+    };
+    config.model.model_context = LONG_CONTEXT;
+    let stop = install.worker_with(config).await?;
     let mut client = install.client().await?;
     let usage = async |job: &str| -> anyhow::Result<(u64, u64)> {
         let usage: Option<Value> = sqlx::query_scalar("SELECT usage FROM jobs WHERE id = $1::uuid")
@@ -647,6 +658,12 @@ async fn tokens_per_update(
             .await?;
         let update = queued["job_id"].as_str().context("job id")?.to_owned();
         client.landed(&update).await?;
+        let after = client.call("get_document", json!({})).await?;
+        let revised = after["document"]["markdown"].as_str().unwrap_or_default();
+        anyhow::ensure!(
+            revised.contains("ten-year lease"),
+            "project {n}: the update did not add the new note"
+        );
         let (prompt, completion) = usage(&update).await?;
         // A full redraft from the same prompt answers the whole document.
         let whole = worker::draft::estimate_tokens(&markdown) as u64;
@@ -658,7 +675,7 @@ async fn tokens_per_update(
     }
     let k = options.long_documents.max(1) as u64;
     println!(
-        "(d) tokens per update after one new note, {} long documents (about {} characters each): completion {} vs {} for a full redraft ({:.1}%); prompt and completion {} vs {} ({:.1}%)",
+        "(d) tokens per update after one new note, {} long documents (about {} characters each, context {LONG_CONTEXT}): completion {} vs {} for a full redraft ({:.1}%); prompt and completion {} vs {} ({:.1}%)",
         options.long_documents,
         document_chars / options.long_documents.max(1),
         update_completion / k,

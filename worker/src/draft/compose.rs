@@ -62,6 +62,12 @@ impl Compose {
     /// last draft, under its marker, unless people edited it since (their text stands),
     /// then the trailer.
     pub fn answer_text(input: &PromptInput) -> String {
+        Self::answer_within(input, &[])
+    }
+
+    /// [`Compose::answer_text`] without revising the sections in `omitted` (those whose
+    /// text the prompt left out), as the prompt asks of a model.
+    pub fn answer_within(input: &PromptInput, omitted: &[String]) -> String {
         let full = document(input);
         let trailer = format!(
             "{TRAILER_MARKER}\n{}\n",
@@ -99,6 +105,7 @@ impl Compose {
                     after = chunk.key.clone();
                     if touched
                         && !edited.contains(&chunk.key)
+                        && !omitted.contains(&chunk.key)
                         && now.text.trim_end() != chunk.text.trim_end()
                     {
                         let _ = writeln!(out, "{REVISE_MARKER} {} -->", chunk.key);
@@ -149,7 +156,7 @@ impl Provider for Compose {
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<Drafted, ProviderError>> {
         Box::pin(async move {
-            let answer = Self::answer_text(input);
+            let answer = Self::answer_within(input, &prompt.omitted);
             // The preview a model's answer would give: sections without their markers.
             let mut gate = PreviewGate::default();
             for piece in pieces(&answer, PIECE_CHARS) {
