@@ -117,36 +117,9 @@ fn writer_roles() -> Vec<String> {
         .collect()
 }
 
-/// The items named by `item_ids` in the project's sessions of people who may write to
-/// it (ids are unique per session; the same id in two such sessions gives both), in
-/// transcript order.
-pub async fn items_named(
-    conn: &mut PgConnection,
-    project: ProjectId,
-    item_ids: &[String],
-) -> Result<Vec<TranscriptItem>, StoreError> {
-    if item_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<ItemRow> = sqlx::query_as(
-        "SELECT t.session_id, t.seq, t.item_id, t.role, t.text, t.at FROM transcript_items t \
-         JOIN sessions s ON s.id = t.session_id \
-         JOIN project_members m ON m.project_id = s.project_id AND m.user_id = s.user_id \
-         WHERE s.project_id = $1 AND m.role = ANY($3) AND t.item_id = ANY($2) \
-         ORDER BY t.at, t.seq LIMIT 1000",
-    )
-    .bind(project)
-    .bind(item_ids)
-    .bind(writer_roles())
-    .fetch_all(&mut *conn)
-    .await?;
-    into_items(rows)
-}
-
 /// The items the pointers name, each by its own `(session_id, item_id)`, from sessions
 /// of people who may write to the project (wherever the session works now), in
-/// transcript order. Unlike [`items_named`], an id said in another session is not
-/// picked up.
+/// transcript order: an id said in another session is not picked up.
 pub async fn pointed_items(
     conn: &mut PgConnection,
     project: ProjectId,
@@ -174,9 +147,11 @@ pub async fn pointed_items(
     into_items(rows)
 }
 
-/// The last `limit` items of the given sessions, oldest first.
+/// The last `limit` items of the given sessions whose people may write to `project`
+/// now (one demoted since asking for a draft contributes nothing), oldest first.
 pub async fn recent_items(
     conn: &mut PgConnection,
+    project: ProjectId,
     sessions: &[SessionId],
     limit: i64,
 ) -> Result<Vec<TranscriptItem>, StoreError> {
@@ -184,12 +159,17 @@ pub async fn recent_items(
         return Ok(Vec::new());
     }
     let rows: Vec<ItemRow> = sqlx::query_as(
-        "SELECT * FROM (SELECT session_id, seq, item_id, role, text, at FROM transcript_items \
-         WHERE session_id = ANY($1) ORDER BY at DESC, seq DESC LIMIT $2) recent \
+        "SELECT * FROM (SELECT t.session_id, t.seq, t.item_id, t.role, t.text, t.at \
+         FROM transcript_items t JOIN sessions s ON s.id = t.session_id \
+         JOIN project_members m ON m.project_id = $3 AND m.user_id = s.user_id \
+         WHERE t.session_id = ANY($1) AND m.role = ANY($4) \
+         ORDER BY t.at DESC, t.seq DESC LIMIT $2) recent \
          ORDER BY at, seq",
     )
     .bind(sessions)
     .bind(limit)
+    .bind(project)
+    .bind(writer_roles())
     .fetch_all(&mut *conn)
     .await?;
     into_items(rows)

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-#[derive(Clone, Debug, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct WorkerConfig {
     /// Jobs one worker runs at once (`draftline worker --concurrency`, `draftline serve
     /// --workers`).
@@ -66,6 +66,30 @@ pub struct WorkerConfig {
     pub delta_chars: usize,
 }
 
+/// By hand, so the alert webhook's URL (its credential) and the model's key stay out
+/// of logs.
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("concurrency", &self.concurrency)
+            .field("queues", &self.queues)
+            .field("lease_ms", &self.lease_ms)
+            .field("job_heartbeat_ms", &self.job_heartbeat_ms)
+            .field("drain_timeout_ms", &self.drain_timeout_ms)
+            .field("backoff_ms", &self.backoff_ms)
+            .field("retention_days", &self.retention_days)
+            .field("read_batch", &self.read_batch)
+            .field("model", &self.model)
+            .field(
+                "alert_webhook",
+                &self.alert_webhook.as_ref().map(|_| "<redacted>"),
+            )
+            .field("delta_interval_ms", &self.delta_interval_ms)
+            .field("delta_chars", &self.delta_chars)
+            .finish()
+    }
+}
+
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
@@ -127,6 +151,20 @@ impl WorkerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let mut config = WorkerConfig {
+            alert_webhook: Some("https://hooks.slack.com/services/T0/B0/secret".into()),
+            ..WorkerConfig::default()
+        };
+        config.model.openai_api_key = Some("sk-live-abc".into());
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("sk-live-abc"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn retry_delays_follow_the_backoff_with_jitter() {

@@ -8,6 +8,7 @@ use protocol::event::Event;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use store::jobs::lifecycle::Lease;
 use store::{PgConnection, Store};
 use tokio_util::sync::CancellationToken;
@@ -81,26 +82,101 @@ impl Done {
 /// A handler's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// A later attempt may succeed (a timeout, a rate limit, a lost connection).
+    /// A later attempt may succeed (a timeout, a rate limit, a lost connection). The
+    /// text is stored on the job and shown to clients: say what happened, not how.
     #[error("{0}")]
     Retryable(String),
-    /// No attempt will succeed (bad payload, unknown kind): fail at once.
+    /// No attempt will succeed (bad payload, unknown kind): fail at once. The text is
+    /// shown to clients, like [`JobError::Retryable`]'s.
     #[error("{0}")]
     Permanent(String),
+    /// A failure whose detail (a provider's answer, a database error) stays in the log,
+    /// while clients get its public message.
+    #[error("{0}")]
+    Failed(Failure),
     /// The job was cancelled or its lease lost; nothing is recorded by this attempt.
     #[error("cancelled")]
     Cancelled,
 }
 
-impl From<store::StoreError> for JobError {
-    fn from(e: store::StoreError) -> Self {
-        match e {
-            store::StoreError::NotFound { .. } | store::StoreError::Decode(_) => {
-                JobError::Permanent(e.to_string())
-            }
-            _ => JobError::Retryable(e.to_string()),
+/// A typed failure: what clients may see, what only the log gets, and when to retry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{public}")]
+pub struct Failure {
+    /// Stored on the job and published in `tool.progress`.
+    pub public: String,
+    /// Logged with the error id, never published.
+    pub detail: String,
+    pub retryable: bool,
+    /// The earliest the next attempt should start (a rate limit's `Retry-After`); the
+    /// job's own backoff applies when it is longer.
+    pub retry_after: Option<Duration>,
+}
+
+impl JobError {
+    /// Whether another attempt may succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Retryable(_) => true,
+            Self::Failed(f) => f.retryable,
+            Self::Permanent(_) | Self::Cancelled => false,
         }
     }
+
+    /// What clients see of the failure.
+    pub fn public_message(&self) -> &str {
+        match self {
+            Self::Retryable(m) | Self::Permanent(m) => m,
+            Self::Failed(f) => &f.public,
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// What the log gets: the detail when there is one, else the public message.
+    pub fn detail(&self) -> &str {
+        match self {
+            Self::Failed(f) if !f.detail.is_empty() => &f.detail,
+            other => other.public_message(),
+        }
+    }
+
+    /// The pause the cause asked for before the next attempt, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Failed(f) => f.retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl From<store::StoreError> for JobError {
+    fn from(e: store::StoreError) -> Self {
+        // The store's messages name tables, ids and SQL errors: the log's business.
+        let (public, retryable) = match &e {
+            store::StoreError::NotFound { .. } => {
+                ("something the job needs no longer exists", false)
+            }
+            store::StoreError::Decode(_) => ("the job's stored data could not be read", false),
+            _ => ("a storage error interrupted the job", true),
+        };
+        JobError::Failed(Failure {
+            public: public.to_owned(),
+            detail: e.to_string(),
+            retryable,
+            retry_after: None,
+        })
+    }
+}
+
+/// A failed attempt as the runtime recorded it, for a handler's [`Handler::failed`].
+#[derive(Clone, Debug)]
+pub struct Reported {
+    /// The public message with its error id, as stored on the job.
+    pub message: String,
+    /// The detail that went to the log (for people on call, never for clients).
+    pub detail: String,
+    /// The id the log line and the stored message share.
+    pub error_id: String,
 }
 
 /// A job handler.
@@ -114,7 +190,7 @@ pub trait Handler: Send + Sync {
         &'a self,
         cx: &'a JobContext,
         status: JobStatus,
-        error: &'a str,
+        error: &'a Reported,
     ) -> BoxFuture<'a, ()> {
         let _ = (cx, status, error);
         Box::pin(async {})

@@ -12,7 +12,9 @@ pub mod runtime;
 pub mod scheduler;
 
 pub use config::WorkerConfig;
-pub use handler::{Done, Handler, JobContext, JobError, Registry, Writes, Written};
+pub use handler::{
+    Done, Failure, Handler, JobContext, JobError, Registry, Reported, Writes, Written,
+};
 pub use runtime::Worker;
 pub use scheduler::{CronEntry, Schedule, Scheduler, SchedulerConfig};
 

@@ -7,7 +7,7 @@
 
 use crate::WorkerError;
 use crate::config::WorkerConfig;
-use crate::handler::{Done, JobContext, JobError, Registry};
+use crate::handler::{Done, JobContext, JobError, Registry, Reported};
 use protocol::JobId;
 use protocol::entities::{Job, JobStatus};
 use protocol::event::{Event, JobStatusEvent};
@@ -374,12 +374,26 @@ impl Worker {
                 tracing::info!("job stopped: lease lost or draining")
             }
             Err(error) => {
-                let retry = matches!(error, JobError::Retryable(_)) && attempt < max_attempts;
-                let retry_in = retry.then(|| self.config.retry_delay(attempt));
-                let message = error.to_string();
+                let retry = error.retryable() && attempt < max_attempts;
+                // The cause's own pause (a rate limit's Retry-After) when it is longer
+                // than the backoff: an earlier attempt would only be refused again.
+                let retry_in = retry.then(|| {
+                    let backoff = self.config.retry_delay(attempt);
+                    error
+                        .retry_after()
+                        .map_or(backoff, |after| after.max(backoff))
+                });
+                // Clients see the public message and this id; the log has the detail
+                // under the same id, so a report from a client finds its log line.
+                let error_id = error_id();
+                let reported = Reported {
+                    message: format!("{} (error {error_id})", error.public_message()),
+                    detail: error.detail().to_owned(),
+                    error_id,
+                };
                 let result = async {
                     let mut conn = self.store.acquire().await?;
-                    lifecycle::fail(&mut conn, lease, &message, retry_in).await
+                    lifecycle::fail(&mut conn, lease, &reported.message, retry_in).await
                 }
                 .await;
                 finished(if retry_in.is_some() {
@@ -389,7 +403,15 @@ impl Worker {
                 });
                 match result {
                     Ok(Some(status)) => {
-                        tracing::info!(error = %message, attempt, ?status, elapsed_ms, "job failed");
+                        tracing::warn!(
+                            error_id = %reported.error_id,
+                            error = %reported.detail,
+                            attempt,
+                            ?status,
+                            elapsed_ms,
+                            retry_in_ms = retry_in.map(|d| d.as_millis() as u64),
+                            "job failed"
+                        );
                         let status = if retry_in.is_some() {
                             JobStatus::Retrying
                         } else {
@@ -397,11 +419,20 @@ impl Worker {
                         };
                         self.announce(&cx.job, status).await;
                         if let Some(handler) = &handler {
-                            handler.failed(&cx, status, &message).await;
+                            handler.failed(&cx, status, &reported).await;
                         }
                     }
-                    Ok(None) => tracing::warn!("lease lost before recording the failure"),
-                    Err(e) => tracing::warn!(error = %e, "recording the failure failed"),
+                    Ok(None) => tracing::warn!(
+                        error_id = %reported.error_id,
+                        error = %reported.detail,
+                        "lease lost before recording the failure"
+                    ),
+                    Err(e) => tracing::warn!(
+                        error_id = %reported.error_id,
+                        error = %reported.detail,
+                        store_error = %e,
+                        "recording the failure failed"
+                    ),
                 }
             }
         }
@@ -563,4 +594,10 @@ async fn complete_batches(store: Store, mut done: mpsc::Receiver<Lease>) {
         }
         batch.clear();
     }
+}
+
+/// A short random id for one failure: eight hex digits are enough to find a log line
+/// among a day's failures, and short enough to read out from a client's screen.
+fn error_id() -> String {
+    format!("{:08x}", rand::random::<u32>())
 }

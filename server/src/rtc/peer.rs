@@ -232,10 +232,9 @@ pub(super) async fn open(
             pc,
             channels,
             state,
-            claims,
+            Opener { claims, handshake },
             hang_up,
             registration,
-            handshake,
         )
         .instrument(span),
     );
@@ -341,17 +340,24 @@ async fn negotiate(
     Ok(local.sdp)
 }
 
+/// Who opened a peer, and its place among its address's connections waiting for
+/// `hello` (freed by the hello).
+struct Opener {
+    claims: Claims,
+    handshake: Handshake,
+}
+
 /// Waits for the `draftline` channel to open, serves it, then frees the peer.
 async fn supervise(
     hub: Hub,
     pc: Arc<dyn PeerConnection>,
     mut channels: mpsc::Receiver<Arc<dyn DataChannel>>,
     mut state: watch::Receiver<RTCPeerConnectionState>,
-    claims: Claims,
+    opener: Opener,
     hang_up: CancellationToken,
     registration: Registration,
-    handshake: Handshake,
 ) {
+    let Opener { claims, handshake } = opener;
     let opened = tokio::select! {
         _ = hang_up.cancelled() => None,
         _ = hub.shutdown.cancelled() => None,

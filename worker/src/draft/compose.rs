@@ -1,15 +1,22 @@
 //! `compose`: the built-in drafter. It writes a structured document from the
 //! blueprint, notes, todos and transcript excerpts without any model, the same
-//! document for the same input, and streams it in pieces like a model would (with an
-//! optional pause per piece to stand in for a slow one). The default provider, and
-//! the one that works offline.
+//! answer for the same input, and streams it in pieces like a model would (with an
+//! optional pause per piece to stand in for a slow one). It follows the revision
+//! contract a model follows: a first draft whole, later ones only the sections whose
+//! material changed since the last draft and that people did not edit meanwhile. The
+//! default provider, and the one that works offline.
 
 use super::chat::{ChatInput, ChatPrompt};
+use super::prompt::TRAILER_MARKER;
 use super::prompt::{
     ExcerptRef, Prompt, PromptInput, clip_to, count, estimate_tokens, one_line, priority_name,
     role_name, status_name,
 };
-use super::provider::{Deltas, Drafted, Provider, ProviderError, Reply, Usage, pause, send_delta};
+use super::provider::{
+    Deltas, Drafted, PreviewGate, Provider, ProviderError, Reply, Usage, parse_answer, pause,
+    send_delta,
+};
+use super::revision::{ADD_MARKER, REVISE_MARKER};
 use futures_util::future::BoxFuture;
 use protocol::blueprint::{self, BlueprintField};
 use protocol::entities::{ChatRole, TodoStatus};
@@ -37,25 +44,88 @@ impl Compose {
         Self { delay }
     }
 
-    /// The document for `input`, all at once. `prompt_tokens` goes into the usage,
-    /// which is otherwise estimated from the document.
+    /// The draft for `input`, all at once: [`Compose::answer`] applied to the
+    /// document. `prompt_tokens` goes into the usage; the completion tokens are the
+    /// answer's estimate.
     pub fn write(input: &PromptInput, prompt_tokens: usize) -> Drafted {
-        let markdown = document(input);
-        let sections = store::sections::outline(&markdown)
-            .into_iter()
-            .filter(|s| s.level == 2)
-            .map(|s| s.title)
-            .collect();
-        let usage = Usage {
+        let answer = Self::answer_text(input);
+        let mut drafted = parse_answer(&answer, &input.document, &[]);
+        drafted.usage = Usage {
             prompt_tokens: prompt_tokens as u64,
-            completion_tokens: estimate_tokens(&markdown) as u64,
+            completion_tokens: estimate_tokens(&answer) as u64,
         };
-        Drafted {
-            summary: summary(input),
-            markdown,
-            sections,
-            usage,
+        drafted
+    }
+
+    /// What compose answers, in the format the prompt asks a model for: the whole
+    /// document when it is empty; else each section whose material is new since the
+    /// last draft, under its marker, unless people edited it since (their text stands),
+    /// then the trailer.
+    pub fn answer_text(input: &PromptInput) -> String {
+        Self::answer_within(input, &[])
+    }
+
+    /// [`Compose::answer_text`] without revising the sections in `omitted` (those whose
+    /// text the prompt left out), as the prompt asks of a model.
+    pub fn answer_within(input: &PromptInput, omitted: &[String]) -> String {
+        let full = document(input);
+        let trailer = format!(
+            "{TRAILER_MARKER}\n{}\n",
+            serde_json::json!({"summary": summary(input)})
+        );
+        let current = store::sections::split(&input.document);
+        if !current.iter().any(|c| c.level > 0) {
+            return format!("{full}{trailer}");
         }
+        let edited = input.edited_sections();
+        let project = input.project_changed();
+        let notes = !input.new_notes().is_empty();
+        let todos = input.todos_changed();
+        let sources = !input.new_excerpts().is_empty();
+        let mut out = String::new();
+        // The last section of the full document that the current one has: where the
+        // next added sections go.
+        let mut after = String::new();
+        let mut adding = false;
+        for chunk in store::sections::split(&full) {
+            if chunk.level == 0 {
+                continue;
+            }
+            let touched = match chunk.title.as_str() {
+                _ if chunk.level == 1 => project,
+                "Notes" => notes,
+                "Next steps" => todos,
+                "Sources" => sources,
+                // Overview, the blueprint's fields, the open questions.
+                _ => project,
+            };
+            match current.iter().find(|c| c.key == chunk.key) {
+                Some(now) => {
+                    adding = false;
+                    after = chunk.key.clone();
+                    if touched
+                        && !edited.contains(&chunk.key)
+                        && !omitted.contains(&chunk.key)
+                        && now.text.trim_end() != chunk.text.trim_end()
+                    {
+                        let _ = writeln!(out, "{REVISE_MARKER} {} -->", chunk.key);
+                        let _ = writeln!(out, "{}\n", chunk.text.trim_end());
+                    }
+                }
+                None if touched => {
+                    // Consecutive added sections share one marker, so they keep their
+                    // order after the section they follow.
+                    if !adding {
+                        let _ = writeln!(out, "{ADD_MARKER} {after} -->");
+                        adding = true;
+                    }
+                    let _ = writeln!(out, "{}\n", chunk.text.trim_end());
+                }
+                None => adding = false,
+            }
+        }
+        out.push_str(&trailer);
+        out
     }
 }
 
@@ -86,8 +156,29 @@ impl Provider for Compose {
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Result<Drafted, ProviderError>> {
         Box::pin(async move {
-            let drafted = Self::write(input, prompt.tokens);
-            self.stream(&drafted.markdown, deltas, cancel).await?;
+            let answer = Self::answer_within(input, &prompt.omitted);
+            // The preview a model's answer would give: sections without their markers.
+            let mut gate = PreviewGate::default();
+            for piece in pieces(&answer, PIECE_CHARS) {
+                if !self.delay.is_zero() {
+                    pause(self.delay, cancel).await?;
+                } else if cancel.is_cancelled() {
+                    return Err(ProviderError::Cancelled);
+                }
+                let shown = gate.push(piece);
+                if !shown.is_empty() {
+                    send_delta(deltas, shown, cancel).await?;
+                }
+            }
+            let rest = gate.finish();
+            if !rest.is_empty() {
+                send_delta(deltas, rest, cancel).await?;
+            }
+            let mut drafted = parse_answer(&answer, &input.document, &prompt.omitted);
+            drafted.usage = Usage {
+                prompt_tokens: prompt.tokens as u64,
+                completion_tokens: estimate_tokens(&answer) as u64,
+            };
             Ok(drafted)
         })
     }
@@ -387,12 +478,23 @@ fn summary(input: &PromptInput) -> String {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::super::prompt::fixtures::input;
+    use super::super::prompt::fixtures::{at, input, note};
     use super::*;
+    use protocol::SessionId;
+
+    /// The fixture's input as a first draft: an empty document, never drafted.
+    fn first() -> PromptInput {
+        let mut input = input();
+        input.document.clear();
+        input.last_drafted = None;
+        input.since = None;
+        input.transcript_seen.clear();
+        input
+    }
 
     #[test]
     fn the_document_for_a_fixed_input() {
-        let drafted = Compose::write(&input(), 42);
+        let drafted = Compose::write(&first(), 42);
         insta::assert_snapshot!(drafted.markdown);
         assert_eq!(
             drafted.sections,
@@ -414,13 +516,66 @@ mod tests {
         assert_eq!(drafted.usage.prompt_tokens, 42);
         assert_eq!(
             drafted.usage.completion_tokens,
-            estimate_tokens(&drafted.markdown) as u64
+            estimate_tokens(&Compose::answer_text(&first())) as u64
         );
+    }
+
+    /// A first draft, then people edit a section, then a note arrives: the next draft
+    /// answers the Notes section alone, the edit and every other section stay byte for
+    /// byte; with nothing new after that, the answer is the trailer alone.
+    #[test]
+    fn a_later_draft_revises_only_what_the_new_material_touches() {
+        let v1 = Compose::write(&first(), 0).markdown;
+        let edited = v1.replace(
+            "The town council's planning committee.",
+            "The planning committee and the harbour trust.",
+        );
+        assert_ne!(edited, v1);
+        let mut later = input();
+        later.document = edited.clone();
+        later.last_drafted = Some(v1.clone());
+        later.since = Some(at(30));
+        later.transcript_seen = vec![(SessionId(uuid::Uuid::from_u128(3)), 9)];
+        later
+            .notes
+            .push(note(40, "The trust wants a 10-year lease."));
+
+        let answer = Compose::answer_text(&later);
+        assert!(
+            answer.starts_with("<!-- section: harbour-workshop/notes -->\n## Notes\n"),
+            "{answer}"
+        );
+        assert_eq!(answer.matches("<!--").count(), 1, "{answer}");
+        let drafted = Compose::write(&later, 0);
+        assert!(
+            drafted
+                .markdown
+                .contains("- The trust wants a 10-year lease.")
+        );
+        assert!(drafted.markdown.contains("the harbour trust."));
+        assert_eq!(drafted.touched, ["harbour-workshop/notes"]);
+        for chunk in store::sections::split(&edited) {
+            if chunk.key != "harbour-workshop/notes" {
+                assert!(drafted.markdown.contains(&chunk.text), "{}", chunk.key);
+            }
+        }
+        assert!(
+            drafted.usage.completion_tokens * 4 < estimate_tokens(&drafted.markdown) as u64,
+            "a revision costs a fraction of the document"
+        );
+
+        let mut quiet = later.clone();
+        quiet.document = drafted.markdown.clone();
+        quiet.last_drafted = Some(drafted.markdown.clone());
+        quiet.since = Some(at(50));
+        let answer = Compose::answer_text(&quiet);
+        assert!(answer.starts_with("---DRAFTLINE---\n"), "{answer}");
+        assert_eq!(Compose::write(&quiet, 0).markdown, drafted.markdown);
     }
 
     #[test]
     fn an_empty_project_still_has_its_structure() {
-        let mut input = input();
+        let mut input = first();
         input.project.blueprint.clear();
         input.project.description.clear();
         input.todos.clear();
@@ -446,7 +601,7 @@ mod tests {
 
     #[test]
     fn field_values_cannot_add_sections() {
-        let mut input = input();
+        let mut input = first();
         input.project.blueprint.insert(
             BlueprintField::Outline,
             "# Part one\n## Part two\n```\n# in code".into(),

@@ -396,7 +396,11 @@ mod tests {
     /// because the draft rewrote it as well.
     #[test]
     fn a_persons_edit_during_a_draft_survives() {
-        let before = input();
+        // Whole documents, as first drafts of the two inputs.
+        let mut before = input();
+        before.document.clear();
+        before.last_drafted = None;
+        before.since = None;
         let base = Compose::write(&before, 0).markdown;
 
         let edited = base.replace(

@@ -14,13 +14,14 @@ pub mod narrate;
 pub mod openai;
 pub mod prompt;
 pub mod provider;
+pub mod revision;
 
 pub use chat::{ChatInput, ChatPrompt, ChatTurn, build as build_chat_prompt};
 pub use compose::Compose;
 pub use config::{ModelConfig, ModelConfigError, ModelKind};
 pub use merge::{Merged, merge};
 pub use narrate::narration;
-pub use openai::{OpenAi, OpenAiConfig};
+pub use openai::{LimitField, OpenAi, OpenAiConfig};
 pub use prompt::{Excerpt, Prompt, PromptInput, build as build_prompt, estimate_tokens};
 pub use provider::{
     DELTA_CHANNEL_CAPACITY, Deltas, Drafted, Provider, ProviderError, Reply, Usage, delta_channel,

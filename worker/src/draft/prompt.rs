@@ -1,22 +1,27 @@
 //! The prompt builder: a pure function from what a draft job loaded (project,
-//! blueprint, todos, notes, transcript excerpts, the document's outline) to the
-//! `{system, user, tokens}` package sent to a model, trimmed to a token budget.
+//! blueprint, todos, notes, transcript excerpts, the current document section by section,
+//! and when it was last drafted) to the `{system, user, tokens}` package sent to a model,
+//! trimmed to a token budget. The model revises: it sees the document and the material
+//! new since its last draft, and answers only the sections that change (`revision`).
 
 use chrono::{DateTime, Utc};
+use protocol::SessionId;
 use protocol::blueprint::{self, Blueprint, BlueprintField};
 use protocol::entities::{
-    Note, Priority, Project, Section, Todo, TodoStatus, TranscriptItem, TranscriptRole, Urgency,
+    Note, Priority, Project, Todo, TodoStatus, TranscriptItem, TranscriptRole, Urgency,
 };
 use std::cmp::Reverse;
 use std::fmt::Write as _;
+use store::sections::Chunk;
 
 /// The line that separates the document from the JSON trailer in a model's answer.
 pub const TRAILER_MARKER: &str = "---DRAFTLINE---";
 
-/// The default prompt budget in estimated tokens: room for a few thousand words of
-/// context while leaving most of a small model's context window (8k for the smallest
-/// OpenAI-compatible models we expect behind `OPENAI_BASE_URL`) to the answer.
-pub const DEFAULT_TOKEN_BUDGET: usize = 6_000;
+/// The default prompt budget in estimated tokens, what `ModelConfig::prompt_budget`
+/// derives from the default context (8,192 tokens, the smallest window we expect behind
+/// `OPENAI_BASE_URL`) less the default completion limit (2,048) and a tenth for the
+/// estimate's error.
+pub const DEFAULT_TOKEN_BUDGET: usize = 5_529;
 
 /// Characters per token for the estimate: OpenAI's rule of thumb for English text
 /// ("one token is about four characters").
@@ -30,33 +35,44 @@ const MAX_ITEM_CHARS: usize = 2_000;
 /// What the model is asked to do. It does not depend on the job, so providers that
 /// cache prompt prefixes can reuse it across jobs.
 const SYSTEM: &str = "\
-You are Draftline's drafter. You write one document together with the people of a \
-project, from what they told a voice assistant and what they wrote down, and you revise \
-it as the conversation goes on.
+You are Draftline's drafter. You keep one document up to date together with the people \
+of a project, from what they told a voice assistant and what they wrote down.
 
-Answer with the whole document in Markdown, in this order:
+You get the project's blueprint and todos, the current document section by section \
+(each section under a line `<!-- section: KEY -->` naming its key), and the material \
+that is new since the document was last drafted. Revise the document with the new \
+material:
+- Answer only the sections the new material changes, and the sections you add. Every \
+section you leave out of your answer stays exactly as it is, so never repeat one \
+unchanged.
+- Start each section you change with its line `<!-- section: KEY -->` (the key as given), \
+then its heading line as it is, then its whole new text. People wrote or edited parts of \
+the document: keep their words unless the new material contradicts them.
+- Start each section you add with a line `<!-- new after: KEY -->` naming the section it \
+follows, then its heading (`## Title`) and its text.
+- Do not revise a section whose text was left out of the prompt.
+- Start your answer with the first `<!--` line. No preamble, no code fence around the \
+answer, no comment on what you did.
+
+When the document is empty, write it whole instead (no `<!--` lines), in this order:
 1. A title line: `# ` and the project's name.
 2. `## Overview`: what the document is about and why, in a short paragraph (the \
 blueprint's Summary field feeds this section rather than one of its own).
 3. One `##` section per filled blueprint field, in the order the blueprint lists them, \
-titled with the field's name exactly as given (for example `## Goals & momentum`). Leave \
-out fields that are not filled.
-4. `## Open questions`: what is still missing or unclear, as a list; start from the \
-missing blueprint fields.
-5. `## Next steps`: the open todos and whatever else should happen next, most \
-important first, as a list.
+titled with the field's name exactly as given (for example `## Goals & momentum`).
+4. `## Open questions`: what is still missing or unclear, as a list.
+5. `## Next steps`: the open todos and whatever else should happen next, as a list.
 6. `## Sources`: the transcript excerpts you drew on, each quoted as `> quote` followed \
 by the speaker and the item id.
+Later material goes into the section it belongs to, or a new one in that spirit.
 
-Keep the headings the current document already uses where they still fit, so that \
-people's edits stay matched to their sections. Use only what the context gives you: do \
-not invent facts, names or numbers. Write in the voice the blueprint asks for, if it \
-names one.
+Use only what the material and the document say: do not invent facts, names or \
+numbers. Write in the voice the blueprint asks for, if it names one.
 
-After the document, write a line containing only `---DRAFTLINE---`, then one line of \
-JSON and nothing after it:
-{\"summary\": \"<one sentence on the document as it now stands>\", \"sections\": \
-[\"<each ## section title, in order>\"]}
+After the last section, write a line containing only `---DRAFTLINE---`, then one line \
+of JSON and nothing after it:
+{\"summary\": \"<one sentence on the whole document as it now stands>\"}
+When nothing needs to change, answer only that line and the JSON.
 ";
 
 /// A transcript item a job names (by a message pointer or an anchor), with the words
@@ -83,8 +99,17 @@ pub struct PromptInput {
     pub recent: Vec<TranscriptItem>,
     /// The document's summary before this draft (empty for a new document).
     pub previous_summary: String,
-    /// The current document's headings (`store::sections::outline`).
-    pub outline: Vec<Section>,
+    /// The current document: what the draft revises.
+    pub document: String,
+    /// The document as the last draft left it, to tell which sections people edited
+    /// since (`None`: never drafted, or that version is gone).
+    pub last_drafted: Option<String>,
+    /// When the material of the last draft was read: notes, todos and blueprint changes
+    /// after it are new (`None`: never drafted, everything is new).
+    pub since: Option<DateTime<Utc>>,
+    /// The last transcript item (by `seq`) of each session the last draft saw; later
+    /// items are new. A session not listed is new throughout.
+    pub transcript_seen: Vec<(SessionId, i64)>,
     /// What the update should cover (`queue_draft_update`'s `summary`).
     pub summary: Option<String>,
     pub urgency: Urgency,
@@ -99,6 +124,9 @@ pub struct Prompt {
     pub user: String,
     /// The estimated tokens of `system` and `user` together.
     pub tokens: usize,
+    /// Keys of the sections whose text was left out to fit the budget: the answer may
+    /// not revise them.
+    pub omitted: Vec<String>,
 }
 
 /// Which blueprint a draft is made from.
@@ -128,7 +156,10 @@ impl PromptInput {
             pinned: Vec::new(),
             recent: Vec::new(),
             previous_summary: String::new(),
-            outline: Vec::new(),
+            document: String::new(),
+            last_drafted: None,
+            since: None,
+            transcript_seen: Vec::new(),
             summary: None,
             urgency: Urgency::Normal,
             token_budget: DEFAULT_TOKEN_BUDGET,
@@ -192,6 +223,77 @@ impl PromptInput {
     }
 }
 
+impl PromptInput {
+    /// Whether something dated `at` came after the last draft read its material.
+    fn is_new(&self, at: DateTime<Utc>) -> bool {
+        self.since.is_none_or(|since| at > since)
+    }
+
+    /// Whether the project (its blueprint, name or description) changed since the last
+    /// draft.
+    pub fn project_changed(&self) -> bool {
+        self.is_new(self.project.updated_at)
+    }
+
+    /// The notes written or edited since the last draft, oldest first.
+    pub fn new_notes(&self) -> Vec<&Note> {
+        let mut notes: Vec<&Note> = self
+            .notes
+            .iter()
+            .filter(|n| self.is_new(n.updated_at))
+            .collect();
+        notes.sort_by_key(|n| (n.created_at, n.id));
+        notes
+    }
+
+    /// Whether a todo was added or changed since the last draft.
+    pub fn todos_changed(&self) -> bool {
+        self.todos.iter().any(|t| self.is_new(t.updated_at))
+    }
+
+    /// Whether `item` came after the last item the last draft saw of its session.
+    fn item_is_new(&self, item: &TranscriptItem) -> bool {
+        self.transcript_seen
+            .iter()
+            .find(|(session, _)| *session == item.session_id)
+            .is_none_or(|(_, seq)| item.seq > *seq)
+    }
+
+    /// The excerpts the draft works from: those the job names, and the recent items
+    /// that came after the last draft. Oldest first.
+    pub fn new_excerpts(&self) -> Vec<ExcerptRef<'_>> {
+        self.excerpts()
+            .into_iter()
+            .filter(|e| e.pinned || self.item_is_new(e.item))
+            .collect()
+    }
+
+    /// Keys of the sections whose text people changed since the last draft wrote them
+    /// (all of them when the document was never drafted).
+    pub fn edited_sections(&self) -> Vec<String> {
+        let chunks = store::sections::split(&self.document);
+        let Some(last) = &self.last_drafted else {
+            return chunks
+                .into_iter()
+                .filter(|c| c.level > 0)
+                .map(|c| c.key)
+                .collect();
+        };
+        let before = store::sections::split(last);
+        chunks
+            .into_iter()
+            .filter(|c| c.level > 0)
+            .filter(|c| {
+                before
+                    .iter()
+                    .find(|b| b.key == c.key)
+                    .is_none_or(|b| b.text.trim_end() != c.text.trim_end())
+            })
+            .map(|c| c.key)
+            .collect()
+    }
+}
+
 /// The blueprint a project's drafts and chat replies are made from: the committed one
 /// once one was committed and it says something; until then the draft being filled
 /// during intake.
@@ -238,27 +340,39 @@ fn same_item(a: &TranscriptItem, b: &TranscriptItem) -> bool {
 
 /// Builds the prompt for `input`, trimmed to `input.token_budget`.
 ///
-/// When the prompt is over budget, context goes in this order, oldest first within
-/// each kind: the recent transcript items (background the job did not ask for), then
-/// the notes, then the pinned excerpts (what the assistant pointed the draft at, so
-/// they are kept longest). The project, the blueprint, its gaps, the todos and the
-/// outline are never trimmed: without them there is no document to write. What was
-/// left out is said in the prompt, so the model knows its context is partial.
+/// When the prompt is over budget, context goes in this order: the new recent
+/// transcript items, oldest first (background the job did not ask for), then the new
+/// notes, oldest first, then the text of the document's sections, longest first (each
+/// keeps its heading, and the answer may not revise it), then the pinned excerpts
+/// (what the assistant pointed the draft at, so they are kept longest). The project,
+/// the blueprint, its gaps, the todos and the document's headings are never trimmed.
+/// What was left out is said in the prompt, so the model knows its context is partial.
 pub fn build(input: &PromptInput) -> Prompt {
     let system = SYSTEM.to_owned();
     let system_tokens = estimate_tokens(&system);
-    let excerpts = input.excerpts();
-    let notes = input.notes_by_age();
+    let excerpts = input.new_excerpts();
+    let notes = input.new_notes();
+    let sections: Vec<Chunk> = store::sections::split(&input.document)
+        .into_iter()
+        .filter(|c| !c.text.trim().is_empty())
+        .collect();
 
-    // Kept items as flags, dropped in the documented order until the estimate fits.
-    let mut keep_excerpt = vec![true; excerpts.len()];
-    let mut keep_note = vec![true; notes.len()];
+    let mut keep = Keep {
+        excerpt: vec![true; excerpts.len()],
+        note: vec![true; notes.len()],
+        section: vec![true; sections.len()],
+    };
+    let mut by_length: Vec<usize> = (0..sections.len())
+        .filter(|i| sections[*i].level > 0)
+        .collect();
+    by_length.sort_by_key(|i| (Reverse(sections[*i].text.len()), *i));
     let drop_order: Vec<Trim> = excerpts
         .iter()
         .enumerate()
         .filter(|(_, e)| !e.pinned)
         .map(|(i, _)| Trim::Excerpt(i))
         .chain((0..notes.len()).map(Trim::Note))
+        .chain(by_length.into_iter().map(Trim::Section))
         .chain(
             excerpts
                 .iter()
@@ -268,28 +382,40 @@ pub fn build(input: &PromptInput) -> Prompt {
         )
         .collect();
     // Rendering again after each drop is quadratic in the items, which is fine for the
-    // tens of notes and excerpts a job loads, and keeps the estimate exact.
+    // tens of notes, excerpts and sections a job loads, and keeps the estimate exact.
     let mut next_drop = drop_order.into_iter();
     loop {
-        let user = render_user(input, &excerpts, &keep_excerpt, &notes, &keep_note);
+        let context = Context {
+            excerpts: &excerpts,
+            notes: &notes,
+            sections: &sections,
+            keep: &keep,
+        };
+        let user = render_user(input, &context);
         let tokens = system_tokens + estimate_tokens(&user);
-        if tokens <= input.token_budget {
-            return Prompt {
-                system,
-                user,
-                tokens,
-            };
-        }
-        match next_drop.next() {
-            Some(Trim::Excerpt(i)) => keep_excerpt[i] = false,
-            Some(Trim::Note(i)) => keep_note[i] = false,
-            // Nothing left to trim: the fixed context alone is over budget. Send it
-            // anyway; the budget is an estimate and the model's window is larger.
+        let drop = if tokens <= input.token_budget {
+            None
+        } else {
+            next_drop.next()
+        };
+        match drop {
+            Some(Trim::Excerpt(i)) => keep.excerpt[i] = false,
+            Some(Trim::Note(i)) => keep.note[i] = false,
+            Some(Trim::Section(i)) => keep.section[i] = false,
+            // Within budget, or nothing left to trim: the fixed context alone is over
+            // budget. Send it anyway; the budget is an estimate with a margin.
             None => {
+                let omitted = sections
+                    .iter()
+                    .zip(&keep.section)
+                    .filter(|(_, k)| !**k)
+                    .map(|(c, _)| c.key.clone())
+                    .collect();
                 return Prompt {
                     system,
                     user,
                     tokens,
+                    omitted,
                 };
             }
         }
@@ -299,15 +425,24 @@ pub fn build(input: &PromptInput) -> Prompt {
 enum Trim {
     Excerpt(usize),
     Note(usize),
+    Section(usize),
 }
 
-fn render_user(
-    input: &PromptInput,
-    excerpts: &[ExcerptRef<'_>],
-    keep_excerpt: &[bool],
-    notes: &[&Note],
-    keep_note: &[bool],
-) -> String {
+/// Which pieces of trimmable context are kept.
+struct Keep {
+    excerpt: Vec<bool>,
+    note: Vec<bool>,
+    section: Vec<bool>,
+}
+
+struct Context<'a> {
+    excerpts: &'a [ExcerptRef<'a>],
+    notes: &'a [&'a Note],
+    sections: &'a [Chunk],
+    keep: &'a Keep,
+}
+
+fn render_user(input: &PromptInput, cx: &Context<'_>) -> String {
     let mut out = String::new();
     let project = &input.project;
 
@@ -318,11 +453,20 @@ fn render_user(
     }
 
     let (bp, source) = input.blueprint();
+    let changed = if input.since.is_none() {
+        ""
+    } else if input.project_changed() {
+        ", changed since the last draft"
+    } else {
+        ", unchanged since the last draft"
+    };
     match source {
         BlueprintSource::Committed { version } => {
-            let _ = writeln!(out, "\n# Blueprint (committed, version {version})");
+            let _ = writeln!(out, "\n# Blueprint (committed, version {version}{changed})");
         }
-        BlueprintSource::Draft => out.push_str("\n# Blueprint (draft, not yet committed)\n"),
+        BlueprintSource::Draft => {
+            let _ = writeln!(out, "\n# Blueprint (draft, not yet committed{changed})");
+        }
     }
     let filled = input.filled_fields();
     if filled.is_empty() {
@@ -356,12 +500,29 @@ fn render_user(
         if !todo.details.trim().is_empty() {
             let _ = write!(out, ": {}", clip(&one_line(&todo.details)));
         }
+        if input.since.is_some() && input.is_new(todo.updated_at) {
+            out.push_str(" (new or changed since the last draft)");
+        }
         out.push('\n');
     }
 
-    if !notes.is_empty() {
-        out.push_str("\n# Notes (oldest first)\n");
-        let dropped = keep_note.iter().filter(|k| !**k).count();
+    render_document(input, cx, &mut out);
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+
+    match input.since {
+        Some(since) => {
+            let _ = writeln!(out, "\n# New since the last draft ({})", timestamp(since));
+        }
+        None => out.push_str("\n# Material (the document was never drafted)\n"),
+    }
+    if cx.notes.is_empty() && cx.excerpts.is_empty() {
+        out.push_str("No new notes or transcript excerpts.\n");
+    }
+    if !cx.notes.is_empty() {
+        out.push_str("## Notes (oldest first)\n");
+        let dropped = cx.keep.note.iter().filter(|k| !**k).count();
         if dropped > 0 {
             let _ = writeln!(
                 out,
@@ -369,7 +530,7 @@ fn render_user(
                 count(dropped, "older note", "older notes")
             );
         }
-        for (note, _) in notes.iter().zip(keep_note).filter(|(_, k)| **k) {
+        for (note, _) in cx.notes.iter().zip(&cx.keep.note).filter(|(_, k)| **k) {
             let _ = write!(out, "- {}", timestamp(note.created_at));
             if !note.tags.is_empty() {
                 let _ = write!(out, " [{}]", note.tags.join(", "));
@@ -377,10 +538,9 @@ fn render_user(
             let _ = writeln!(out, ": {}", clip(&one_line(&note.body)));
         }
     }
-
-    if !excerpts.is_empty() {
-        out.push_str("\n# Transcript excerpts (oldest first)\n");
-        let dropped = keep_excerpt.iter().filter(|k| !**k).count();
+    if !cx.excerpts.is_empty() {
+        out.push_str("## Transcript excerpts (oldest first)\n");
+        let dropped = cx.keep.excerpt.iter().filter(|k| !**k).count();
         if dropped > 0 {
             let _ = writeln!(
                 out,
@@ -388,7 +548,12 @@ fn render_user(
                 count(dropped, "excerpt", "excerpts")
             );
         }
-        for (e, _) in excerpts.iter().zip(keep_excerpt).filter(|(_, k)| **k) {
+        for (e, _) in cx
+            .excerpts
+            .iter()
+            .zip(&cx.keep.excerpt)
+            .filter(|(_, k)| **k)
+        {
             let _ = write!(
                 out,
                 "- {}, {}, item `{}`",
@@ -406,22 +571,6 @@ fn render_user(
         }
     }
 
-    out.push_str("\n# Current document\n");
-    if input.previous_summary.trim().is_empty() {
-        out.push_str("Summary: none yet.\n");
-    } else {
-        let _ = writeln!(out, "Summary: {}", one_line(&input.previous_summary));
-    }
-    if input.outline.is_empty() {
-        out.push_str("The document is empty.\n");
-    } else {
-        out.push_str("Sections:\n");
-        for section in &input.outline {
-            let indent = "  ".repeat(usize::from(section.level.saturating_sub(1)));
-            let _ = writeln!(out, "{indent}- {}", one_line(&section.title));
-        }
-    }
-
     out.push_str("\n# This update\n");
     let _ = writeln!(out, "Urgency: {}", urgency_name(input.urgency));
     match input
@@ -433,10 +582,62 @@ fn render_user(
         Some(hint) => {
             let _ = writeln!(out, "Focus: {}", one_line(hint));
         }
-        None => out.push_str("Focus: whatever changed since the last draft.\n"),
+        None => out.push_str("Focus: whatever the new material changes.\n"),
     }
-    out.push_str("Write the whole updated document now.\n");
+    if cx.sections.iter().any(|c| c.level > 0) {
+        out.push_str("Answer the sections you change or add, then the trailer.\n");
+    } else {
+        out.push_str("The document is empty: write it whole, then the trailer.\n");
+    }
     out
+}
+
+/// The current document, each section under its key line; sections over budget keep
+/// only their heading.
+fn render_document(input: &PromptInput, cx: &Context<'_>, out: &mut String) {
+    out.push_str("\n# Current document\n");
+    if input.previous_summary.trim().is_empty() {
+        out.push_str("Summary: none yet.\n");
+    } else {
+        let _ = writeln!(out, "Summary: {}", one_line(&input.previous_summary));
+    }
+    if !cx.sections.iter().any(|c| c.level > 0) {
+        out.push_str("The document is empty.\n");
+        return;
+    }
+    let edited = input.edited_sections();
+    if input.last_drafted.is_some() && !edited.is_empty() {
+        let _ = writeln!(
+            out,
+            "People edited these sections since the last draft; keep their words: {}",
+            edited.join(", ")
+        );
+    }
+    let omitted = cx.keep.section.iter().filter(|k| !**k).count();
+    if omitted > 0 {
+        let _ = writeln!(
+            out,
+            "({} left out to fit the prompt; do not revise those.)",
+            count(omitted, "section's text is", "sections' texts are")
+        );
+    }
+    out.push('\n');
+    for (chunk, keep) in cx.sections.iter().zip(&cx.keep.section) {
+        if chunk.level == 0 {
+            // Text before the first heading belongs to no section: shown, not revisable.
+            out.push_str(chunk.text.trim_end());
+            out.push_str("\n\n");
+            continue;
+        }
+        let _ = writeln!(out, "<!-- section: {} -->", chunk.key);
+        if *keep {
+            out.push_str(chunk.text.trim_end());
+            out.push_str("\n\n");
+        } else {
+            let heading = chunk.text.lines().next().unwrap_or_default();
+            let _ = writeln!(out, "{heading}\n(text left out to fit the prompt)\n");
+        }
+    }
 }
 
 /// `text` on one line: runs of whitespace (newlines included) become one space, so a
@@ -649,20 +850,14 @@ pub(crate) mod fixtures {
             ),
         ];
         input.previous_summary = "A first outline of the workshop proposal.".into();
-        input.outline = vec![
-            Section {
-                key: "harbour-workshop".into(),
-                title: "Harbour Workshop".into(),
-                level: 1,
-            },
-            Section {
-                key: "harbour-workshop/overview".into(),
-                title: "Overview".into(),
-                level: 2,
-            },
-        ];
+        input.document = "# Harbour Workshop\n\n## Overview\n\nA community workshop in the old harbour warehouse.\n".into();
         input.summary = Some("Add the people involved and the learning goal.".into());
         input.urgency = Urgency::High;
+        // Drafted at minute 4 from the transcript up to item 7: note 5 and items 8 and
+        // 9 are new, the pinned item 7 is shown because the job names it.
+        input.last_drafted = Some(input.document.clone());
+        input.since = Some(at(4));
+        input.transcript_seen = vec![(SessionId(id(3)), 7)];
         input
     }
 }
@@ -707,11 +902,9 @@ mod tests {
         input.project.blueprint_version = 0;
         assert_eq!(input.blueprint().1, BlueprintSource::Draft);
         let user = build(&input).user;
-        assert!(
-            user.contains(
-                "# Blueprint (draft, not yet committed)\n## Outline\nIntro, plan, budget\n"
-            )
-        );
+        assert!(user.contains(
+            "# Blueprint (draft, not yet committed, unchanged since the last draft)\n## Outline\nIntro, plan, budget\n"
+        ), "{user}");
         assert!(!user.contains("Warm but precise"));
 
         // A committed blueprint with nothing in it does not hide the draft either.
@@ -840,6 +1033,64 @@ mod tests {
         assert!(!prompt.user.contains("pinned 3 "));
         assert!(prompt.user.contains("Warm but precise."));
         assert!(prompt.user.contains("Get a fire safety quote"));
+    }
+
+    #[test]
+    fn over_budget_the_longest_sections_lose_their_text_before_pinned_excerpts() {
+        let mut input = input();
+        let long = "A long chapter. ".repeat(200);
+        input.document = format!(
+            "# Harbour Workshop\n\n## Overview\n\nShort.\n\n## History\n\n{long}\n\n## Plan\n\nBuild it.\n"
+        );
+        let full = budget_for(&input);
+        let prompt = build(&PromptInput {
+            token_budget: full - 300,
+            ..input.clone()
+        });
+        assert_eq!(prompt.omitted, ["harbour-workshop/history"]);
+        assert!(prompt.user.contains(
+            "<!-- section: harbour-workshop/history -->\n## History\n(text left out to fit the prompt)\n"
+        ));
+        assert!(
+            prompt
+                .user
+                .contains("<!-- section: harbour-workshop/plan -->\n## Plan\n\nBuild it.\n")
+        );
+        assert!(
+            prompt
+                .user
+                .contains("(1 section's text is left out to fit the prompt; do not revise those.)")
+        );
+        assert!(
+            prompt.user.contains("young people can learn a trade"),
+            "pinned kept"
+        );
+        assert!(!prompt.user.contains("A long chapter."));
+    }
+
+    #[test]
+    fn only_material_new_since_the_last_draft_is_offered() {
+        let mut input = input();
+        input.since = Some(at(6));
+        let user = build(&input).user;
+        assert!(user.contains("# New since the last draft (2025-03-04 10:06 UTC)"));
+        assert!(!user.contains("Renovation estimate"), "note 5 is older");
+        assert!(user.contains("item `item_8`") && user.contains("item `item_7` (pinned)"));
+        input.transcript_seen = vec![(protocol::SessionId(uuid::Uuid::from_u128(3)), 9)];
+        input.pinned.clear();
+        let user = build(&input).user;
+        assert!(
+            user.contains("No new notes or transcript excerpts."),
+            "{user}"
+        );
+        // People edited Overview since the last draft: the model is told to keep it.
+        input.document = input
+            .document
+            .replace("community workshop", "shared workshop");
+        let user = build(&input).user;
+        assert!(user.contains(
+            "People edited these sections since the last draft; keep their words: harbour-workshop/overview"
+        ));
     }
 
     #[test]

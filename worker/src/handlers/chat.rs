@@ -39,7 +39,12 @@ impl ChatReply {
         Self {
             provider,
             batching: Batching::of(config),
-            token_budget: config.model.prompt_tokens,
+            // `builtin` checked the budget before; the default stands in for a config
+            // that was never checked.
+            token_budget: config
+                .model
+                .prompt_budget()
+                .unwrap_or(crate::draft::prompt::DEFAULT_TOKEN_BUDGET),
         }
     }
 

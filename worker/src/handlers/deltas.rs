@@ -1,8 +1,10 @@
 //! Streaming a model's text to a project as batched events (`draft.delta`,
-//! `chat.delta`): a batch goes out when it holds `chars` characters or `interval` has
-//! passed since its first piece (DESIGN.md: at most every 250 ms or 500 characters), and
-//! what is left when the stream ends. A failed publish is only logged: deltas are a
-//! preview; the stored result is what counts.
+//! `chat.delta`): the first piece goes out as soon as it exists (people should see the
+//! first words at once, not a batch window later); after it a batch goes out when it
+//! holds `chars` characters or `interval` has passed since its first piece (DESIGN.md:
+//! at most every 250 ms or 500 characters), and what is left when the stream ends. A
+//! failed publish is only logged: deltas are a preview; the stored result is what
+//! counts.
 
 use crate::handler::JobContext;
 use protocol::ProjectId;
@@ -52,7 +54,8 @@ pub async fn publish(
                     }
                     batch_chars += piece.chars().count();
                     batch.push_str(&piece);
-                    (false, batch_chars >= batching.chars)
+                    let first = seq == 0 && !batch.is_empty();
+                    (false, first || batch_chars >= batching.chars)
                 }
             },
             () = until(deadline) => (false, true),

@@ -1,5 +1,7 @@
 //! Failures: retries with backoff up to `max_attempts`, permanent errors, unknown kinds,
-//! expired leases reclaimed and fenced, and an admin cancel stopping a running job.
+//! typed failures (public message and error id stored, detail only logged, a cause's
+//! own retry pause honoured), expired leases reclaimed and fenced, and an admin cancel
+//! stopping a running job.
 
 use crate::support::*;
 use protocol::JobId;
@@ -10,7 +12,21 @@ use std::time::{Duration, Instant};
 use store::jobs::lifecycle::{self, Lease, NewJob};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use worker::{Done, JobError, Registry, SchedulerConfig, WorkerConfig};
+use worker::{Done, Failure, JobError, Registry, SchedulerConfig, WorkerConfig};
+
+/// The stored error: `message`, then the error id the log line carries.
+fn assert_public(error: Option<&str>, message: &str) {
+    let error = error.unwrap_or_default();
+    let id = error
+        .strip_prefix(message)
+        .and_then(|rest| rest.strip_prefix(" (error "))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{error:?} is not {message:?} with an error id"));
+    assert!(
+        id.len() == 8 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{error:?}"
+    );
+}
 
 /// Fails retryably until it has run `failures` times, then succeeds.
 fn flaky(failures: usize, runs: Arc<AtomicUsize>) -> Registry {
@@ -123,11 +139,8 @@ async fn retries_pause_by_the_backoff_and_then_the_job_fails() {
     let failed = settled(&env, job.id, Duration::from_secs(10)).await;
     assert_eq!(failed.status, JobStatus::Failed);
     assert_eq!(failed.attempts, 3);
-    assert_eq!(
-        failed.error.as_deref(),
-        Some("flaky 3"),
-        "the last error is kept"
-    );
+    // The last error is kept.
+    assert_public(failed.error.as_deref(), "flaky 3");
     assert!(failed.completed_at.is_some());
     // Nothing runs it again.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -199,7 +212,7 @@ async fn a_permanent_error_fails_at_once() {
     let failed = settled(&env, job.id, Duration::from_secs(10)).await;
     assert_eq!(failed.status, JobStatus::Failed);
     assert_eq!(failed.attempts, 1);
-    assert_eq!(failed.error.as_deref(), Some("bad payload"));
+    assert_public(failed.error.as_deref(), "bad payload");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(env.statuses(job.id).await, ["queued", "running", "failed"]);
@@ -208,6 +221,56 @@ async fn a_permanent_error_fails_at_once() {
     stop_scheduler.cancel();
     worker.await.unwrap();
     scheduler.await.unwrap();
+}
+
+/// A typed failure (a provider's rate limit) is stored as its public message with an
+/// error id, never its detail, and the next attempt waits for the cause's own pause
+/// when that is longer than the backoff.
+#[tokio::test]
+async fn a_typed_failure_shows_its_public_message_and_waits_its_retry_after() {
+    let env = Env::new().await;
+    let registry = Registry::new().register(
+        "test.limited",
+        FnHandler(move |_cx| async {
+            Err::<Done, _>(JobError::Failed(Failure {
+                public: "the model provider is rate limiting requests".into(),
+                detail: "HTTP 429: org-secret-42 is over its tokens per minute".into(),
+                retryable: true,
+                retry_after: Some(Duration::from_secs(20)),
+            }))
+        }),
+    );
+    let config = WorkerConfig {
+        backoff_ms: vec![50],
+        ..fast_config()
+    };
+    let (stop, worker) = env.worker(config, registry);
+    let job = env.enqueue(job("test.limited")).await;
+    let retrying = env
+        .wait_for(job.id, Duration::from_secs(10), |j| {
+            j.status == JobStatus::Queued && j.attempts == 1
+        })
+        .await;
+    assert_public(
+        retrying.error.as_deref(),
+        "the model provider is rate limiting requests",
+    );
+    assert!(!retrying.error.unwrap_or_default().contains("org-secret-42"));
+    let wait = retrying.run_after - chrono::Utc::now();
+    assert!(
+        wait > chrono::Duration::seconds(15),
+        "the retry waits for Retry-After, not the 50 ms backoff: {wait}"
+    );
+    let events = env.events(job.id).await;
+    assert!(
+        events.iter().all(|e| !e
+            .data
+            .as_ref()
+            .is_some_and(|d| d.to_string().contains("org-secret-42"))),
+        "{events:?}"
+    );
+    stop.cancel();
+    worker.await.unwrap();
 }
 
 #[tokio::test]
