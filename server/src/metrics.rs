@@ -33,7 +33,8 @@ pub const TOKENS_EXPIRED: &str = "draftline_tokens_expired_total";
 pub const EVENTS_DELIVERED: &str = "draftline_events_delivered_total";
 /// Events published by this process, by `kind`.
 pub const EVENTS_PUBLISHED: &str = "draftline_events_published_total";
-/// Events that could not be published (Redis unavailable); Postgres has the change.
+/// Publishes of a project's outbox rows that failed or timed out (Redis unavailable);
+/// the rows stay in the outbox and the relay publishes them later.
 pub const EVENTS_LOST: &str = "draftline_events_publish_failures_total";
 /// Local subscribers (WebSocket and SSE) over all topics.
 pub const SUBSCRIBERS: &str = "draftline_subscribers";
