@@ -1,0 +1,249 @@
+//! Dependencies failing and coming back, against real processes: a private
+//! `redis-server` killed and restarted mid-run, Postgres connections terminated. Each
+//! test counts what users would see afterwards: answers in time, every committed change
+//! delivered once by offset, every job completed once, no acknowledged write lost.
+
+use crate::drafting::Jobs;
+use crate::support::*;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// How long a tool call may take while a dependency is down (the issue: "within a second
+/// or two"); generous over the ~1 s the Redis timeouts allow, so a loaded machine does
+/// not fail the test.
+const OUTAGE_ANSWER: Duration = Duration::from_millis(2_500);
+/// How long the system gets to deliver everything once the dependency is back.
+const CATCH_UP: Duration = Duration::from_secs(60);
+
+/// A client subscribed to the project's topic; answers it and the offset it starts after.
+async fn subscriber(server: &TestServer, project: &str) -> (Client, Value) {
+    let mut client = server.connect("alice").await;
+    let reply = client
+        .request(json!({"type": "subscribe", "topic": format!("project:{project}")}))
+        .await;
+    assert_eq!(reply["type"], "subscribed", "{reply}");
+    (client, reply)
+}
+
+/// What a subscriber received, checked as it arrives: one epoch, offsets consecutive
+/// from where it subscribed (no gap, no repeat).
+struct Received {
+    epoch: Value,
+    last: u64,
+    events: Vec<Value>,
+}
+
+impl Received {
+    fn new(subscribed: &Value) -> Self {
+        Self {
+            epoch: subscribed["epoch"].clone(),
+            last: subscribed["offset"].as_u64().unwrap(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Reads events until `done` holds over all received so far, or fails after
+    /// [`CATCH_UP`].
+    async fn until(&mut self, ws: &mut Ws, done: impl Fn(&[Value]) -> bool) {
+        let deadline = Instant::now() + CATCH_UP;
+        while !done(&self.events) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(message) = ws.recv_within(left).await else {
+                let kinds: Vec<&Value> = self.events.iter().map(|e| &e["kind"]).collect();
+                panic!("not everything arrived in time; got {kinds:?}");
+            };
+            if message["type"] != "event" {
+                continue;
+            }
+            assert_eq!(message["epoch"], self.epoch, "one epoch: {message}");
+            let offset = message["offset"].as_u64().unwrap();
+            assert_eq!(offset, self.last + 1, "no gap, no repeat: {message}");
+            self.last = offset;
+            self.events.push(message["event"].clone());
+        }
+    }
+
+    /// The ids of `kind` events by their `field` object, with how often each came.
+    fn ids(&self, kind: &str, field: &str) -> BTreeMap<String, usize> {
+        let mut ids = BTreeMap::new();
+        for event in self.events.iter().filter(|e| e["kind"] == kind) {
+            let id = event[field]["id"].as_str().unwrap().to_owned();
+            *ids.entry(id).or_default() += 1;
+        }
+        ids
+    }
+
+    fn completed_jobs(&self) -> BTreeMap<String, usize> {
+        let mut ids = BTreeMap::new();
+        for event in self
+            .events
+            .iter()
+            .filter(|e| e["kind"] == "job.status" && e["status"] == "completed")
+        {
+            *ids.entry(event["job_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        ids
+    }
+}
+
+async fn chat(client: &mut Client, project: &str, text: &str) -> Value {
+    client
+        .request(json!({"type": "chat.send", "project_id": project, "text": text}))
+        .await
+}
+
+async fn note_ids(db: &sqlx::PgPool, project: &str) -> BTreeSet<String> {
+    sqlx::query_scalar::<_, String>("SELECT id::text FROM notes WHERE project_id = $1::uuid")
+        .bind(project)
+        .fetch_all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test]
+async fn redis_restarted_mid_run_answers_calls_in_time_and_publishes_every_change_once() {
+    let mut redis = PrivateRedis::start_persistent().await;
+    let url = redis.url();
+    let server = TestServer::start_with(|c| {
+        c.redis_url = url;
+        c.outbox_relay_ms = 100;
+    })
+    .await;
+    let peer = server.peer().await;
+    let _jobs = Jobs::start(&server, |_| {}).await;
+    let mut writer = server.connect("alice").await;
+    let project = writer.project_in_mode("Outage", "intake").await;
+    let (mut here, subscribed_here) = subscriber(&server, &project).await;
+    let (mut there, subscribed_there) = subscriber(&peer, &project).await;
+    let mut seen_here = Received::new(&subscribed_here);
+    let mut seen_there = Received::new(&subscribed_there);
+
+    for i in 0..3 {
+        writer
+            .call_ok("create_note", json!({"body": format!("before {i}")}))
+            .await;
+    }
+    let mut jobs = BTreeSet::new();
+    let reply = chat(&mut writer, &project, "before").await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    jobs.insert(reply["data"]["job_id"].as_str().unwrap().to_owned());
+
+    redis.kill();
+    let mut answered_ok = 0;
+    let mut slowest = Duration::ZERO;
+    for i in 0..8 {
+        let started = Instant::now();
+        let reply = writer
+            .call("create_note", json!({"body": format!("during {i}")}))
+            .await;
+        let took = started.elapsed();
+        slowest = slowest.max(took);
+        assert!(took < OUTAGE_ANSWER, "create_note took {took:?}: {reply}");
+        if reply["ok"] == true {
+            answered_ok += 1;
+        } else {
+            assert_eq!(reply["error"]["code"], "unavailable", "{reply}");
+        }
+    }
+    for i in 0..2 {
+        let started = Instant::now();
+        let reply = chat(&mut writer, &project, &format!("during {i}")).await;
+        let took = started.elapsed();
+        slowest = slowest.max(took);
+        assert!(took < OUTAGE_ANSWER, "chat.send took {took:?}: {reply}");
+        assert_eq!(reply["type"], "ok", "Postgres is the truth: {reply}");
+        jobs.insert(reply["data"]["job_id"].as_str().unwrap().to_owned());
+    }
+    println!("slowest answer during the outage: {slowest:?}; {answered_ok} of 8 notes ok");
+    assert_eq!(answered_ok, 8, "Postgres is up: every note commits");
+    let db = server.db().await;
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM event_outbox")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(waiting > 0, "the outage's events wait in the outbox");
+
+    redis.restart().await;
+    for i in 0..3 {
+        writer
+            .call_ok("create_note", json!({"body": format!("after {i}")}))
+            .await;
+    }
+    let notes = note_ids(&db, &project).await;
+    assert_eq!(notes.len(), 14);
+    let all_arrived = |events: &[Value]| {
+        let notes_seen: BTreeSet<&str> = events
+            .iter()
+            .filter(|e| e["kind"] == "note.created")
+            .map(|e| e["note"]["id"].as_str().unwrap())
+            .collect();
+        let jobs_done: BTreeSet<&str> = events
+            .iter()
+            .filter(|e| e["kind"] == "job.status" && e["status"] == "completed")
+            .map(|e| e["job_id"].as_str().unwrap())
+            .collect();
+        notes_seen.len() == notes.len() && jobs_done.len() == jobs.len()
+    };
+    let back = Instant::now();
+    let n = notes.len();
+    seen_here
+        .until(&mut here.ws, |events| {
+            events
+                .iter()
+                .filter(|e| e["kind"] == "note.created")
+                .count()
+                == n
+        })
+        .await;
+    println!("notes arrived {:?} after Redis came back", back.elapsed());
+    seen_here.until(&mut here.ws, all_arrived).await;
+    println!("all arrived {:?} after Redis came back", back.elapsed());
+    seen_there.until(&mut there.ws, all_arrived).await;
+
+    for seen in [&seen_here, &seen_there] {
+        let delivered = seen.ids("note.created", "note");
+        assert_eq!(delivered.keys().cloned().collect::<BTreeSet<_>>(), notes);
+        assert!(delivered.values().all(|n| *n == 1), "{delivered:?}");
+        let completed = seen.completed_jobs();
+        assert_eq!(completed.keys().cloned().collect::<BTreeSet<_>>(), jobs);
+        assert!(completed.values().all(|n| *n == 1), "{completed:?}");
+    }
+    // Commit order per project: the notes arrive in the order they were made.
+    let bodies: Vec<&str> = seen_here
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "note.created")
+        .map(|e| e["note"]["body"].as_str().unwrap())
+        .collect();
+    let mut made: Vec<String> = (0..3).map(|i| format!("before {i}")).collect();
+    made.extend((0..8).map(|i| format!("during {i}")));
+    made.extend((0..3).map(|i| format!("after {i}")));
+    assert_eq!(bodies, made);
+    // Every job ran once and the outbox is empty again.
+    for job in &jobs {
+        let row = json_rows(
+            &db,
+            "SELECT jsonb_build_object('status', status, 'attempts', attempts) FROM jobs WHERE id = $1::uuid",
+            job,
+        )
+        .await;
+        assert_eq!(row[0]["status"], "completed", "{job}: {row:?}");
+        assert_eq!(row[0]["attempts"], 1, "{job}: {row:?}");
+    }
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM event_outbox")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{left} rows left in the outbox");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
