@@ -247,3 +247,94 @@ async fn redis_restarted_mid_run_answers_calls_in_time_and_publishes_every_chang
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Terminates every backend of the test's database but the caller's own: what a
+/// Postgres failover or an administrator does to the node's pool.
+async fn terminate_backends(admin: &sqlx::PgPool, database: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = $1 AND pid <> pg_backend_pid()) t",
+    )
+    .bind(database)
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn postgres_connections_killed_mid_run_answer_unavailable_then_recover_losing_nothing() {
+    let server = TestServer::start_with(|c| c.outbox_relay_ms = 100).await;
+    let mut writer = server.connect("alice").await;
+    let project = writer.project_in_mode("Terminated", "intake").await;
+    let (mut watcher, subscribed) = subscriber(&server, &project).await;
+    let mut seen = Received::new(&subscribed);
+    // A pool of its own on the server's Postgres, outside the test database, so the
+    // terminations never hit it.
+    let admin = sqlx::PgPool::connect(&store::with_database(&server.db.url, "postgres"))
+        .await
+        .unwrap();
+
+    let mut acknowledged = BTreeSet::new();
+    let mut unavailable = 0;
+    let mut terminated = 0;
+    for i in 0..40 {
+        if i % 5 == 0 {
+            terminated += terminate_backends(&admin, &server.db.name).await;
+        }
+        let started = Instant::now();
+        let reply = writer
+            .call("create_note", json!({"body": format!("note {i}")}))
+            .await;
+        let took = started.elapsed();
+        assert!(took < OUTAGE_ANSWER, "create_note took {took:?}: {reply}");
+        if reply["ok"] == true {
+            acknowledged.insert(reply["output"]["note"]["id"].as_str().unwrap().to_owned());
+        } else {
+            assert_eq!(
+                reply["error"]["code"], "unavailable",
+                "a clean error: {reply}"
+            );
+            unavailable += 1;
+        }
+    }
+    println!(
+        "terminated {terminated} backends; {} acknowledged, {unavailable} unavailable",
+        acknowledged.len()
+    );
+    assert!(terminated > 0, "the node's connections were terminated");
+    assert!(!acknowledged.is_empty());
+
+    // Recovery without a restart: the node answers again, and nothing acknowledged is lost.
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let reply = writer.call("create_note", json!({"body": "after"})).await;
+        if reply["ok"] == true {
+            acknowledged.insert(reply["output"]["note"]["id"].as_str().unwrap().to_owned());
+            break;
+        }
+        assert_eq!(reply["error"]["code"], "unavailable", "{reply}");
+        assert!(Instant::now() < deadline, "the node did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let db = server.db().await;
+    let stored = note_ids(&db, &project).await;
+    assert!(
+        acknowledged.is_subset(&stored),
+        "acknowledged notes missing: {:?}",
+        acknowledged.difference(&stored).collect::<Vec<_>>()
+    );
+    // Every committed note reaches the subscriber once, in order (the relay publishes
+    // what a failed fast path left behind).
+    let n = stored.len();
+    seen.until(&mut watcher.ws, |events| {
+        events
+            .iter()
+            .filter(|e| e["kind"] == "note.created")
+            .count()
+            == n
+    })
+    .await;
+    let delivered = seen.ids("note.created", "note");
+    assert_eq!(delivered.keys().cloned().collect::<BTreeSet<_>>(), stored);
+    assert!(delivered.values().all(|c| *c == 1), "{delivered:?}");
+}
