@@ -26,10 +26,9 @@ const RELAY_LOCK: i64 = 0x6472_6166_746f_7574;
 /// Rows sent per round of a flush: a backlog after an outage goes out in rounds, each
 /// one transaction, so a crash loses at most a round's deletes (which replay skips).
 const BATCH: i64 = 256;
-/// How long a publisher waits for another one's lock on the same project: the holder
-/// sends everything committed before it finishes, so a short wait covers the normal
-/// case, and a holder stuck on Redis must not stall a tool call (the relay retries).
-const PUBLISH_LOCK_WAIT: &str = "250ms";
+/// Rounds one flush makes at most while rows keep arriving (busy project): past that
+/// its caller is answered and the rows left go with the next flush or the relay.
+const MAX_ROUNDS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -133,26 +132,26 @@ impl Outbox {
     /// Publishes every row of `project`, in id order, and deletes them. Stops at the
     /// first Redis failure, keeping that row and the ones after it for the next try
     /// (deleting what went out before it).
+    ///
+    /// Publishers never wait for each other: when another one holds the project, this
+    /// one returns (`busy`) and the holder publishes its rows, because a holder looks
+    /// for rows again after releasing the lock. A row committed before a failed
+    /// attempt, which happened before the holder's release, is seen by that look.
     pub async fn flush(&self, project: ProjectId) -> Result<Flushed, OutboxError> {
         let mut flushed = Flushed::default();
+        let mut rounds = 0;
         loop {
+            rounds += 1;
             let mut tx = self.store.begin().await?;
-            sqlx::query(&format!("SET LOCAL lock_timeout = '{PUBLISH_LOCK_WAIT}'"))
-                .execute(&mut *tx)
-                .await?;
-            let locked = sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
-                .bind(PUBLISH_LOCK)
-                .bind(project)
-                .execute(&mut *tx)
-                .await;
-            if let Err(e) = locked {
-                if let sqlx::Error::Database(db) = &e
-                    && db.code().as_deref() == Some("55P03")
-                {
-                    flushed.busy = true;
-                    return Ok(flushed);
-                }
-                return Err(e.into());
+            let locked: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2::text))")
+                    .bind(PUBLISH_LOCK)
+                    .bind(project)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if !locked {
+                flushed.busy = true;
+                return Ok(flushed);
             }
             let rows: Vec<Row> = sqlx::query_as(
                 "SELECT id, topic, kind, head, tail FROM event_outbox
@@ -196,10 +195,24 @@ impl Outbox {
             if let Some(e) = failure {
                 return Err(e.into());
             }
-            if !full {
+            if rounds >= MAX_ROUNDS {
+                return Ok(flushed);
+            }
+            // After the release: rows committed by publishers that found the lock taken.
+            if !full && !self.has_rows(project).await? {
                 return Ok(flushed);
             }
         }
+    }
+
+    async fn has_rows(&self, project: ProjectId) -> Result<bool, StoreError> {
+        let mut conn = self.store.acquire().await?;
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM event_outbox WHERE project_id = $1)")
+                .bind(project)
+                .fetch_one(&mut *conn)
+                .await?,
+        )
     }
 
     /// Projects with rows older than `age`: what the committing processes did not
