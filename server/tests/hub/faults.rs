@@ -338,3 +338,81 @@ async fn postgres_connections_killed_mid_run_answer_unavailable_then_recover_los
     assert_eq!(delivered.keys().cloned().collect::<BTreeSet<_>>(), stored);
     assert!(delivered.values().all(|c| *c == 1), "{delivered:?}");
 }
+
+#[tokio::test]
+async fn rows_left_by_a_crashed_publisher_are_published_once_by_the_surviving_nodes_relay() {
+    // Two nodes, both in the relay's election (the first started most likely leads); the
+    // first dies, so whichever led, the survivor's relay is the one left.
+    let mut first = TestServer::start_with(|c| c.outbox_relay_ms = 100).await;
+    let second = first.peer().await;
+    let mut writer = second.connect("alice").await;
+    let project = writer.project_in_mode("Crash", "intake").await;
+    let (mut watcher, subscribed) = subscriber(&second, &project).await;
+    let mut seen = Received::new(&subscribed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.stop().await;
+
+    // A change committed with its events, whose process published the first of them
+    // and died before deleting it (and before publishing the rest).
+    let store = store::Store::connect(&second.db.url, 2).await.unwrap();
+    let project_id: protocol::ProjectId = project.parse().unwrap();
+    let job = protocol::JobId::new();
+    let events: Vec<protocol::event::Event> = (0..5)
+        .map(|seq| {
+            protocol::event::Event::DraftDelta(protocol::event::DraftDelta {
+                job_id: job,
+                seq,
+                text: format!("piece {seq}"),
+            })
+        })
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    store::outbox::record(&mut tx, project_id, &events)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (id, topic, kind, head, tail): (i64, String, String, String, String) = sqlx::query_as(
+        "SELECT id, topic, kind, head, tail FROM event_outbox WHERE project_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(project_id)
+    .fetch_one(&store.pool)
+    .await
+    .unwrap();
+    let redis = redis::Client::open(second.config.redis_url.as_str()).unwrap();
+    let manager = redis::aio::ConnectionManager::new(redis).await.unwrap();
+    let topics = store::topics::Topics::new(
+        manager,
+        second.config.redis_prefix.clone(),
+        store::topics::Retention::default(),
+    );
+    let (_, published) = topics
+        .publish_once(&topic, project_id, id, (&kind, &head, &tail))
+        .await
+        .unwrap();
+    assert!(published);
+
+    // The surviving node's relay takes the lead and publishes the rest; the row Redis
+    // already took is skipped, not published again.
+    seen.until(&mut watcher.ws, |events| {
+        events.iter().filter(|e| e["kind"] == "draft.delta").count() >= 5
+    })
+    .await;
+    let seqs: Vec<u64> = seen
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "draft.delta")
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4], "each once, in order");
+    // Nothing more comes: the replayed row took no second position.
+    let quiet = watcher.ws.recv_within(Duration::from_millis(1_500)).await;
+    assert!(
+        quiet.as_ref().is_none_or(|m| m["type"] != "event"),
+        "{quiet:?}"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM event_outbox")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "published rows are deleted");
+}
