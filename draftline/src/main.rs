@@ -35,6 +35,9 @@ enum LogFormat {
     Json,
 }
 
+// Parsed once at start-up and matched once: the size of the `serve` variant (the
+// whole hub configuration) costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a hub node until SIGTERM or Ctrl-C, with embedded workers and a scheduler.
