@@ -82,6 +82,9 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
         shutdown.clone(),
         |tick| {
             hub::count_published(&tick.published);
+            if let Some(rows) = tick.backlog {
+                ::metrics::gauge!(metrics::OUTBOX_ROWS).set(rows as f64);
+            }
             if tick.failed > 0 {
                 ::metrics::counter!(metrics::EVENTS_LOST).increment(tick.failed as u64);
             }

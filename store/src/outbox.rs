@@ -267,6 +267,8 @@ impl Default for RelayConfig {
 pub struct RelayTick {
     pub published: Vec<String>,
     pub failed: usize,
+    /// Rows waiting in the outbox after the tick, when it could be read.
+    pub backlog: Option<i64>,
 }
 
 /// The relay: one leader at a time (an advisory lock on a connection of its own, so it
@@ -323,6 +325,7 @@ async fn lead(
             }
             Err(e) => tracing::warn!(error = %e, "outbox relay could not read the outbox"),
         }
+        tick.backlog = outbox.backlog().await.ok();
         on_tick(tick);
         tokio::select! {
             _ = tokio::time::sleep(config.tick) => {}
