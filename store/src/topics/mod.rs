@@ -226,11 +226,13 @@ impl Topics {
             .arg(self.ttl_ms());
     }
 
-    /// Publishes the events of a change on `project`'s topic, in order; a `tool.progress`
+    /// Publishes events on `project`'s topic directly, in order: previews that are not
+    /// changes (`job.status` and `tool.progress` running, a failed draft's progress);
+    /// the events of changes go through [`crate::outbox`] instead. A `tool.progress`
     /// for a session's job also goes to that session's topic, so an assistant can follow
-    /// its own work without the project's other traffic. Postgres already holds the
-    /// change: a failed publish is logged, never returned (clients resync with
-    /// `snapshot`). Answers each event's kind and whether its project publish succeeded.
+    /// its own work without the project's other traffic. A failed publish is logged,
+    /// never returned (clients resync with `snapshot`). Answers each event's kind and
+    /// whether its project publish succeeded.
     pub async fn publish_project(
         &self,
         project: protocol::ProjectId,
