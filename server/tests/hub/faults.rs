@@ -431,3 +431,123 @@ async fn rows_left_by_a_crashed_publisher_are_published_once_by_the_surviving_no
         .unwrap();
     assert_eq!(left, 0, "published rows are deleted");
 }
+
+/// A subscriber that resumes like the SDK: on a closed connection it connects to a live
+/// node and subscribes again with `since` its last position, expecting `recovered: true`.
+struct Resumer {
+    client: Client,
+    seen: Received,
+    topic: String,
+}
+
+impl Resumer {
+    async fn join(server: &TestServer, project: &str) -> Self {
+        let (client, subscribed) = subscriber(server, project).await;
+        Self {
+            client,
+            seen: Received::new(&subscribed),
+            topic: format!("project:{project}"),
+        }
+    }
+
+    /// Reads what arrived before the connection closed (the node stopped).
+    async fn until_closed(&mut self) {
+        while let Some(message) = self.client.ws.recv_or_closed().await {
+            self.take(message);
+        }
+    }
+
+    fn take(&mut self, message: Value) {
+        if message["type"] != "event" {
+            return;
+        }
+        assert_eq!(message["epoch"], self.seen.epoch, "one epoch: {message}");
+        let offset = message["offset"].as_u64().unwrap();
+        assert_eq!(offset, self.seen.last + 1, "no gap, no repeat: {message}");
+        self.seen.last = offset;
+        self.seen.events.push(message["event"].clone());
+    }
+
+    /// Connects to `server` and resumes from the last position seen.
+    async fn resume(&mut self, server: &TestServer) {
+        self.client = server.connect("alice").await;
+        let since = json!({"epoch": self.seen.epoch, "offset": self.seen.last});
+        let reply = self
+            .client
+            .request(json!({"type": "subscribe", "topic": self.topic, "since": since}))
+            .await;
+        assert_eq!(reply["type"], "subscribed", "{reply}");
+        assert_eq!(reply["recovered"], true, "{reply}");
+        for publication in reply["publications"].as_array().unwrap().clone() {
+            self.take(publication);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rolling_restart_of_two_nodes_under_resuming_subscribers_misses_and_doubles_nothing() {
+    const PER_NODE: usize = 40;
+    const NOTES: usize = 60;
+    let mut node_a = TestServer::start_with(|c| {
+        c.messages_per_second = 10_000;
+        c.message_burst = 10_000;
+        // One user holds every subscriber here; a stopped node's share lingers until
+        // it expires.
+        c.max_connections_per_user = 1_000;
+    })
+    .await;
+    let mut node_b = node_a.peer().await;
+    // The writer's node stays up through the restarts.
+    let node_c = node_a.peer().await;
+    let mut writer = node_c.connect("alice").await;
+    let project = writer.project_in_mode("Rolling", "intake").await;
+    let mut on_a = Vec::new();
+    let mut on_b = Vec::new();
+    for _ in 0..PER_NODE {
+        on_a.push(Resumer::join(&node_a, &project).await);
+        on_b.push(Resumer::join(&node_b, &project).await);
+    }
+
+    // Notes keep coming while the nodes restart one after the other.
+    let writing = tokio::spawn(async move {
+        for i in 0..NOTES {
+            writer
+                .call_ok("create_note", json!({"body": format!("rolling {i}")}))
+                .await;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node_a.stop().await;
+    for resumer in &mut on_a {
+        resumer.until_closed().await;
+        resumer.resume(&node_b).await;
+    }
+    let node_a2 = node_b.peer().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    node_b.stop().await;
+    for resumer in on_a.iter_mut().chain(on_b.iter_mut()) {
+        resumer.until_closed().await;
+        resumer.resume(&node_a2).await;
+    }
+    writing.await.unwrap();
+
+    let db = node_c.db().await;
+    let notes = note_ids(&db, &project).await;
+    assert_eq!(notes.len(), NOTES);
+    for resumer in on_a.iter_mut().chain(on_b.iter_mut()) {
+        resumer
+            .seen
+            .until(&mut resumer.client.ws, |events| {
+                events
+                    .iter()
+                    .filter(|e| e["kind"] == "note.created")
+                    .count()
+                    >= NOTES
+            })
+            .await;
+        let delivered = resumer.seen.ids("note.created", "note");
+        assert_eq!(delivered.keys().cloned().collect::<BTreeSet<_>>(), notes);
+        assert!(delivered.values().all(|n| *n == 1), "{delivered:?}");
+    }
+}

@@ -298,6 +298,21 @@ impl Ws {
         }
     }
 
+    /// The next JSON message, or `None` once the connection closed (a close frame, an
+    /// error, or the end of the stream); panics after [`WAIT`].
+    pub async fn recv_or_closed(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message or a close in time");
+            match msg {
+                Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     /// Sends `frame` with a fresh `id` and answers the reply carrying that `re`.
     pub async fn request(&mut self, mut frame: Value) -> Value {
         self.next_id += 1;
