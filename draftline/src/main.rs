@@ -112,9 +112,14 @@ impl Connection {
             .await
             .context("connecting to Postgres")?;
         let client = redis::Client::open(self.redis_url.as_str()).context("REDIS_URL")?;
-        let manager = redis::aio::ConnectionManager::new(client.clone())
-            .await
-            .context("connecting to Redis")?;
+        // The hub's reconnect settings: a command fails within about a second while
+        // Redis is down instead of waiting out a long backoff.
+        let manager = redis::aio::ConnectionManager::new_with_config(
+            client.clone(),
+            server::redis_manager_config(),
+        )
+        .await
+        .context("connecting to Redis")?;
         let dispatch = store::dispatch::Dispatch::new(manager, self.redis_prefix.clone());
         Ok((store::queue::Queue::new(store, dispatch), client))
     }

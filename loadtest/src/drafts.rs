@@ -385,6 +385,34 @@ async fn tool_calls(clients: &mut [Client], calls: usize) -> anyhow::Result<Vec<
     Ok(all)
 }
 
+/// `create_note` calls from `clients` clients at once, all on the project of their
+/// sessions (one project: the per-project ordering of changes is at its busiest);
+/// answers every call's latency, sorted. What a change costs, its events' publishing
+/// (through the outbox) included.
+async fn change_calls(clients: &mut [Client], calls: usize) -> anyhow::Result<Vec<Duration>> {
+    let per_client = calls.div_ceil(clients.len().max(1));
+    let mut tasks = Vec::new();
+    for (c, client) in clients.iter_mut().enumerate() {
+        tasks.push(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let started = Instant::now();
+                client
+                    .call("create_note", json!({"body": format!("load {c}.{i}")}))
+                    .await?;
+                latencies.push(started.elapsed());
+            }
+            anyhow::Ok(latencies)
+        });
+    }
+    let mut all = Vec::new();
+    for result in futures_util::future::join_all(tasks).await {
+        all.extend(result?);
+    }
+    all.sort();
+    Ok(all)
+}
+
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let install = Install::start(&options).await?;
     let result = scenarios(&install, &options).await;
@@ -452,6 +480,19 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
         percentile(&idle, 0.99),
         percentile(&idle, 1.0),
     );
+    // (c) Change tool calls: the same clients making notes.
+    change_calls(&mut callers, options.calls.min(200)).await?; // warm-up
+    for clients in [1, options.clients] {
+        let changes = change_calls(&mut callers[..clients], options.calls).await?;
+        println!(
+            "(c) change tool calls (create_note), {} calls from {} clients on one project: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            changes.len(),
+            clients,
+            percentile(&changes, 0.50),
+            percentile(&changes, 0.99),
+            percentile(&changes, 1.0),
+        );
+    }
 
     let stop = install
         .worker(

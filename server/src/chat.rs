@@ -61,8 +61,21 @@ pub async fn send(
         &store::chat::reply_job(project, session, message.id),
     )
     .await?;
-    tx.commit().await.map_err(store::StoreError::from)?;
     let job = enqueued.job;
+    let sent = ChatSent {
+        message_id: message.id,
+        job_id: job.id,
+    };
+    let queued = Event::JobStatus(JobStatusEvent {
+        job_id: job.id,
+        job_kind: job.kind.clone(),
+        project_id: project,
+        status: JobStatus::Queued,
+        attempt: job.attempts,
+        at: chrono::Utc::now(),
+    });
+    store::outbox::record(&mut tx, project, &[Event::ChatMessage { message }, queued]).await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
     // The message is new, so its job is too: the key is the message's id.
     hub.queue
         .after_commit(&[Dispatchable {
@@ -70,20 +83,7 @@ pub async fn send(
             queue: job.queue.clone(),
         }])
         .await;
-    let sent = ChatSent {
-        message_id: message.id,
-        job_id: job.id,
-    };
-    let queued = Event::JobStatus(JobStatusEvent {
-        job_id: job.id,
-        job_kind: job.kind,
-        project_id: project,
-        status: JobStatus::Queued,
-        attempt: job.attempts,
-        at: chrono::Utc::now(),
-    });
-    hub.publish(project, &[Event::ChatMessage { message }, queued])
-        .await;
+    hub.flush(Some(project)).await;
     Ok(sent)
 }
 

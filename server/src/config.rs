@@ -125,6 +125,12 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_PRESENCE_TTL_MS", default_value_t = 30_000)]
     pub presence_ttl_ms: u64,
 
+    /// How often the outbox relay's leader publishes events left behind by a failed
+    /// publish (a change made while Redis was down reaches clients within about this
+    /// long after Redis is back).
+    #[arg(long, env = "DRAFTLINE_OUTBOX_RELAY_MS", default_value_t = 500)]
+    pub outbox_relay_ms: u64,
+
     /// Interval of the SSE keep-alive comment (PROTOCOL.md section 6: at least every 15 s).
     #[arg(long, env = "DRAFTLINE_SSE_KEEPALIVE_MS", default_value_t = 15_000)]
     pub sse_keepalive_ms: u64,
@@ -244,6 +250,7 @@ impl std::fmt::Debug for Config {
             .field("max_recover", &self.max_recover)
             .field("listener_backlog", &self.listener_backlog)
             .field("presence_ttl_ms", &self.presence_ttl_ms)
+            .field("outbox_relay_ms", &self.outbox_relay_ms)
             .field("sse_keepalive_ms", &self.sse_keepalive_ms)
             .field("shutdown_timeout_ms", &self.shutdown_timeout_ms)
             .finish()
@@ -300,6 +307,7 @@ impl Config {
             max_recover: 10_000,
             listener_backlog: 16_384,
             presence_ttl_ms: 30_000,
+            outbox_relay_ms: 500,
             sse_keepalive_ms: 15_000,
             shutdown_timeout_ms: 10_000,
             rtc_udp_bind: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
@@ -337,6 +345,13 @@ impl Config {
     /// expiry, so one setting says when a dead node's traces go.
     pub fn connection_count_ttl(&self) -> Duration {
         self.presence_ttl()
+    }
+
+    pub fn outbox_relay(&self) -> store::outbox::RelayConfig {
+        store::outbox::RelayConfig {
+            tick: Duration::from_millis(self.outbox_relay_ms.max(10)),
+            ..store::outbox::RelayConfig::default()
+        }
     }
 
     pub fn presence_ttl(&self) -> Duration {

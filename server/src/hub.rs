@@ -9,8 +9,8 @@ use crate::limits::Limits;
 use crate::presence::Presences;
 use crate::revocation::Revocations;
 use protocol::ProjectId;
-use protocol::event::Event;
 use std::sync::Arc;
+use std::time::Duration;
 use store::Store;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -28,6 +28,8 @@ pub struct Inner {
     pub redis_client: redis::Client,
     /// Topic history and publishing in Redis.
     pub topics: store::topics::Topics,
+    /// The events of committed changes, published from Postgres.
+    pub outbox: store::outbox::Outbox,
     /// This node's topic subscribers.
     pub fanout: Fanout,
     /// This node's sessions present in projects.
@@ -103,12 +105,14 @@ impl Hub {
             },
         );
         let presence = Presences::new(topics.clone(), config.presence_ttl());
+        let outbox = store::outbox::Outbox::new(store.clone(), topics.clone());
         Self(Arc::new(Inner {
             config,
             store,
             redis,
             redis_client,
             topics,
+            outbox,
             fanout,
             presence,
             queue,
@@ -124,19 +128,38 @@ impl Hub {
     }
 }
 
+/// How long a tool call waits for its change's events to reach Redis after commit. The
+/// change is committed and its events are in the outbox either way; past this the relay
+/// publishes them, and the caller is answered instead of waiting on a Redis outage (the
+/// connection manager's own timeouts, 500 ms per command, usually end it sooner).
+const FLUSH_DEADLINE: Duration = Duration::from_secs(1);
+
 impl Hub {
-    /// Publishes events of a change on the project's topic, after its transaction
-    /// committed. Postgres already holds the change: a publish that fails is logged and
-    /// counted, and the caller's answer stands (clients resync with `snapshot`).
-    ///
-    /// A `tool.progress` for a session's job also goes to that session's topic.
-    pub async fn publish(&self, project: ProjectId, events: &[Event]) {
-        for (kind, published) in self.topics.publish_project(project, events).await {
-            if published {
-                metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "kind" => kind).increment(1);
-            } else {
+    /// Publishes the outbox rows of `project` after a change committed (the fast path).
+    /// Postgres already holds the change and its events: a publish that fails or takes
+    /// too long is logged and counted, the rows stay for the relay, and the caller's
+    /// answer stands.
+    pub async fn flush(&self, project: Option<ProjectId>) {
+        let Some(project) = project else {
+            return;
+        };
+        match tokio::time::timeout(FLUSH_DEADLINE, self.outbox.flush(project)).await {
+            Ok(Ok(flushed)) => count_published(&flushed.published),
+            Ok(Err(e)) => {
                 metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);
+                tracing::warn!(%project, error = %e, "events left in the outbox for the relay");
+            }
+            Err(_) => {
+                metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);
+                tracing::warn!(%project, "publishing timed out; events left in the outbox for the relay");
             }
         }
+    }
+}
+
+/// Counts events that reached Redis, by kind.
+pub fn count_published(kinds: &[String]) {
+    for kind in kinds {
+        metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "kind" => kind.clone()).increment(1);
     }
 }

@@ -34,8 +34,25 @@ pub async fn connect(config: Config, shutdown: CancellationToken) -> Result<Hub,
     metrics::install();
     let store = store::Store::connect(&config.database_url, config.db_max_connections).await?;
     let redis = redis::Client::open(config.redis_url.as_str())?;
-    let manager = redis::aio::ConnectionManager::new(redis.clone()).await?;
+    let manager =
+        redis::aio::ConnectionManager::new_with_config(redis.clone(), redis_manager_config())
+            .await?;
     Ok(Hub::new(config, store, redis, manager, shutdown))
+}
+
+/// How the node's shared Redis connection reconnects. The crate's defaults retry six
+/// times with doubling pauses (0.1 s to 3.2 s) behind every waiting command, and a tool
+/// call publishing two events waited out that backoff twice: more than 15 s with Redis
+/// down. Here a command fails within about a second instead (one retry, 100 ms apart at
+/// most 500 ms, each connect bounded at 500 ms, each reply at 500 ms) and the next
+/// command tries again; Postgres is the truth and the outbox publishes later.
+pub fn redis_manager_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_min_delay(std::time::Duration::from_millis(100))
+        .set_max_delay(std::time::Duration::from_millis(500))
+        .set_connection_timeout(Some(std::time::Duration::from_millis(500)))
+        .set_response_timeout(Some(std::time::Duration::from_millis(500)))
 }
 
 /// Serves HTTP and WebSocket on `listener` until `shutdown` is cancelled, then closes
@@ -59,6 +76,21 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
             .run(hub.redis_client.clone(), shutdown.clone()),
     );
     let limits_task = tokio::spawn(hub.limits.clone().run(shutdown.clone()));
+    // Every node takes part in the relay's election; one leads.
+    let relay_task = tokio::spawn(store::outbox::relay(
+        hub.outbox.clone(),
+        hub.config.outbox_relay(),
+        shutdown.clone(),
+        |tick| {
+            hub::count_published(&tick.published);
+            if let Some(rows) = tick.backlog {
+                ::metrics::gauge!(metrics::OUTBOX_ROWS).set(rows as f64);
+            }
+            if tick.failed > 0 {
+                ::metrics::counter!(metrics::EVENTS_LOST).increment(tick.failed as u64);
+            }
+        },
+    ));
     let counts_task = tokio::spawn(hub.connections.clone().run(shutdown.clone()));
     tracing::info!(addr = %listener.local_addr()?, node_id = %hub.node_id, "serving");
     // No Nagle: a frame queued behind an unacknowledged one would wait for the peer's
@@ -88,6 +120,7 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
     let _ = presence_task.await;
     let _ = control_task.await;
     let _ = limits_task.await;
+    let _ = relay_task.await;
     let _ = counts_task.await;
     tracing::info!("stopped");
     Ok(())

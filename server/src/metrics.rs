@@ -33,7 +33,11 @@ pub const TOKENS_EXPIRED: &str = "draftline_tokens_expired_total";
 pub const EVENTS_DELIVERED: &str = "draftline_events_delivered_total";
 /// Events published by this process, by `kind`.
 pub const EVENTS_PUBLISHED: &str = "draftline_events_published_total";
-/// Events that could not be published (Redis unavailable); Postgres has the change.
+/// Events waiting in the outbox (committed, not yet in Redis), as the relay's leader
+/// last counted them: above zero for long means Redis is unreachable.
+pub const OUTBOX_ROWS: &str = "draftline_outbox_rows";
+/// Publishes of a project's outbox rows that failed or timed out (Redis unavailable);
+/// the rows stay in the outbox and the relay publishes them later.
 pub const EVENTS_LOST: &str = "draftline_events_publish_failures_total";
 /// Times the node's Redis subscriber connection had more publications waiting than its
 /// backlog holds; the listener then read every local topic back from its history.

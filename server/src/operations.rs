@@ -88,9 +88,10 @@ pub(crate) async fn propose(
             },
         )
         .await?;
+        let project = announce(&mut tx, &operation, true, Vec::new()).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         tracing::debug!(operation_id = %operation.id, tool = %tool, "operation pending approval");
-        announce(hub, &operation, true, Vec::new()).await;
+        hub.flush(project).await;
         Ok(tools::to_value(PendingOut {
             status: "pending_approval".into(),
             operation_id: operation.id,
@@ -167,8 +168,9 @@ async fn execute(
                 duration_ms: Some(elapsed_ms(started)),
             };
             let operation = record(&mut tx, actor, &run, outcome).await?;
+            let project = announce(&mut tx, &operation, matches!(run, Run::Now(_)), events).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
-            announce(hub, &operation, matches!(run, Run::Now(_)), events).await;
+            hub.flush(project).await;
             Ok((Some(operation), Ok(output)))
         }
         Err(error) => {
@@ -213,18 +215,24 @@ async fn record_failure(
         duration_ms: Some(elapsed_ms(started)),
     };
     let operation = record(&mut tx, actor, run, outcome).await?;
+    let project = announce(&mut tx, &operation, matches!(run, Run::Now(_)), Vec::new()).await?;
     tx.commit().await.map_err(store::StoreError::from)?;
-    announce(hub, &operation, matches!(run, Run::Now(_)), Vec::new()).await;
+    hub.flush(project).await;
     Ok(Some(operation))
 }
 
-/// Publishes a committed change on its project's topic: the change's own events, then
-/// the operation (`operation.created` when it was recorded just now, else
-/// `operation.updated`). An operation without a project (a failed `create_project`)
-/// has no topic.
-async fn announce(hub: &Hub, operation: &Operation, created: bool, mut events: Vec<Event>) {
+/// Writes the events of a change into the outbox, in its transaction: the change's own
+/// events, then the operation (`operation.created` when it was recorded just now, else
+/// `operation.updated`). Answers the project to flush after commit; an operation
+/// without a project (a failed `create_project`) has no topic.
+async fn announce(
+    conn: &mut store::PgConnection,
+    operation: &Operation,
+    created: bool,
+    mut events: Vec<Event>,
+) -> Result<Option<ProjectId>, ErrorBody> {
     let Some(project) = operation.project_id else {
-        return;
+        return Ok(None);
     };
     let operation = operation.clone();
     events.push(if created {
@@ -232,7 +240,8 @@ async fn announce(hub: &Hub, operation: &Operation, created: bool, mut events: V
     } else {
         Event::OperationUpdated { operation }
     });
-    hub.publish(project, &events).await;
+    store::outbox::record(conn, project, &events).await?;
+    Ok(Some(project))
 }
 
 async fn record(
@@ -351,16 +360,27 @@ pub async fn decide(
     let batch = BatchId::new();
     let total = operations.len() as u64;
     if decision == Decision::Reject {
-        let mut conn = tools::conn(hub).await?;
+        let mut tx = hub.store.begin().await?;
         let named: Vec<(OperationId, Option<ProjectId>)> =
             operations.iter().map(|o| (o.id, o.project_id)).collect();
-        let rejected = store::operations::reject(&mut conn, &named, batch, &caller.user).await?;
+        let mut rejected = store::operations::reject(&mut tx, &named, batch, &caller.user).await?;
         let count = rejected.len() as u64;
+        // By project, so two deciders take the projects' outbox locks in one order.
+        rejected.sort_by_key(|o| o.project_id);
+        let mut projects = Vec::new();
+        for operation in &rejected {
+            if let Some(project) = announce(&mut tx, operation, false, Vec::new()).await? {
+                projects.push(project);
+            }
+        }
+        tx.commit().await.map_err(store::StoreError::from)?;
+        projects.dedup();
+        for project in projects {
+            hub.flush(Some(project)).await;
+        }
+        let mut conn = tools::conn(hub).await?;
         let operations = store::operations::get_many(&mut conn, ids).await?;
         drop(conn);
-        for operation in &rejected {
-            announce(hub, operation, false, Vec::new()).await;
-        }
         return Ok(Decided {
             batch_id: batch,
             operations,

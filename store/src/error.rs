@@ -31,6 +31,16 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(ref db) if db.is_unique_violation() => {
                 Self::Conflict("already exists".into())
             }
+            // The server ended the connection or cannot take one now (administrator
+            // command, crash recovery, shutdown, failover: SQLSTATE classes 57P and
+            // 08): the next connection may work, so the caller may retry.
+            sqlx::Error::Database(ref db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
+                Self::Unavailable(e.to_string())
+            }
             other => Self::Database(other),
         }
     }

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod members;
 pub mod notes;
 pub mod operations;
+pub mod outbox;
 pub mod projects;
 pub mod queue;
 pub mod sections;

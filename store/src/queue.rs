@@ -91,6 +91,15 @@ impl Queue {
     pub async fn after_commit(&self, jobs: &[Dispatchable]) {
         if let Err(e) = self.dispatch.send(jobs).await {
             tracing::warn!(error = %e, jobs = jobs.len(), "dispatch failed; the scheduler will re-send");
+            let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+            let undone = async {
+                let mut conn = self.store.acquire().await?;
+                lifecycle::undispatch(&mut conn, &ids).await
+            }
+            .await;
+            if let Err(e) = undone {
+                tracing::warn!(error = %e, "could not mark the jobs undispatched; the safety sweep will re-send");
+            }
         }
     }
 

@@ -9,6 +9,7 @@ use crate::WorkerError;
 use crate::config::WorkerConfig;
 use crate::handler::{Done, JobContext, JobError, Registry, Reported};
 use protocol::JobId;
+use protocol::ProjectId;
 use protocol::entities::{Job, JobStatus};
 use protocol::event::{Event, JobStatusEvent};
 use std::collections::HashMap;
@@ -54,6 +55,8 @@ pub struct Worker {
     dispatch: Dispatch,
     redis: redis::Client,
     topics: store::topics::Topics,
+    /// The events of completed and failed jobs, published from Postgres.
+    outbox: store::outbox::Outbox,
     config: WorkerConfig,
     registry: Arc<Registry>,
 }
@@ -68,10 +71,12 @@ impl Worker {
     ) -> Self {
         let id = format!("worker-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let topics = dispatch.topics(store::topics::Retention::default());
+        let outbox = store::outbox::Outbox::new(store.clone(), topics.clone());
         Self {
             id,
             store,
             topics,
+            outbox,
             dispatch,
             redis,
             config,
@@ -346,12 +351,9 @@ impl Worker {
                 let _ = done_tx.send(lease).await;
                 return;
             }
-            Ok(done) => match self.complete(lease, done).await {
-                Ok(Some(events)) => {
-                    self.announce(&cx.job, JobStatus::Completed).await;
-                    if let Some(project) = cx.job.project_id {
-                        self.topics.publish_project(project, &events).await;
-                    }
+            Ok(done) => match self.complete(&cx.job, lease, done).await {
+                Ok(Some(())) => {
+                    self.flush(cx.job.project_id).await;
                     Ok(())
                 }
                 Ok(None) => {
@@ -391,9 +393,24 @@ impl Worker {
                     detail: error.detail().to_owned(),
                     error_id,
                 };
+                let status = if retry_in.is_some() {
+                    JobStatus::Retrying
+                } else {
+                    JobStatus::Failed
+                };
+                // The failure and its `job.status` commit together (the outbox).
                 let result = async {
-                    let mut conn = self.store.acquire().await?;
-                    lifecycle::fail(&mut conn, lease, &reported.message, retry_in).await
+                    let mut tx = self.store.begin().await?;
+                    let failed =
+                        lifecycle::fail(&mut tx, lease, &reported.message, retry_in).await?;
+                    if failed.is_some()
+                        && let Some(project) = cx.job.project_id
+                    {
+                        let event = status_event(&cx.job, project, status);
+                        store::outbox::record(&mut tx, project, &[event]).await?;
+                    }
+                    tx.commit().await.map_err(store::StoreError::from)?;
+                    Ok::<_, store::StoreError>(failed)
                 }
                 .await;
                 finished(if retry_in.is_some() {
@@ -402,22 +419,17 @@ impl Worker {
                     "failed"
                 });
                 match result {
-                    Ok(Some(status)) => {
+                    Ok(Some(stored)) => {
                         tracing::warn!(
                             error_id = %reported.error_id,
                             error = %reported.detail,
                             attempt,
-                            ?status,
+                            status = ?stored,
                             elapsed_ms,
                             retry_in_ms = retry_in.map(|d| d.as_millis() as u64),
                             "job failed"
                         );
-                        let status = if retry_in.is_some() {
-                            JobStatus::Retrying
-                        } else {
-                            JobStatus::Failed
-                        };
-                        self.announce(&cx.job, status).await;
+                        self.flush(cx.job.project_id).await;
                         if let Some(handler) = &handler {
                             handler.failed(&cx, status, &reported).await;
                         }
@@ -438,29 +450,35 @@ impl Worker {
         }
     }
 
-    /// Publishes `job.status` on the job's project topic (jobs without a project have
-    /// no audience).
+    /// Publishes `job.status` running on the job's project topic, directly: the claim
+    /// that made it running commits in a batch of claims, and the job's next status
+    /// (completed, retrying, failed), which goes through the outbox, supersedes it.
+    /// Jobs without a project have no audience.
     async fn announce(&self, job: &Job, status: JobStatus) {
         let Some(project) = job.project_id else {
             return;
         };
-        let event = Event::JobStatus(JobStatusEvent {
-            job_id: job.id,
-            job_kind: job.kind.clone(),
-            project_id: project,
-            status,
-            attempt: job.attempts,
-            at: chrono::Utc::now(),
-        });
+        let event = status_event(job, project, status);
         self.topics
             .publish_project(project, std::slice::from_ref(&event))
             .await;
     }
 
+    /// Publishes the outbox rows of a job's project after its transaction committed; a
+    /// failure leaves them to the hub's relay.
+    async fn flush(&self, project: Option<ProjectId>) {
+        let Some(project) = project else {
+            return;
+        };
+        if let Err(e) = self.outbox.flush(project).await {
+            tracing::warn!(%project, error = %e, "events left in the outbox for the relay");
+        }
+    }
+
     /// Commits the handler's writes and the completion in one transaction, fenced by the
     /// lease; answers the events to publish, `None` (and nothing of it stays) when the
     /// lease is gone.
-    async fn complete(&self, lease: Lease, done: Done) -> Result<Option<Vec<Event>>, JobError> {
+    async fn complete(&self, job: &Job, lease: Lease, done: Done) -> Result<Option<()>, JobError> {
         let mut tx = self.store.begin().await?;
         let mut events = done.events;
         let mut result = done.result;
@@ -477,8 +495,13 @@ impl Worker {
         if !lifecycle::complete(&mut tx, lease, &finished).await? {
             return Ok(None);
         }
+        if let Some(project) = job.project_id {
+            // `job.status` completed first, then what the handler reports.
+            events.insert(0, status_event(job, project, JobStatus::Completed));
+            store::outbox::record(&mut tx, project, &events).await?;
+        }
         tx.commit().await.map_err(store::StoreError::from)?;
-        Ok(Some(events))
+        Ok(Some(()))
     }
 
     /// After shutdown: running jobs get the drain timeout to finish; the rest are
@@ -600,4 +623,16 @@ async fn complete_batches(store: Store, mut done: mpsc::Receiver<Lease>) {
 /// among a day's failures, and short enough to read out from a client's screen.
 fn error_id() -> String {
     format!("{:08x}", rand::random::<u32>())
+}
+
+/// The `job.status` event of `job` on `project`.
+fn status_event(job: &Job, project: ProjectId, status: JobStatus) -> Event {
+    Event::JobStatus(JobStatusEvent {
+        job_id: job.id,
+        job_kind: job.kind.clone(),
+        project_id: project,
+        status,
+        attempt: job.attempts,
+        at: chrono::Utc::now(),
+    })
 }

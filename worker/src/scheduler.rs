@@ -260,14 +260,25 @@ impl Scheduler {
         }
         drop(conn);
         if !due.is_empty() {
-            for queue in due
-                .iter()
-                .map(|d| d.queue.as_str())
-                .collect::<std::collections::BTreeSet<_>>()
-            {
-                self.dispatch.ensure_group(queue).await?;
+            let sent = async {
+                for queue in due
+                    .iter()
+                    .map(|d| d.queue.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                {
+                    self.dispatch.ensure_group(queue).await?;
+                }
+                self.dispatch.send(&due).await
             }
-            self.dispatch.send(&due).await?;
+            .await;
+            if let Err(e) = sent {
+                // `due` marked them dispatched: unmarked, the next tick sends them again
+                // (once Redis is back) instead of the safety sweep `stale` later.
+                let ids: Vec<protocol::JobId> = due.iter().map(|d| d.id).collect();
+                let mut conn = self.store.acquire().await?;
+                lifecycle::undispatch(&mut conn, &ids).await?;
+                return Err(e.into());
+            }
         }
         Ok(())
     }

@@ -52,15 +52,9 @@ impl Query for QueueDraftUpdate {
             })),
         };
         let (job, outcome) = store::jobs::draft::request(&mut tx, &request, THROTTLE).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
-        if outcome == DraftOutcome::Queued {
-            hub.queue
-                .after_commit(&[Dispatchable {
-                    id: job.id,
-                    queue: job.queue.clone(),
-                }])
-                .await;
-            let queued = [
+        let queued = outcome == DraftOutcome::Queued;
+        if queued {
+            let events = [
                 Event::JobStatus(JobStatusEvent {
                     job_id: job.id,
                     job_kind: job.kind.clone(),
@@ -80,7 +74,17 @@ impl Query for QueueDraftUpdate {
                     narration: Some("I've asked for the draft to be updated.".into()),
                 }),
             ];
-            hub.publish(project, &queued).await;
+            store::outbox::record(&mut tx, project, &events).await?;
+        }
+        tx.commit().await.map_err(store::StoreError::from)?;
+        if queued {
+            hub.queue
+                .after_commit(&[Dispatchable {
+                    id: job.id,
+                    queue: job.queue.clone(),
+                }])
+                .await;
+            hub.flush(Some(project)).await;
         }
         let status = match outcome {
             DraftOutcome::Queued => "queued",

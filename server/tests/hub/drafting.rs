@@ -30,9 +30,12 @@ impl Jobs {
         tune(&mut config);
         let store = store::Store::connect(&server.db.url, 5).await.unwrap();
         let redis = redis::Client::open(server.config.redis_url.as_str()).unwrap();
-        let manager = redis::aio::ConnectionManager::new(redis.clone())
-            .await
-            .unwrap();
+        let manager = redis::aio::ConnectionManager::new_with_config(
+            redis.clone(),
+            server::redis_manager_config(),
+        )
+        .await
+        .unwrap();
         let dispatch = store::dispatch::Dispatch::new(manager, server.config.redis_prefix.clone());
         let registry = worker::handlers::builtin(&config).unwrap();
         let shutdown = CancellationToken::new();

@@ -8,6 +8,7 @@ mod chat;
 mod connection;
 mod drafting;
 mod events;
+mod faults;
 mod http;
 mod jobs;
 mod limits;

@@ -282,6 +282,37 @@ impl Ws {
         }
     }
 
+    /// The next JSON message within `wait`, `None` when none came; panics on a close.
+    pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.ws.next())
+                .await
+                .ok()?
+                .expect("connection open")
+                .expect("valid frame");
+            match msg {
+                Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
+                Message::Close(frame) => panic!("closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next JSON message, or `None` once the connection closed (a close frame, an
+    /// error, or the end of the stream); panics after [`WAIT`].
+    pub async fn recv_or_closed(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message or a close in time");
+            match msg {
+                Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     /// Sends `frame` with a fresh `id` and answers the reply carrying that `re`.
     pub async fn request(&mut self, mut frame: Value) -> Value {
         self.next_id += 1;
@@ -405,24 +436,73 @@ pub async fn count(db: &sqlx::PgPool, sql: &str, arg: &str) -> i64 {
 pub struct PrivateRedis {
     pub port: u16,
     child: Option<std::process::Child>,
+    /// Where a persistent instance keeps its append-only file across restarts.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl PrivateRedis {
     pub async fn start() -> Self {
+        let mut redis = Self::start_unspawned();
+        redis.spawn().await;
+        redis
+    }
+
+    /// An instance that keeps its data across [`PrivateRedis::restart`] (an append-only
+    /// file synced on every write), like a production Redis with persistence.
+    pub async fn start_persistent() -> Self {
+        let mut redis = Self::start_unspawned();
+        let dir = std::env::temp_dir().join(format!("dl-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        redis.dir = Some(dir);
+        redis.spawn().await;
+        redis
+    }
+
+    fn start_unspawned() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut redis = Self { port, child: None };
-        redis.spawn().await;
-        redis
+        Self {
+            port,
+            child: None,
+            dir: None,
+        }
+    }
+
+    /// Kills the server (SIGKILL): clients see their connections drop and new ones refused.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (with its data when persistent).
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
     }
 
     async fn spawn(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+        let mut command = std::process::Command::new("redis-server");
+        command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"]);
+        match &self.dir {
+            Some(dir) => command
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                ])
+                .arg("--dir")
+                .arg(dir),
+            None => command.args(["--save", "", "--appendonly", "no"]),
+        };
+        let child = command
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server on PATH (scripts/test installs it when missing)");
@@ -456,9 +536,9 @@ impl PrivateRedis {
 
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

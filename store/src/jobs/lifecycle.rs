@@ -517,6 +517,17 @@ pub async fn reclaim_expired(
         .collect()
 }
 
+/// Marks queued jobs as never dispatched, after putting them on their stream failed
+/// (Redis down): the scheduler's next tick re-sends them, instead of its safety sweep
+/// after they have waited `stale`.
+pub async fn undispatch(conn: &mut PgConnection, ids: &[JobId]) -> Result<(), StoreError> {
+    sqlx::query("UPDATE jobs SET dispatched_at = NULL WHERE id = ANY($1) AND status = 'queued'")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Due queued jobs to (re-)dispatch: never dispatched (delayed, retried, released), or,
 /// when `stale` is given, dispatched longer than `stale` ago and still waiting (Redis may
 /// have lost the entry). Marks them dispatched now; at most `limit`, highest priority

@@ -172,6 +172,42 @@ impl Topics {
         Ok(Position { epoch, offset })
     }
 
+    /// Publishes one outbox row on its topic unless the topic already took it (the
+    /// meta hash records the last row applied per project); answers the topic's
+    /// position and whether this call published.
+    pub async fn publish_once(
+        &self,
+        topic: &str,
+        project: protocol::ProjectId,
+        row_id: i64,
+        (kind, head, tail): (&str, &str, &str),
+    ) -> Result<(Position, bool), BusError> {
+        let mut invocation = SCRIPTS.publish_once.prepare_invoke();
+        for key in self.keys(topic) {
+            invocation.key(key);
+        }
+        invocation
+            .arg(new_epoch())
+            .arg(head)
+            .arg(tail)
+            .arg(kind)
+            .arg(self.channel(topic))
+            .arg(self.retention.min_events)
+            .arg(millis(self.retention.min_age))
+            .arg(self.ttl_ms())
+            .arg(format!("ob:{project}"))
+            .arg(row_id);
+        let (epoch, offset, published): (Option<String>, Option<u64>, i64) =
+            invocation.invoke_async(&mut self.redis.clone()).await?;
+        Ok((
+            Position {
+                epoch: epoch.unwrap_or_default(),
+                offset: offset.unwrap_or_default(),
+            },
+            published == 1,
+        ))
+    }
+
     /// The eight arguments every appending script starts with.
     fn publish_args(
         &self,
@@ -190,11 +226,13 @@ impl Topics {
             .arg(self.ttl_ms());
     }
 
-    /// Publishes the events of a change on `project`'s topic, in order; a `tool.progress`
+    /// Publishes events on `project`'s topic directly, in order: previews that are not
+    /// changes (`job.status` and `tool.progress` running, a failed draft's progress);
+    /// the events of changes go through [`crate::outbox`] instead. A `tool.progress`
     /// for a session's job also goes to that session's topic, so an assistant can follow
-    /// its own work without the project's other traffic. Postgres already holds the
-    /// change: a failed publish is logged, never returned (clients resync with
-    /// `snapshot`). Answers each event's kind and whether its project publish succeeded.
+    /// its own work without the project's other traffic. A failed publish is logged,
+    /// never returned (clients resync with `snapshot`). Answers each event's kind and
+    /// whether its project publish succeeded.
     pub async fn publish_project(
         &self,
         project: protocol::ProjectId,
