@@ -219,6 +219,9 @@ pub enum OperationKind {
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
     Project,
+    /// A rollback waiting for approval changes an operation; once it runs it is
+    /// recorded as the change it made to the operation's entity.
+    Operation,
     Blueprint,
     Note,
     Todo,
@@ -235,6 +238,8 @@ pub enum OperationStatus {
     Completed,
     Failed,
     Rejected,
+    /// Completed, then undone by a rollback (`rolled_back_by` says whose).
+    RolledBack,
 }
 
 /// A change made (or proposed) by a tool call (PROTOCOL.md section 8).
@@ -268,6 +273,12 @@ pub struct Operation {
     pub created_at: DateTime<Utc>,
     pub executed_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    /// On a `rolled_back` operation: the user whose rollback undid it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_by: Option<UserId>,
+    /// On a rollback (`rollback_operation`): the operation it undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<OperationId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -64,6 +64,9 @@ pub enum Event {
     NoteCreated { note: Note },
     #[serde(rename = "note.updated")]
     NoteUpdated { note: Note },
+    /// A rollback of `create_note` removes the note.
+    #[serde(rename = "note.deleted")]
+    NoteDeleted { note: Note },
     #[serde(rename = "todo.created")]
     TodoCreated { todo: Todo },
     #[serde(rename = "todo.updated")]
@@ -91,7 +94,7 @@ pub enum Event {
 impl Event {
     /// Every `kind`, in declaration order (for documentation and tooling; the unit test
     /// below keeps it complete).
-    pub const KINDS: [&'static str; 17] = [
+    pub const KINDS: [&'static str; 18] = [
         "job.status",
         "tool.progress",
         "draft.delta",
@@ -101,6 +104,7 @@ impl Event {
         "project.updated",
         "note.created",
         "note.updated",
+        "note.deleted",
         "todo.created",
         "todo.updated",
         "todo.deleted",
@@ -123,6 +127,7 @@ impl Event {
             Event::ProjectUpdated { .. } => "project.updated",
             Event::NoteCreated { .. } => "note.created",
             Event::NoteUpdated { .. } => "note.updated",
+            Event::NoteDeleted { .. } => "note.deleted",
             Event::TodoCreated { .. } => "todo.created",
             Event::TodoUpdated { .. } => "todo.updated",
             Event::TodoDeleted { .. } => "todo.deleted",

@@ -254,6 +254,8 @@ fn pending_operation() -> Operation {
         created_at: t0(),
         executed_at: None,
         duration_ms: None,
+        rolled_back_by: None,
+        rollback_of: None,
     }
 }
 
@@ -301,6 +303,8 @@ fn completed_operation() -> Operation {
         created_at: t0(),
         executed_at: Some(t1()),
         duration_ms: Some(12),
+        rolled_back_by: None,
+        rollback_of: None,
     }
 }
 
@@ -325,6 +329,52 @@ fn completed_operation_json() -> Value {
         "executed_at": T1,
         "duration_ms": 12,
     })
+}
+
+/// A completed operation undone by a rollback names who rolled it back; the rollback
+/// names what it undid. Both fields are left out when empty.
+fn rolled_back_operation() -> Operation {
+    Operation {
+        status: OperationStatus::RolledBack,
+        rolled_back_by: Some(UserId("bob".into())),
+        ..completed_operation()
+    }
+}
+
+fn rolled_back_operation_json() -> Value {
+    let mut json = completed_operation_json();
+    json["status"] = json!("rolled_back");
+    json["rolled_back_by"] = json!("bob");
+    json
+}
+
+fn rollback_operation() -> Operation {
+    Operation {
+        id: id(OPERATION),
+        seq: 3,
+        tool: "rollback_operation".into(),
+        data: json!({"operation_id": OPERATION_2}),
+        before: Some(json!({"status": "done"})),
+        after: Some(json!({"status": "open"})),
+        decided_by: None,
+        batch_id: None,
+        rollback_of: Some(id(OPERATION_2)),
+        ..completed_operation()
+    }
+}
+
+fn rollback_operation_json() -> Value {
+    let mut json = completed_operation_json();
+    json["id"] = json!(OPERATION);
+    json["seq"] = json!(3);
+    json["tool"] = json!("rollback_operation");
+    json["data"] = json!({"operation_id": OPERATION_2});
+    json["before"] = json!({"status": "done"});
+    json["after"] = json!({"status": "open"});
+    json["decided_by"] = json!(null);
+    json["batch_id"] = json!(null);
+    json["rollback_of"] = json!(OPERATION_2);
+    json
 }
 
 /// A failed operation carries its error body.
@@ -1736,6 +1786,18 @@ fn event_operation_updated() {
         },
         json!({"kind": "operation.updated", "operation": failed_operation_json()}),
     );
+    event_golden(
+        Event::OperationUpdated {
+            operation: rolled_back_operation(),
+        },
+        json!({"kind": "operation.updated", "operation": rolled_back_operation_json()}),
+    );
+    event_golden(
+        Event::OperationCreated {
+            operation: rollback_operation(),
+        },
+        json!({"kind": "operation.created", "operation": rollback_operation_json()}),
+    );
 }
 
 #[test]
@@ -1755,6 +1817,10 @@ fn event_note_created_and_updated() {
     event_golden(
         Event::NoteUpdated { note: note() },
         json!({"kind": "note.updated", "note": note_json()}),
+    );
+    event_golden(
+        Event::NoteDeleted { note: note() },
+        json!({"kind": "note.deleted", "note": note_json()}),
     );
 }
 

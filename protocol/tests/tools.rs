@@ -48,6 +48,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "create_todo",
                 "update_todo_status",
                 "record_transcript_pointer",
+                "rollback_operation",
             ],
         ),
         (
@@ -60,6 +61,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "record_transcript_pointer",
                 "queue_draft_update",
                 "get_draft_status",
+                "rollback_operation",
             ],
         ),
         (
@@ -75,6 +77,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "delete_todo",
                 "get_document",
                 "apply_document_edits",
+                "rollback_operation",
             ],
         ),
         (Mode::Audit, read_only.clone()),
@@ -139,6 +142,7 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
             ],
         ),
         ("get_draft_status", vec![], vec!["project_id", "job_id"]),
+        ("rollback_operation", vec!["operation_id"], vec![]),
     ]
 }
 

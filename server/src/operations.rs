@@ -77,15 +77,7 @@ pub(crate) async fn propose(
         let operation = store::operations::insert(
             &mut tx,
             NewOperation { seq, ..new },
-            Outcome {
-                status: OperationStatus::Pending,
-                project_id: None,
-                entity_id: None,
-                before: None,
-                after: None,
-                error: None,
-                duration_ms: None,
-            },
+            Outcome::status(OperationStatus::Pending),
         )
         .await?;
         tx.commit().await.map_err(store::StoreError::from)?;
@@ -97,6 +89,32 @@ pub(crate) async fn propose(
             operation,
         }))
     }
+}
+
+/// A rollback a person asked for directly (`POST .../operations/{op}/rollback`): it
+/// runs at once whatever the session's `auto_accept`, since asking is deciding.
+pub(crate) async fn rollback_now(
+    hub: &Hub,
+    caller: &Caller,
+    operation: OperationId,
+) -> Result<Value, ErrorBody> {
+    let tool = ToolName::RollbackOperation;
+    let Handler::Change(change) = tools::handler(tool) else {
+        return Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "rollback is not a change",
+        ));
+    };
+    let mut caller = caller.clone();
+    caller.session.auto_accept = true;
+    propose(
+        hub,
+        &caller,
+        tool,
+        change,
+        serde_json::json!({ "operation_id": operation }),
+    )
+    .await
 }
 
 /// Whether an operation is new (recorded as it runs) or pending (claimed as it runs).
@@ -156,6 +174,9 @@ async fn execute(
                 after,
                 project_id,
                 events,
+                kind,
+                entity,
+                rollback_of,
             } = applied;
             let outcome = Outcome {
                 status: OperationStatus::Completed,
@@ -165,6 +186,9 @@ async fn execute(
                 after,
                 error: None,
                 duration_ms: Some(elapsed_ms(started)),
+                kind,
+                entity,
+                rollback_of,
             };
             let operation = record(&mut tx, actor, &run, outcome).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
@@ -204,13 +228,9 @@ async fn record_failure(
         return Ok(None);
     }
     let outcome = Outcome {
-        status: OperationStatus::Failed,
-        project_id: None,
-        entity_id: None,
-        before: None,
-        after: None,
         error: Some(error.clone()),
         duration_ms: Some(elapsed_ms(started)),
+        ..Outcome::status(OperationStatus::Failed)
     };
     let operation = record(&mut tx, actor, run, outcome).await?;
     tx.commit().await.map_err(store::StoreError::from)?;
@@ -500,6 +520,7 @@ fn status_str(status: OperationStatus) -> &'static str {
         OperationStatus::Completed => "completed",
         OperationStatus::Failed => "failed",
         OperationStatus::Rejected => "rejected",
+        OperationStatus::RolledBack => "rolled_back",
     }
 }
 

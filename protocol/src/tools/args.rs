@@ -332,6 +332,14 @@ pub struct GetDraftStatusArgs {
     pub job_id: Option<JobId>,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackOperationArgs {
+    /// The completed operation to undo, by the id its tool or event answered.
+    #[garde(skip)]
+    pub operation_id: OperationId,
+}
+
 project_scoped!(
     ProjectArgs,
     UpdateProjectArgs,
@@ -351,6 +359,7 @@ unscoped!(
     UpdateTodoStatusArgs,
     DeleteTodoArgs,
     RecordTranscriptPointerArgs,
+    RollbackOperationArgs,
 );
 
 impl ToolArgs for AssignProjectArgs {

@@ -40,6 +40,7 @@ pub enum ToolName {
     ApplyDocumentEdits,
     QueueDraftUpdate,
     GetDraftStatus,
+    RollbackOperation,
 }
 
 use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
@@ -58,7 +59,7 @@ pub struct ToolSpec {
 const ALL_MODES: &[Mode] = &Mode::ALL;
 
 impl ToolName {
-    pub const ALL: [ToolName; 21] = [
+    pub const ALL: [ToolName; 22] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -80,6 +81,7 @@ impl ToolName {
         ToolName::ApplyDocumentEdits,
         ToolName::QueueDraftUpdate,
         ToolName::GetDraftStatus,
+        ToolName::RollbackOperation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +107,7 @@ impl ToolName {
             Self::ApplyDocumentEdits => "apply_document_edits",
             Self::QueueDraftUpdate => "queue_draft_update",
             Self::GetDraftStatus => "get_draft_status",
+            Self::RollbackOperation => "rollback_operation",
         }
     }
 
@@ -211,6 +214,11 @@ impl ToolName {
                 &[Ghostwriting],
                 false,
             ),
+            Self::RollbackOperation => (
+                "Undo a completed change to a todo or note: a creation is deleted, an update restored, a deletion re-created. Answers conflict when the entity changed since.",
+                &[Intake, Ghostwriting, Update],
+                true,
+            ),
         };
         ToolSpec {
             name: self,
@@ -248,6 +256,7 @@ impl ToolName {
             Self::ApplyDocumentEdits => schema_of::<ApplyDocumentEditsArgs>(),
             Self::QueueDraftUpdate => schema_of::<QueueDraftUpdateArgs>(),
             Self::GetDraftStatus => schema_of::<GetDraftStatusArgs>(),
+            Self::RollbackOperation => schema_of::<RollbackOperationArgs>(),
         }
     }
 

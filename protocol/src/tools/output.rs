@@ -86,3 +86,11 @@ pub struct DraftQueuedOut {
     pub job_id: JobId,
     pub status: String,
 }
+
+/// What `rollback_operation` answers: the operation it undid (now `rolled_back`), and
+/// the entity as the rollback left it (for a rolled-back creation, as it was removed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolledBackOut {
+    pub rolled_back: Operation,
+    pub entity: serde_json::Value,
+}

@@ -19,6 +19,7 @@ mod list_projects;
 mod list_todos;
 mod queue_draft_update;
 mod record_transcript_pointer;
+mod rollback_operation;
 mod sync_blueprint_field;
 mod update_note;
 mod update_project;
@@ -124,6 +125,7 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::ApplyDocumentEdits => change::<apply_document_edits::ApplyDocumentEdits>(),
         T::QueueDraftUpdate => query::<queue_draft_update::QueueDraftUpdate>(),
         T::GetDraftStatus => query::<get_draft_status::GetDraftStatus>(),
+        T::RollbackOperation => change::<rollback_operation::RollbackOperation>(),
     }
 }
 
@@ -163,6 +165,12 @@ pub(crate) struct Applied {
     pub project_id: Option<ProjectId>,
     /// What to publish on the project's topic once the change has committed.
     pub events: Vec<protocol::event::Event>,
+    /// What the change turned out to be, when its tool cannot say beforehand (a
+    /// rollback's kind and entity are its target's inverse).
+    pub kind: Option<OperationKind>,
+    pub entity: Option<Entity>,
+    /// The operation this change undoes.
+    pub rollback_of: Option<protocol::OperationId>,
 }
 
 impl Applied {
@@ -174,6 +182,9 @@ impl Applied {
             after: None,
             project_id: None,
             events: Vec::new(),
+            kind: None,
+            entity: None,
+            rollback_of: None,
         }
     }
 

@@ -337,6 +337,8 @@ enum Aim {
     Todo,
     /// A's draft job.
     Job,
+    /// A completed operation of A.
+    Operation,
     /// Nothing of A can be named: the tool works on the caller's own data or session.
     Own,
 }
@@ -402,6 +404,7 @@ fn tool_case(name: &str) -> Option<(Aim, bool, ArgsAround)> {
         ),
         // With its own project, the caller names A's draft job.
         "get_draft_status" => (Aim::Job, false, |t| json!({"job_id": t})),
+        "rollback_operation" => (Aim::Operation, true, |t| json!({"operation_id": t})),
         _ => return None,
     })
 }
@@ -472,6 +475,8 @@ struct Tenancy {
     todo: String,
     job: String,
     pending: String,
+    /// A's `create_note`, completed.
+    completed: String,
     alice_session: String,
 }
 
@@ -519,6 +524,17 @@ impl Tenancy {
         let pending = pending["operation_id"].as_str().unwrap().to_owned();
         put_member(&server, "alice", &a, "bob", "viewer").await;
         let alice_session = alice.session_id();
+        let completed = json_rows(
+            &db,
+            "SELECT to_jsonb(id::text) FROM operations WHERE entity_id = $1",
+            &note,
+        )
+        .await
+        .pop()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
         Self {
             server,
             db,
@@ -527,6 +543,7 @@ impl Tenancy {
             todo,
             job,
             pending,
+            completed,
             alice_session,
         }
     }
@@ -537,6 +554,7 @@ impl Tenancy {
             Aim::Note => &self.note,
             Aim::Todo => &self.todo,
             Aim::Job => &self.job,
+            Aim::Operation => &self.completed,
             Aim::Own => "",
         }
     }
@@ -666,6 +684,8 @@ fn route_case(method: &str, path: &str) -> Option<Guard> {
         ) => Guard::Scoped { writes: false },
         ("PUT" | "DELETE", "/v1/projects/{id}/members/{user_id}") => Guard::Scoped { writes: true },
         ("POST", "/v1/projects/{id}/chat") => Guard::Scoped { writes: true },
+        // `{op}` is A's completed operation; `{id}` is checked first.
+        ("POST", "/v1/projects/{id}/operations/{op}/rollback") => Guard::Scoped { writes: true },
         ("GET", "/v1/jobs/{id}") => Guard::Scoped { writes: false },
         ("GET", "/v1/admin/jobs" | "/v1/admin/stats") => Guard::Admin,
         ("POST", "/v1/admin/jobs/{id}/retry" | "/v1/admin/jobs/{id}/cancel") => Guard::Admin,
@@ -706,6 +726,7 @@ impl Tenancy {
             .replace("{id}", target)
             .replace("{version}", "1")
             .replace("{user_id}", "dave")
+            .replace("{op}", &self.completed)
             .replace("{name}", "create_note")
             .replace("{*path}", "app.js");
         let http = &self.server.http;
