@@ -279,6 +279,37 @@ pub struct Operation {
     /// On a rollback (`rollback_operation`): the operation it undoes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<OperationId>,
+    /// Proposed by `suggest_operations`: it runs only when a person approves it,
+    /// whatever the proposing session's `auto_accept`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suggestion: bool,
+    /// Why a suggestion was made, for whoever decides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A forecast's scenario, saved with a forecast note (as its `scenario:<name>` tag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    Optimistic,
+    Realistic,
+    Pessimistic,
+}
+
+impl Scenario {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Optimistic => "optimistic",
+            Self::Realistic => "realistic",
+            Self::Pessimistic => "pessimistic",
+        }
+    }
+
+    /// The tag a note saving this scenario carries.
+    pub fn tag(self) -> String {
+        format!("scenario:{}", self.as_str())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -256,6 +256,8 @@ fn pending_operation() -> Operation {
         duration_ms: None,
         rolled_back_by: None,
         rollback_of: None,
+        suggestion: false,
+        reason: None,
     }
 }
 
@@ -305,6 +307,8 @@ fn completed_operation() -> Operation {
         duration_ms: Some(12),
         rolled_back_by: None,
         rollback_of: None,
+        suggestion: false,
+        reason: None,
     }
 }
 
@@ -374,6 +378,22 @@ fn rollback_operation_json() -> Value {
     json["decided_by"] = json!(null);
     json["batch_id"] = json!(null);
     json["rollback_of"] = json!(OPERATION_2);
+    json
+}
+
+/// A suggestion is marked, with its reason; plain operations leave both out.
+fn suggested_operation() -> Operation {
+    Operation {
+        suggestion: true,
+        reason: Some("The beds dry out".into()),
+        ..pending_operation()
+    }
+}
+
+fn suggested_operation_json() -> Value {
+    let mut json = pending_operation_json();
+    json["suggestion"] = json!(true);
+    json["reason"] = json!("The beds dry out");
     json
 }
 
@@ -1769,6 +1789,12 @@ fn event_operation_created() {
             operation: pending_operation(),
         },
         json!({"kind": "operation.created", "operation": pending_operation_json()}),
+    );
+    event_golden(
+        Event::OperationCreated {
+            operation: suggested_operation(),
+        },
+        json!({"kind": "operation.created", "operation": suggested_operation_json()}),
     );
 }
 

@@ -27,6 +27,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
         "list_todos",
         "get_document",
         "get_blueprint_gaps",
+        "suggest_operations",
     ];
     vec![
         (
@@ -108,7 +109,11 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
         ),
         ("get_blueprint_gaps", vec![], vec!["project_id"]),
         ("commit_blueprint", vec![], vec!["project_id"]),
-        ("create_note", vec!["body"], vec!["project_id", "tags"]),
+        (
+            "create_note",
+            vec!["body"],
+            vec!["project_id", "tags", "scenario"],
+        ),
         ("update_note", vec!["note_id"], vec!["body", "tags"]),
         ("list_notes", vec![], vec!["project_id"]),
         (
@@ -143,6 +148,7 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
         ),
         ("get_draft_status", vec![], vec!["project_id", "job_id"]),
         ("rollback_operation", vec!["operation_id"], vec![]),
+        ("suggest_operations", vec!["operations"], vec!["project_id"]),
     ]
 }
 

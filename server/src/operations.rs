@@ -12,7 +12,8 @@ use protocol::entities::{Operation, OperationStatus, Session};
 use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
-use protocol::tools::output::PendingOut;
+use protocol::tools::args::SuggestOperationsArgs;
+use protocol::tools::output::{PendingOut, SuggestedOut};
 use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +48,8 @@ pub(crate) async fn propose(
         kind: change.kind(),
         entity: change.entity(),
         data,
+        suggestion: false,
+        reason: None,
     };
     let project = match resolved {
         Ok(project) => project,
@@ -115,6 +118,90 @@ pub(crate) async fn rollback_now(
         serde_json::json!({ "operation_id": operation }),
     )
     .await
+}
+
+/// `suggest_operations`: records each proposed change as a pending operation marked
+/// `suggestion`, whatever the session's `auto_accept`: only a person's
+/// `operation.decide` runs it. Everything is checked before anything is recorded (the
+/// caller may write to the project; each tool changes a project; its arguments parse
+/// and resolve to this project, else `invalid_arguments` naming
+/// `operations[i].tool` or `operations[i].arguments.<field>`), and all are recorded in
+/// one transaction.
+pub(crate) async fn suggest(
+    hub: &Hub,
+    caller: &Caller,
+    args: SuggestOperationsArgs,
+) -> Result<Value, ErrorBody> {
+    let project = tools::project_of(caller, args.project_id)?;
+    let mut conn = tools::conn(hub).await?;
+    tools::check_write(&mut conn, project, &caller.user).await?;
+    // Arguments that leave project_id out mean the suggestion's project.
+    let scoped = Caller {
+        user: caller.user.clone(),
+        session: Session {
+            project_id: Some(project),
+            ..caller.session.clone()
+        },
+    };
+    let mut planned = Vec::with_capacity(args.operations.len());
+    for (i, item) in args.operations.into_iter().enumerate() {
+        let prefix = format!("operations[{i}]");
+        let tool = ToolName::parse(&item.tool).filter(|t| *t != ToolName::CreateProject);
+        let Some((tool, Handler::Change(change))) = tool.map(|t| (t, tools::handler(t))) else {
+            return Err(ErrorBody::invalid_field(
+                &format!("{prefix}.tool"),
+                format!("`{}` is not a tool that changes a project", item.tool),
+            ));
+        };
+        let arguments = format!("{prefix}.arguments");
+        let data = change
+            .check(Value::Object(item.arguments))
+            .map_err(|e| prefix_field(e, &arguments))?;
+        let refused = || {
+            ErrorBody::invalid_field(
+                &format!("{arguments}.{}", change.locator()),
+                "names nothing in this project",
+            )
+        };
+        match change.project(&mut conn, &scoped, &data).await {
+            Ok(Some(resolved)) if resolved == project => {}
+            Ok(_) => return Err(refused()),
+            Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
+            Err(error) => return Err(prefix_field(error, &arguments)),
+        }
+        planned.push(NewOperation {
+            session_id: caller.session.id,
+            project_id: Some(project),
+            seq: 0,
+            tool: tool.as_str().to_owned(),
+            kind: change.kind(),
+            entity: change.entity(),
+            data,
+            suggestion: true,
+            reason: item.reason,
+        });
+    }
+    drop(conn);
+    let mut tx = hub.store.begin().await?;
+    let mut recorded = Vec::with_capacity(planned.len());
+    for new in planned {
+        let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
+        let operation = store::operations::insert(
+            &mut tx,
+            NewOperation { seq, ..new },
+            Outcome::status(OperationStatus::Pending),
+        )
+        .await?;
+        recorded.push(operation);
+    }
+    tx.commit().await.map_err(store::StoreError::from)?;
+    for operation in &recorded {
+        announce(hub, operation, true, Vec::new()).await;
+    }
+    Ok(tools::to_value(SuggestedOut {
+        status: "pending_approval".into(),
+        operations: recorded,
+    }))
 }
 
 /// Whether an operation is new (recorded as it runs) or pending (claimed as it runs).

@@ -30,6 +30,8 @@ struct OperationRow {
     duration_ms: Option<i64>,
     rolled_back_by: Option<UserId>,
     rollback_of: Option<OperationId>,
+    suggestion: bool,
+    reason: Option<String>,
 }
 
 impl TryFrom<OperationRow> for Operation {
@@ -56,13 +58,15 @@ impl TryFrom<OperationRow> for Operation {
             duration_ms: r.duration_ms,
             rolled_back_by: r.rolled_back_by,
             rollback_of: r.rollback_of,
+            suggestion: r.suggestion,
+            reason: r.reason,
         })
     }
 }
 
 const COLUMNS: &str = "id, session_id, project_id, batch_id, seq, tool, kind, entity, entity_id, \
     data, before, after, status, error, decided_by, created_at, executed_at, duration_ms, \
-    rolled_back_by, rollback_of";
+    rolled_back_by, rollback_of, suggestion, reason";
 
 /// An operation to record.
 #[derive(Clone, Debug)]
@@ -74,6 +78,9 @@ pub struct NewOperation {
     pub kind: OperationKind,
     pub entity: Entity,
     pub data: Value,
+    /// Proposed by `suggest_operations`, with its reason.
+    pub suggestion: bool,
+    pub reason: Option<String>,
 }
 
 /// How an operation ended (or that it was decided).
@@ -121,9 +128,10 @@ pub async fn insert(
     let executed = outcome.status != OperationStatus::Pending;
     let sql = format!(
         "INSERT INTO operations (id, session_id, project_id, seq, tool, kind, entity, entity_id, \
-           data, before, after, status, error, executed_at, duration_ms, rollback_of) \
+           data, before, after, status, error, executed_at, duration_ms, rollback_of, \
+           suggestion, reason) \
          VALUES ($1, $2, COALESCE($3, $16), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-           CASE WHEN $14 THEN now() END, $15, $17) RETURNING {COLUMNS}"
+           CASE WHEN $14 THEN now() END, $15, $17, $18, $19) RETURNING {COLUMNS}"
     );
     let row: OperationRow = sqlx::query_as(&sql)
         .bind(OperationId::new())
@@ -143,6 +151,8 @@ pub async fn insert(
         .bind(outcome.duration_ms)
         .bind(outcome.project_id)
         .bind(outcome.rollback_of)
+        .bind(op.suggestion)
+        .bind(&op.reason)
         .fetch_one(&mut *conn)
         .await?;
     row.try_into()

@@ -3,7 +3,7 @@
 //! `garde` rules become both the schema's limits and the checks run on every call.
 
 use crate::blueprint::BlueprintField;
-use crate::entities::{Priority, ProjectStatus, TodoStatus, Urgency};
+use crate::entities::{Priority, ProjectStatus, Scenario, TodoStatus, Urgency};
 use crate::ids::*;
 use garde::Validate;
 use schemars::JsonSchema;
@@ -18,6 +18,9 @@ pub const MAX_TAGS: usize = 32;
 pub const MAX_TAG: usize = 64;
 pub const MAX_DOCUMENT: usize = 1 << 20;
 pub const MAX_POINTERS: usize = 200;
+/// Most proposals one `suggest_operations` makes: a review's worth, and well inside
+/// what a person decides at once (`operation.decide` takes 100).
+pub const MAX_SUGGESTIONS: usize = 20;
 
 /// The project a tool works on, given or defaulted to the session's.
 pub trait ToolArgs {
@@ -166,6 +169,10 @@ pub struct CreateNoteArgs {
     #[garde(custom(valid_tags))]
     #[schemars(length(max = MAX_TAGS), inner(length(min = 1, max = MAX_TAG)))]
     pub tags: Option<Vec<String>>,
+    /// When the note saves a forecast: its scenario (kept as a `scenario:<name>` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub scenario: Option<Scenario>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
@@ -340,6 +347,36 @@ pub struct RollbackOperationArgs {
     pub operation_id: OperationId,
 }
 
+/// One proposed change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestedOperation {
+    /// A tool that changes data (create_note, create_todo, update_todo,
+    /// update_todo_status, delete_todo, update_note, update_project,
+    /// rollback_operation, ...), whatever this session's mode allows.
+    #[garde(length(chars, min = 1, max = MAX_NAME))]
+    pub tool: String,
+    /// That tool's arguments, as it takes them.
+    #[garde(skip)]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+    /// Why, in a sentence the person reads before deciding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(length(chars, max = MAX_TEXT))]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestOperationsArgs {
+    /// Defaults to the session's project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub project_id: Option<ProjectId>,
+    /// The changes to propose, in the order they would run.
+    #[garde(length(min = 1, max = MAX_SUGGESTIONS), dive)]
+    pub operations: Vec<SuggestedOperation>,
+}
+
 project_scoped!(
     ProjectArgs,
     UpdateProjectArgs,
@@ -350,6 +387,7 @@ project_scoped!(
     ApplyDocumentEditsArgs,
     QueueDraftUpdateArgs,
     GetDraftStatusArgs,
+    SuggestOperationsArgs,
 );
 unscoped!(
     ListProjectsArgs,

@@ -41,6 +41,7 @@ pub enum ToolName {
     QueueDraftUpdate,
     GetDraftStatus,
     RollbackOperation,
+    SuggestOperations,
 }
 
 use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
@@ -59,7 +60,7 @@ pub struct ToolSpec {
 const ALL_MODES: &[Mode] = &Mode::ALL;
 
 impl ToolName {
-    pub const ALL: [ToolName; 22] = [
+    pub const ALL: [ToolName; 23] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -82,6 +83,7 @@ impl ToolName {
         ToolName::QueueDraftUpdate,
         ToolName::GetDraftStatus,
         ToolName::RollbackOperation,
+        ToolName::SuggestOperations,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +110,7 @@ impl ToolName {
             Self::QueueDraftUpdate => "queue_draft_update",
             Self::GetDraftStatus => "get_draft_status",
             Self::RollbackOperation => "rollback_operation",
+            Self::SuggestOperations => "suggest_operations",
         }
     }
 
@@ -219,6 +222,11 @@ impl ToolName {
                 &[Intake, Ghostwriting, Update],
                 true,
             ),
+            Self::SuggestOperations => (
+                "Propose changes for a person to approve: each is a changing tool with its arguments and why. Nothing changes now; every proposal waits for a person's approval. Save a forecast as a create_note proposal with its scenario.",
+                &[Audit, Forecast],
+                false,
+            ),
         };
         ToolSpec {
             name: self,
@@ -257,6 +265,7 @@ impl ToolName {
             Self::QueueDraftUpdate => schema_of::<QueueDraftUpdateArgs>(),
             Self::GetDraftStatus => schema_of::<GetDraftStatusArgs>(),
             Self::RollbackOperation => schema_of::<RollbackOperationArgs>(),
+            Self::SuggestOperations => schema_of::<SuggestOperationsArgs>(),
         }
     }
 

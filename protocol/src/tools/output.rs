@@ -94,3 +94,12 @@ pub struct RolledBackOut {
     pub rolled_back: Operation,
     pub entity: serde_json::Value,
 }
+
+/// What `suggest_operations` answers: the proposals, each a pending operation marked
+/// `suggestion`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuggestedOut {
+    /// Always `pending_approval`.
+    pub status: String,
+    pub operations: Vec<Operation>,
+}

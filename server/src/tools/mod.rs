@@ -20,6 +20,7 @@ mod list_todos;
 mod queue_draft_update;
 mod record_transcript_pointer;
 mod rollback_operation;
+mod suggest_operations;
 mod sync_blueprint_field;
 mod update_note;
 mod update_project;
@@ -126,6 +127,7 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::QueueDraftUpdate => query::<queue_draft_update::QueueDraftUpdate>(),
         T::GetDraftStatus => query::<get_draft_status::GetDraftStatus>(),
         T::RollbackOperation => change::<rollback_operation::RollbackOperation>(),
+        T::SuggestOperations => query::<suggest_operations::SuggestOperations>(),
     }
 }
 

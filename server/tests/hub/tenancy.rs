@@ -405,6 +405,12 @@ fn tool_case(name: &str) -> Option<(Aim, bool, ArgsAround)> {
         // With its own project, the caller names A's draft job.
         "get_draft_status" => (Aim::Job, false, |t| json!({"job_id": t})),
         "rollback_operation" => (Aim::Operation, true, |t| json!({"operation_id": t})),
+        // Records pending operations in the project: a write, though nothing applies.
+        "suggest_operations" => (
+            Aim::Project,
+            true,
+            |t| json!({"project_id": t, "operations": [{"tool": "create_note", "arguments": {"body": "Planted"}}]}),
+        ),
         _ => return None,
     })
 }
