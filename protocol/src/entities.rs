@@ -68,15 +68,34 @@ pub struct ClientInfo {
     pub version: String,
 }
 
+/// Where a conversation stands: gathering what the person has to say, clarifying what
+/// is unclear, finalizing (only what the document cannot do without), completed.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Gathering,
+    Clarifying,
+    Finalizing,
+    Completed,
+}
+
 /// Session metadata kept with the session: where the conversation stands.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionMetadata {
-    /// The phase of the conversation; follows the mode unless a client sets it.
+    /// The phase of the conversation, set by `set_session_phase`; a new session starts
+    /// `gathering`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    pub phase: Option<Phase>,
     /// Blueprint fields this session has filled, in the order it filled them.
     #[serde(default)]
     pub dimensions_covered: Vec<crate::blueprint::BlueprintField>,
+    /// Blueprint fields the conversation still has to come back to, in the order to
+    /// ask them; filling one (`sync_blueprint_field`) takes it off.
+    #[serde(default)]
+    pub dimensions_open: Vec<crate::blueprint::BlueprintField>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

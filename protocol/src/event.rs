@@ -77,6 +77,10 @@ pub enum Event {
     TodoDeleted { todo: Todo },
     #[serde(rename = "transcript.pointer")]
     TranscriptPointer { pointer: TranscriptPointer },
+    /// A session's phase or dimensions changed (`set_session_phase`, or a field filled):
+    /// on the session's topic and its project's.
+    #[serde(rename = "session.phase")]
+    SessionPhase(SessionPhase),
     #[serde(rename = "chat.delta")]
     ChatDelta {
         message_id: MessageId,
@@ -94,7 +98,7 @@ pub enum Event {
 impl Event {
     /// Every `kind`, in declaration order (for documentation and tooling; the unit test
     /// below keeps it complete).
-    pub const KINDS: [&'static str; 18] = [
+    pub const KINDS: [&'static str; 19] = [
         "job.status",
         "tool.progress",
         "draft.delta",
@@ -109,6 +113,7 @@ impl Event {
         "todo.updated",
         "todo.deleted",
         "transcript.pointer",
+        "session.phase",
         "chat.delta",
         "chat.message",
         "presence.joined",
@@ -132,6 +137,7 @@ impl Event {
             Event::TodoUpdated { .. } => "todo.updated",
             Event::TodoDeleted { .. } => "todo.deleted",
             Event::TranscriptPointer { .. } => "transcript.pointer",
+            Event::SessionPhase(_) => "session.phase",
             Event::ChatDelta { .. } => "chat.delta",
             Event::ChatMessage { .. } => "chat.message",
             Event::PresenceJoined(_) => "presence.joined",
@@ -148,6 +154,29 @@ pub struct JobStatusEvent {
     pub status: JobStatus,
     pub attempt: i32,
     pub at: DateTime<Utc>,
+}
+
+/// Where a session's conversation stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionPhase {
+    pub session_id: SessionId,
+    pub project_id: Option<ProjectId>,
+    pub phase: Phase,
+    pub dimensions_covered: Vec<crate::blueprint::BlueprintField>,
+    pub dimensions_open: Vec<crate::blueprint::BlueprintField>,
+}
+
+impl SessionPhase {
+    /// The event of a session as it now stands.
+    pub fn of(session: &Session) -> Self {
+        Self {
+            session_id: session.id,
+            project_id: session.project_id,
+            phase: session.metadata.phase.unwrap_or_default(),
+            dimensions_covered: session.metadata.dimensions_covered.clone(),
+            dimensions_open: session.metadata.dimensions_open.clone(),
+        }
+    }
 }
 
 /// The TOOL_PROGRESS message an assistant can narrate.

@@ -10,7 +10,9 @@ use protocol::client::{
     Unsubscribe,
 };
 use protocol::entities::*;
-use protocol::event::{DocumentUpdated, DraftDelta, Event, JobStatusEvent, Presence, ToolProgress};
+use protocol::event::{
+    DocumentUpdated, DraftDelta, Event, JobStatusEvent, Presence, SessionPhase, ToolProgress,
+};
 use protocol::server::{Decided, EventMessage, Limits, OkData, ToolResult};
 use protocol::*;
 use serde_json::{Value, json};
@@ -136,8 +138,9 @@ fn session() -> Session {
         mode: Mode::Intake,
         auto_accept: false,
         metadata: SessionMetadata {
-            phase: Some("intake".into()),
+            phase: Some(Phase::Clarifying),
             dimensions_covered: vec![BlueprintField::Summary, BlueprintField::Audience],
+            dimensions_open: vec![BlueprintField::Voice],
         },
         client: Some(client_info()),
         created_at: t0(),
@@ -152,7 +155,11 @@ fn session_json() -> Value {
         "project_id": PROJECT,
         "mode": "intake",
         "auto_accept": false,
-        "metadata": {"phase": "intake", "dimensions_covered": ["summary", "audience"]},
+        "metadata": {
+            "phase": "clarifying",
+            "dimensions_covered": ["summary", "audience"],
+            "dimensions_open": ["voice"],
+        },
         "client": {"name": "voice-app", "version": "2.3.0"},
         "created_at": T0,
         "updated_at": T1,
@@ -181,7 +188,7 @@ fn new_session_json() -> Value {
         "project_id": null,
         "mode": "selection",
         "auto_accept": true,
-        "metadata": {"dimensions_covered": []},
+        "metadata": {"dimensions_covered": [], "dimensions_open": []},
         "created_at": T0,
         "updated_at": T0,
     })
@@ -1863,6 +1870,36 @@ fn event_todo_created_and_updated() {
     event_golden(
         Event::TodoDeleted { todo: todo() },
         json!({"kind": "todo.deleted", "todo": todo_json()}),
+    );
+}
+
+#[test]
+fn event_session_phase() {
+    event_golden(
+        Event::SessionPhase(SessionPhase::of(&session())),
+        json!({
+            "kind": "session.phase",
+            "session_id": SESSION,
+            "project_id": PROJECT,
+            "phase": "clarifying",
+            "dimensions_covered": ["summary", "audience"],
+            "dimensions_open": ["voice"],
+        }),
+    );
+    // A session without a project, and one from before phases: `gathering`.
+    let mut bare = session();
+    bare.project_id = None;
+    bare.metadata = SessionMetadata::default();
+    event_golden(
+        Event::SessionPhase(SessionPhase::of(&bare)),
+        json!({
+            "kind": "session.phase",
+            "session_id": SESSION,
+            "project_id": null,
+            "phase": "gathering",
+            "dimensions_covered": [],
+            "dimensions_open": [],
+        }),
     );
 }
 

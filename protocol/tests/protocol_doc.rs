@@ -244,6 +244,10 @@ fn event_kind(kind: &str) -> Option<(&'static str, &'static str)> {
             "`delete_todo`, a rolled-back creation",
         ),
         "transcript.pointer" => ("`pointer`", "`record_transcript_pointer`"),
+        "session.phase" => (
+            "`session_id`, `project_id`, `phase`, `dimensions_covered`, `dimensions_open`",
+            "`set_session_phase`, or a filled field covering a dimension (also on `session:{id}`)",
+        ),
         "chat.delta" => (
             "`message_id`, `seq`, `text`",
             "a batch of a chat reply's streamed text",

@@ -28,6 +28,8 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
         "get_document",
         "get_blueprint_gaps",
         "suggest_operations",
+        "get_session_phase",
+        "set_session_phase",
     ];
     vec![
         (
@@ -50,6 +52,8 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "update_todo_status",
                 "record_transcript_pointer",
                 "rollback_operation",
+                "get_session_phase",
+                "set_session_phase",
             ],
         ),
         (
@@ -63,6 +67,8 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "queue_draft_update",
                 "get_draft_status",
                 "rollback_operation",
+                "get_session_phase",
+                "set_session_phase",
             ],
         ),
         (
@@ -79,6 +85,8 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "get_document",
                 "apply_document_edits",
                 "rollback_operation",
+                "get_session_phase",
+                "set_session_phase",
             ],
         ),
         (Mode::Audit, read_only.clone()),
@@ -149,6 +157,12 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
         ("get_draft_status", vec![], vec!["project_id", "job_id"]),
         ("rollback_operation", vec!["operation_id"], vec![]),
         ("suggest_operations", vec!["operations"], vec!["project_id"]),
+        ("get_session_phase", vec![], vec![]),
+        (
+            "set_session_phase",
+            vec![],
+            vec!["phase", "dimensions_covered", "dimensions_open"],
+        ),
     ]
 }
 

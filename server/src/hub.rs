@@ -126,6 +126,21 @@ impl Hub {
     /// counted, and the caller's answer stands (clients resync with `snapshot`).
     ///
     /// A `tool.progress` for a session's job also goes to that session's topic.
+    /// Publishes an event of a session without a project on the session's topic alone.
+    pub async fn publish_session(&self, session: protocol::SessionId, event: &Event) {
+        let topic = protocol::event::session_topic(session);
+        match self.topics.publish(&topic, event).await {
+            Ok(_) => {
+                metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "kind" => event.kind())
+                    .increment(1);
+            }
+            Err(e) => {
+                tracing::warn!(%session, kind = event.kind(), error = %e, "event not published");
+                metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);
+            }
+        }
+    }
+
     pub async fn publish(&self, project: ProjectId, events: &[Event]) {
         for (kind, published) in self.topics.publish_project(project, events).await {
             if published {

@@ -3,7 +3,7 @@
 //! `garde` rules become both the schema's limits and the checks run on every call.
 
 use crate::blueprint::BlueprintField;
-use crate::entities::{Priority, ProjectStatus, Scenario, TodoStatus, Urgency};
+use crate::entities::{Phase, Priority, ProjectStatus, Scenario, TodoStatus, Urgency};
 use crate::ids::*;
 use garde::Validate;
 use schemars::JsonSchema;
@@ -377,6 +377,27 @@ pub struct SuggestOperationsArgs {
     pub operations: Vec<SuggestedOperation>,
 }
 
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct GetSessionPhaseArgs {}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SetSessionPhaseArgs {
+    /// The phase the conversation moves to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub phase: Option<Phase>,
+    /// Replaces the fields this conversation has covered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(length(max = BlueprintField::ALL.len()))]
+    pub dimensions_covered: Option<Vec<BlueprintField>>,
+    /// Replaces the fields to come back to, in the order to ask them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(length(max = BlueprintField::ALL.len()))]
+    pub dimensions_open: Option<Vec<BlueprintField>>,
+}
+
 project_scoped!(
     ProjectArgs,
     UpdateProjectArgs,
@@ -398,6 +419,8 @@ unscoped!(
     DeleteTodoArgs,
     RecordTranscriptPointerArgs,
     RollbackOperationArgs,
+    GetSessionPhaseArgs,
+    SetSessionPhaseArgs,
 );
 
 impl ToolArgs for AssignProjectArgs {

@@ -42,6 +42,8 @@ pub enum ToolName {
     GetDraftStatus,
     RollbackOperation,
     SuggestOperations,
+    GetSessionPhase,
+    SetSessionPhase,
 }
 
 use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
@@ -58,9 +60,11 @@ pub struct ToolSpec {
 }
 
 const ALL_MODES: &[Mode] = &Mode::ALL;
+/// The modes of a conversation about a project (all but choosing one).
+const CONVERSATION_MODES: &[Mode] = &[Intake, Ghostwriting, Update, Audit, Forecast];
 
 impl ToolName {
-    pub const ALL: [ToolName; 23] = [
+    pub const ALL: [ToolName; 25] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -84,6 +88,8 @@ impl ToolName {
         ToolName::GetDraftStatus,
         ToolName::RollbackOperation,
         ToolName::SuggestOperations,
+        ToolName::GetSessionPhase,
+        ToolName::SetSessionPhase,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +117,8 @@ impl ToolName {
             Self::GetDraftStatus => "get_draft_status",
             Self::RollbackOperation => "rollback_operation",
             Self::SuggestOperations => "suggest_operations",
+            Self::GetSessionPhase => "get_session_phase",
+            Self::SetSessionPhase => "set_session_phase",
         }
     }
 
@@ -227,6 +235,16 @@ impl ToolName {
                 &[Audit, Forecast],
                 false,
             ),
+            Self::GetSessionPhase => (
+                "Where this conversation stands: its phase (gathering, clarifying, finalizing, completed) and the blueprint fields covered and still open.",
+                CONVERSATION_MODES,
+                false,
+            ),
+            Self::SetSessionPhase => (
+                "Move this conversation to another phase, or say which blueprint fields it covered or must come back to. Every client of the project sees it; get_blueprint_gaps picks its next question from it.",
+                CONVERSATION_MODES,
+                false,
+            ),
         };
         ToolSpec {
             name: self,
@@ -266,6 +284,8 @@ impl ToolName {
             Self::GetDraftStatus => schema_of::<GetDraftStatusArgs>(),
             Self::RollbackOperation => schema_of::<RollbackOperationArgs>(),
             Self::SuggestOperations => schema_of::<SuggestOperationsArgs>(),
+            Self::GetSessionPhase => schema_of::<GetSessionPhaseArgs>(),
+            Self::SetSessionPhase => schema_of::<SetSessionPhaseArgs>(),
         }
     }
 

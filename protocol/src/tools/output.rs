@@ -29,9 +29,22 @@ pub struct FieldSyncedOut {
     pub gaps_left: usize,
 }
 
+/// The missing fields, and the one to ask next as the session's phase picks it (`null`
+/// once the conversation is completed, or when finalizing finds nothing essential
+/// missing).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GapsOut {
     pub gaps: Vec<Gap>,
+    pub phase: Phase,
+    pub next: Option<Gap>,
+}
+
+/// Where the session's conversation stands (`get_session_phase`, `set_session_phase`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseOut {
+    pub phase: Phase,
+    pub dimensions_covered: Vec<BlueprintField>,
+    pub dimensions_open: Vec<BlueprintField>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -14,12 +14,14 @@ mod get_blueprint_gaps;
 mod get_document;
 mod get_draft_status;
 mod get_project;
+mod get_session_phase;
 mod list_notes;
 mod list_projects;
 mod list_todos;
 mod queue_draft_update;
 mod record_transcript_pointer;
 mod rollback_operation;
+mod set_session_phase;
 mod suggest_operations;
 mod sync_blueprint_field;
 mod update_note;
@@ -128,6 +130,8 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::GetDraftStatus => query::<get_draft_status::GetDraftStatus>(),
         T::RollbackOperation => change::<rollback_operation::RollbackOperation>(),
         T::SuggestOperations => query::<suggest_operations::SuggestOperations>(),
+        T::GetSessionPhase => query::<get_session_phase::GetSessionPhase>(),
+        T::SetSessionPhase => query::<set_session_phase::SetSessionPhase>(),
     }
 }
 

@@ -405,6 +405,9 @@ fn tool_case(name: &str) -> Option<(Aim, bool, ArgsAround)> {
         // With its own project, the caller names A's draft job.
         "get_draft_status" => (Aim::Job, false, |t| json!({"job_id": t})),
         "rollback_operation" => (Aim::Operation, true, |t| json!({"operation_id": t})),
+        // Only the caller's own session (published on its own project's topic).
+        "get_session_phase" => (Aim::Own, false, |_| json!({})),
+        "set_session_phase" => (Aim::Own, false, |_| json!({"phase": "clarifying"})),
         // Records pending operations in the project: a write, though nothing applies.
         "suggest_operations" => (
             Aim::Project,

@@ -191,8 +191,8 @@ impl Topics {
     }
 
     /// Publishes the events of a change on `project`'s topic, in order; a `tool.progress`
-    /// for a session's job also goes to that session's topic, so an assistant can follow
-    /// its own work without the project's other traffic. Postgres already holds the
+    /// for a session's job, and a `session.phase`, also go to that session's topic, so an
+    /// assistant can follow its own work without the project's other traffic. Postgres already holds the
     /// change: a failed publish is logged, never returned (clients resync with
     /// `snapshot`). Answers each event's kind and whether its project publish succeeded.
     pub async fn publish_project(
@@ -203,13 +203,17 @@ impl Topics {
         let topic = protocol::event::project_topic(project);
         let mut outcomes = Vec::with_capacity(events.len());
         for event in events {
-            if let Event::ToolProgress(progress) = event
-                && let Some(session) = progress.session_id
+            let session = match event {
+                Event::ToolProgress(progress) => progress.session_id,
+                Event::SessionPhase(phase) => Some(phase.session_id),
+                _ => None,
+            };
+            if let Some(session) = session
                 && let Err(e) = self
                     .publish(&protocol::event::session_topic(session), event)
                     .await
             {
-                tracing::warn!(%session, error = %e, "progress not published to the session");
+                tracing::warn!(%session, kind = event.kind(), error = %e, "event not published to the session");
             }
             let published = self.publish(&topic, event).await;
             if let Err(e) = &published {
