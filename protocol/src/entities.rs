@@ -241,6 +241,7 @@ pub enum Entity {
     /// A rollback waiting for approval changes an operation; once it runs it is
     /// recorded as the change it made to the operation's entity.
     Operation,
+    Memory,
     Blueprint,
     Note,
     Todo,
@@ -305,6 +306,50 @@ pub struct Operation {
     /// Why a suggestion was made, for whoever decides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// What a memory entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryKind {
+    /// How the person likes things done.
+    Preference,
+    /// Something true of the person or the project.
+    Fact,
+    /// Something the person decided.
+    Decision,
+}
+
+/// Where a memory entry was learned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemorySourceKind {
+    /// An item of the session's transcript (its `item_id`).
+    TranscriptItem,
+    Note,
+    Operation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySource {
+    pub kind: MemorySourceKind,
+    /// The transcript item's id, or the note's or operation's.
+    pub id: String,
+}
+
+/// Something the assistant learned about a person and a project, kept across sessions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryEntry {
+    pub id: MemoryId,
+    pub project_id: ProjectId,
+    /// The person it was learned from.
+    pub user_id: UserId,
+    pub kind: MemoryKind,
+    pub body: String,
+    pub source: Option<MemorySource>,
+    pub session_id: Option<SessionId>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A forecast's scenario, saved with a forecast note (as its `scenario:<name>` tag).

@@ -64,6 +64,10 @@ pub enum Event {
     NoteCreated { note: Note },
     #[serde(rename = "note.updated")]
     NoteUpdated { note: Note },
+    #[serde(rename = "memory.created")]
+    MemoryCreated { entry: MemoryEntry },
+    #[serde(rename = "memory.deleted")]
+    MemoryDeleted { entry: MemoryEntry },
     /// A rollback of `create_note` removes the note.
     #[serde(rename = "note.deleted")]
     NoteDeleted { note: Note },
@@ -98,7 +102,7 @@ pub enum Event {
 impl Event {
     /// Every `kind`, in declaration order (for documentation and tooling; the unit test
     /// below keeps it complete).
-    pub const KINDS: [&'static str; 19] = [
+    pub const KINDS: [&'static str; 21] = [
         "job.status",
         "tool.progress",
         "draft.delta",
@@ -108,6 +112,8 @@ impl Event {
         "project.updated",
         "note.created",
         "note.updated",
+        "memory.created",
+        "memory.deleted",
         "note.deleted",
         "todo.created",
         "todo.updated",
@@ -133,6 +139,8 @@ impl Event {
             Event::NoteCreated { .. } => "note.created",
             Event::NoteUpdated { .. } => "note.updated",
             Event::NoteDeleted { .. } => "note.deleted",
+            Event::MemoryCreated { .. } => "memory.created",
+            Event::MemoryDeleted { .. } => "memory.deleted",
             Event::TodoCreated { .. } => "todo.created",
             Event::TodoUpdated { .. } => "todo.updated",
             Event::TodoDeleted { .. } => "todo.deleted",

@@ -1873,6 +1873,58 @@ fn event_todo_created_and_updated() {
     );
 }
 
+fn memory_entry() -> MemoryEntry {
+    MemoryEntry {
+        id: id("00000000-0000-0000-0000-00000000000d"),
+        project_id: id(PROJECT),
+        user_id: "user-1".into(),
+        kind: MemoryKind::Preference,
+        body: "Prefers short sentences".into(),
+        source: Some(MemorySource {
+            kind: MemorySourceKind::TranscriptItem,
+            id: "item-7".into(),
+        }),
+        session_id: Some(id(SESSION)),
+        created_at: t0(),
+    }
+}
+
+fn memory_entry_json() -> Value {
+    json!({
+        "id": "00000000-0000-0000-0000-00000000000d",
+        "project_id": PROJECT,
+        "user_id": "user-1",
+        "kind": "preference",
+        "body": "Prefers short sentences",
+        "source": {"kind": "transcript_item", "id": "item-7"},
+        "session_id": SESSION,
+        "created_at": T0,
+    })
+}
+
+#[test]
+fn event_memory_created_and_deleted() {
+    event_golden(
+        Event::MemoryCreated {
+            entry: memory_entry(),
+        },
+        json!({"kind": "memory.created", "entry": memory_entry_json()}),
+    );
+    // An entry a person stated over HTTP has no session; one without a source says so.
+    let mut bare = memory_entry();
+    bare.kind = MemoryKind::Decision;
+    bare.source = None;
+    bare.session_id = None;
+    let mut bare_json = memory_entry_json();
+    bare_json["kind"] = json!("decision");
+    bare_json["source"] = json!(null);
+    bare_json["session_id"] = json!(null);
+    event_golden(
+        Event::MemoryDeleted { entry: bare },
+        json!({"kind": "memory.deleted", "entry": bare_json}),
+    );
+}
+
 #[test]
 fn event_session_phase() {
     event_golden(

@@ -234,6 +234,11 @@ fn event_kind(kind: &str) -> Option<(&'static str, &'static str)> {
         "note.created" => ("`note`", "`create_note`, a rolled-back deletion"),
         "note.updated" => ("`note`", "`update_note`, a rolled-back update"),
         "note.deleted" => ("`note` (as it was)", "a rolled-back `create_note`"),
+        "memory.created" => ("`entry`", "`remember`, `POST .../memory`"),
+        "memory.deleted" => (
+            "`entry` (as it was)",
+            "`forget_memory`, `DELETE .../memory/{memory_id}`",
+        ),
         "todo.created" => ("`todo`", "`create_todo`, a rolled-back deletion"),
         "todo.updated" => (
             "`todo`",

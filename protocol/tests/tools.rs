@@ -30,6 +30,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
         "suggest_operations",
         "get_session_phase",
         "set_session_phase",
+        "list_memory",
     ];
     vec![
         (
@@ -54,6 +55,9 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "rollback_operation",
                 "get_session_phase",
                 "set_session_phase",
+                "remember",
+                "list_memory",
+                "forget_memory",
             ],
         ),
         (
@@ -69,6 +73,9 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "rollback_operation",
                 "get_session_phase",
                 "set_session_phase",
+                "remember",
+                "list_memory",
+                "forget_memory",
             ],
         ),
         (
@@ -87,6 +94,9 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "rollback_operation",
                 "get_session_phase",
                 "set_session_phase",
+                "remember",
+                "list_memory",
+                "forget_memory",
             ],
         ),
         (Mode::Audit, read_only.clone()),
@@ -163,6 +173,13 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
             vec![],
             vec!["phase", "dimensions_covered", "dimensions_open"],
         ),
+        (
+            "remember",
+            vec!["kind", "body"],
+            vec!["project_id", "source"],
+        ),
+        ("list_memory", vec![], vec!["project_id", "kind"]),
+        ("forget_memory", vec!["memory_id"], vec![]),
     ]
 }
 

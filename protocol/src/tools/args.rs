@@ -3,7 +3,9 @@
 //! `garde` rules become both the schema's limits and the checks run on every call.
 
 use crate::blueprint::BlueprintField;
-use crate::entities::{Phase, Priority, ProjectStatus, Scenario, TodoStatus, Urgency};
+use crate::entities::{
+    MemoryKind, MemorySource, Phase, Priority, ProjectStatus, Scenario, TodoStatus, Urgency,
+};
 use crate::ids::*;
 use garde::Validate;
 use schemars::JsonSchema;
@@ -18,6 +20,8 @@ pub const MAX_TAGS: usize = 32;
 pub const MAX_TAG: usize = 64;
 pub const MAX_DOCUMENT: usize = 1 << 20;
 pub const MAX_POINTERS: usize = 200;
+/// A memory entry is a sentence or two; longer belongs in a note.
+pub const MAX_MEMORY: usize = 2_000;
 /// Most proposals one `suggest_operations` makes: a review's worth, and well inside
 /// what a person decides at once (`operation.decide` takes 100).
 pub const MAX_SUGGESTIONS: usize = 20;
@@ -398,6 +402,55 @@ pub struct SetSessionPhaseArgs {
     pub dimensions_open: Option<Vec<BlueprintField>>,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RememberArgs {
+    /// Defaults to the session's project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub project_id: Option<ProjectId>,
+    #[garde(skip)]
+    pub kind: MemoryKind,
+    /// What to remember, in a sentence.
+    #[garde(length(chars, min = 1, max = MAX_MEMORY), custom(not_blank))]
+    pub body: String,
+    /// Where it was said or decided: a transcript item of this session, a note or an
+    /// operation of the project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(valid_source))]
+    pub source: Option<MemorySource>,
+}
+
+fn valid_source(source: &Option<MemorySource>, _: &()) -> garde::Result {
+    match source {
+        Some(s) if s.id.trim().is_empty() || s.id.chars().count() > MAX_NAME => Err(
+            garde::Error::new(format!("id must be 1 to {MAX_NAME} characters")),
+        ),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ListMemoryArgs {
+    /// Defaults to the session's project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub project_id: Option<ProjectId>,
+    /// Only entries of this kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub kind: Option<MemoryKind>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ForgetMemoryArgs {
+    /// The entry, by the id remember or list_memory answered.
+    #[garde(skip)]
+    pub memory_id: MemoryId,
+}
+
 project_scoped!(
     ProjectArgs,
     UpdateProjectArgs,
@@ -409,6 +462,8 @@ project_scoped!(
     QueueDraftUpdateArgs,
     GetDraftStatusArgs,
     SuggestOperationsArgs,
+    RememberArgs,
+    ListMemoryArgs,
 );
 unscoped!(
     ListProjectsArgs,
@@ -421,6 +476,7 @@ unscoped!(
     RollbackOperationArgs,
     GetSessionPhaseArgs,
     SetSessionPhaseArgs,
+    ForgetMemoryArgs,
 );
 
 impl ToolArgs for AssignProjectArgs {

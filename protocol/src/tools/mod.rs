@@ -44,6 +44,9 @@ pub enum ToolName {
     SuggestOperations,
     GetSessionPhase,
     SetSessionPhase,
+    Remember,
+    ListMemory,
+    ForgetMemory,
 }
 
 use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
@@ -64,7 +67,7 @@ const ALL_MODES: &[Mode] = &Mode::ALL;
 const CONVERSATION_MODES: &[Mode] = &[Intake, Ghostwriting, Update, Audit, Forecast];
 
 impl ToolName {
-    pub const ALL: [ToolName; 25] = [
+    pub const ALL: [ToolName; 28] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -90,6 +93,9 @@ impl ToolName {
         ToolName::SuggestOperations,
         ToolName::GetSessionPhase,
         ToolName::SetSessionPhase,
+        ToolName::Remember,
+        ToolName::ListMemory,
+        ToolName::ForgetMemory,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +125,9 @@ impl ToolName {
             Self::SuggestOperations => "suggest_operations",
             Self::GetSessionPhase => "get_session_phase",
             Self::SetSessionPhase => "set_session_phase",
+            Self::Remember => "remember",
+            Self::ListMemory => "list_memory",
+            Self::ForgetMemory => "forget_memory",
         }
     }
 
@@ -245,6 +254,21 @@ impl ToolName {
                 CONVERSATION_MODES,
                 false,
             ),
+            Self::Remember => (
+                "Keep something learned about the person or the project for later sessions, drafts and chat replies: a preference, a fact or a decision, with where it was said.",
+                &[Intake, Ghostwriting, Update],
+                true,
+            ),
+            Self::ListMemory => (
+                "What was learned about the person and the project in earlier conversations, newest first.",
+                CONVERSATION_MODES,
+                false,
+            ),
+            Self::ForgetMemory => (
+                "Forget a memory entry the person says is wrong or no longer wanted.",
+                &[Intake, Ghostwriting, Update],
+                true,
+            ),
         };
         ToolSpec {
             name: self,
@@ -286,6 +310,9 @@ impl ToolName {
             Self::SuggestOperations => schema_of::<SuggestOperationsArgs>(),
             Self::GetSessionPhase => schema_of::<GetSessionPhaseArgs>(),
             Self::SetSessionPhase => schema_of::<SetSessionPhaseArgs>(),
+            Self::Remember => schema_of::<RememberArgs>(),
+            Self::ListMemory => schema_of::<ListMemoryArgs>(),
+            Self::ForgetMemory => schema_of::<ForgetMemoryArgs>(),
         }
     }
 

@@ -20,6 +20,9 @@ pub struct ProjectsOut {
 pub struct AssignedOut {
     pub project: Project,
     pub session: Session,
+    /// What earlier conversations learned about the person and the project, newest
+    /// first and bounded, so a new session starts from it.
+    pub memory: Vec<MemoryEntry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,6 +101,17 @@ pub struct PendingOut {
 pub struct DraftQueuedOut {
     pub job_id: JobId,
     pub status: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryOut {
+    pub entry: MemoryEntry,
+}
+
+/// Memory entries, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryListOut {
+    pub memory: Vec<MemoryEntry>,
 }
 
 /// What `rollback_operation` answers: the operation it undid (now `rolled_back`), and

@@ -10,16 +10,19 @@ mod create_note;
 mod create_project;
 mod create_todo;
 mod delete_todo;
+mod forget_memory;
 mod get_blueprint_gaps;
 mod get_document;
 mod get_draft_status;
 mod get_project;
 mod get_session_phase;
+mod list_memory;
 mod list_notes;
 mod list_projects;
 mod list_todos;
 mod queue_draft_update;
 mod record_transcript_pointer;
+pub(crate) mod remember;
 mod rollback_operation;
 mod set_session_phase;
 mod suggest_operations;
@@ -132,6 +135,9 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::SuggestOperations => query::<suggest_operations::SuggestOperations>(),
         T::GetSessionPhase => query::<get_session_phase::GetSessionPhase>(),
         T::SetSessionPhase => query::<set_session_phase::SetSessionPhase>(),
+        T::Remember => change::<remember::Remember>(),
+        T::ListMemory => query::<list_memory::ListMemory>(),
+        T::ForgetMemory => change::<forget_memory::ForgetMemory>(),
     }
 }
 

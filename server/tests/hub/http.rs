@@ -112,6 +112,9 @@ async fn the_catalogue_lists_a_modes_tools_as_openai_functions() {
             "rollback_operation",
             "get_session_phase",
             "set_session_phase",
+            "remember",
+            "list_memory",
+            "forget_memory",
         ]
     );
     for tool in tools.as_array().unwrap() {

@@ -339,6 +339,8 @@ enum Aim {
     Job,
     /// A completed operation of A.
     Operation,
+    /// A memory entry of A.
+    Memory,
     /// Nothing of A can be named: the tool works on the caller's own data or session.
     Own,
 }
@@ -408,6 +410,13 @@ fn tool_case(name: &str) -> Option<(Aim, bool, ArgsAround)> {
         // Only the caller's own session (published on its own project's topic).
         "get_session_phase" => (Aim::Own, false, |_| json!({})),
         "set_session_phase" => (Aim::Own, false, |_| json!({"phase": "clarifying"})),
+        "remember" => (
+            Aim::Project,
+            true,
+            |t| json!({"project_id": t, "kind": "fact", "body": "Planted"}),
+        ),
+        "list_memory" => (Aim::Project, false, |t| json!({"project_id": t})),
+        "forget_memory" => (Aim::Memory, true, |t| json!({"memory_id": t})),
         // Records pending operations in the project: a write, though nothing applies.
         "suggest_operations" => (
             Aim::Project,
@@ -464,6 +473,10 @@ async fn state_of(db: &sqlx::PgPool, project: &str) -> Value {
             "chat",
             "SELECT to_jsonb(c) FROM chat_messages c WHERE project_id::text = $1 ORDER BY id",
         ),
+        (
+            "memory",
+            "SELECT to_jsonb(m) FROM memory_entries m WHERE project_id::text = $1 ORDER BY id",
+        ),
     ] {
         state.insert(name.into(), Value::Array(json_rows(db, sql, project).await));
     }
@@ -486,6 +499,7 @@ struct Tenancy {
     pending: String,
     /// A's `create_note`, completed.
     completed: String,
+    memory: String,
     alice_session: String,
 }
 
@@ -513,6 +527,12 @@ impl Tenancy {
                 json!({"base_version": 0, "markdown": "# Alice\n\nHer story.\n"}),
             )
             .await;
+        let memory = alice
+            .call_ok("remember", json!({"kind": "fact", "body": "Alice's fact"}))
+            .await["entry"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         alice.configure(json!({"mode": "ghostwriting"})).await;
         alice
             .call_ok("record_transcript_pointer", json!({"item_id": "a-1"}))
@@ -553,6 +573,7 @@ impl Tenancy {
             job,
             pending,
             completed,
+            memory,
             alice_session,
         }
     }
@@ -564,6 +585,7 @@ impl Tenancy {
             Aim::Todo => &self.todo,
             Aim::Job => &self.job,
             Aim::Operation => &self.completed,
+            Aim::Memory => &self.memory,
             Aim::Own => "",
         }
     }
@@ -693,6 +715,10 @@ fn route_case(method: &str, path: &str) -> Option<Guard> {
         ) => Guard::Scoped { writes: false },
         ("PUT" | "DELETE", "/v1/projects/{id}/members/{user_id}") => Guard::Scoped { writes: true },
         ("POST", "/v1/projects/{id}/chat") => Guard::Scoped { writes: true },
+        ("GET", "/v1/projects/{id}/memory") => Guard::Scoped { writes: false },
+        ("POST", "/v1/projects/{id}/memory") => Guard::Scoped { writes: true },
+        // `{memory_id}` is A's entry; `{id}` is checked first.
+        ("DELETE", "/v1/projects/{id}/memory/{memory_id}") => Guard::Scoped { writes: true },
         // `{op}` is A's completed operation; `{id}` is checked first.
         ("POST", "/v1/projects/{id}/operations/{op}/rollback") => Guard::Scoped { writes: true },
         ("GET", "/v1/jobs/{id}") => Guard::Scoped { writes: false },
@@ -736,6 +762,7 @@ impl Tenancy {
             .replace("{version}", "1")
             .replace("{user_id}", "dave")
             .replace("{op}", &self.completed)
+            .replace("{memory_id}", &self.memory)
             .replace("{name}", "create_note")
             .replace("{*path}", "app.js");
         let http = &self.server.http;
@@ -752,6 +779,7 @@ impl Tenancy {
             "/v1/sessions" => json!({"project_id": target}),
             "/v1/projects/{id}/members/{user_id}" => json!({"role": "editor"}),
             "/v1/projects/{id}/chat" => json!({"text": "Planted"}),
+            "/v1/projects/{id}/memory" => json!({"kind": "fact", "body": "Planted"}),
             _ => Value::Null,
         };
         let request = if body.is_null() {
