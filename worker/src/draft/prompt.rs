@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use protocol::blueprint::{self, Blueprint, BlueprintField};
 use protocol::entities::{
-    Note, Priority, Project, Section, Todo, TodoStatus, TranscriptItem, TranscriptRole, Urgency,
+    MemoryEntry, MemoryKind, Note, Priority, Project, Section, Todo, TodoStatus, TranscriptItem,
+    TranscriptRole, Urgency,
 };
 use std::cmp::Reverse;
 use std::fmt::Write as _;
@@ -90,6 +91,9 @@ pub struct PromptInput {
     pub urgency: Urgency,
     /// The prompt's budget in estimated tokens (see [`estimate_tokens`]).
     pub token_budget: usize,
+    /// What earlier conversations learned about the person and the project, newest
+    /// first, already bounded by the loader (`store::memory::CONTEXT_ENTRIES`).
+    pub memory: Vec<MemoryEntry>,
 }
 
 /// The prompt package sent to a model.
@@ -132,6 +136,7 @@ impl PromptInput {
             summary: None,
             urgency: Urgency::Normal,
             token_budget: DEFAULT_TOKEN_BUDGET,
+            memory: Vec::new(),
         }
     }
 
@@ -359,6 +364,8 @@ fn render_user(
         out.push('\n');
     }
 
+    render_memory(&mut out, &input.memory);
+
     if !notes.is_empty() {
         out.push_str("\n# Notes (oldest first)\n");
         let dropped = keep_note.iter().filter(|k| !**k).count();
@@ -441,6 +448,22 @@ fn render_user(
 
 /// `text` on one line: runs of whitespace (newlines included) become one space, so a
 /// list item stays one item.
+/// The memory section of a prompt, newest first; nothing when there is none.
+pub(crate) fn render_memory(out: &mut String, memory: &[MemoryEntry]) {
+    if memory.is_empty() {
+        return;
+    }
+    out.push_str("\n# Remembered from earlier conversations (newest first)\n");
+    for entry in memory {
+        let kind = match entry.kind {
+            MemoryKind::Preference => "preference",
+            MemoryKind::Fact => "fact",
+            MemoryKind::Decision => "decision",
+        };
+        let _ = writeln!(out, "- [{kind}] {}", clip(&one_line(&entry.body)));
+    }
+}
+
 pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

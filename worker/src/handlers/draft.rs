@@ -80,6 +80,8 @@ impl Draft {
             .collect();
         let recent =
             store::transcript::recent_items(&mut conn, &payload.sessions, RECENT_ITEMS).await?;
+        let memory =
+            store::memory::list(&mut conn, project, None, store::memory::CONTEXT_ENTRIES).await?;
         drop(conn);
         let mut input = PromptInput::new(project_row);
         input.todos = todos
@@ -96,6 +98,7 @@ impl Draft {
             input.urgency = urgency;
         }
         input.token_budget = self.token_budget;
+        input.memory = memory;
         Ok(Loaded {
             input,
             base,
