@@ -96,6 +96,10 @@ pub struct SessionMetadata {
     /// ask them; filling one (`sync_blueprint_field`) takes it off.
     #[serde(default)]
     pub dimensions_open: Vec<crate::blueprint::BlueprintField>,
+    /// The todo the session is focused on (`focus_todo`, or `session.configure` with
+    /// `todo_id`): the todo tools default to it and may not name another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub todo_id: Option<TodoId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

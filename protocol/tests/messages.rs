@@ -141,6 +141,7 @@ fn session() -> Session {
             phase: Some(Phase::Clarifying),
             dimensions_covered: vec![BlueprintField::Summary, BlueprintField::Audience],
             dimensions_open: vec![BlueprintField::Voice],
+            todo_id: Some(id(TODO)),
         },
         client: Some(client_info()),
         created_at: t0(),
@@ -159,6 +160,7 @@ fn session_json() -> Value {
             "phase": "clarifying",
             "dimensions_covered": ["summary", "audience"],
             "dimensions_open": ["voice"],
+            "todo_id": TODO,
         },
         "client": {"name": "voice-app", "version": "2.3.0"},
         "created_at": T0,
@@ -593,12 +595,14 @@ fn session_configure_with_every_field_and_with_none() {
             "mode": "ghostwriting",
             "project_id": PROJECT,
             "auto_accept": false,
+            "todo_id": TODO,
         }),
         ClientMessage::SessionConfigure(SessionConfigure {
             id: RequestId::Int(2),
             mode: Some(Mode::Ghostwriting),
             project_id: Some(id(PROJECT)),
             auto_accept: Some(false),
+            todo_id: Some(id(TODO)),
         }),
     );
     client_golden(
@@ -608,6 +612,7 @@ fn session_configure_with_every_field_and_with_none() {
             mode: None,
             project_id: None,
             auto_accept: None,
+            todo_id: None,
         }),
     );
 }

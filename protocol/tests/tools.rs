@@ -58,6 +58,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "remember",
                 "list_memory",
                 "forget_memory",
+                "focus_todo",
             ],
         ),
         (
@@ -76,6 +77,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "remember",
                 "list_memory",
                 "forget_memory",
+                "focus_todo",
             ],
         ),
         (
@@ -97,6 +99,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "remember",
                 "list_memory",
                 "forget_memory",
+                "focus_todo",
             ],
         ),
         (Mode::Audit, read_only.clone()),
@@ -139,13 +142,14 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
             vec!["title"],
             vec!["project_id", "details", "priority"],
         ),
+        // `todo_id` defaults to the todo in focus (`focus_todo`).
         (
             "update_todo",
-            vec!["todo_id"],
-            vec!["title", "details", "priority", "status"],
+            vec![],
+            vec!["todo_id", "title", "details", "priority", "status"],
         ),
-        ("update_todo_status", vec!["todo_id", "status"], vec![]),
-        ("delete_todo", vec!["todo_id"], vec![]),
+        ("update_todo_status", vec!["status"], vec!["todo_id"]),
+        ("delete_todo", vec![], vec!["todo_id"]),
         ("list_todos", vec![], vec!["project_id", "status"]),
         ("record_transcript_pointer", vec!["item_id"], vec!["label"]),
         ("get_document", vec![], vec!["project_id"]),
@@ -180,6 +184,7 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
         ),
         ("list_memory", vec![], vec!["project_id", "kind"]),
         ("forget_memory", vec!["memory_id"], vec![]),
+        ("focus_todo", vec![], vec!["todo_id"]),
     ]
 }
 
@@ -505,7 +510,7 @@ fn arguments_as_an_object() {
     );
     let args: UpdateTodoStatusArgs =
         parse_args(json!({"todo_id": TODO, "status": "in_progress"})).unwrap();
-    assert_eq!(args.todo_id.to_string(), TODO);
+    assert_eq!(args.todo_id.map(|t| t.to_string()), Some(TODO.into()));
     assert_eq!(args.status, protocol::entities::TodoStatus::InProgress);
 }
 
@@ -673,7 +678,10 @@ fn missing_fields_are_rejected() {
         invalid::<UpdateTodoStatusArgs>(json!({"todo_id": TODO})),
         "status"
     );
-    assert_eq!(invalid::<DeleteTodoArgs>(json!({})), "todo_id");
+    assert_eq!(
+        invalid::<DeleteTodoArgs>(json!({"todo_id": "not-a-uuid"})),
+        "todo_id"
+    );
     assert_eq!(
         invalid::<RecordTranscriptPointerArgs>(json!({"label": "x"})),
         "item_id"

@@ -34,6 +34,9 @@ pub(crate) async fn propose(
 ) -> Result<Value, ErrorBody> {
     let started = Instant::now();
     let data = change.check(raw)?;
+    // A session focused on a todo: the call is scoped to it, then checked again (the
+    // todo filled in, a tag added).
+    let data = change.check(crate::focus::scope(tool, data, &caller.session)?)?;
     let mut conn = tools::conn(hub).await?;
     let resolved = change.project(&mut conn, caller, &data).await;
     if let Ok(Some(project)) = &resolved {

@@ -4,7 +4,7 @@ use crate::{StoreError, enum_str, parse_enum};
 use chrono::{DateTime, Utc};
 use protocol::blueprint::BlueprintField;
 use protocol::entities::{ClientInfo, Phase, Session, SessionMetadata};
-use protocol::{Mode, ProjectId, SessionId, UserId};
+use protocol::{Mode, ProjectId, SessionId, TodoId, UserId};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
@@ -169,6 +169,26 @@ pub async fn cover_dimension(
         .fetch_optional(&mut *conn)
         .await?;
     row.map(Session::try_from).transpose()
+}
+
+/// Focuses the session on a todo, or (`None`) on none.
+pub async fn set_focus(
+    conn: &mut PgConnection,
+    id: SessionId,
+    todo: Option<TodoId>,
+) -> Result<Session, StoreError> {
+    let sql = format!(
+        "UPDATE sessions SET metadata = CASE WHEN $2::uuid IS NULL THEN metadata - 'todo_id' \
+           ELSE jsonb_set(metadata, '{{todo_id}}', to_jsonb($2::uuid)) END, \
+         updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let row: Option<SessionRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(todo)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("session", id))?
+        .try_into()
 }
 
 /// Sets the given parts of where the session's conversation stands (`None` keeps

@@ -216,9 +216,11 @@ pub struct CreateTodoArgs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTodoArgs {
-    /// The todo, by the id its tool answered.
+    /// The todo, by the id its tool answered. Defaults to the todo this session is
+    /// focused on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
-    pub todo_id: TodoId,
+    pub todo_id: Option<TodoId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(length(chars, min = 1, max = MAX_NAME), custom(not_blank_opt))]
     pub title: Option<String>,
@@ -236,9 +238,11 @@ pub struct UpdateTodoArgs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTodoStatusArgs {
-    /// The todo, by the id its tool answered.
+    /// The todo, by the id its tool answered. Defaults to the todo this session is
+    /// focused on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
-    pub todo_id: TodoId,
+    pub todo_id: Option<TodoId>,
     #[garde(skip)]
     pub status: TodoStatus,
 }
@@ -246,9 +250,11 @@ pub struct UpdateTodoStatusArgs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteTodoArgs {
-    /// The todo, by the id its tool answered.
+    /// The todo, by the id its tool answered. Defaults to the todo this session is
+    /// focused on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
-    pub todo_id: TodoId,
+    pub todo_id: Option<TodoId>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
@@ -451,6 +457,16 @@ pub struct ForgetMemoryArgs {
     pub memory_id: MemoryId,
 }
 
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct FocusTodoArgs {
+    /// The todo of this session's project to work on; leave it out to move on from
+    /// the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub todo_id: Option<TodoId>,
+}
+
 project_scoped!(
     ProjectArgs,
     UpdateProjectArgs,
@@ -477,6 +493,7 @@ unscoped!(
     GetSessionPhaseArgs,
     SetSessionPhaseArgs,
     ForgetMemoryArgs,
+    FocusTodoArgs,
 );
 
 impl ToolArgs for AssignProjectArgs {

@@ -47,6 +47,7 @@ pub enum ToolName {
     Remember,
     ListMemory,
     ForgetMemory,
+    FocusTodo,
 }
 
 use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
@@ -67,7 +68,7 @@ const ALL_MODES: &[Mode] = &Mode::ALL;
 const CONVERSATION_MODES: &[Mode] = &[Intake, Ghostwriting, Update, Audit, Forecast];
 
 impl ToolName {
-    pub const ALL: [ToolName; 28] = [
+    pub const ALL: [ToolName; 29] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -96,6 +97,7 @@ impl ToolName {
         ToolName::Remember,
         ToolName::ListMemory,
         ToolName::ForgetMemory,
+        ToolName::FocusTodo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +130,7 @@ impl ToolName {
             Self::Remember => "remember",
             Self::ListMemory => "list_memory",
             Self::ForgetMemory => "forget_memory",
+            Self::FocusTodo => "focus_todo",
         }
     }
 
@@ -269,6 +272,11 @@ impl ToolName {
                 &[Intake, Ghostwriting, Update],
                 true,
             ),
+            Self::FocusTodo => (
+                "Work on one todo: the todo tools then default to it and stay on it, notes are tagged with it, and you get its context (notes and recent conversation mentioning it). Without todo_id, move on.",
+                &[Intake, Ghostwriting, Update],
+                false,
+            ),
         };
         ToolSpec {
             name: self,
@@ -313,6 +321,7 @@ impl ToolName {
             Self::Remember => schema_of::<RememberArgs>(),
             Self::ListMemory => schema_of::<ListMemoryArgs>(),
             Self::ForgetMemory => schema_of::<ForgetMemoryArgs>(),
+            Self::FocusTodo => schema_of::<FocusTodoArgs>(),
         }
     }
 

@@ -114,6 +114,17 @@ pub struct MemoryListOut {
     pub memory: Vec<MemoryEntry>,
 }
 
+/// What `focus_todo` answers: the todo in focus with its context (`null` and empty
+/// lists once the session moved on).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FocusOut {
+    pub todo: Option<Todo>,
+    /// The project's notes tagged with the todo or mentioning its title, newest first.
+    pub notes: Vec<Note>,
+    /// Recent transcript items mentioning its title, oldest first.
+    pub transcript: Vec<TranscriptItem>,
+}
+
 /// What `rollback_operation` answers: the operation it undid (now `rolled_back`), and
 /// the entity as the rollback left it (for a rolled-back creation, as it was removed).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ mod create_note;
 mod create_project;
 mod create_todo;
 mod delete_todo;
+mod focus_todo;
 mod forget_memory;
 mod get_blueprint_gaps;
 mod get_document;
@@ -138,6 +139,7 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::Remember => change::<remember::Remember>(),
         T::ListMemory => query::<list_memory::ListMemory>(),
         T::ForgetMemory => change::<forget_memory::ForgetMemory>(),
+        T::FocusTodo => query::<focus_todo::FocusTodo>(),
     }
 }
 
@@ -360,6 +362,8 @@ impl<T: Change> DynChange for ChangeHandler<T> {
 pub(crate) fn to_value(value: impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
+
+pub(crate) use update_todo::todo_project;
 
 /// The project named in the arguments, else the session's.
 pub(crate) fn project_of(

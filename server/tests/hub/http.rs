@@ -115,6 +115,7 @@ async fn the_catalogue_lists_a_modes_tools_as_openai_functions() {
             "remember",
             "list_memory",
             "forget_memory",
+            "focus_todo",
         ]
     );
     for tool in tools.as_array().unwrap() {

@@ -410,6 +410,8 @@ fn tool_case(name: &str) -> Option<(Aim, bool, ArgsAround)> {
         // Only the caller's own session (published on its own project's topic).
         "get_session_phase" => (Aim::Own, false, |_| json!({})),
         "set_session_phase" => (Aim::Own, false, |_| json!({"phase": "clarifying"})),
+        // Changes only the caller's session; a viewer may focus on a todo they can read.
+        "focus_todo" => (Aim::Todo, false, |t| json!({"todo_id": t})),
         "remember" => (
             Aim::Project,
             true,
