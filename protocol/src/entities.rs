@@ -310,6 +310,9 @@ pub struct Operation {
     /// Why a suggestion was made, for whoever decides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// On a corrected operation (`propose_recovery`): the failed operation it recovers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovers: Option<OperationId>,
 }
 
 /// What a memory entry records.

@@ -267,6 +267,7 @@ fn pending_operation() -> Operation {
         rollback_of: None,
         suggestion: false,
         reason: None,
+        recovers: None,
     }
 }
 
@@ -318,6 +319,7 @@ fn completed_operation() -> Operation {
         rollback_of: None,
         suggestion: false,
         reason: None,
+        recovers: None,
     }
 }
 
@@ -403,6 +405,20 @@ fn suggested_operation_json() -> Value {
     let mut json = pending_operation_json();
     json["suggestion"] = json!(true);
     json["reason"] = json!("The beds dry out");
+    json
+}
+
+/// A correction of a failed operation names it.
+fn recovery_operation() -> Operation {
+    Operation {
+        recovers: Some(id(OPERATION_2)),
+        ..pending_operation()
+    }
+}
+
+fn recovery_operation_json() -> Value {
+    let mut json = pending_operation_json();
+    json["recovers"] = json!(OPERATION_2);
     json
 }
 
@@ -1801,6 +1817,12 @@ fn event_operation_created() {
             operation: pending_operation(),
         },
         json!({"kind": "operation.created", "operation": pending_operation_json()}),
+    );
+    event_golden(
+        Event::OperationCreated {
+            operation: recovery_operation(),
+        },
+        json!({"kind": "operation.created", "operation": recovery_operation_json()}),
     );
     event_golden(
         Event::OperationCreated {

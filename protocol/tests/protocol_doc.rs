@@ -225,7 +225,7 @@ fn event_kind(kind: &str) -> Option<(&'static str, &'static str)> {
         ),
         "operation.updated" => (
             "`operation`",
-            "a pending operation is decided, or a completed one rolled back",
+            "a pending operation is decided, or a completed one rolled back; a failed one also on the proposing `session:{id}`",
         ),
         "project.updated" => (
             "`project`",

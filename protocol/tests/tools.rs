@@ -31,6 +31,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
         "get_session_phase",
         "set_session_phase",
         "list_memory",
+        "propose_recovery",
     ];
     vec![
         (
@@ -59,6 +60,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "list_memory",
                 "forget_memory",
                 "focus_todo",
+                "propose_recovery",
             ],
         ),
         (
@@ -78,6 +80,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "list_memory",
                 "forget_memory",
                 "focus_todo",
+                "propose_recovery",
             ],
         ),
         (
@@ -100,6 +103,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "list_memory",
                 "forget_memory",
                 "focus_todo",
+                "propose_recovery",
             ],
         ),
         (Mode::Audit, read_only.clone()),
@@ -185,6 +189,11 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
         ("list_memory", vec![], vec!["project_id", "kind"]),
         ("forget_memory", vec!["memory_id"], vec![]),
         ("focus_todo", vec![], vec!["todo_id"]),
+        (
+            "propose_recovery",
+            vec!["operation_id"],
+            vec!["arguments", "reason"],
+        ),
     ]
 }
 

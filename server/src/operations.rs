@@ -12,7 +12,7 @@ use protocol::entities::{Operation, OperationStatus, Session};
 use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
-use protocol::tools::args::SuggestOperationsArgs;
+use protocol::tools::args::{ProposeRecoveryArgs, SuggestOperationsArgs};
 use protocol::tools::output::{PendingOut, SuggestedOut};
 use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
@@ -53,6 +53,7 @@ pub(crate) async fn propose(
         data,
         suggestion: false,
         reason: None,
+        recovers: None,
     };
     let project = match resolved {
         Ok(project) => project,
@@ -182,6 +183,7 @@ pub(crate) async fn suggest(
             data,
             suggestion: true,
             reason: item.reason,
+            recovers: None,
         });
     }
     drop(conn);
@@ -204,6 +206,94 @@ pub(crate) async fn suggest(
     Ok(tools::to_value(SuggestedOut {
         status: "pending_approval".into(),
         operations: recorded,
+    }))
+}
+
+/// `propose_recovery`: proposes a failed operation again, its arguments patched (JSON
+/// merge patch), as a pending operation naming it in `recovers`, whatever the session's
+/// `auto_accept`: a person approves the correction. The failed operation must be one
+/// the caller may see (else `not_found`, as a missing one) and change (`forbidden`),
+/// and `failed` (`conflict`); the patched arguments are checked by its tool and must
+/// stay in its project (`invalid_arguments` naming `arguments.<field>`).
+pub(crate) async fn propose_recovery(
+    hub: &Hub,
+    caller: &Caller,
+    args: ProposeRecoveryArgs,
+) -> Result<Value, ErrorBody> {
+    let mut conn = tools::conn(hub).await?;
+    let hidden = || store::StoreError::not_found("operation", args.operation_id);
+    let failed = store::operations::get(&mut conn, args.operation_id).await?;
+    let Some(project) = failed.project_id else {
+        return Err(hidden().into());
+    };
+    tools::entity_project(&mut conn, &caller.user, project, hidden()).await?;
+    tools::check_write(&mut conn, project, &caller.user).await?;
+    if failed.status != OperationStatus::Failed {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!(
+                "operation {} is {}: only a failed operation can be recovered",
+                failed.id,
+                status_str(failed.status)
+            ),
+        )
+        .with_details(serde_json::json!({ "operation_id": failed.id })));
+    }
+    let change = change_for(&failed)?;
+    let mut data = failed.data.clone();
+    if let Some(patch) = args.arguments {
+        merge_patch(&mut data, &Value::Object(patch));
+    }
+    let data = change
+        .check(data)
+        .map_err(|e| prefix_field(e, "arguments"))?;
+    // As the failed operation was proposed: its project stands in for an omitted
+    // project_id.
+    let scoped = Caller {
+        user: caller.user.clone(),
+        session: Session {
+            project_id: Some(project),
+            ..caller.session.clone()
+        },
+    };
+    let refused = || {
+        ErrorBody::invalid_field(
+            &format!("arguments.{}", change.locator()),
+            "names nothing in this operation's project",
+        )
+    };
+    match change.project(&mut conn, &scoped, &data).await {
+        Ok(Some(resolved)) if resolved == project => {}
+        Ok(_) => return Err(refused()),
+        Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
+        Err(error) => return Err(prefix_field(error, "arguments")),
+    }
+    drop(conn);
+    let mut tx = hub.store.begin().await?;
+    let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
+    let operation = store::operations::insert(
+        &mut tx,
+        NewOperation {
+            session_id: caller.session.id,
+            project_id: Some(project),
+            seq,
+            tool: failed.tool.clone(),
+            kind: change.kind(),
+            entity: change.entity(),
+            data,
+            suggestion: false,
+            reason: args.reason,
+            recovers: Some(failed.id),
+        },
+        Outcome::status(OperationStatus::Pending),
+    )
+    .await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
+    announce(hub, &operation, true, Vec::new()).await;
+    Ok(tools::to_value(PendingOut {
+        status: "pending_approval".into(),
+        operation_id: operation.id,
+        operation,
     }))
 }
 

@@ -32,6 +32,7 @@ struct OperationRow {
     rollback_of: Option<OperationId>,
     suggestion: bool,
     reason: Option<String>,
+    recovers: Option<OperationId>,
 }
 
 impl TryFrom<OperationRow> for Operation {
@@ -60,13 +61,14 @@ impl TryFrom<OperationRow> for Operation {
             rollback_of: r.rollback_of,
             suggestion: r.suggestion,
             reason: r.reason,
+            recovers: r.recovers,
         })
     }
 }
 
 const COLUMNS: &str = "id, session_id, project_id, batch_id, seq, tool, kind, entity, entity_id, \
     data, before, after, status, error, decided_by, created_at, executed_at, duration_ms, \
-    rolled_back_by, rollback_of, suggestion, reason";
+    rolled_back_by, rollback_of, suggestion, reason, recovers";
 
 /// An operation to record.
 #[derive(Clone, Debug)]
@@ -81,6 +83,8 @@ pub struct NewOperation {
     /// Proposed by `suggest_operations`, with its reason.
     pub suggestion: bool,
     pub reason: Option<String>,
+    /// The failed operation this one corrects.
+    pub recovers: Option<OperationId>,
 }
 
 /// How an operation ended (or that it was decided).
@@ -129,9 +133,9 @@ pub async fn insert(
     let sql = format!(
         "INSERT INTO operations (id, session_id, project_id, seq, tool, kind, entity, entity_id, \
            data, before, after, status, error, executed_at, duration_ms, rollback_of, \
-           suggestion, reason) \
+           suggestion, reason, recovers) \
          VALUES ($1, $2, COALESCE($3, $16), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-           CASE WHEN $14 THEN now() END, $15, $17, $18, $19) RETURNING {COLUMNS}"
+           CASE WHEN $14 THEN now() END, $15, $17, $18, $19, $20) RETURNING {COLUMNS}"
     );
     let row: OperationRow = sqlx::query_as(&sql)
         .bind(OperationId::new())
@@ -153,6 +157,7 @@ pub async fn insert(
         .bind(outcome.rollback_of)
         .bind(op.suggestion)
         .bind(&op.reason)
+        .bind(op.recovers)
         .fetch_one(&mut *conn)
         .await?;
     row.try_into()

@@ -467,6 +467,23 @@ pub struct FocusTodoArgs {
     pub todo_id: Option<TodoId>,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeRecoveryArgs {
+    /// The failed operation to correct.
+    #[garde(skip)]
+    pub operation_id: OperationId,
+    /// Changes to its arguments (a JSON merge patch: a key replaces, `null` removes);
+    /// leave it out to propose it again as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What was corrected, in a sentence the person reads before deciding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(length(chars, max = MAX_TEXT))]
+    pub reason: Option<String>,
+}
+
 project_scoped!(
     ProjectArgs,
     UpdateProjectArgs,
@@ -494,6 +511,7 @@ unscoped!(
     SetSessionPhaseArgs,
     ForgetMemoryArgs,
     FocusTodoArgs,
+    ProposeRecoveryArgs,
 );
 
 impl ToolArgs for AssignProjectArgs {

@@ -48,6 +48,7 @@ pub enum ToolName {
     ListMemory,
     ForgetMemory,
     FocusTodo,
+    ProposeRecovery,
 }
 
 use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
@@ -68,7 +69,7 @@ const ALL_MODES: &[Mode] = &Mode::ALL;
 const CONVERSATION_MODES: &[Mode] = &[Intake, Ghostwriting, Update, Audit, Forecast];
 
 impl ToolName {
-    pub const ALL: [ToolName; 29] = [
+    pub const ALL: [ToolName; 30] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -98,6 +99,7 @@ impl ToolName {
         ToolName::ListMemory,
         ToolName::ForgetMemory,
         ToolName::FocusTodo,
+        ToolName::ProposeRecovery,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +133,7 @@ impl ToolName {
             Self::ListMemory => "list_memory",
             Self::ForgetMemory => "forget_memory",
             Self::FocusTodo => "focus_todo",
+            Self::ProposeRecovery => "propose_recovery",
         }
     }
 
@@ -277,6 +280,11 @@ impl ToolName {
                 &[Intake, Ghostwriting, Update],
                 false,
             ),
+            Self::ProposeRecovery => (
+                "After an approved change failed (its error tells why), propose it again corrected: arguments change only what must change. It waits for a person's approval.",
+                CONVERSATION_MODES,
+                false,
+            ),
         };
         ToolSpec {
             name: self,
@@ -322,6 +330,7 @@ impl ToolName {
             Self::ListMemory => schema_of::<ListMemoryArgs>(),
             Self::ForgetMemory => schema_of::<ForgetMemoryArgs>(),
             Self::FocusTodo => schema_of::<FocusTodoArgs>(),
+            Self::ProposeRecovery => schema_of::<ProposeRecoveryArgs>(),
         }
     }
 

@@ -21,6 +21,7 @@ mod list_memory;
 mod list_notes;
 mod list_projects;
 mod list_todos;
+mod propose_recovery;
 mod queue_draft_update;
 mod record_transcript_pointer;
 pub(crate) mod remember;
@@ -140,6 +141,7 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::ListMemory => query::<list_memory::ListMemory>(),
         T::ForgetMemory => change::<forget_memory::ForgetMemory>(),
         T::FocusTodo => query::<focus_todo::FocusTodo>(),
+        T::ProposeRecovery => query::<propose_recovery::ProposeRecovery>(),
     }
 }
 

@@ -116,6 +116,7 @@ async fn the_catalogue_lists_a_modes_tools_as_openai_functions() {
             "list_memory",
             "forget_memory",
             "focus_todo",
+            "propose_recovery",
         ]
     );
     for tool in tools.as_array().unwrap() {

@@ -412,6 +412,8 @@ fn tool_case(name: &str) -> Option<(Aim, bool, ArgsAround)> {
         "set_session_phase" => (Aim::Own, false, |_| json!({"phase": "clarifying"})),
         // Changes only the caller's session; a viewer may focus on a todo they can read.
         "focus_todo" => (Aim::Todo, false, |t| json!({"todo_id": t})),
+        // A's completed operation: a stranger finds nothing, a viewer may not propose.
+        "propose_recovery" => (Aim::Operation, true, |t| json!({"operation_id": t})),
         "remember" => (
             Aim::Project,
             true,

@@ -9,6 +9,7 @@ pub mod presence;
 
 use lua::SCRIPTS;
 use protocol::client::Position;
+use protocol::entities::OperationStatus;
 use protocol::event::Event;
 use protocol::frames::{EventFrameParts, event_frame_parts};
 use protocol::{ErrorBody, ErrorCode};
@@ -191,8 +192,9 @@ impl Topics {
     }
 
     /// Publishes the events of a change on `project`'s topic, in order; a `tool.progress`
-    /// for a session's job, and a `session.phase`, also go to that session's topic, so an
-    /// assistant can follow its own work without the project's other traffic. Postgres already holds the
+    /// for a session's job, a `session.phase`, and a failed operation also go to that
+    /// session's topic, so an assistant can follow its own work without the project's
+    /// other traffic. Postgres already holds the
     /// change: a failed publish is logged, never returned (clients resync with
     /// `snapshot`). Answers each event's kind and whether its project publish succeeded.
     pub async fn publish_project(
@@ -206,6 +208,13 @@ impl Topics {
             let session = match event {
                 Event::ToolProgress(progress) => progress.session_id,
                 Event::SessionPhase(phase) => Some(phase.session_id),
+                // The proposing session's assistant learns its change failed, to
+                // propose a correction (`propose_recovery`).
+                Event::OperationCreated { operation } | Event::OperationUpdated { operation }
+                    if operation.status == OperationStatus::Failed =>
+                {
+                    Some(operation.session_id)
+                }
                 _ => None,
             };
             if let Some(session) = session
