@@ -225,6 +225,9 @@ function fold(state: ProjectState, event: Event): "changed" | "unchanged" | "res
     case "note.updated":
       state.notes = sortNotes(upsert(state.notes, event.note)).slice(0, MAX_NOTES);
       return "changed";
+    case "note.deleted":
+      state.notes = state.notes.filter((note) => note.id !== event.note.id);
+      return "changed";
     case "todo.created":
     case "todo.updated":
       state.todos = sortTodos(upsert(state.todos, event.todo)).slice(0, MAX_TODOS);
@@ -248,6 +251,12 @@ function fold(state: ProjectState, event: Event): "changed" | "unchanged" | "res
     case "draft.delta":
     case "chat.delta":
       // Previews and narration: not part of the stored state.
+      return "unchanged";
+    case "memory.created":
+    case "memory.deleted":
+    case "session.phase":
+      // A snapshot holds neither memory nor sessions: readers take them from the events
+      // (`onEvent`) or the memory tools.
       return "unchanged";
   }
 }

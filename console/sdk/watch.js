@@ -169,6 +169,9 @@ function fold(state, event) {
         case "note.updated":
             state.notes = sortNotes(upsert(state.notes, event.note)).slice(0, MAX_NOTES);
             return "changed";
+        case "note.deleted":
+            state.notes = state.notes.filter((note) => note.id !== event.note.id);
+            return "changed";
         case "todo.created":
         case "todo.updated":
             state.todos = sortTodos(upsert(state.todos, event.todo)).slice(0, MAX_TODOS);
@@ -192,6 +195,12 @@ function fold(state, event) {
         case "draft.delta":
         case "chat.delta":
             // Previews and narration: not part of the stored state.
+            return "unchanged";
+        case "memory.created":
+        case "memory.deleted":
+        case "session.phase":
+            // A snapshot holds neither memory nor sessions: readers take them from the events
+            // (`onEvent`) or the memory tools.
             return "unchanged";
     }
 }

@@ -71,6 +71,15 @@ fn tool_types(tool: ToolName, d: &mut Declarations) -> (&'static str, &'static s
         ToolName::ApplyDocumentEdits => types!(ApplyDocumentEditsArgs, DocumentOut),
         ToolName::QueueDraftUpdate => types!(QueueDraftUpdateArgs, DraftQueuedOut),
         ToolName::GetDraftStatus => types!(GetDraftStatusArgs, JobOut),
+        ToolName::RollbackOperation => types!(RollbackOperationArgs, RolledBackOut),
+        ToolName::SuggestOperations => types!(SuggestOperationsArgs, SuggestedOut),
+        ToolName::GetSessionPhase => types!(GetSessionPhaseArgs, PhaseOut),
+        ToolName::SetSessionPhase => types!(SetSessionPhaseArgs, PhaseOut),
+        ToolName::Remember => types!(RememberArgs, MemoryOut),
+        ToolName::ListMemory => types!(ListMemoryArgs, MemoryListOut),
+        ToolName::ForgetMemory => types!(ForgetMemoryArgs, MemoryOut),
+        ToolName::FocusTodo => types!(FocusTodoArgs, FocusOut),
+        ToolName::ProposeRecovery => types!(ProposeRecoveryArgs, PendingOut),
     }
 }
 

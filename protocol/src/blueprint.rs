@@ -1,6 +1,7 @@
 //! The blueprint: the intake's named fields (PROTOCOL.md section 8), in the order of
 //! their importance, with the question an assistant asks to fill each.
 
+use crate::entities::Phase;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -167,9 +168,68 @@ pub fn gaps(blueprint: &Blueprint) -> Vec<Gap> {
         .collect()
 }
 
+/// The question to ask next, as the conversation's phase picks it:
+/// - `gathering`: the first open field still missing, else the most important gap;
+/// - `clarifying`: the first open field, filled or not (clarifying revisits what was
+///   said), else the most important gap;
+/// - `finalizing`: only what the document cannot do without, the high-priority gaps
+///   (open ones first); none when they are all filled;
+/// - `completed`: none.
+pub fn next_gap(blueprint: &Blueprint, phase: Phase, open: &[BlueprintField]) -> Option<Gap> {
+    let missing = gaps(blueprint);
+    let is_missing = |f: &BlueprintField| missing.iter().any(|g| g.field == *f);
+    match phase {
+        Phase::Completed => None,
+        Phase::Gathering => open
+            .iter()
+            .find(|f| is_missing(f))
+            .map(|f| f.gap())
+            .or_else(|| missing.first().cloned()),
+        Phase::Clarifying => open
+            .first()
+            .map(|f| f.gap())
+            .or_else(|| missing.first().cloned()),
+        Phase::Finalizing => {
+            let essential = |f: &BlueprintField| f.priority() == GapPriority::High && is_missing(f);
+            open.iter()
+                .find(|f| essential(f))
+                .map(|f| f.gap())
+                .or_else(|| missing.iter().find(|g| essential(&g.field)).cloned())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_question_follows_the_phase() {
+        use BlueprintField as F;
+        let mut bp = Blueprint::new();
+        bp.insert(F::Summary, "a memoir".into());
+        let open = [F::Voice, F::Summary, F::PeopleBonds];
+        let next = |phase, open: &[F]| next_gap(&bp, phase, open).map(|g| g.field);
+        assert_eq!(next(Phase::Gathering, &[]), Some(F::Audience));
+        assert_eq!(next(Phase::Gathering, &open), Some(F::Voice));
+        assert_eq!(next(Phase::Clarifying, &[F::Summary]), Some(F::Summary));
+        assert_eq!(next(Phase::Clarifying, &[]), Some(F::Audience));
+        assert_eq!(
+            next(Phase::Finalizing, &[F::PeopleBonds, F::Outline]),
+            Some(F::Outline)
+        );
+        assert_eq!(next(Phase::Completed, &open), None);
+        for f in [F::Audience, F::Voice, F::Outline] {
+            bp.insert(f, "set".into());
+        }
+        let next = |phase, open: &[F]| next_gap(&bp, phase, open).map(|g| g.field);
+        assert_eq!(
+            next(Phase::Finalizing, &[F::PeopleBonds]),
+            None,
+            "only essentials"
+        );
+        assert_eq!(next(Phase::Gathering, &[]), Some(F::IntegrityIdeals));
+    }
 
     #[test]
     fn gaps_are_in_importance_order_and_skip_filled_fields() {

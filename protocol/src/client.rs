@@ -61,6 +61,9 @@ pub struct SessionConfigure {
     pub project_id: Option<ProjectId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_accept: Option<bool>,
+    /// Focuses the session on a todo of its project (`focus_todo` moves on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub todo_id: Option<TodoId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

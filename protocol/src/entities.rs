@@ -73,16 +73,40 @@ pub struct ClientInfo {
     pub version: String,
 }
 
+/// Where a conversation stands: gathering what the person has to say, clarifying what
+/// is unclear, finalizing (only what the document cannot do without), completed.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Gathering,
+    Clarifying,
+    Finalizing,
+    Completed,
+}
+
 /// Session metadata kept with the session: where the conversation stands.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionMetadata {
-    /// The phase of the conversation; follows the mode unless a client sets it.
+    /// The phase of the conversation, set by `set_session_phase`; a new session starts
+    /// `gathering`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    pub phase: Option<Phase>,
     /// Blueprint fields this session has filled, in the order it filled them.
     #[serde(default)]
     pub dimensions_covered: Vec<crate::blueprint::BlueprintField>,
+    /// Blueprint fields the conversation still has to come back to, in the order to
+    /// ask them; filling one (`sync_blueprint_field`) takes it off.
+    #[serde(default)]
+    pub dimensions_open: Vec<crate::blueprint::BlueprintField>,
+    /// The todo the session is focused on (`focus_todo`, or `session.configure` with
+    /// `todo_id`): the todo tools default to it and may not name another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub todo_id: Option<TodoId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -239,6 +263,10 @@ pub enum OperationKind {
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
     Project,
+    /// A rollback waiting for approval changes an operation; once it runs it is
+    /// recorded as the change it made to the operation's entity.
+    Operation,
+    Memory,
     Blueprint,
     Note,
     Todo,
@@ -256,6 +284,8 @@ pub enum OperationStatus {
     Completed,
     Failed,
     Rejected,
+    /// Completed, then undone by a rollback (`rolled_back_by` says whose).
+    RolledBack,
 }
 
 /// A change made (or proposed) by a tool call (PROTOCOL.md section 8).
@@ -290,6 +320,95 @@ pub struct Operation {
     pub created_at: DateTime<Utc>,
     pub executed_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
+    /// On a `rolled_back` operation: the user whose rollback undid it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_by: Option<UserId>,
+    /// On a rollback (`rollback_operation`): the operation it undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<OperationId>,
+    /// Proposed by `suggest_operations`: it runs only when a person approves it,
+    /// whatever the proposing session's `auto_accept`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suggestion: bool,
+    /// Why a suggestion was made, for whoever decides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// On a corrected operation (`propose_recovery`): the failed operation it recovers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovers: Option<OperationId>,
+}
+
+/// What a memory entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryKind {
+    /// How the person likes things done.
+    Preference,
+    /// Something true of the person or the project.
+    Fact,
+    /// Something the person decided.
+    Decision,
+}
+
+/// Where a memory entry was learned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum MemorySourceKind {
+    /// An item of the session's transcript (its `item_id`).
+    TranscriptItem,
+    Note,
+    Operation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct MemorySource {
+    pub kind: MemorySourceKind,
+    /// The transcript item's id, or the note's or operation's.
+    pub id: String,
+}
+
+/// Something the assistant learned about a person and a project, kept across sessions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MemoryEntry {
+    pub id: MemoryId,
+    pub project_id: ProjectId,
+    /// The person it was learned from.
+    pub user_id: UserId,
+    pub kind: MemoryKind,
+    pub body: String,
+    pub source: Option<MemorySource>,
+    pub session_id: Option<SessionId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A forecast's scenario, saved with a forecast note (as its `scenario:<name>` tag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    Optimistic,
+    Realistic,
+    Pessimistic,
+}
+
+impl Scenario {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Optimistic => "optimistic",
+            Self::Realistic => "realistic",
+            Self::Pessimistic => "pessimistic",
+        }
+    }
+
+    /// The tag a note saving this scenario carries.
+    pub fn tag(self) -> String {
+        format!("scenario:{}", self.as_str())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

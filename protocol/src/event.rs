@@ -65,6 +65,13 @@ pub enum Event {
     NoteCreated { note: Note },
     #[serde(rename = "note.updated")]
     NoteUpdated { note: Note },
+    #[serde(rename = "memory.created")]
+    MemoryCreated { entry: MemoryEntry },
+    #[serde(rename = "memory.deleted")]
+    MemoryDeleted { entry: MemoryEntry },
+    /// A rollback of `create_note` removes the note.
+    #[serde(rename = "note.deleted")]
+    NoteDeleted { note: Note },
     #[serde(rename = "todo.created")]
     TodoCreated { todo: Todo },
     #[serde(rename = "todo.updated")]
@@ -75,6 +82,10 @@ pub enum Event {
     TodoDeleted { todo: Todo },
     #[serde(rename = "transcript.pointer")]
     TranscriptPointer { pointer: TranscriptPointer },
+    /// A session's phase or dimensions changed (`set_session_phase`, or a field filled):
+    /// on the session's topic and its project's.
+    #[serde(rename = "session.phase")]
+    SessionPhase(SessionPhase),
     #[serde(rename = "chat.delta")]
     ChatDelta {
         message_id: MessageId,
@@ -90,9 +101,26 @@ pub enum Event {
 }
 
 impl Event {
+    /// The session whose topic also carries this event besides the project's, so an
+    /// assistant can follow its own work without the project's other traffic: the
+    /// progress of its jobs, its phase, and its changes that failed (to propose a
+    /// correction with `propose_recovery`).
+    pub fn session_copy(&self) -> Option<SessionId> {
+        match self {
+            Event::ToolProgress(progress) => progress.session_id,
+            Event::SessionPhase(phase) => Some(phase.session_id),
+            Event::OperationCreated { operation } | Event::OperationUpdated { operation }
+                if operation.status == OperationStatus::Failed =>
+            {
+                Some(operation.session_id)
+            }
+            _ => None,
+        }
+    }
+
     /// Every `kind`, in declaration order (for documentation and tooling; the unit test
     /// below keeps it complete).
-    pub const KINDS: [&'static str; 17] = [
+    pub const KINDS: [&'static str; 21] = [
         "job.status",
         "tool.progress",
         "draft.delta",
@@ -102,10 +130,14 @@ impl Event {
         "project.updated",
         "note.created",
         "note.updated",
+        "memory.created",
+        "memory.deleted",
+        "note.deleted",
         "todo.created",
         "todo.updated",
         "todo.deleted",
         "transcript.pointer",
+        "session.phase",
         "chat.delta",
         "chat.message",
         "presence.joined",
@@ -124,10 +156,14 @@ impl Event {
             Event::ProjectUpdated { .. } => "project.updated",
             Event::NoteCreated { .. } => "note.created",
             Event::NoteUpdated { .. } => "note.updated",
+            Event::NoteDeleted { .. } => "note.deleted",
+            Event::MemoryCreated { .. } => "memory.created",
+            Event::MemoryDeleted { .. } => "memory.deleted",
             Event::TodoCreated { .. } => "todo.created",
             Event::TodoUpdated { .. } => "todo.updated",
             Event::TodoDeleted { .. } => "todo.deleted",
             Event::TranscriptPointer { .. } => "transcript.pointer",
+            Event::SessionPhase(_) => "session.phase",
             Event::ChatDelta { .. } => "chat.delta",
             Event::ChatMessage { .. } => "chat.message",
             Event::PresenceJoined(_) => "presence.joined",
@@ -145,6 +181,30 @@ pub struct JobStatusEvent {
     pub status: JobStatus,
     pub attempt: i32,
     pub at: DateTime<Utc>,
+}
+
+/// Where a session's conversation stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SessionPhase {
+    pub session_id: SessionId,
+    pub project_id: Option<ProjectId>,
+    pub phase: Phase,
+    pub dimensions_covered: Vec<crate::blueprint::BlueprintField>,
+    pub dimensions_open: Vec<crate::blueprint::BlueprintField>,
+}
+
+impl SessionPhase {
+    /// The event of a session as it now stands.
+    pub fn of(session: &Session) -> Self {
+        Self {
+            session_id: session.id,
+            project_id: session.project_id,
+            phase: session.metadata.phase.unwrap_or_default(),
+            dimensions_covered: session.metadata.dimensions_covered.clone(),
+            dimensions_open: session.metadata.dimensions_open.clone(),
+        }
+    }
 }
 
 /// The TOOL_PROGRESS message an assistant can narrate.

@@ -96,6 +96,10 @@ uuid_id!(
     /// A chat message of a project.
     MessageId
 );
+uuid_id!(
+    /// A memory entry: something learned about a person and a project.
+    MemoryId
+);
 
 /// A user id: the `sub` claim of the caller's token.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -10,7 +10,9 @@ use protocol::client::{
     Unsubscribe,
 };
 use protocol::entities::*;
-use protocol::event::{DocumentUpdated, DraftDelta, Event, JobStatusEvent, Presence, ToolProgress};
+use protocol::event::{
+    DocumentUpdated, DraftDelta, Event, JobStatusEvent, Presence, SessionPhase, ToolProgress,
+};
 use protocol::server::{Decided, EventMessage, Limits, OkData, ToolResult};
 use protocol::*;
 use serde_json::{Value, json};
@@ -136,8 +138,10 @@ fn session() -> Session {
         mode: Mode::Intake,
         auto_accept: false,
         metadata: SessionMetadata {
-            phase: Some("intake".into()),
+            phase: Some(Phase::Clarifying),
             dimensions_covered: vec![BlueprintField::Summary, BlueprintField::Audience],
+            dimensions_open: vec![BlueprintField::Voice],
+            todo_id: Some(id(TODO)),
         },
         client: Some(client_info()),
         created_at: t0(),
@@ -152,7 +156,12 @@ fn session_json() -> Value {
         "project_id": PROJECT,
         "mode": "intake",
         "auto_accept": false,
-        "metadata": {"phase": "intake", "dimensions_covered": ["summary", "audience"]},
+        "metadata": {
+            "phase": "clarifying",
+            "dimensions_covered": ["summary", "audience"],
+            "dimensions_open": ["voice"],
+            "todo_id": TODO,
+        },
         "client": {"name": "voice-app", "version": "2.3.0"},
         "created_at": T0,
         "updated_at": T1,
@@ -181,7 +190,7 @@ fn new_session_json() -> Value {
         "project_id": null,
         "mode": "selection",
         "auto_accept": true,
-        "metadata": {"dimensions_covered": []},
+        "metadata": {"dimensions_covered": [], "dimensions_open": []},
         "created_at": T0,
         "updated_at": T0,
     })
@@ -254,6 +263,11 @@ fn pending_operation() -> Operation {
         created_at: t0(),
         executed_at: None,
         duration_ms: None,
+        rolled_back_by: None,
+        rollback_of: None,
+        suggestion: false,
+        reason: None,
+        recovers: None,
     }
 }
 
@@ -301,6 +315,11 @@ fn completed_operation() -> Operation {
         created_at: t0(),
         executed_at: Some(t1()),
         duration_ms: Some(12),
+        rolled_back_by: None,
+        rollback_of: None,
+        suggestion: false,
+        reason: None,
+        recovers: None,
     }
 }
 
@@ -325,6 +344,82 @@ fn completed_operation_json() -> Value {
         "executed_at": T1,
         "duration_ms": 12,
     })
+}
+
+/// A completed operation undone by a rollback names who rolled it back; the rollback
+/// names what it undid. Both fields are left out when empty.
+fn rolled_back_operation() -> Operation {
+    Operation {
+        status: OperationStatus::RolledBack,
+        rolled_back_by: Some(UserId("bob".into())),
+        ..completed_operation()
+    }
+}
+
+fn rolled_back_operation_json() -> Value {
+    let mut json = completed_operation_json();
+    json["status"] = json!("rolled_back");
+    json["rolled_back_by"] = json!("bob");
+    json
+}
+
+fn rollback_operation() -> Operation {
+    Operation {
+        id: id(OPERATION),
+        seq: 3,
+        tool: "rollback_operation".into(),
+        data: json!({"operation_id": OPERATION_2}),
+        before: Some(json!({"status": "done"})),
+        after: Some(json!({"status": "open"})),
+        decided_by: None,
+        batch_id: None,
+        rollback_of: Some(id(OPERATION_2)),
+        ..completed_operation()
+    }
+}
+
+fn rollback_operation_json() -> Value {
+    let mut json = completed_operation_json();
+    json["id"] = json!(OPERATION);
+    json["seq"] = json!(3);
+    json["tool"] = json!("rollback_operation");
+    json["data"] = json!({"operation_id": OPERATION_2});
+    json["before"] = json!({"status": "done"});
+    json["after"] = json!({"status": "open"});
+    json["decided_by"] = json!(null);
+    json["batch_id"] = json!(null);
+    json["rollback_of"] = json!(OPERATION_2);
+    json
+}
+
+/// A suggestion is marked, with its reason; plain operations leave both out.
+fn suggested_operation() -> Operation {
+    Operation {
+        suggestion: true,
+        reason: Some("The beds dry out".into()),
+        ..pending_operation()
+    }
+}
+
+fn suggested_operation_json() -> Value {
+    let mut json = pending_operation_json();
+    json["suggestion"] = json!(true);
+    json["reason"] = json!("The beds dry out");
+    json
+}
+
+/// A correction of a failed operation names it.
+fn recovery_operation() -> Operation {
+    Operation {
+        recovers: Some(id(OPERATION_2)),
+        ..pending_operation()
+    }
+}
+
+fn recovery_operation_json() -> Value {
+    let mut json = pending_operation_json();
+    json["recovers"] = json!(OPERATION_2);
+    json
 }
 
 /// A failed operation carries its error body.
@@ -516,12 +611,14 @@ fn session_configure_with_every_field_and_with_none() {
             "mode": "ghostwriting",
             "project_id": PROJECT,
             "auto_accept": false,
+            "todo_id": TODO,
         }),
         ClientMessage::SessionConfigure(SessionConfigure {
             id: RequestId::Int(2),
             mode: Some(Mode::Ghostwriting),
             project_id: Some(id(PROJECT)),
             auto_accept: Some(false),
+            todo_id: Some(id(TODO)),
         }),
     );
     client_golden(
@@ -531,6 +628,7 @@ fn session_configure_with_every_field_and_with_none() {
             mode: None,
             project_id: None,
             auto_accept: None,
+            todo_id: None,
         }),
     );
 }
@@ -1728,6 +1826,18 @@ fn event_operation_created() {
         },
         json!({"kind": "operation.created", "operation": pending_operation_json()}),
     );
+    event_golden(
+        Event::OperationCreated {
+            operation: recovery_operation(),
+        },
+        json!({"kind": "operation.created", "operation": recovery_operation_json()}),
+    );
+    event_golden(
+        Event::OperationCreated {
+            operation: suggested_operation(),
+        },
+        json!({"kind": "operation.created", "operation": suggested_operation_json()}),
+    );
 }
 
 #[test]
@@ -1743,6 +1853,18 @@ fn event_operation_updated() {
             operation: failed_operation(),
         },
         json!({"kind": "operation.updated", "operation": failed_operation_json()}),
+    );
+    event_golden(
+        Event::OperationUpdated {
+            operation: rolled_back_operation(),
+        },
+        json!({"kind": "operation.updated", "operation": rolled_back_operation_json()}),
+    );
+    event_golden(
+        Event::OperationCreated {
+            operation: rollback_operation(),
+        },
+        json!({"kind": "operation.created", "operation": rollback_operation_json()}),
     );
 }
 
@@ -1764,6 +1886,10 @@ fn event_note_created_and_updated() {
         Event::NoteUpdated { note: note() },
         json!({"kind": "note.updated", "note": note_json()}),
     );
+    event_golden(
+        Event::NoteDeleted { note: note() },
+        json!({"kind": "note.deleted", "note": note_json()}),
+    );
 }
 
 #[test]
@@ -1779,6 +1905,88 @@ fn event_todo_created_and_updated() {
     event_golden(
         Event::TodoDeleted { todo: todo() },
         json!({"kind": "todo.deleted", "todo": todo_json()}),
+    );
+}
+
+fn memory_entry() -> MemoryEntry {
+    MemoryEntry {
+        id: id("00000000-0000-0000-0000-00000000000d"),
+        project_id: id(PROJECT),
+        user_id: "user-1".into(),
+        kind: MemoryKind::Preference,
+        body: "Prefers short sentences".into(),
+        source: Some(MemorySource {
+            kind: MemorySourceKind::TranscriptItem,
+            id: "item-7".into(),
+        }),
+        session_id: Some(id(SESSION)),
+        created_at: t0(),
+    }
+}
+
+fn memory_entry_json() -> Value {
+    json!({
+        "id": "00000000-0000-0000-0000-00000000000d",
+        "project_id": PROJECT,
+        "user_id": "user-1",
+        "kind": "preference",
+        "body": "Prefers short sentences",
+        "source": {"kind": "transcript_item", "id": "item-7"},
+        "session_id": SESSION,
+        "created_at": T0,
+    })
+}
+
+#[test]
+fn event_memory_created_and_deleted() {
+    event_golden(
+        Event::MemoryCreated {
+            entry: memory_entry(),
+        },
+        json!({"kind": "memory.created", "entry": memory_entry_json()}),
+    );
+    // An entry a person stated over HTTP has no session; one without a source says so.
+    let mut bare = memory_entry();
+    bare.kind = MemoryKind::Decision;
+    bare.source = None;
+    bare.session_id = None;
+    let mut bare_json = memory_entry_json();
+    bare_json["kind"] = json!("decision");
+    bare_json["source"] = json!(null);
+    bare_json["session_id"] = json!(null);
+    event_golden(
+        Event::MemoryDeleted { entry: bare },
+        json!({"kind": "memory.deleted", "entry": bare_json}),
+    );
+}
+
+#[test]
+fn event_session_phase() {
+    event_golden(
+        Event::SessionPhase(SessionPhase::of(&session())),
+        json!({
+            "kind": "session.phase",
+            "session_id": SESSION,
+            "project_id": PROJECT,
+            "phase": "clarifying",
+            "dimensions_covered": ["summary", "audience"],
+            "dimensions_open": ["voice"],
+        }),
+    );
+    // A session without a project, and one from before phases: `gathering`.
+    let mut bare = session();
+    bare.project_id = None;
+    bare.metadata = SessionMetadata::default();
+    event_golden(
+        Event::SessionPhase(SessionPhase::of(&bare)),
+        json!({
+            "kind": "session.phase",
+            "session_id": SESSION,
+            "project_id": null,
+            "phase": "gathering",
+            "dimensions_covered": [],
+            "dimensions_open": [],
+        }),
     );
 }
 

@@ -223,17 +223,36 @@ fn event_kind(kind: &str) -> Option<(&'static str, &'static str)> {
             "`operation`",
             "an operation is recorded (run, pending or failed)",
         ),
-        "operation.updated" => ("`operation`", "a pending operation is decided"),
+        "operation.updated" => (
+            "`operation`",
+            "a pending operation is decided, or a completed one rolled back; a failed one also on the proposing `session:{id}`",
+        ),
         "project.updated" => (
             "`project`",
             "`create_project`, `update_project`, `sync_blueprint_field`, `commit_blueprint`",
         ),
-        "note.created" => ("`note`", "`create_note`"),
-        "note.updated" => ("`note`", "`update_note`"),
-        "todo.created" => ("`todo`", "`create_todo`"),
-        "todo.updated" => ("`todo`", "`update_todo`, `update_todo_status`"),
-        "todo.deleted" => ("`todo` (as it was)", "`delete_todo`"),
+        "note.created" => ("`note`", "`create_note`, a rolled-back deletion"),
+        "note.updated" => ("`note`", "`update_note`, a rolled-back update"),
+        "note.deleted" => ("`note` (as it was)", "a rolled-back `create_note`"),
+        "memory.created" => ("`entry`", "`remember`, `POST .../memory`"),
+        "memory.deleted" => (
+            "`entry` (as it was)",
+            "`forget_memory`, `DELETE .../memory/{memory_id}`",
+        ),
+        "todo.created" => ("`todo`", "`create_todo`, a rolled-back deletion"),
+        "todo.updated" => (
+            "`todo`",
+            "`update_todo`, `update_todo_status`, a rolled-back update",
+        ),
+        "todo.deleted" => (
+            "`todo` (as it was)",
+            "`delete_todo`, a rolled-back creation",
+        ),
         "transcript.pointer" => ("`pointer`", "`record_transcript_pointer`"),
+        "session.phase" => (
+            "`session_id`, `project_id`, `phase`, `dimensions_covered`, `dimensions_open`",
+            "`set_session_phase`, or a filled field covering a dimension (also on `session:{id}`)",
+        ),
         "chat.delta" => (
             "`message_id`, `seq`, `text`",
             "a batch of a chat reply's streamed text",

@@ -27,6 +27,11 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
         "list_todos",
         "get_document",
         "get_blueprint_gaps",
+        "suggest_operations",
+        "get_session_phase",
+        "set_session_phase",
+        "list_memory",
+        "propose_recovery",
     ];
     vec![
         (
@@ -48,6 +53,14 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "create_todo",
                 "update_todo_status",
                 "record_transcript_pointer",
+                "rollback_operation",
+                "get_session_phase",
+                "set_session_phase",
+                "remember",
+                "list_memory",
+                "forget_memory",
+                "focus_todo",
+                "propose_recovery",
             ],
         ),
         (
@@ -60,6 +73,14 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "record_transcript_pointer",
                 "queue_draft_update",
                 "get_draft_status",
+                "rollback_operation",
+                "get_session_phase",
+                "set_session_phase",
+                "remember",
+                "list_memory",
+                "forget_memory",
+                "focus_todo",
+                "propose_recovery",
             ],
         ),
         (
@@ -75,6 +96,14 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
                 "delete_todo",
                 "get_document",
                 "apply_document_edits",
+                "rollback_operation",
+                "get_session_phase",
+                "set_session_phase",
+                "remember",
+                "list_memory",
+                "forget_memory",
+                "focus_todo",
+                "propose_recovery",
             ],
         ),
         (Mode::Audit, read_only.clone()),
@@ -105,7 +134,11 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
         ),
         ("get_blueprint_gaps", vec![], vec!["project_id"]),
         ("commit_blueprint", vec![], vec!["project_id"]),
-        ("create_note", vec!["body"], vec!["project_id", "tags"]),
+        (
+            "create_note",
+            vec!["body"],
+            vec!["project_id", "tags", "scenario"],
+        ),
         ("update_note", vec!["note_id"], vec!["body", "tags"]),
         ("list_notes", vec![], vec!["project_id"]),
         (
@@ -113,13 +146,14 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
             vec!["title"],
             vec!["project_id", "details", "priority"],
         ),
+        // `todo_id` defaults to the todo in focus (`focus_todo`).
         (
             "update_todo",
-            vec!["todo_id"],
-            vec!["title", "details", "priority", "status"],
+            vec![],
+            vec!["todo_id", "title", "details", "priority", "status"],
         ),
-        ("update_todo_status", vec!["todo_id", "status"], vec![]),
-        ("delete_todo", vec!["todo_id"], vec![]),
+        ("update_todo_status", vec!["status"], vec!["todo_id"]),
+        ("delete_todo", vec![], vec!["todo_id"]),
         ("list_todos", vec![], vec!["project_id", "status"]),
         ("record_transcript_pointer", vec!["item_id"], vec!["label"]),
         ("get_document", vec![], vec!["project_id"]),
@@ -139,6 +173,27 @@ fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static 
             ],
         ),
         ("get_draft_status", vec![], vec!["project_id", "job_id"]),
+        ("rollback_operation", vec!["operation_id"], vec![]),
+        ("suggest_operations", vec!["operations"], vec!["project_id"]),
+        ("get_session_phase", vec![], vec![]),
+        (
+            "set_session_phase",
+            vec![],
+            vec!["phase", "dimensions_covered", "dimensions_open"],
+        ),
+        (
+            "remember",
+            vec!["kind", "body"],
+            vec!["project_id", "source"],
+        ),
+        ("list_memory", vec![], vec!["project_id", "kind"]),
+        ("forget_memory", vec!["memory_id"], vec![]),
+        ("focus_todo", vec![], vec!["todo_id"]),
+        (
+            "propose_recovery",
+            vec!["operation_id"],
+            vec!["arguments", "reason"],
+        ),
     ]
 }
 
@@ -464,7 +519,7 @@ fn arguments_as_an_object() {
     );
     let args: UpdateTodoStatusArgs =
         parse_args(json!({"todo_id": TODO, "status": "in_progress"})).unwrap();
-    assert_eq!(args.todo_id.to_string(), TODO);
+    assert_eq!(args.todo_id.map(|t| t.to_string()), Some(TODO.into()));
     assert_eq!(args.status, protocol::entities::TodoStatus::InProgress);
 }
 
@@ -632,7 +687,10 @@ fn missing_fields_are_rejected() {
         invalid::<UpdateTodoStatusArgs>(json!({"todo_id": TODO})),
         "status"
     );
-    assert_eq!(invalid::<DeleteTodoArgs>(json!({})), "todo_id");
+    assert_eq!(
+        invalid::<DeleteTodoArgs>(json!({"todo_id": "not-a-uuid"})),
+        "todo_id"
+    );
     assert_eq!(
         invalid::<RecordTranscriptPointerArgs>(json!({"label": "x"})),
         "item_id"

@@ -135,6 +135,26 @@ impl Hub {
 const FLUSH_DEADLINE: Duration = Duration::from_secs(1);
 
 impl Hub {
+    /// Publishes an event of a session without a project on the session's topic alone
+    /// (no project, so no project's order to keep: it needs no outbox).
+    pub async fn publish_session(
+        &self,
+        session: protocol::SessionId,
+        event: &protocol::event::Event,
+    ) {
+        let topic = protocol::event::session_topic(session);
+        match self.topics.publish(&topic, event).await {
+            Ok(_) => {
+                metrics::counter!(crate::metrics::EVENTS_PUBLISHED, "kind" => event.kind())
+                    .increment(1);
+            }
+            Err(e) => {
+                tracing::warn!(%session, kind = event.kind(), error = %e, "event not published");
+                metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);
+            }
+        }
+    }
+
     /// Publishes the outbox rows of `project` after a change committed (the fast path).
     /// Postgres already holds the change and its events: a publish that fails or takes
     /// too long is logged and counted, the rows stay for the relay, and the caller's

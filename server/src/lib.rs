@@ -8,6 +8,7 @@ pub mod config;
 pub mod connections;
 pub mod error;
 pub mod fanout;
+pub mod focus;
 pub mod http;
 pub mod hub;
 pub mod limits;

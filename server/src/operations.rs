@@ -12,7 +12,8 @@ use protocol::entities::{Operation, OperationStatus, Session};
 use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
-use protocol::tools::output::PendingOut;
+use protocol::tools::args::{ProposeRecoveryArgs, SuggestOperationsArgs};
+use protocol::tools::output::{PendingOut, SuggestedOut};
 use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +34,9 @@ pub(crate) async fn propose(
 ) -> Result<Value, ErrorBody> {
     let started = Instant::now();
     let data = change.check(raw)?;
+    // A session focused on a todo: the call is scoped to it, then checked again (the
+    // todo filled in, a tag added).
+    let data = change.check(crate::focus::scope(tool, data, &caller.session)?)?;
     let mut conn = tools::conn(hub).await?;
     let resolved = change.project(&mut conn, caller, &data).await;
     if let Ok(Some(project)) = &resolved {
@@ -47,6 +51,9 @@ pub(crate) async fn propose(
         kind: change.kind(),
         entity: change.entity(),
         data,
+        suggestion: false,
+        reason: None,
+        recovers: None,
     };
     let project = match resolved {
         Ok(project) => project,
@@ -77,15 +84,7 @@ pub(crate) async fn propose(
         let operation = store::operations::insert(
             &mut tx,
             NewOperation { seq, ..new },
-            Outcome {
-                status: OperationStatus::Pending,
-                project_id: None,
-                entity_id: None,
-                before: None,
-                after: None,
-                error: None,
-                duration_ms: None,
-            },
+            Outcome::status(OperationStatus::Pending),
         )
         .await?;
         let project = announce(&mut tx, &operation, true, Vec::new()).await?;
@@ -98,6 +97,210 @@ pub(crate) async fn propose(
             operation,
         }))
     }
+}
+
+/// A rollback a person asked for directly (`POST .../operations/{op}/rollback`): it
+/// runs at once whatever the session's `auto_accept`, since asking is deciding.
+pub(crate) async fn rollback_now(
+    hub: &Hub,
+    caller: &Caller,
+    operation: OperationId,
+) -> Result<Value, ErrorBody> {
+    let tool = ToolName::RollbackOperation;
+    let Handler::Change(change) = tools::handler(tool) else {
+        return Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "rollback is not a change",
+        ));
+    };
+    let mut caller = caller.clone();
+    caller.session.auto_accept = true;
+    propose(
+        hub,
+        &caller,
+        tool,
+        change,
+        serde_json::json!({ "operation_id": operation }),
+    )
+    .await
+}
+
+/// `suggest_operations`: records each proposed change as a pending operation marked
+/// `suggestion`, whatever the session's `auto_accept`: only a person's
+/// `operation.decide` runs it. Everything is checked before anything is recorded (the
+/// caller may write to the project; each tool changes a project; its arguments parse
+/// and resolve to this project, else `invalid_arguments` naming
+/// `operations[i].tool` or `operations[i].arguments.<field>`), and all are recorded in
+/// one transaction.
+pub(crate) async fn suggest(
+    hub: &Hub,
+    caller: &Caller,
+    args: SuggestOperationsArgs,
+) -> Result<Value, ErrorBody> {
+    let project = tools::project_of(caller, args.project_id)?;
+    let mut conn = tools::conn(hub).await?;
+    tools::check_write(&mut conn, project, &caller.user).await?;
+    // Arguments that leave project_id out mean the suggestion's project.
+    let scoped = Caller {
+        user: caller.user.clone(),
+        session: Session {
+            project_id: Some(project),
+            ..caller.session.clone()
+        },
+    };
+    let mut planned = Vec::with_capacity(args.operations.len());
+    for (i, item) in args.operations.into_iter().enumerate() {
+        let prefix = format!("operations[{i}]");
+        let tool = ToolName::parse(&item.tool).filter(|t| *t != ToolName::CreateProject);
+        let Some((tool, Handler::Change(change))) = tool.map(|t| (t, tools::handler(t))) else {
+            return Err(ErrorBody::invalid_field(
+                &format!("{prefix}.tool"),
+                format!("`{}` is not a tool that changes a project", item.tool),
+            ));
+        };
+        let arguments = format!("{prefix}.arguments");
+        let data = change
+            .check(Value::Object(item.arguments))
+            .map_err(|e| prefix_field(e, &arguments))?;
+        let refused = || {
+            ErrorBody::invalid_field(
+                &format!("{arguments}.{}", change.locator()),
+                "names nothing in this project",
+            )
+        };
+        match change.project(&mut conn, &scoped, &data).await {
+            Ok(Some(resolved)) if resolved == project => {}
+            Ok(_) => return Err(refused()),
+            Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
+            Err(error) => return Err(prefix_field(error, &arguments)),
+        }
+        planned.push(NewOperation {
+            session_id: caller.session.id,
+            project_id: Some(project),
+            seq: 0,
+            tool: tool.as_str().to_owned(),
+            kind: change.kind(),
+            entity: change.entity(),
+            data,
+            suggestion: true,
+            reason: item.reason,
+            recovers: None,
+        });
+    }
+    drop(conn);
+    let mut tx = hub.store.begin().await?;
+    let mut recorded = Vec::with_capacity(planned.len());
+    for new in planned {
+        let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
+        let operation = store::operations::insert(
+            &mut tx,
+            NewOperation { seq, ..new },
+            Outcome::status(OperationStatus::Pending),
+        )
+        .await?;
+        recorded.push(operation);
+    }
+    let mut flush = None;
+    for operation in &recorded {
+        flush = announce(&mut tx, operation, true, Vec::new())
+            .await?
+            .or(flush);
+    }
+    tx.commit().await.map_err(store::StoreError::from)?;
+    hub.flush(flush).await;
+    Ok(tools::to_value(SuggestedOut {
+        status: "pending_approval".into(),
+        operations: recorded,
+    }))
+}
+
+/// `propose_recovery`: proposes a failed operation again, its arguments patched (JSON
+/// merge patch), as a pending operation naming it in `recovers`, whatever the session's
+/// `auto_accept`: a person approves the correction. The failed operation must be one
+/// the caller may see (else `not_found`, as a missing one) and change (`forbidden`),
+/// and `failed` (`conflict`); the patched arguments are checked by its tool and must
+/// stay in its project (`invalid_arguments` naming `arguments.<field>`).
+pub(crate) async fn propose_recovery(
+    hub: &Hub,
+    caller: &Caller,
+    args: ProposeRecoveryArgs,
+) -> Result<Value, ErrorBody> {
+    let mut conn = tools::conn(hub).await?;
+    let hidden = || store::StoreError::not_found("operation", args.operation_id);
+    let failed = store::operations::get(&mut conn, args.operation_id).await?;
+    let Some(project) = failed.project_id else {
+        return Err(hidden().into());
+    };
+    tools::entity_project(&mut conn, &caller.user, project, hidden()).await?;
+    tools::check_write(&mut conn, project, &caller.user).await?;
+    if failed.status != OperationStatus::Failed {
+        return Err(ErrorBody::new(
+            ErrorCode::Conflict,
+            format!(
+                "operation {} is {}: only a failed operation can be recovered",
+                failed.id,
+                status_str(failed.status)
+            ),
+        )
+        .with_details(serde_json::json!({ "operation_id": failed.id })));
+    }
+    let change = change_for(&failed)?;
+    let mut data = failed.data.clone();
+    if let Some(patch) = args.arguments {
+        merge_patch(&mut data, &Value::Object(patch));
+    }
+    let data = change
+        .check(data)
+        .map_err(|e| prefix_field(e, "arguments"))?;
+    // As the failed operation was proposed: its project stands in for an omitted
+    // project_id.
+    let scoped = Caller {
+        user: caller.user.clone(),
+        session: Session {
+            project_id: Some(project),
+            ..caller.session.clone()
+        },
+    };
+    let refused = || {
+        ErrorBody::invalid_field(
+            &format!("arguments.{}", change.locator()),
+            "names nothing in this operation's project",
+        )
+    };
+    match change.project(&mut conn, &scoped, &data).await {
+        Ok(Some(resolved)) if resolved == project => {}
+        Ok(_) => return Err(refused()),
+        Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
+        Err(error) => return Err(prefix_field(error, "arguments")),
+    }
+    drop(conn);
+    let mut tx = hub.store.begin().await?;
+    let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
+    let operation = store::operations::insert(
+        &mut tx,
+        NewOperation {
+            session_id: caller.session.id,
+            project_id: Some(project),
+            seq,
+            tool: failed.tool.clone(),
+            kind: change.kind(),
+            entity: change.entity(),
+            data,
+            suggestion: false,
+            reason: args.reason,
+            recovers: Some(failed.id),
+        },
+        Outcome::status(OperationStatus::Pending),
+    )
+    .await?;
+    let flush = announce(&mut tx, &operation, true, Vec::new()).await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
+    hub.flush(flush).await;
+    Ok(tools::to_value(PendingOut {
+        status: "pending_approval".into(),
+        operation_id: operation.id,
+        operation,
+    }))
 }
 
 /// Whether an operation is new (recorded as it runs) or pending (claimed as it runs).
@@ -157,6 +360,9 @@ async fn execute(
                 after,
                 project_id,
                 events,
+                kind,
+                entity,
+                rollback_of,
             } = applied;
             let outcome = Outcome {
                 status: OperationStatus::Completed,
@@ -166,6 +372,9 @@ async fn execute(
                 after,
                 error: None,
                 duration_ms: Some(elapsed_ms(started)),
+                kind,
+                entity,
+                rollback_of,
             };
             let operation = record(&mut tx, actor, &run, outcome).await?;
             let project = announce(&mut tx, &operation, matches!(run, Run::Now(_)), events).await?;
@@ -206,13 +415,9 @@ async fn record_failure(
         return Ok(None);
     }
     let outcome = Outcome {
-        status: OperationStatus::Failed,
-        project_id: None,
-        entity_id: None,
-        before: None,
-        after: None,
         error: Some(error.clone()),
         duration_ms: Some(elapsed_ms(started)),
+        ..Outcome::status(OperationStatus::Failed)
     };
     let operation = record(&mut tx, actor, run, outcome).await?;
     let project = announce(&mut tx, &operation, matches!(run, Run::Now(_)), Vec::new()).await?;
@@ -520,6 +725,7 @@ fn status_str(status: OperationStatus) -> &'static str {
         OperationStatus::Completed => "completed",
         OperationStatus::Failed => "failed",
         OperationStatus::Rejected => "rejected",
+        OperationStatus::RolledBack => "rolled_back",
     }
 }
 

@@ -6,7 +6,7 @@ use crate::tools::{self, Caller};
 use protocol::client::TranscriptItemInput;
 use protocol::entities::{ClientInfo, Session};
 use protocol::tools::args::{MAX_NAME, MAX_TEXT};
-use protocol::{ErrorBody, ErrorCode, Mode, ProjectId, SessionId, UserId};
+use protocol::{ErrorBody, ErrorCode, Mode, ProjectId, SessionId, TodoId, UserId};
 
 /// Most transcript items one `transcript.append` may carry.
 pub const MAX_APPEND: usize = 500;
@@ -36,22 +36,40 @@ pub async fn open(
     }
 }
 
-/// `session.configure`: change mode, project or auto-accept. A project must be one the
-/// caller can see.
+/// `session.configure`: change mode, project, auto-accept or the todo in focus. A
+/// project must be one the caller can see; a todo, one of the session's project (after
+/// any project change), checked before anything changes.
 pub async fn configure(
     hub: &Hub,
     caller: &mut Caller,
     mode: Option<Mode>,
     project: Option<ProjectId>,
     auto_accept: Option<bool>,
+    todo: Option<TodoId>,
 ) -> Result<Session, ErrorBody> {
     let mut conn = tools::conn(hub).await?;
     if let Some(project) = project {
         tools::role_in(&mut conn, project, &caller.user).await?;
     }
-    let session =
+    if let Some(todo) = todo {
+        let scoped = Caller {
+            user: caller.user.clone(),
+            session: Session {
+                project_id: project.or(caller.session.project_id),
+                ..caller.session.clone()
+            },
+        };
+        crate::focus::check_todo(&mut conn, &scoped, todo).await?;
+    }
+    let mut session =
         store::sessions::configure(&mut conn, caller.session.id, mode, project, auto_accept)
             .await?;
+    if let Some(todo) = todo {
+        session = store::sessions::set_focus(&mut conn, caller.session.id, Some(todo)).await?;
+    } else if project.is_some_and(|p| Some(p) != caller.session.project_id) {
+        // A todo of the project left behind is not one to stay on.
+        session = store::sessions::set_focus(&mut conn, caller.session.id, None).await?;
+    }
     caller.session = session.clone();
     Ok(session)
 }

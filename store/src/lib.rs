@@ -8,6 +8,7 @@ pub mod documents;
 pub mod error;
 pub mod jobs;
 pub mod members;
+pub mod memory;
 pub mod notes;
 pub mod operations;
 pub mod outbox;

@@ -111,3 +111,60 @@ pub async fn list(conn: &mut PgConnection, project: ProjectId) -> Result<Vec<Not
         .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
+
+/// The project's note, locked for the rest of the transaction; `None` when it is not
+/// there (rollback compares it with what an operation left).
+pub async fn lock(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    id: NoteId,
+) -> Result<Option<Note>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM notes WHERE id = $1 AND project_id = $2 FOR UPDATE");
+    let row: Option<NoteRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(project)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Deletes the project's note; returns it as it was. A note of another project is not
+/// found.
+pub async fn delete(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    id: NoteId,
+) -> Result<Note, StoreError> {
+    let sql = format!("DELETE FROM notes WHERE id = $1 AND project_id = $2 RETURNING {COLUMNS}");
+    let row: Option<NoteRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(project)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.ok_or_else(|| StoreError::not_found("note", id))?.into())
+}
+
+/// Puts a deleted note back in `project` with its id, author and creation time (its
+/// session only if that still exists); `None` when a note with its id is there.
+pub async fn reinsert(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    note: &Note,
+) -> Result<Option<Note>, StoreError> {
+    let sql = format!(
+        "INSERT INTO notes (id, project_id, author_id, session_id, body, tags, created_at) \
+         VALUES ($1, $2, $3, (SELECT id FROM sessions WHERE id = $4), $5, $6, $7) \
+         ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
+    );
+    let row: Option<NoteRow> = sqlx::query_as(&sql)
+        .bind(note.id)
+        .bind(project)
+        .bind(&note.author_id)
+        .bind(note.session_id)
+        .bind(&note.body)
+        .bind(&note.tags)
+        .bind(note.created_at)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(Into::into))
+}

@@ -28,6 +28,11 @@ struct OperationRow {
     created_at: DateTime<Utc>,
     executed_at: Option<DateTime<Utc>>,
     duration_ms: Option<i64>,
+    rolled_back_by: Option<UserId>,
+    rollback_of: Option<OperationId>,
+    suggestion: bool,
+    reason: Option<String>,
+    recovers: Option<OperationId>,
 }
 
 impl TryFrom<OperationRow> for Operation {
@@ -52,12 +57,18 @@ impl TryFrom<OperationRow> for Operation {
             created_at: r.created_at,
             executed_at: r.executed_at,
             duration_ms: r.duration_ms,
+            rolled_back_by: r.rolled_back_by,
+            rollback_of: r.rollback_of,
+            suggestion: r.suggestion,
+            reason: r.reason,
+            recovers: r.recovers,
         })
     }
 }
 
 const COLUMNS: &str = "id, session_id, project_id, batch_id, seq, tool, kind, entity, entity_id, \
-    data, before, after, status, error, decided_by, created_at, executed_at, duration_ms";
+    data, before, after, status, error, decided_by, created_at, executed_at, duration_ms, \
+    rolled_back_by, rollback_of, suggestion, reason, recovers";
 
 /// An operation to record.
 #[derive(Clone, Debug)]
@@ -69,6 +80,11 @@ pub struct NewOperation {
     pub kind: OperationKind,
     pub entity: Entity,
     pub data: Value,
+    /// Proposed by `suggest_operations`, with its reason.
+    pub suggestion: bool,
+    pub reason: Option<String>,
+    /// The failed operation this one corrects.
+    pub recovers: Option<OperationId>,
 }
 
 /// How an operation ended (or that it was decided).
@@ -81,6 +97,29 @@ pub struct Outcome {
     pub after: Option<Value>,
     pub error: Option<ErrorBody>,
     pub duration_ms: Option<i64>,
+    /// What the change turned out to be, when only running it tells (a rollback).
+    pub kind: Option<OperationKind>,
+    pub entity: Option<Entity>,
+    /// The operation this one undoes.
+    pub rollback_of: Option<OperationId>,
+}
+
+impl Outcome {
+    /// An outcome with nothing but its status.
+    pub fn status(status: OperationStatus) -> Self {
+        Self {
+            status,
+            project_id: None,
+            entity_id: None,
+            before: None,
+            after: None,
+            error: None,
+            duration_ms: None,
+            kind: None,
+            entity: None,
+            rollback_of: None,
+        }
+    }
 }
 
 /// Records a new operation with `status`; `outcome` fills in how it ended when it was
@@ -93,9 +132,10 @@ pub async fn insert(
     let executed = outcome.status != OperationStatus::Pending;
     let sql = format!(
         "INSERT INTO operations (id, session_id, project_id, seq, tool, kind, entity, entity_id, \
-           data, before, after, status, error, executed_at, duration_ms) \
+           data, before, after, status, error, executed_at, duration_ms, rollback_of, \
+           suggestion, reason, recovers) \
          VALUES ($1, $2, COALESCE($3, $16), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-           CASE WHEN $14 THEN now() END, $15) RETURNING {COLUMNS}"
+           CASE WHEN $14 THEN now() END, $15, $17, $18, $19, $20) RETURNING {COLUMNS}"
     );
     let row: OperationRow = sqlx::query_as(&sql)
         .bind(OperationId::new())
@@ -103,8 +143,8 @@ pub async fn insert(
         .bind(op.project_id)
         .bind(op.seq)
         .bind(&op.tool)
-        .bind(enum_str(&op.kind))
-        .bind(enum_str(&op.entity))
+        .bind(enum_str(&outcome.kind.unwrap_or(op.kind)))
+        .bind(enum_str(&outcome.entity.unwrap_or(op.entity)))
         .bind(outcome.entity_id)
         .bind(Json(&op.data))
         .bind(outcome.before.map(Json))
@@ -114,6 +154,10 @@ pub async fn insert(
         .bind(executed)
         .bind(outcome.duration_ms)
         .bind(outcome.project_id)
+        .bind(outcome.rollback_of)
+        .bind(op.suggestion)
+        .bind(&op.reason)
+        .bind(op.recovers)
         .fetch_one(&mut *conn)
         .await?;
     row.try_into()
@@ -179,7 +223,8 @@ pub async fn finish(
     let sql = format!(
         "UPDATE operations SET status = $2, project_id = COALESCE($3, project_id), \
            entity_id = COALESCE($4, entity_id), before = $5, after = $6, error = $7, \
-           duration_ms = $8, executed_at = now() \
+           duration_ms = $8, executed_at = now(), kind = COALESCE($10, kind), \
+           entity = COALESCE($11, entity), rollback_of = COALESCE($12, rollback_of) \
          WHERE id = $1 AND project_id IS NOT DISTINCT FROM $9 RETURNING {COLUMNS}"
     );
     let row: Option<OperationRow> = sqlx::query_as(&sql)
@@ -192,6 +237,9 @@ pub async fn finish(
         .bind(outcome.error.map(Json))
         .bind(outcome.duration_ms)
         .bind(project)
+        .bind(outcome.kind.as_ref().map(enum_str))
+        .bind(outcome.entity.as_ref().map(enum_str))
+        .bind(outcome.rollback_of)
         .fetch_optional(&mut *conn)
         .await?;
     row.ok_or_else(|| StoreError::not_found("operation", id))?
@@ -223,6 +271,45 @@ pub async fn reject(
         .fetch_all(&mut *conn)
         .await?;
     rows.into_iter().map(Operation::try_from).collect()
+}
+
+/// The project's operation, locked for the rest of the transaction (a rollback holds
+/// it while it undoes it). An operation of another project is not found.
+pub async fn lock(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    id: OperationId,
+) -> Result<Operation, StoreError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM operations WHERE id = $1 AND project_id = $2 FOR UPDATE");
+    let row: Option<OperationRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(project)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("operation", id))?
+        .try_into()
+}
+
+/// Marks the project's completed operation `rolled_back` by `user`; `None` when it is
+/// not completed (any more).
+pub async fn mark_rolled_back(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    id: OperationId,
+    user: &UserId,
+) -> Result<Option<Operation>, StoreError> {
+    let sql = format!(
+        "UPDATE operations SET status = 'rolled_back', rolled_back_by = $3 \
+         WHERE id = $1 AND project_id = $2 AND status = 'completed' RETURNING {COLUMNS}"
+    );
+    let row: Option<OperationRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(project)
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(Operation::try_from).transpose()
 }
 
 /// Most operations one list answers: a project's pending ones are a person's backlog,

@@ -68,9 +68,7 @@ pub async fn record(
             tails.push(parts.tail);
             Ok(())
         };
-        if let Event::ToolProgress(progress) = event
-            && let Some(session) = progress.session_id
-        {
+        if let Some(session) = event.session_copy() {
             push(session_topic(session))?;
         }
         push(project_topic.clone())?;

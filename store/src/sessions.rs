@@ -3,8 +3,8 @@
 use crate::{StoreError, enum_str, parse_enum};
 use chrono::{DateTime, Utc};
 use protocol::blueprint::BlueprintField;
-use protocol::entities::{ClientInfo, Session, SessionMetadata};
-use protocol::{Mode, ProjectId, SessionId, UserId};
+use protocol::entities::{ClientInfo, Phase, Session, SessionMetadata};
+use protocol::{Mode, ProjectId, SessionId, TodoId, UserId};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
@@ -48,7 +48,7 @@ pub async fn create(
     client: Option<&ClientInfo>,
 ) -> Result<Session, StoreError> {
     let metadata = SessionMetadata {
-        phase: Some(Mode::Selection.to_string()),
+        phase: Some(Phase::Gathering),
         ..Default::default()
     };
     let sql = format!(
@@ -89,7 +89,7 @@ pub async fn get_owned(
     }
 }
 
-/// Changes the given settings. A mode change also moves the metadata's phase.
+/// Changes the given settings.
 pub async fn configure(
     conn: &mut PgConnection,
     id: SessionId,
@@ -99,10 +99,7 @@ pub async fn configure(
 ) -> Result<Session, StoreError> {
     let sql = format!(
         "UPDATE sessions SET mode = COALESCE($2, mode), project_id = COALESCE($3, project_id), \
-         auto_accept = COALESCE($4, auto_accept), \
-         metadata = CASE WHEN $2::text IS NULL THEN metadata \
-                    ELSE jsonb_set(metadata, '{{phase}}', to_jsonb($2::text)) END, \
-         updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+         auto_accept = COALESCE($4, auto_accept), updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     );
     let row: Option<SessionRow> = sqlx::query_as(&sql)
         .bind(id)
@@ -149,22 +146,74 @@ pub async fn touch(
     Ok(())
 }
 
-/// Notes that the session filled a blueprint field (once per field).
+/// Notes that the session filled a blueprint field (once per field), which takes it
+/// off the fields still open; answers the session when that changed its metadata.
 pub async fn cover_dimension(
     conn: &mut PgConnection,
     id: SessionId,
     field: BlueprintField,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE sessions SET metadata = jsonb_set(metadata, '{dimensions_covered}', \
-           COALESCE(metadata->'dimensions_covered', '[]'::jsonb) || to_jsonb($2::text)) \
-         WHERE id = $1 AND NOT COALESCE(metadata->'dimensions_covered', '[]'::jsonb) ? $2",
-    )
-    .bind(id)
-    .bind(field.as_str())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+) -> Result<Option<Session>, StoreError> {
+    let sql = format!(
+        "UPDATE sessions SET metadata = jsonb_set(jsonb_set(metadata, '{{dimensions_covered}}', \
+           COALESCE(metadata->'dimensions_covered', '[]'::jsonb) \
+             || CASE WHEN COALESCE(metadata->'dimensions_covered', '[]'::jsonb) ? $2 \
+                THEN '[]'::jsonb ELSE to_jsonb(ARRAY[$2::text]) END), \
+           '{{dimensions_open}}', COALESCE(metadata->'dimensions_open', '[]'::jsonb) - $2) \
+         WHERE id = $1 AND (NOT COALESCE(metadata->'dimensions_covered', '[]'::jsonb) ? $2 \
+           OR COALESCE(metadata->'dimensions_open', '[]'::jsonb) ? $2) \
+         RETURNING {COLUMNS}"
+    );
+    let row: Option<SessionRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(field.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(Session::try_from).transpose()
+}
+
+/// Focuses the session on a todo, or (`None`) on none.
+pub async fn set_focus(
+    conn: &mut PgConnection,
+    id: SessionId,
+    todo: Option<TodoId>,
+) -> Result<Session, StoreError> {
+    let sql = format!(
+        "UPDATE sessions SET metadata = CASE WHEN $2::uuid IS NULL THEN metadata - 'todo_id' \
+           ELSE jsonb_set(metadata, '{{todo_id}}', to_jsonb($2::uuid)) END, \
+         updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let row: Option<SessionRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(todo)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("session", id))?
+        .try_into()
+}
+
+/// Sets the given parts of where the session's conversation stands (`None` keeps
+/// one); answers the session.
+pub async fn set_phase(
+    conn: &mut PgConnection,
+    id: SessionId,
+    phase: Option<Phase>,
+    covered: Option<&[BlueprintField]>,
+    open: Option<&[BlueprintField]>,
+) -> Result<Session, StoreError> {
+    let sql = format!(
+        "UPDATE sessions SET metadata = metadata || jsonb_strip_nulls(jsonb_build_object( \
+           'phase', $2::text, 'dimensions_covered', $3::jsonb, 'dimensions_open', $4::jsonb)), \
+         updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let row: Option<SessionRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(phase.as_ref().map(enum_str))
+        .bind(covered.map(Json))
+        .bind(open.map(Json))
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("session", id))?
+        .try_into()
 }
 
 /// The next operation number of the session. Locks the session row until the

@@ -159,3 +159,44 @@ pub async fn list(
         .await?;
     rows.into_iter().map(Todo::try_from).collect()
 }
+
+/// The project's todo, locked for the rest of the transaction; `None` when it is not
+/// there (rollback compares it with what an operation left).
+pub async fn lock(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    id: TodoId,
+) -> Result<Option<Todo>, StoreError> {
+    match get_for_update(conn, project, id).await {
+        Ok(todo) => Ok(Some(todo)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Puts a deleted todo back in `project` with its id and creation time (its session
+/// only if that still exists); `None` when a todo with its id is there.
+pub async fn reinsert(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    todo: &Todo,
+) -> Result<Option<Todo>, StoreError> {
+    let sql = format!(
+        "INSERT INTO todos (id, project_id, session_id, title, details, status, priority, \
+           created_at) \
+         VALUES ($1, $2, (SELECT id FROM sessions WHERE id = $3), $4, $5, $6, $7, $8) \
+         ON CONFLICT (id) DO NOTHING RETURNING {COLUMNS}"
+    );
+    let row: Option<TodoRow> = sqlx::query_as(&sql)
+        .bind(todo.id)
+        .bind(project)
+        .bind(todo.session_id)
+        .bind(&todo.title)
+        .bind(&todo.details)
+        .bind(enum_str(&todo.status))
+        .bind(enum_str(&todo.priority))
+        .bind(todo.created_at)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(Todo::try_from).transpose()
+}

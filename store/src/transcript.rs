@@ -289,3 +289,32 @@ pub async fn check_order(
     .await?;
     Ok((sessions, anomalies))
 }
+
+/// The newest transcript items (at most `limit`, answered oldest first) of the
+/// project's sessions whose text mentions `needle` (case-insensitive), from sessions of
+/// people who may write to the project only, as for drafts: a task's context.
+pub async fn mentioning(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    needle: &str,
+    limit: i64,
+) -> Result<Vec<TranscriptItem>, StoreError> {
+    if needle.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<ItemRow> = sqlx::query_as(
+        "SELECT * FROM (SELECT t.session_id, t.seq, t.item_id, t.role, t.text, t.at \
+           FROM transcript_items t JOIN sessions s ON s.id = t.session_id \
+           JOIN project_members m ON m.project_id = s.project_id AND m.user_id = s.user_id \
+           WHERE s.project_id = $1 AND m.role IN ('owner', 'editor') \
+             AND strpos(lower(t.text), lower($2)) > 0 \
+           ORDER BY t.at DESC, t.seq DESC LIMIT $3) mentioning \
+         ORDER BY at, seq",
+    )
+    .bind(project)
+    .bind(needle.trim())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    into_items(rows)
+}

@@ -26,7 +26,12 @@ export type AssignProjectArgs = {
  */
 project_id: ProjectId, };
 
-export type AssignedOut = { project: Project, session: Session, };
+export type AssignedOut = { project: Project, session: Session, 
+/**
+ * What earlier conversations learned about the person and the project, newest
+ * first and bounded, so a new session starts from it.
+ */
+memory: Array<MemoryEntry>, };
 
 /**
  * A fresh token for the same user, sent before the connection's token expires: the
@@ -71,7 +76,11 @@ export type CreateNoteArgs = {
 /**
  * Defaults to the session's project.
  */
-project_id?: ProjectId | null, body: string, tags?: Array<string> | null, };
+project_id?: ProjectId | null, body: string, tags?: Array<string> | null, 
+/**
+ * When the note saves a forecast: its scenario (kept as a `scenario:<name>` tag).
+ */
+scenario?: Scenario | null, };
 
 export type CreateProjectArgs = { 
 /**
@@ -114,9 +123,10 @@ export type Decision = "approve" | "reject";
 
 export type DeleteTodoArgs = { 
 /**
- * The todo, by the id its tool answered.
+ * The todo, by the id its tool answered. Defaults to the todo this session is
+ * focused on.
  */
-todo_id: TodoId, };
+todo_id?: TodoId | null, };
 
 export type Document = { id: DocumentId, project_id: ProjectId, markdown: string, sections: Array<Section>, summary: string, 
 /**
@@ -145,7 +155,7 @@ export type DraftQueuedOut = { job_id: JobId, status: string, };
 /**
  * What an operation changes.
  */
-export type Entity = "project" | "blueprint" | "note" | "todo" | "transcript_pointer" | "document" | "job";
+export type Entity = "project" | "operation" | "memory" | "blueprint" | "note" | "todo" | "transcript_pointer" | "document" | "job";
 
 /**
  * `{code, message, retry_after_ms?, details?}`: what every failure looks like on the wire.
@@ -160,7 +170,7 @@ export type ErrorCode = "bad_request" | "unauthorized" | "forbidden" | "not_foun
 /**
  * One event, tagged by `kind`.
  */
-export type Event = { "kind": "job.status" } & JobStatusEvent | { "kind": "tool.progress" } & ToolProgress | { "kind": "draft.delta" } & DraftDelta | { "kind": "document.updated" } & DocumentUpdated | { "kind": "operation.created", operation: Operation, } | { "kind": "operation.updated", operation: Operation, } | { "kind": "project.updated", project: Project, } | { "kind": "note.created", note: Note, } | { "kind": "note.updated", note: Note, } | { "kind": "todo.created", todo: Todo, } | { "kind": "todo.updated", todo: Todo, } | { "kind": "todo.deleted", todo: Todo, } | { "kind": "transcript.pointer", pointer: TranscriptPointer, } | { "kind": "chat.delta", message_id: MessageId, seq: number, text: string, } | { "kind": "chat.message", message: ChatMessage, } | { "kind": "presence.joined" } & Presence | { "kind": "presence.left" } & Presence;
+export type Event = { "kind": "job.status" } & JobStatusEvent | { "kind": "tool.progress" } & ToolProgress | { "kind": "draft.delta" } & DraftDelta | { "kind": "document.updated" } & DocumentUpdated | { "kind": "operation.created", operation: Operation, } | { "kind": "operation.updated", operation: Operation, } | { "kind": "project.updated", project: Project, } | { "kind": "note.created", note: Note, } | { "kind": "note.updated", note: Note, } | { "kind": "memory.created", entry: MemoryEntry, } | { "kind": "memory.deleted", entry: MemoryEntry, } | { "kind": "note.deleted", note: Note, } | { "kind": "todo.created", todo: Todo, } | { "kind": "todo.updated", todo: Todo, } | { "kind": "todo.deleted", todo: Todo, } | { "kind": "transcript.pointer", pointer: TranscriptPointer, } | { "kind": "session.phase" } & SessionPhase | { "kind": "chat.delta", message_id: MessageId, seq: number, text: string, } | { "kind": "chat.message", message: ChatMessage, } | { "kind": "presence.joined" } & Presence | { "kind": "presence.left" } & Presence;
 
 /**
  * One event as delivered on a topic.
@@ -168,6 +178,33 @@ export type Event = { "kind": "job.status" } & JobStatusEvent | { "kind": "tool.
 export type EventMessage = { topic: string, epoch: string, offset: number, event: Event, };
 
 export type FieldSyncedOut = { field: BlueprintField, value: string, gaps_left: number, };
+
+/**
+ * What `focus_todo` answers: the todo in focus with its context (`null` and empty
+ * lists once the session moved on).
+ */
+export type FocusOut = { todo: Todo | null, 
+/**
+ * The project's notes tagged with the todo or mentioning its title, newest first.
+ */
+notes: Array<Note>, 
+/**
+ * Recent transcript items mentioning its title, oldest first.
+ */
+transcript: Array<TranscriptItem>, };
+
+export type FocusTodoArgs = { 
+/**
+ * The todo of this session's project to work on; leave it out to move on from
+ * the current one.
+ */
+todo_id?: TodoId | null, };
+
+export type ForgetMemoryArgs = { 
+/**
+ * The entry, by the id remember or list_memory answered.
+ */
+memory_id: MemoryId, };
 
 /**
  * `{type: "function", name, description, parameters}`, as the OpenAI Realtime API takes
@@ -185,7 +222,12 @@ export type Gap = { field: BlueprintField, priority: GapPriority, question: stri
  */
 export type GapPriority = "high" | "medium" | "low";
 
-export type GapsOut = { gaps: Array<Gap>, };
+/**
+ * The missing fields, and the one to ask next as the session's phase picks it (`null`
+ * once the conversation is completed, or when finalizing finds nothing essential
+ * missing).
+ */
+export type GapsOut = { gaps: Array<Gap>, phase: Phase, next: Gap | null, };
 
 export type GetDraftStatusArgs = { 
 /**
@@ -196,6 +238,8 @@ project_id?: ProjectId | null,
  * Defaults to the project's latest draft job.
  */
 job_id?: JobId | null, };
+
+export type GetSessionPhaseArgs = Record<symbol, never>;
 
 export type Hello = { id: RequestId, token?: string | null, client: ClientInfo, 
 /**
@@ -241,6 +285,16 @@ max_queued_messages: number, max_queued_bytes: number,
  */
 messages_per_second: number, message_burst: number, max_connections_per_user: number, };
 
+export type ListMemoryArgs = { 
+/**
+ * Defaults to the session's project.
+ */
+project_id?: ProjectId | null, 
+/**
+ * Only entries of this kind.
+ */
+kind?: MemoryKind | null, };
+
 export type ListProjectsArgs = { 
 /**
  * Only projects with this status.
@@ -256,6 +310,43 @@ project_id?: ProjectId | null,
  * Only todos with this status.
  */
 status?: TodoStatus | null, };
+
+/**
+ * Something the assistant learned about a person and a project, kept across sessions.
+ */
+export type MemoryEntry = { id: MemoryId, project_id: ProjectId, 
+/**
+ * The person it was learned from.
+ */
+user_id: UserId, kind: MemoryKind, body: string, source: MemorySource | null, session_id: SessionId | null, created_at: string, };
+
+/**
+ * A memory entry: something learned about a person and a project.
+ */
+export type MemoryId = string;
+
+/**
+ * What a memory entry records.
+ */
+export type MemoryKind = "preference" | "fact" | "decision";
+
+/**
+ * Memory entries, newest first.
+ */
+export type MemoryListOut = { memory: Array<MemoryEntry>, };
+
+export type MemoryOut = { entry: MemoryEntry, };
+
+export type MemorySource = { kind: MemorySourceKind, 
+/**
+ * The transcript item's id, or the note's or operation's.
+ */
+id: string, };
+
+/**
+ * Where a memory entry was learned.
+ */
+export type MemorySourceKind = "transcript_item" | "note" | "operation";
 
 /**
  * A chat message of a project.
@@ -310,7 +401,28 @@ data: JsonValue, before: JsonValue | null, after: JsonValue | null, status: Oper
  * The user who approved or rejected it; `null` while pending and for changes
  * applied at once.
  */
-decided_by: UserId | null, created_at: string, executed_at: string | null, duration_ms: number | null, };
+decided_by: UserId | null, created_at: string, executed_at: string | null, duration_ms: number | null, 
+/**
+ * On a `rolled_back` operation: the user whose rollback undid it.
+ */
+rolled_back_by?: UserId | null, 
+/**
+ * On a rollback (`rollback_operation`): the operation it undoes.
+ */
+rollback_of?: OperationId | null, 
+/**
+ * Proposed by `suggest_operations`: it runs only when a person approves it,
+ * whatever the proposing session's `auto_accept`.
+ */
+suggestion?: boolean, 
+/**
+ * Why a suggestion was made, for whoever decides it.
+ */
+reason?: string | null, 
+/**
+ * On a corrected operation (`propose_recovery`): the failed operation it recovers.
+ */
+recovers?: OperationId | null, };
 
 export type OperationDecide = { id: RequestId, operation_ids: Array<OperationId>, decision: Decision, 
 /**
@@ -326,7 +438,7 @@ export type OperationId = string;
 
 export type OperationKind = "create" | "update" | "delete";
 
-export type OperationStatus = "pending" | "executing" | "completed" | "failed" | "rejected";
+export type OperationStatus = "pending" | "executing" | "completed" | "failed" | "rejected" | "rolled_back";
 
 /**
  * What a changing tool answers in a session with `auto_accept: false`.
@@ -336,6 +448,17 @@ export type PendingOut = {
  * Always `pending_approval`.
  */
 status: string, operation_id: OperationId, operation: Operation, };
+
+/**
+ * Where a conversation stands: gathering what the person has to say, clarifying what
+ * is unclear, finalizing (only what the document cannot do without), completed.
+ */
+export type Phase = "gathering" | "clarifying" | "finalizing" | "completed";
+
+/**
+ * Where the session's conversation stands (`get_session_phase`, `set_session_phase`).
+ */
+export type PhaseOut = { phase: Phase, dimensions_covered: Array<BlueprintField>, dimensions_open: Array<BlueprintField>, };
 
 export type Ping = { id: RequestId, };
 
@@ -390,6 +513,21 @@ export type ProjectStatus = "active" | "paused" | "completed" | "archived";
 
 export type ProjectsOut = { projects: Array<Project>, };
 
+export type ProposeRecoveryArgs = { 
+/**
+ * The failed operation to correct.
+ */
+operation_id: OperationId, 
+/**
+ * Changes to its arguments (a JSON merge patch: a key replaces, `null` removes);
+ * leave it out to propose it again as it was.
+ */
+arguments?: { [key in string]: JsonValue } | null, 
+/**
+ * What was corrected, in a sentence the person reads before deciding.
+ */
+reason?: string | null, };
+
 export type QueueDraftUpdateArgs = { 
 /**
  * Defaults to the session's project.
@@ -414,6 +552,21 @@ item_id: string,
  */
 label?: string | null, };
 
+export type RememberArgs = { 
+/**
+ * Defaults to the session's project.
+ */
+project_id?: ProjectId | null, kind: MemoryKind, 
+/**
+ * What to remember, in a sentence.
+ */
+body: string, 
+/**
+ * Where it was said or decided: a transcript item of this session, a note or an
+ * operation of the project.
+ */
+source?: MemorySource | null, };
+
 /**
  * The `id` a client puts on a request and the server echoes as `re`: a string or an
  * integer, chosen by the client.
@@ -424,6 +577,23 @@ export type RequestId = number | string;
  * A user's role in a project. Owners and editors change it; viewers only read.
  */
 export type Role = "owner" | "editor" | "viewer";
+
+export type RollbackOperationArgs = { 
+/**
+ * The completed operation to undo, by the id its tool or event answered.
+ */
+operation_id: OperationId, };
+
+/**
+ * What `rollback_operation` answers: the operation it undid (now `rolled_back`), and
+ * the entity as the rollback left it (for a rolled-back creation, as it was removed).
+ */
+export type RolledBackOut = { rolled_back: Operation, entity: JsonValue, };
+
+/**
+ * A forecast's scenario, saved with a forecast note (as its `scenario:<name>` tag).
+ */
+export type Scenario = "optimistic" | "realistic" | "pessimistic";
 
 /**
  * A heading of the document: `key` is stable for the same heading path and is what
@@ -463,7 +633,11 @@ chat: Array<ChatMessage>, } | { "type": "pong", re: RequestId, } | { "type": "er
 
 export type Session = { id: SessionId, user_id: UserId, project_id: ProjectId | null, mode: Mode, auto_accept: boolean, metadata: SessionMetadata, client?: ClientInfo | null, created_at: string, updated_at: string, };
 
-export type SessionConfigure = { id: RequestId, mode?: Mode | null, project_id?: ProjectId | null, auto_accept?: boolean | null, };
+export type SessionConfigure = { id: RequestId, mode?: Mode | null, project_id?: ProjectId | null, auto_accept?: boolean | null, 
+/**
+ * Focuses the session on a todo of its project (`focus_todo` moves on).
+ */
+todo_id?: TodoId | null, };
 
 /**
  * An assistant session: one conversation, resumable across connections.
@@ -475,13 +649,43 @@ export type SessionId = string;
  */
 export type SessionMetadata = { 
 /**
- * The phase of the conversation; follows the mode unless a client sets it.
+ * The phase of the conversation, set by `set_session_phase`; a new session starts
+ * `gathering`.
  */
-phase?: string | null, 
+phase?: Phase | null, 
 /**
  * Blueprint fields this session has filled, in the order it filled them.
  */
-dimensions_covered: Array<BlueprintField>, };
+dimensions_covered: Array<BlueprintField>, 
+/**
+ * Blueprint fields the conversation still has to come back to, in the order to
+ * ask them; filling one (`sync_blueprint_field`) takes it off.
+ */
+dimensions_open: Array<BlueprintField>, 
+/**
+ * The todo the session is focused on (`focus_todo`, or `session.configure` with
+ * `todo_id`): the todo tools default to it and may not name another.
+ */
+todo_id?: TodoId | null, };
+
+/**
+ * Where a session's conversation stands.
+ */
+export type SessionPhase = { session_id: SessionId, project_id: ProjectId | null, phase: Phase, dimensions_covered: Array<BlueprintField>, dimensions_open: Array<BlueprintField>, };
+
+export type SetSessionPhaseArgs = { 
+/**
+ * The phase the conversation moves to.
+ */
+phase?: Phase | null, 
+/**
+ * Replaces the fields this conversation has covered.
+ */
+dimensions_covered?: Array<BlueprintField> | null, 
+/**
+ * Replaces the fields to come back to, in the order to ask them.
+ */
+dimensions_open?: Array<BlueprintField> | null, };
 
 export type Snapshot = { id: RequestId, project_id: ProjectId, };
 
@@ -491,6 +695,45 @@ export type Snapshot = { id: RequestId, project_id: ProjectId, };
 export type Source = { job_id?: JobId | null, session_id?: SessionId | null, };
 
 export type Subscribe = { id: RequestId, topic: string, since?: Position | null, };
+
+export type SuggestOperationsArgs = { 
+/**
+ * Defaults to the session's project.
+ */
+project_id?: ProjectId | null, 
+/**
+ * The changes to propose, in the order they would run.
+ */
+operations: Array<SuggestedOperation>, };
+
+/**
+ * One proposed change.
+ */
+export type SuggestedOperation = { 
+/**
+ * A tool that changes data (create_note, create_todo, update_todo,
+ * update_todo_status, delete_todo, update_note, update_project,
+ * rollback_operation, ...), whatever this session's mode allows.
+ */
+tool: string, 
+/**
+ * That tool's arguments, as it takes them.
+ */
+arguments: { [key in string]: JsonValue }, 
+/**
+ * Why, in a sentence the person reads before deciding.
+ */
+reason?: string | null, };
+
+/**
+ * What `suggest_operations` answers: the proposals, each a pending operation marked
+ * `suggestion`.
+ */
+export type SuggestedOut = { 
+/**
+ * Always `pending_approval`.
+ */
+status: string, operations: Array<Operation>, };
 
 export type SyncBlueprintFieldArgs = { 
 /**
@@ -532,7 +775,7 @@ arguments: JsonValue, };
  * `queue_draft_update` has its argument type in [`args`] but joins the catalogue with
  * the drafting pipeline that answers it.
  */
-export type ToolName = "list_projects" | "create_project" | "assign_project_to_session" | "get_project" | "update_project" | "sync_blueprint_field" | "get_blueprint_gaps" | "commit_blueprint" | "create_note" | "update_note" | "list_notes" | "create_todo" | "update_todo" | "update_todo_status" | "delete_todo" | "list_todos" | "record_transcript_pointer" | "get_document" | "apply_document_edits" | "queue_draft_update" | "get_draft_status";
+export type ToolName = "list_projects" | "create_project" | "assign_project_to_session" | "get_project" | "update_project" | "sync_blueprint_field" | "get_blueprint_gaps" | "commit_blueprint" | "create_note" | "update_note" | "list_notes" | "create_todo" | "update_todo" | "update_todo_status" | "delete_todo" | "list_todos" | "record_transcript_pointer" | "get_document" | "apply_document_edits" | "queue_draft_update" | "get_draft_status" | "rollback_operation" | "suggest_operations" | "get_session_phase" | "set_session_phase" | "remember" | "list_memory" | "forget_memory" | "focus_todo" | "propose_recovery";
 
 /**
  * The TOOL_PROGRESS message an assistant can narrate.
@@ -549,6 +792,8 @@ narration?: string | null, };
 export type TranscriptAnchor = { item_id: string, quote?: string | null, };
 
 export type TranscriptAppend = { id: RequestId, items: Array<TranscriptItemInput>, };
+
+export type TranscriptItem = { session_id: SessionId, seq: number, item_id: string, role: TranscriptRole, text: string, at: string, };
 
 export type TranscriptItemInput = { item_id: string, role: TranscriptRole, text: string, at: string, };
 
@@ -576,15 +821,17 @@ project_id?: ProjectId | null, name?: string | null, description?: string | null
 
 export type UpdateTodoArgs = { 
 /**
- * The todo, by the id its tool answered.
+ * The todo, by the id its tool answered. Defaults to the todo this session is
+ * focused on.
  */
-todo_id: TodoId, title?: string | null, details?: string | null, priority?: Priority | null, status?: TodoStatus | null, };
+todo_id?: TodoId | null, title?: string | null, details?: string | null, priority?: Priority | null, status?: TodoStatus | null, };
 
 export type UpdateTodoStatusArgs = { 
 /**
- * The todo, by the id its tool answered.
+ * The todo, by the id its tool answered. Defaults to the todo this session is
+ * focused on.
  */
-todo_id: TodoId, status: TodoStatus, };
+todo_id?: TodoId | null, status: TodoStatus, };
 
 export type Urgency = "low" | "normal" | "high";
 
@@ -616,4 +863,13 @@ export type Tools = {
   apply_document_edits: { args: ApplyDocumentEditsArgs; output: DocumentOut | PendingOut };
   queue_draft_update: { args: QueueDraftUpdateArgs; output: DraftQueuedOut };
   get_draft_status: { args: GetDraftStatusArgs; output: JobOut };
+  rollback_operation: { args: RollbackOperationArgs; output: RolledBackOut | PendingOut };
+  suggest_operations: { args: SuggestOperationsArgs; output: SuggestedOut };
+  get_session_phase: { args: GetSessionPhaseArgs; output: PhaseOut };
+  set_session_phase: { args: SetSessionPhaseArgs; output: PhaseOut };
+  remember: { args: RememberArgs; output: MemoryOut | PendingOut };
+  list_memory: { args: ListMemoryArgs; output: MemoryListOut };
+  forget_memory: { args: ForgetMemoryArgs; output: MemoryOut | PendingOut };
+  focus_todo: { args: FocusTodoArgs; output: FocusOut };
+  propose_recovery: { args: ProposeRecoveryArgs; output: PendingOut };
 };

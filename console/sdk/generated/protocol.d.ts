@@ -26,6 +26,11 @@ export type AssignProjectArgs = {
 export type AssignedOut = {
     project: Project;
     session: Session;
+    /**
+     * What earlier conversations learned about the person and the project, newest
+     * first and bounded, so a new session starts from it.
+     */
+    memory: Array<MemoryEntry>;
 };
 /**
  * A fresh token for the same user, sent before the connection's token expires: the
@@ -104,6 +109,10 @@ export type CreateNoteArgs = {
     project_id?: ProjectId | null;
     body: string;
     tags?: Array<string> | null;
+    /**
+     * When the note saves a forecast: its scenario (kept as a `scenario:<name>` tag).
+     */
+    scenario?: Scenario | null;
 };
 export type CreateProjectArgs = {
     /**
@@ -149,9 +158,10 @@ export type Decided = {
 export type Decision = "approve" | "reject";
 export type DeleteTodoArgs = {
     /**
-     * The todo, by the id its tool answered.
+     * The todo, by the id its tool answered. Defaults to the todo this session is
+     * focused on.
      */
-    todo_id: TodoId;
+    todo_id?: TodoId | null;
 };
 export type Document = {
     id: DocumentId;
@@ -198,7 +208,7 @@ export type DraftQueuedOut = {
 /**
  * What an operation changes.
  */
-export type Entity = "project" | "blueprint" | "note" | "todo" | "transcript_pointer" | "document" | "job";
+export type Entity = "project" | "operation" | "memory" | "blueprint" | "note" | "todo" | "transcript_pointer" | "document" | "job";
 /**
  * `{code, message, retry_after_ms?, details?}`: what every failure looks like on the wire.
  */
@@ -239,6 +249,15 @@ export type Event = {
     "kind": "note.updated";
     note: Note;
 } | {
+    "kind": "memory.created";
+    entry: MemoryEntry;
+} | {
+    "kind": "memory.deleted";
+    entry: MemoryEntry;
+} | {
+    "kind": "note.deleted";
+    note: Note;
+} | {
     "kind": "todo.created";
     todo: Todo;
 } | {
@@ -251,6 +270,8 @@ export type Event = {
     "kind": "transcript.pointer";
     pointer: TranscriptPointer;
 } | {
+    "kind": "session.phase";
+} & SessionPhase | {
     "kind": "chat.delta";
     message_id: MessageId;
     seq: number;
@@ -278,6 +299,34 @@ export type FieldSyncedOut = {
     gaps_left: number;
 };
 /**
+ * What `focus_todo` answers: the todo in focus with its context (`null` and empty
+ * lists once the session moved on).
+ */
+export type FocusOut = {
+    todo: Todo | null;
+    /**
+     * The project's notes tagged with the todo or mentioning its title, newest first.
+     */
+    notes: Array<Note>;
+    /**
+     * Recent transcript items mentioning its title, oldest first.
+     */
+    transcript: Array<TranscriptItem>;
+};
+export type FocusTodoArgs = {
+    /**
+     * The todo of this session's project to work on; leave it out to move on from
+     * the current one.
+     */
+    todo_id?: TodoId | null;
+};
+export type ForgetMemoryArgs = {
+    /**
+     * The entry, by the id remember or list_memory answered.
+     */
+    memory_id: MemoryId;
+};
+/**
  * `{type: "function", name, description, parameters}`, as the OpenAI Realtime API takes
  * tools in `session.update`.
  */
@@ -299,8 +348,15 @@ export type Gap = {
  * How urgently a missing field should be asked about.
  */
 export type GapPriority = "high" | "medium" | "low";
+/**
+ * The missing fields, and the one to ask next as the session's phase picks it (`null`
+ * once the conversation is completed, or when finalizing finds nothing essential
+ * missing).
+ */
 export type GapsOut = {
     gaps: Array<Gap>;
+    phase: Phase;
+    next: Gap | null;
 };
 export type GetDraftStatusArgs = {
     /**
@@ -312,6 +368,7 @@ export type GetDraftStatusArgs = {
      */
     job_id?: JobId | null;
 };
+export type GetSessionPhaseArgs = Record<symbol, never>;
 export type Hello = {
     id: RequestId;
     token?: string | null;
@@ -391,6 +448,16 @@ export type Limits = {
     message_burst: number;
     max_connections_per_user: number;
 };
+export type ListMemoryArgs = {
+    /**
+     * Defaults to the session's project.
+     */
+    project_id?: ProjectId | null;
+    /**
+     * Only entries of this kind.
+     */
+    kind?: MemoryKind | null;
+};
 export type ListProjectsArgs = {
     /**
      * Only projects with this status.
@@ -407,6 +474,50 @@ export type ListTodosArgs = {
      */
     status?: TodoStatus | null;
 };
+/**
+ * Something the assistant learned about a person and a project, kept across sessions.
+ */
+export type MemoryEntry = {
+    id: MemoryId;
+    project_id: ProjectId;
+    /**
+     * The person it was learned from.
+     */
+    user_id: UserId;
+    kind: MemoryKind;
+    body: string;
+    source: MemorySource | null;
+    session_id: SessionId | null;
+    created_at: string;
+};
+/**
+ * A memory entry: something learned about a person and a project.
+ */
+export type MemoryId = string;
+/**
+ * What a memory entry records.
+ */
+export type MemoryKind = "preference" | "fact" | "decision";
+/**
+ * Memory entries, newest first.
+ */
+export type MemoryListOut = {
+    memory: Array<MemoryEntry>;
+};
+export type MemoryOut = {
+    entry: MemoryEntry;
+};
+export type MemorySource = {
+    kind: MemorySourceKind;
+    /**
+     * The transcript item's id, or the note's or operation's.
+     */
+    id: string;
+};
+/**
+ * Where a memory entry was learned.
+ */
+export type MemorySourceKind = "transcript_item" | "note" | "operation";
 /**
  * A chat message of a project.
  */
@@ -488,6 +599,27 @@ export type Operation = {
     created_at: string;
     executed_at: string | null;
     duration_ms: number | null;
+    /**
+     * On a `rolled_back` operation: the user whose rollback undid it.
+     */
+    rolled_back_by?: UserId | null;
+    /**
+     * On a rollback (`rollback_operation`): the operation it undoes.
+     */
+    rollback_of?: OperationId | null;
+    /**
+     * Proposed by `suggest_operations`: it runs only when a person approves it,
+     * whatever the proposing session's `auto_accept`.
+     */
+    suggestion?: boolean;
+    /**
+     * Why a suggestion was made, for whoever decides it.
+     */
+    reason?: string | null;
+    /**
+     * On a corrected operation (`propose_recovery`): the failed operation it recovers.
+     */
+    recovers?: OperationId | null;
 };
 export type OperationDecide = {
     id: RequestId;
@@ -506,7 +638,7 @@ export type OperationDecide = {
  */
 export type OperationId = string;
 export type OperationKind = "create" | "update" | "delete";
-export type OperationStatus = "pending" | "executing" | "completed" | "failed" | "rejected";
+export type OperationStatus = "pending" | "executing" | "completed" | "failed" | "rejected" | "rolled_back";
 /**
  * What a changing tool answers in a session with `auto_accept: false`.
  */
@@ -517,6 +649,19 @@ export type PendingOut = {
     status: string;
     operation_id: OperationId;
     operation: Operation;
+};
+/**
+ * Where a conversation stands: gathering what the person has to say, clarifying what
+ * is unclear, finalizing (only what the document cannot do without), completed.
+ */
+export type Phase = "gathering" | "clarifying" | "finalizing" | "completed";
+/**
+ * Where the session's conversation stands (`get_session_phase`, `set_session_phase`).
+ */
+export type PhaseOut = {
+    phase: Phase;
+    dimensions_covered: Array<BlueprintField>;
+    dimensions_open: Array<BlueprintField>;
 };
 export type Ping = {
     id: RequestId;
@@ -587,6 +732,23 @@ export type ProjectStatus = "active" | "paused" | "completed" | "archived";
 export type ProjectsOut = {
     projects: Array<Project>;
 };
+export type ProposeRecoveryArgs = {
+    /**
+     * The failed operation to correct.
+     */
+    operation_id: OperationId;
+    /**
+     * Changes to its arguments (a JSON merge patch: a key replaces, `null` removes);
+     * leave it out to propose it again as it was.
+     */
+    arguments?: {
+        [key in string]: JsonValue;
+    } | null;
+    /**
+     * What was corrected, in a sentence the person reads before deciding.
+     */
+    reason?: string | null;
+};
 export type QueueDraftUpdateArgs = {
     /**
      * Defaults to the session's project.
@@ -613,6 +775,22 @@ export type RecordTranscriptPointerArgs = {
      */
     label?: string | null;
 };
+export type RememberArgs = {
+    /**
+     * Defaults to the session's project.
+     */
+    project_id?: ProjectId | null;
+    kind: MemoryKind;
+    /**
+     * What to remember, in a sentence.
+     */
+    body: string;
+    /**
+     * Where it was said or decided: a transcript item of this session, a note or an
+     * operation of the project.
+     */
+    source?: MemorySource | null;
+};
 /**
  * The `id` a client puts on a request and the server echoes as `re`: a string or an
  * integer, chosen by the client.
@@ -622,6 +800,24 @@ export type RequestId = number | string;
  * A user's role in a project. Owners and editors change it; viewers only read.
  */
 export type Role = "owner" | "editor" | "viewer";
+export type RollbackOperationArgs = {
+    /**
+     * The completed operation to undo, by the id its tool or event answered.
+     */
+    operation_id: OperationId;
+};
+/**
+ * What `rollback_operation` answers: the operation it undid (now `rolled_back`), and
+ * the entity as the rollback left it (for a rolled-back creation, as it was removed).
+ */
+export type RolledBackOut = {
+    rolled_back: Operation;
+    entity: JsonValue;
+};
+/**
+ * A forecast's scenario, saved with a forecast note (as its `scenario:<name>` tag).
+ */
+export type Scenario = "optimistic" | "realistic" | "pessimistic";
 /**
  * A heading of the document: `key` is stable for the same heading path and is what
  * per-section merges match on.
@@ -726,6 +922,10 @@ export type SessionConfigure = {
     mode?: Mode | null;
     project_id?: ProjectId | null;
     auto_accept?: boolean | null;
+    /**
+     * Focuses the session on a todo of its project (`focus_todo` moves on).
+     */
+    todo_id?: TodoId | null;
 };
 /**
  * An assistant session: one conversation, resumable across connections.
@@ -736,13 +936,48 @@ export type SessionId = string;
  */
 export type SessionMetadata = {
     /**
-     * The phase of the conversation; follows the mode unless a client sets it.
+     * The phase of the conversation, set by `set_session_phase`; a new session starts
+     * `gathering`.
      */
-    phase?: string | null;
+    phase?: Phase | null;
     /**
      * Blueprint fields this session has filled, in the order it filled them.
      */
     dimensions_covered: Array<BlueprintField>;
+    /**
+     * Blueprint fields the conversation still has to come back to, in the order to
+     * ask them; filling one (`sync_blueprint_field`) takes it off.
+     */
+    dimensions_open: Array<BlueprintField>;
+    /**
+     * The todo the session is focused on (`focus_todo`, or `session.configure` with
+     * `todo_id`): the todo tools default to it and may not name another.
+     */
+    todo_id?: TodoId | null;
+};
+/**
+ * Where a session's conversation stands.
+ */
+export type SessionPhase = {
+    session_id: SessionId;
+    project_id: ProjectId | null;
+    phase: Phase;
+    dimensions_covered: Array<BlueprintField>;
+    dimensions_open: Array<BlueprintField>;
+};
+export type SetSessionPhaseArgs = {
+    /**
+     * The phase the conversation moves to.
+     */
+    phase?: Phase | null;
+    /**
+     * Replaces the fields this conversation has covered.
+     */
+    dimensions_covered?: Array<BlueprintField> | null;
+    /**
+     * Replaces the fields to come back to, in the order to ask them.
+     */
+    dimensions_open?: Array<BlueprintField> | null;
 };
 export type Snapshot = {
     id: RequestId;
@@ -759,6 +994,48 @@ export type Subscribe = {
     id: RequestId;
     topic: string;
     since?: Position | null;
+};
+export type SuggestOperationsArgs = {
+    /**
+     * Defaults to the session's project.
+     */
+    project_id?: ProjectId | null;
+    /**
+     * The changes to propose, in the order they would run.
+     */
+    operations: Array<SuggestedOperation>;
+};
+/**
+ * One proposed change.
+ */
+export type SuggestedOperation = {
+    /**
+     * A tool that changes data (create_note, create_todo, update_todo,
+     * update_todo_status, delete_todo, update_note, update_project,
+     * rollback_operation, ...), whatever this session's mode allows.
+     */
+    tool: string;
+    /**
+     * That tool's arguments, as it takes them.
+     */
+    arguments: {
+        [key in string]: JsonValue;
+    };
+    /**
+     * Why, in a sentence the person reads before deciding.
+     */
+    reason?: string | null;
+};
+/**
+ * What `suggest_operations` answers: the proposals, each a pending operation marked
+ * `suggestion`.
+ */
+export type SuggestedOut = {
+    /**
+     * Always `pending_approval`.
+     */
+    status: string;
+    operations: Array<Operation>;
 };
 export type SyncBlueprintFieldArgs = {
     /**
@@ -812,7 +1089,7 @@ export type ToolCall = {
  * `queue_draft_update` has its argument type in [`args`] but joins the catalogue with
  * the drafting pipeline that answers it.
  */
-export type ToolName = "list_projects" | "create_project" | "assign_project_to_session" | "get_project" | "update_project" | "sync_blueprint_field" | "get_blueprint_gaps" | "commit_blueprint" | "create_note" | "update_note" | "list_notes" | "create_todo" | "update_todo" | "update_todo_status" | "delete_todo" | "list_todos" | "record_transcript_pointer" | "get_document" | "apply_document_edits" | "queue_draft_update" | "get_draft_status";
+export type ToolName = "list_projects" | "create_project" | "assign_project_to_session" | "get_project" | "update_project" | "sync_blueprint_field" | "get_blueprint_gaps" | "commit_blueprint" | "create_note" | "update_note" | "list_notes" | "create_todo" | "update_todo" | "update_todo_status" | "delete_todo" | "list_todos" | "record_transcript_pointer" | "get_document" | "apply_document_edits" | "queue_draft_update" | "get_draft_status" | "rollback_operation" | "suggest_operations" | "get_session_phase" | "set_session_phase" | "remember" | "list_memory" | "forget_memory" | "focus_todo" | "propose_recovery";
 /**
  * The TOOL_PROGRESS message an assistant can narrate.
  */
@@ -839,6 +1116,14 @@ export type TranscriptAnchor = {
 export type TranscriptAppend = {
     id: RequestId;
     items: Array<TranscriptItemInput>;
+};
+export type TranscriptItem = {
+    session_id: SessionId;
+    seq: number;
+    item_id: string;
+    role: TranscriptRole;
+    text: string;
+    at: string;
 };
 export type TranscriptItemInput = {
     item_id: string;
@@ -881,9 +1166,10 @@ export type UpdateProjectArgs = {
 };
 export type UpdateTodoArgs = {
     /**
-     * The todo, by the id its tool answered.
+     * The todo, by the id its tool answered. Defaults to the todo this session is
+     * focused on.
      */
-    todo_id: TodoId;
+    todo_id?: TodoId | null;
     title?: string | null;
     details?: string | null;
     priority?: Priority | null;
@@ -891,9 +1177,10 @@ export type UpdateTodoArgs = {
 };
 export type UpdateTodoStatusArgs = {
     /**
-     * The todo, by the id its tool answered.
+     * The todo, by the id its tool answered. Defaults to the todo this session is
+     * focused on.
      */
-    todo_id: TodoId;
+    todo_id?: TodoId | null;
     status: TodoStatus;
 };
 export type Urgency = "low" | "normal" | "high";
@@ -986,6 +1273,42 @@ export type Tools = {
     get_draft_status: {
         args: GetDraftStatusArgs;
         output: JobOut;
+    };
+    rollback_operation: {
+        args: RollbackOperationArgs;
+        output: RolledBackOut | PendingOut;
+    };
+    suggest_operations: {
+        args: SuggestOperationsArgs;
+        output: SuggestedOut;
+    };
+    get_session_phase: {
+        args: GetSessionPhaseArgs;
+        output: PhaseOut;
+    };
+    set_session_phase: {
+        args: SetSessionPhaseArgs;
+        output: PhaseOut;
+    };
+    remember: {
+        args: RememberArgs;
+        output: MemoryOut | PendingOut;
+    };
+    list_memory: {
+        args: ListMemoryArgs;
+        output: MemoryListOut;
+    };
+    forget_memory: {
+        args: ForgetMemoryArgs;
+        output: MemoryOut | PendingOut;
+    };
+    focus_todo: {
+        args: FocusTodoArgs;
+        output: FocusOut;
+    };
+    propose_recovery: {
+        args: ProposeRecoveryArgs;
+        output: PendingOut;
     };
 };
 //# sourceMappingURL=protocol.d.ts.map

@@ -3,7 +3,9 @@
 //! `garde` rules become both the schema's limits and the checks run on every call.
 
 use crate::blueprint::BlueprintField;
-use crate::entities::{Priority, ProjectStatus, TodoStatus, Urgency};
+use crate::entities::{
+    MemoryKind, MemorySource, Phase, Priority, ProjectStatus, Scenario, TodoStatus, Urgency,
+};
 use crate::ids::*;
 use garde::Validate;
 use schemars::JsonSchema;
@@ -18,6 +20,11 @@ pub const MAX_TAGS: usize = 32;
 pub const MAX_TAG: usize = 64;
 pub const MAX_DOCUMENT: usize = 1 << 20;
 pub const MAX_POINTERS: usize = 200;
+/// A memory entry is a sentence or two; longer belongs in a note.
+pub const MAX_MEMORY: usize = 2_000;
+/// Most proposals one `suggest_operations` makes: a review's worth, and well inside
+/// what a person decides at once (`operation.decide` takes 100).
+pub const MAX_SUGGESTIONS: usize = 20;
 
 /// The project a tool works on, given or defaulted to the session's.
 pub trait ToolArgs {
@@ -173,6 +180,10 @@ pub struct CreateNoteArgs {
     #[garde(custom(valid_tags))]
     #[schemars(length(max = MAX_TAGS), inner(length(min = 1, max = MAX_TAG)))]
     pub tags: Option<Vec<String>>,
+    /// When the note saves a forecast: its scenario (kept as a `scenario:<name>` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub scenario: Option<Scenario>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
@@ -215,9 +226,11 @@ pub struct CreateTodoArgs {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTodoArgs {
-    /// The todo, by the id its tool answered.
+    /// The todo, by the id its tool answered. Defaults to the todo this session is
+    /// focused on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
-    pub todo_id: TodoId,
+    pub todo_id: Option<TodoId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(length(chars, min = 1, max = MAX_NAME), custom(not_blank_opt))]
     pub title: Option<String>,
@@ -236,9 +249,11 @@ pub struct UpdateTodoArgs {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTodoStatusArgs {
-    /// The todo, by the id its tool answered.
+    /// The todo, by the id its tool answered. Defaults to the todo this session is
+    /// focused on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
-    pub todo_id: TodoId,
+    pub todo_id: Option<TodoId>,
     #[garde(skip)]
     pub status: TodoStatus,
 }
@@ -247,9 +262,11 @@ pub struct UpdateTodoStatusArgs {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct DeleteTodoArgs {
-    /// The todo, by the id its tool answered.
+    /// The todo, by the id its tool answered. Defaults to the todo this session is
+    /// focused on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(skip)]
-    pub todo_id: TodoId,
+    pub todo_id: Option<TodoId>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
@@ -350,6 +367,151 @@ pub struct GetDraftStatusArgs {
     pub job_id: Option<JobId>,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct RollbackOperationArgs {
+    /// The completed operation to undo, by the id its tool or event answered.
+    #[garde(skip)]
+    pub operation_id: OperationId,
+}
+
+/// One proposed change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct SuggestedOperation {
+    /// A tool that changes data (create_note, create_todo, update_todo,
+    /// update_todo_status, delete_todo, update_note, update_project,
+    /// rollback_operation, ...), whatever this session's mode allows.
+    #[garde(length(chars, min = 1, max = MAX_NAME))]
+    pub tool: String,
+    /// That tool's arguments, as it takes them.
+    #[garde(skip)]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+    /// Why, in a sentence the person reads before deciding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(length(chars, max = MAX_TEXT))]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct SuggestOperationsArgs {
+    /// Defaults to the session's project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub project_id: Option<ProjectId>,
+    /// The changes to propose, in the order they would run.
+    #[garde(length(min = 1, max = MAX_SUGGESTIONS), dive)]
+    pub operations: Vec<SuggestedOperation>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct GetSessionPhaseArgs {}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct SetSessionPhaseArgs {
+    /// The phase the conversation moves to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub phase: Option<Phase>,
+    /// Replaces the fields this conversation has covered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(length(max = BlueprintField::ALL.len()))]
+    pub dimensions_covered: Option<Vec<BlueprintField>>,
+    /// Replaces the fields to come back to, in the order to ask them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(length(max = BlueprintField::ALL.len()))]
+    pub dimensions_open: Option<Vec<BlueprintField>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct RememberArgs {
+    /// Defaults to the session's project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub project_id: Option<ProjectId>,
+    #[garde(skip)]
+    pub kind: MemoryKind,
+    /// What to remember, in a sentence.
+    #[garde(length(chars, min = 1, max = MAX_MEMORY), custom(not_blank))]
+    pub body: String,
+    /// Where it was said or decided: a transcript item of this session, a note or an
+    /// operation of the project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(custom(valid_source))]
+    pub source: Option<MemorySource>,
+}
+
+fn valid_source(source: &Option<MemorySource>, _: &()) -> garde::Result {
+    match source {
+        Some(s) if s.id.trim().is_empty() || s.id.chars().count() > MAX_NAME => Err(
+            garde::Error::new(format!("id must be 1 to {MAX_NAME} characters")),
+        ),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct ListMemoryArgs {
+    /// Defaults to the session's project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub project_id: Option<ProjectId>,
+    /// Only entries of this kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub kind: Option<MemoryKind>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct ForgetMemoryArgs {
+    /// The entry, by the id remember or list_memory answered.
+    #[garde(skip)]
+    pub memory_id: MemoryId,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct FocusTodoArgs {
+    /// The todo of this session's project to work on; leave it out to move on from
+    /// the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub todo_id: Option<TodoId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct ProposeRecoveryArgs {
+    /// The failed operation to correct.
+    #[garde(skip)]
+    pub operation_id: OperationId,
+    /// Changes to its arguments (a JSON merge patch: a key replaces, `null` removes);
+    /// leave it out to propose it again as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What was corrected, in a sentence the person reads before deciding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(length(chars, max = MAX_TEXT))]
+    pub reason: Option<String>,
+}
+
 project_scoped!(
     ProjectArgs,
     UpdateProjectArgs,
@@ -360,6 +522,9 @@ project_scoped!(
     ApplyDocumentEditsArgs,
     QueueDraftUpdateArgs,
     GetDraftStatusArgs,
+    SuggestOperationsArgs,
+    RememberArgs,
+    ListMemoryArgs,
 );
 unscoped!(
     ListProjectsArgs,
@@ -369,6 +534,12 @@ unscoped!(
     UpdateTodoStatusArgs,
     DeleteTodoArgs,
     RecordTranscriptPointerArgs,
+    RollbackOperationArgs,
+    GetSessionPhaseArgs,
+    SetSessionPhaseArgs,
+    ForgetMemoryArgs,
+    FocusTodoArgs,
+    ProposeRecoveryArgs,
 );
 
 impl ToolArgs for AssignProjectArgs {

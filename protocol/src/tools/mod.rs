@@ -41,6 +41,15 @@ pub enum ToolName {
     ApplyDocumentEdits,
     QueueDraftUpdate,
     GetDraftStatus,
+    RollbackOperation,
+    SuggestOperations,
+    GetSessionPhase,
+    SetSessionPhase,
+    Remember,
+    ListMemory,
+    ForgetMemory,
+    FocusTodo,
+    ProposeRecovery,
 }
 
 use Mode::{Audit, Forecast, Ghostwriting, Intake, Selection, Update};
@@ -57,9 +66,11 @@ pub struct ToolSpec {
 }
 
 const ALL_MODES: &[Mode] = &Mode::ALL;
+/// The modes of a conversation about a project (all but choosing one).
+const CONVERSATION_MODES: &[Mode] = &[Intake, Ghostwriting, Update, Audit, Forecast];
 
 impl ToolName {
-    pub const ALL: [ToolName; 21] = [
+    pub const ALL: [ToolName; 30] = [
         ToolName::ListProjects,
         ToolName::CreateProject,
         ToolName::AssignProjectToSession,
@@ -81,6 +92,15 @@ impl ToolName {
         ToolName::ApplyDocumentEdits,
         ToolName::QueueDraftUpdate,
         ToolName::GetDraftStatus,
+        ToolName::RollbackOperation,
+        ToolName::SuggestOperations,
+        ToolName::GetSessionPhase,
+        ToolName::SetSessionPhase,
+        ToolName::Remember,
+        ToolName::ListMemory,
+        ToolName::ForgetMemory,
+        ToolName::FocusTodo,
+        ToolName::ProposeRecovery,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +126,15 @@ impl ToolName {
             Self::ApplyDocumentEdits => "apply_document_edits",
             Self::QueueDraftUpdate => "queue_draft_update",
             Self::GetDraftStatus => "get_draft_status",
+            Self::RollbackOperation => "rollback_operation",
+            Self::SuggestOperations => "suggest_operations",
+            Self::GetSessionPhase => "get_session_phase",
+            Self::SetSessionPhase => "set_session_phase",
+            Self::Remember => "remember",
+            Self::ListMemory => "list_memory",
+            Self::ForgetMemory => "forget_memory",
+            Self::FocusTodo => "focus_todo",
+            Self::ProposeRecovery => "propose_recovery",
         }
     }
 
@@ -212,6 +241,51 @@ impl ToolName {
                 &[Ghostwriting],
                 false,
             ),
+            Self::RollbackOperation => (
+                "Undo a completed change to a todo or note: a creation is deleted, an update restored, a deletion re-created. Answers conflict when the entity changed since.",
+                &[Intake, Ghostwriting, Update],
+                true,
+            ),
+            Self::SuggestOperations => (
+                "Propose changes for a person to approve: each is a changing tool with its arguments and why. Nothing changes now; every proposal waits for a person's approval. Save a forecast as a create_note proposal with its scenario.",
+                &[Audit, Forecast],
+                false,
+            ),
+            Self::GetSessionPhase => (
+                "Where this conversation stands: its phase (gathering, clarifying, finalizing, completed) and the blueprint fields covered and still open.",
+                CONVERSATION_MODES,
+                false,
+            ),
+            Self::SetSessionPhase => (
+                "Move this conversation to another phase, or say which blueprint fields it covered or must come back to. Every client of the project sees it; get_blueprint_gaps picks its next question from it.",
+                CONVERSATION_MODES,
+                false,
+            ),
+            Self::Remember => (
+                "Keep something learned about the person or the project for later sessions, drafts and chat replies: a preference, a fact or a decision, with where it was said.",
+                &[Intake, Ghostwriting, Update],
+                true,
+            ),
+            Self::ListMemory => (
+                "What was learned about the person and the project in earlier conversations, newest first.",
+                CONVERSATION_MODES,
+                false,
+            ),
+            Self::ForgetMemory => (
+                "Forget a memory entry the person says is wrong or no longer wanted.",
+                &[Intake, Ghostwriting, Update],
+                true,
+            ),
+            Self::FocusTodo => (
+                "Work on one todo: the todo tools then default to it and stay on it, notes are tagged with it, and you get its context (notes and recent conversation mentioning it). Without todo_id, move on.",
+                &[Intake, Ghostwriting, Update],
+                false,
+            ),
+            Self::ProposeRecovery => (
+                "After an approved change failed (its error tells why), propose it again corrected: arguments change only what must change. It waits for a person's approval.",
+                CONVERSATION_MODES,
+                false,
+            ),
         };
         ToolSpec {
             name: self,
@@ -249,6 +323,15 @@ impl ToolName {
             Self::ApplyDocumentEdits => schema_of::<ApplyDocumentEditsArgs>(),
             Self::QueueDraftUpdate => schema_of::<QueueDraftUpdateArgs>(),
             Self::GetDraftStatus => schema_of::<GetDraftStatusArgs>(),
+            Self::RollbackOperation => schema_of::<RollbackOperationArgs>(),
+            Self::SuggestOperations => schema_of::<SuggestOperationsArgs>(),
+            Self::GetSessionPhase => schema_of::<GetSessionPhaseArgs>(),
+            Self::SetSessionPhase => schema_of::<SetSessionPhaseArgs>(),
+            Self::Remember => schema_of::<RememberArgs>(),
+            Self::ListMemory => schema_of::<ListMemoryArgs>(),
+            Self::ForgetMemory => schema_of::<ForgetMemoryArgs>(),
+            Self::FocusTodo => schema_of::<FocusTodoArgs>(),
+            Self::ProposeRecovery => schema_of::<ProposeRecoveryArgs>(),
         }
     }
 

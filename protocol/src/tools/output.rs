@@ -23,6 +23,9 @@ pub struct ProjectsOut {
 pub struct AssignedOut {
     pub project: Project,
     pub session: Session,
+    /// What earlier conversations learned about the person and the project, newest
+    /// first and bounded, so a new session starts from it.
+    pub memory: Vec<MemoryEntry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,10 +36,24 @@ pub struct FieldSyncedOut {
     pub gaps_left: usize,
 }
 
+/// The missing fields, and the one to ask next as the session's phase picks it (`null`
+/// once the conversation is completed, or when finalizing finds nothing essential
+/// missing).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GapsOut {
     pub gaps: Vec<Gap>,
+    pub phase: Phase,
+    pub next: Option<Gap>,
+}
+
+/// Where the session's conversation stands (`get_session_phase`, `set_session_phase`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PhaseOut {
+    pub phase: Phase,
+    pub dimensions_covered: Vec<BlueprintField>,
+    pub dimensions_open: Vec<BlueprintField>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -99,4 +116,48 @@ pub struct PendingOut {
 pub struct DraftQueuedOut {
     pub job_id: JobId,
     pub status: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MemoryOut {
+    pub entry: MemoryEntry,
+}
+
+/// Memory entries, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MemoryListOut {
+    pub memory: Vec<MemoryEntry>,
+}
+
+/// What `focus_todo` answers: the todo in focus with its context (`null` and empty
+/// lists once the session moved on).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FocusOut {
+    pub todo: Option<Todo>,
+    /// The project's notes tagged with the todo or mentioning its title, newest first.
+    pub notes: Vec<Note>,
+    /// Recent transcript items mentioning its title, oldest first.
+    pub transcript: Vec<TranscriptItem>,
+}
+
+/// What `rollback_operation` answers: the operation it undid (now `rolled_back`), and
+/// the entity as the rollback left it (for a rolled-back creation, as it was removed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RolledBackOut {
+    pub rolled_back: Operation,
+    pub entity: serde_json::Value,
+}
+
+/// What `suggest_operations` answers: the proposals, each a pending operation marked
+/// `suggestion`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SuggestedOut {
+    /// Always `pending_approval`.
+    pub status: String,
+    pub operations: Vec<Operation>,
 }

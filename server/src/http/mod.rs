@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod jobs;
 mod members;
+mod memory;
 mod operations;
 mod sessions;
 mod tools;
@@ -49,6 +50,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/projects/{id}/members/{user_id}"),
     ("DELETE", "/v1/projects/{id}/members/{user_id}"),
     ("GET", "/v1/projects/{id}/operations"),
+    ("POST", "/v1/projects/{id}/operations/{op}/rollback"),
+    ("GET", "/v1/projects/{id}/memory"),
+    ("POST", "/v1/projects/{id}/memory"),
+    ("DELETE", "/v1/projects/{id}/memory/{memory_id}"),
     ("POST", "/v1/projects/{id}/chat"),
     ("GET", "/v1/projects/{id}/chat"),
     ("GET", "/v1/jobs/{id}"),
@@ -84,6 +89,10 @@ fn endpoint(method: &str, path: &str) -> Option<MethodRouter<Hub>> {
         ("PUT", "/v1/projects/{id}/members/{user_id}") => put(members::put),
         ("DELETE", "/v1/projects/{id}/members/{user_id}") => delete(members::remove),
         ("GET", "/v1/projects/{id}/operations") => get(operations::list),
+        ("POST", "/v1/projects/{id}/operations/{op}/rollback") => post(operations::rollback),
+        ("GET", "/v1/projects/{id}/memory") => get(memory::list),
+        ("POST", "/v1/projects/{id}/memory") => post(memory::create),
+        ("DELETE", "/v1/projects/{id}/memory/{memory_id}") => delete(memory::remove),
         ("POST", "/v1/projects/{id}/chat") => post(chat::send),
         ("GET", "/v1/projects/{id}/chat") => get(chat::list),
         ("GET", "/v1/jobs/{id}") => get(jobs::get),

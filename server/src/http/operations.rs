@@ -1,15 +1,20 @@
 //! `GET /v1/projects/{id}/operations`: the operations waiting for a person's decision,
 //! or with `?status=` those with another status (who decided each is `decided_by`).
+//! `POST /v1/projects/{id}/operations/{op}/rollback`: a person undoes a completed
+//! operation at once, recorded in the session named by `X-Draftline-Session`.
 
+use super::tools::session_header;
 use super::{Authed, project_id};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use protocol::ErrorCode;
+use axum::http::HeaderMap;
 use protocol::entities::{Operation, OperationStatus};
+use protocol::{ErrorCode, OperationId};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 #[derive(Debug, Serialize)]
 pub struct Listed {
@@ -36,7 +41,7 @@ pub async fn list(
                 ApiError::new(
                     ErrorCode::BadRequest,
                     format!(
-                        "status: one of pending, executing, completed, failed, rejected, not {raw:?}"
+                        "status: one of pending, executing, completed, failed, rejected, rolled_back, not {raw:?}"
                     ),
                 )
             })?,
@@ -45,4 +50,42 @@ pub async fn list(
     tools::role_in(&mut conn, project, &claims.user()).await?;
     let operations = store::operations::for_project(&mut conn, project, status).await?;
     Ok(Json(Listed { operations }))
+}
+
+/// The person asking is the approval: the rollback runs now whatever the session's
+/// `auto_accept`, and whatever its mode (modes bound what an assistant may call).
+pub async fn rollback(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path((id, op)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let project = project_id(&id)?;
+    let operation: OperationId = op
+        .parse()
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "operation_id: not a valid UUID"))?;
+    let session_id = session_header(&headers)?;
+    let user = claims.user();
+    let session = {
+        let mut conn = tools::conn(&hub).await?;
+        tools::check_write(&mut conn, project, &user).await?;
+        // Only an operation of the project in the path: another's answers as missing.
+        let target = store::operations::get(&mut conn, operation).await;
+        if !matches!(&target, Ok(t) if t.project_id == Some(project)) {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("operation {operation} not found"),
+            ));
+        }
+        store::sessions::get(&mut conn, session_id).await?
+    };
+    if session.user_id != user {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("session {session_id} belongs to another user"),
+        ));
+    }
+    let caller = tools::Caller { user, session };
+    let output = crate::operations::rollback_now(&hub, &caller, operation).await?;
+    Ok(Json(output))
 }

@@ -46,6 +46,7 @@ pub async fn create(
             request.mode,
             request.project_id,
             request.auto_accept,
+            None,
         )
         .await?;
     }

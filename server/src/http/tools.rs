@@ -48,23 +48,7 @@ pub async fn call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let session_id: SessionId = headers
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::BadRequest,
-                "X-Draftline-Session: required (create a session with POST /v1/sessions)",
-            )
-        })?
-        .trim()
-        .parse()
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::BadRequest,
-                "X-Draftline-Session: not a valid UUID",
-            )
-        })?;
+    let session_id = session_header(&headers)?;
     let arguments: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
@@ -85,4 +69,26 @@ pub async fn call(
     let mut caller = Caller { user, session };
     let output = tools::call(&hub, &mut caller, &name, arguments).await?;
     Ok(Json(output))
+}
+
+/// The session named by `X-Draftline-Session`, required by the routes that record
+/// operations.
+pub(crate) fn session_header(headers: &HeaderMap) -> Result<SessionId, ApiError> {
+    headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "X-Draftline-Session: required (create a session with POST /v1/sessions)",
+            )
+        })?
+        .trim()
+        .parse()
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "X-Draftline-Session: not a valid UUID",
+            )
+        })
 }

@@ -1,6 +1,7 @@
 //! `assign_project_to_session`: the session works on this project from now on. It
 //! changes only the caller's own session, like `session.configure`, so it is not an
-//! operation.
+//! operation. It answers what earlier conversations learned (memory, newest first),
+//! so a new session starts from it.
 
 use super::{Caller, Query, conn, role_in, to_value};
 use crate::hub::Hub;
@@ -26,7 +27,18 @@ impl Query for Assign {
         )
         .await?;
         let project = store::projects::get_for(&mut conn, args.project_id, &caller.user).await?;
+        let memory = store::memory::list(
+            &mut conn,
+            args.project_id,
+            None,
+            store::memory::CONTEXT_ENTRIES,
+        )
+        .await?;
         caller.session = session.clone();
-        Ok(to_value(AssignedOut { project, session }))
+        Ok(to_value(AssignedOut {
+            project,
+            session,
+            memory,
+        }))
     }
 }

@@ -20,7 +20,13 @@ impl Change for CreateNote {
         actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
-        let tags = args.tags.unwrap_or_default();
+        let mut tags = args.tags.unwrap_or_default();
+        if let Some(scenario) = args.scenario {
+            let tag = scenario.tag();
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
         let note = store::notes::create(
             conn,
             actor.project()?,

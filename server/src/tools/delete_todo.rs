@@ -2,6 +2,7 @@
 
 use super::update_todo::todo_project;
 use super::{Actor, Applied, Caller, Change};
+use crate::focus::focused;
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::DeleteTodoArgs;
@@ -22,7 +23,7 @@ impl Change for DeleteTodo {
         caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        todo_project(conn, caller, args.todo_id).await
+        todo_project(conn, caller, focused(args.todo_id)?).await
     }
 
     async fn apply(
@@ -30,7 +31,7 @@ impl Change for DeleteTodo {
         actor: &Actor,
         args: Self::Args,
     ) -> Result<Applied, ErrorBody> {
-        let todo = store::todos::delete(conn, actor.project()?, args.todo_id).await?;
+        let todo = store::todos::delete(conn, actor.project()?, focused(args.todo_id)?).await?;
         Ok(Applied::new(TodoOut { todo: todo.clone() }, todo.id)
             .before(&todo)
             .event(Event::TodoDeleted { todo }))

@@ -10,15 +10,24 @@ mod create_note;
 mod create_project;
 mod create_todo;
 mod delete_todo;
+mod focus_todo;
+mod forget_memory;
 mod get_blueprint_gaps;
 mod get_document;
 mod get_draft_status;
 mod get_project;
+mod get_session_phase;
+mod list_memory;
 mod list_notes;
 mod list_projects;
 mod list_todos;
+mod propose_recovery;
 mod queue_draft_update;
 mod record_transcript_pointer;
+pub(crate) mod remember;
+mod rollback_operation;
+mod set_session_phase;
+mod suggest_operations;
 mod sync_blueprint_field;
 mod update_note;
 mod update_project;
@@ -124,6 +133,15 @@ pub(crate) fn handler(tool: ToolName) -> Handler {
         T::ApplyDocumentEdits => change::<apply_document_edits::ApplyDocumentEdits>(),
         T::QueueDraftUpdate => query::<queue_draft_update::QueueDraftUpdate>(),
         T::GetDraftStatus => query::<get_draft_status::GetDraftStatus>(),
+        T::RollbackOperation => change::<rollback_operation::RollbackOperation>(),
+        T::SuggestOperations => query::<suggest_operations::SuggestOperations>(),
+        T::GetSessionPhase => query::<get_session_phase::GetSessionPhase>(),
+        T::SetSessionPhase => query::<set_session_phase::SetSessionPhase>(),
+        T::Remember => change::<remember::Remember>(),
+        T::ListMemory => query::<list_memory::ListMemory>(),
+        T::ForgetMemory => change::<forget_memory::ForgetMemory>(),
+        T::FocusTodo => query::<focus_todo::FocusTodo>(),
+        T::ProposeRecovery => query::<propose_recovery::ProposeRecovery>(),
     }
 }
 
@@ -163,6 +181,12 @@ pub(crate) struct Applied {
     pub project_id: Option<ProjectId>,
     /// What to publish on the project's topic once the change has committed.
     pub events: Vec<protocol::event::Event>,
+    /// What the change turned out to be, when its tool cannot say beforehand (a
+    /// rollback's kind and entity are its target's inverse).
+    pub kind: Option<OperationKind>,
+    pub entity: Option<Entity>,
+    /// The operation this change undoes.
+    pub rollback_of: Option<protocol::OperationId>,
 }
 
 impl Applied {
@@ -174,6 +198,9 @@ impl Applied {
             after: None,
             project_id: None,
             events: Vec::new(),
+            kind: None,
+            entity: None,
+            rollback_of: None,
         }
     }
 
@@ -337,6 +364,8 @@ impl<T: Change> DynChange for ChangeHandler<T> {
 pub(crate) fn to_value(value: impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
+
+pub(crate) use update_todo::todo_project;
 
 /// The project named in the arguments, else the session's.
 pub(crate) fn project_of(

@@ -5,7 +5,7 @@ use super::{Actor, Applied, Change};
 use protocol::ErrorBody;
 use protocol::blueprint::gaps;
 use protocol::entities::{Entity, OperationKind};
-use protocol::event::Event;
+use protocol::event::{Event, SessionPhase};
 use protocol::tools::args::SyncBlueprintFieldArgs;
 use protocol::tools::output::FieldSyncedOut;
 use store::PgConnection;
@@ -26,17 +26,24 @@ impl Change for SyncBlueprintField {
         let value = args.value.trim();
         let (before, after) =
             store::projects::sync_blueprint_field(conn, id, args.field, value).await?;
-        if !value.is_empty() {
-            store::sessions::cover_dimension(conn, actor.session_id, args.field).await?;
-        }
+        // Filling a field covers it and takes it off the session's open ones, which
+        // every client following the conversation is told of.
+        let covered = match value.is_empty() {
+            false => store::sessions::cover_dimension(conn, actor.session_id, args.field).await?,
+            true => None,
+        };
         let output = FieldSyncedOut {
             field: args.field,
             value: value.to_owned(),
             gaps_left: gaps(&after.blueprint_draft).len(),
         };
-        Ok(Applied::new(output, id)
+        let mut applied = Applied::new(output, id)
             .before(&before.blueprint_draft)
             .after(&after.blueprint_draft)
-            .event(Event::ProjectUpdated { project: after }))
+            .event(Event::ProjectUpdated { project: after });
+        if let Some(session) = covered {
+            applied = applied.event(Event::SessionPhase(SessionPhase::of(&session)));
+        }
+        Ok(applied)
     }
 }

@@ -1,6 +1,7 @@
 //! `update_todo`: change a todo's title, details, priority or status.
 
 use super::{Actor, Applied, Caller, Change, entity_project};
+use crate::focus::focused;
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::UpdateTodoArgs;
@@ -54,7 +55,7 @@ impl Change for UpdateTodo {
         caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        todo_project(conn, caller, args.todo_id).await
+        todo_project(conn, caller, focused(args.todo_id)?).await
     }
 
     async fn apply(
@@ -78,6 +79,6 @@ impl Change for UpdateTodo {
             status: args.status,
             priority: args.priority,
         };
-        change_todo(conn, actor, args.todo_id, changes).await
+        change_todo(conn, actor, focused(args.todo_id)?, changes).await
     }
 }

@@ -2,6 +2,7 @@
 
 use super::update_todo::{change_todo, todo_project};
 use super::{Actor, Applied, Caller, Change};
+use crate::focus::focused;
 use protocol::entities::{Entity, OperationKind};
 use protocol::tools::args::UpdateTodoStatusArgs;
 use protocol::{ErrorBody, ProjectId};
@@ -21,7 +22,7 @@ impl Change for UpdateTodoStatus {
         caller: &Caller,
         args: &Self::Args,
     ) -> Result<Option<ProjectId>, ErrorBody> {
-        todo_project(conn, caller, args.todo_id).await
+        todo_project(conn, caller, focused(args.todo_id)?).await
     }
 
     async fn apply(
@@ -33,6 +34,6 @@ impl Change for UpdateTodoStatus {
             status: Some(args.status),
             ..Default::default()
         };
-        change_todo(conn, actor, args.todo_id, changes).await
+        change_todo(conn, actor, focused(args.todo_id)?, changes).await
     }
 }

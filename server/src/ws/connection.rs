@@ -375,10 +375,13 @@ async fn handle(
             mode,
             project_id,
             auto_accept,
-        }) => match sessions::configure(hub, caller, mode, project_id, auto_accept).await {
-            Ok(session) => ok(id, OkData::Session { session }),
-            Err(e) => ServerMessage::error(Some(id), e),
-        },
+            todo_id,
+        }) => {
+            match sessions::configure(hub, caller, mode, project_id, auto_accept, todo_id).await {
+                Ok(session) => ok(id, OkData::Session { session }),
+                Err(e) => ServerMessage::error(Some(id), e),
+            }
+        }
         ClientMessage::ToolCall(ToolCall {
             id,
             call_id,

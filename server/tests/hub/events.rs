@@ -615,6 +615,8 @@ async fn every_kind_of_change_is_published() {
         changes,
         [
             "project.updated",
+            // The field filled is a dimension the session covered.
+            "session.phase",
             "project.updated",
             "todo.created",
             "todo.updated",
@@ -633,7 +635,8 @@ async fn every_kind_of_change_is_published() {
         alice.session_id()
     );
     assert_eq!(document["event"]["sections"][0]["title"], "Cookbook");
-    let committed = &events[2];
+    // project.updated, session.phase and operation.created of the field, then the commit.
+    let committed = &events[3];
     assert_eq!(committed["event"]["project"]["blueprint_version"], 1);
 
     // Approvals publish the operation's changes: created (pending), then updated.

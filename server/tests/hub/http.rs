@@ -109,6 +109,14 @@ async fn the_catalogue_lists_a_modes_tools_as_openai_functions() {
             "create_todo",
             "update_todo_status",
             "record_transcript_pointer",
+            "rollback_operation",
+            "get_session_phase",
+            "set_session_phase",
+            "remember",
+            "list_memory",
+            "forget_memory",
+            "focus_todo",
+            "propose_recovery",
         ]
     );
     for tool in tools.as_array().unwrap() {

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod agent;
 mod chat;
 mod connection;
 mod drafting;

@@ -337,6 +337,10 @@ enum Aim {
     Todo,
     /// A's draft job.
     Job,
+    /// A completed operation of A.
+    Operation,
+    /// A memory entry of A.
+    Memory,
     /// Nothing of A can be named: the tool works on the caller's own data or session.
     Own,
 }
@@ -402,6 +406,27 @@ fn tool_case(name: &str) -> Option<(Aim, bool, ArgsAround)> {
         ),
         // With its own project, the caller names A's draft job.
         "get_draft_status" => (Aim::Job, false, |t| json!({"job_id": t})),
+        "rollback_operation" => (Aim::Operation, true, |t| json!({"operation_id": t})),
+        // Only the caller's own session (published on its own project's topic).
+        "get_session_phase" => (Aim::Own, false, |_| json!({})),
+        "set_session_phase" => (Aim::Own, false, |_| json!({"phase": "clarifying"})),
+        // Changes only the caller's session; a viewer may focus on a todo they can read.
+        "focus_todo" => (Aim::Todo, false, |t| json!({"todo_id": t})),
+        // A's completed operation: a stranger finds nothing, a viewer may not propose.
+        "propose_recovery" => (Aim::Operation, true, |t| json!({"operation_id": t})),
+        "remember" => (
+            Aim::Project,
+            true,
+            |t| json!({"project_id": t, "kind": "fact", "body": "Planted"}),
+        ),
+        "list_memory" => (Aim::Project, false, |t| json!({"project_id": t})),
+        "forget_memory" => (Aim::Memory, true, |t| json!({"memory_id": t})),
+        // Records pending operations in the project: a write, though nothing applies.
+        "suggest_operations" => (
+            Aim::Project,
+            true,
+            |t| json!({"project_id": t, "operations": [{"tool": "create_note", "arguments": {"body": "Planted"}}]}),
+        ),
         _ => return None,
     })
 }
@@ -452,6 +477,10 @@ async fn state_of(db: &sqlx::PgPool, project: &str) -> Value {
             "chat",
             "SELECT to_jsonb(c) FROM chat_messages c WHERE project_id::text = $1 ORDER BY id",
         ),
+        (
+            "memory",
+            "SELECT to_jsonb(m) FROM memory_entries m WHERE project_id::text = $1 ORDER BY id",
+        ),
     ] {
         state.insert(name.into(), Value::Array(json_rows(db, sql, project).await));
     }
@@ -472,6 +501,9 @@ struct Tenancy {
     todo: String,
     job: String,
     pending: String,
+    /// A's `create_note`, completed.
+    completed: String,
+    memory: String,
     alice_session: String,
 }
 
@@ -499,6 +531,12 @@ impl Tenancy {
                 json!({"base_version": 0, "markdown": "# Alice\n\nHer story.\n"}),
             )
             .await;
+        let memory = alice
+            .call_ok("remember", json!({"kind": "fact", "body": "Alice's fact"}))
+            .await["entry"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         alice.configure(json!({"mode": "ghostwriting"})).await;
         alice
             .call_ok("record_transcript_pointer", json!({"item_id": "a-1"}))
@@ -519,6 +557,17 @@ impl Tenancy {
         let pending = pending["operation_id"].as_str().unwrap().to_owned();
         put_member(&server, "alice", &a, "bob", "viewer").await;
         let alice_session = alice.session_id();
+        let completed = json_rows(
+            &db,
+            "SELECT to_jsonb(id::text) FROM operations WHERE entity_id = $1",
+            &note,
+        )
+        .await
+        .pop()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
         Self {
             server,
             db,
@@ -527,6 +576,8 @@ impl Tenancy {
             todo,
             job,
             pending,
+            completed,
+            memory,
             alice_session,
         }
     }
@@ -537,6 +588,8 @@ impl Tenancy {
             Aim::Note => &self.note,
             Aim::Todo => &self.todo,
             Aim::Job => &self.job,
+            Aim::Operation => &self.completed,
+            Aim::Memory => &self.memory,
             Aim::Own => "",
         }
     }
@@ -671,6 +724,12 @@ fn route_case(method: &str, path: &str) -> Option<Guard> {
         ) => Guard::Scoped { writes: false },
         ("PUT" | "DELETE", "/v1/projects/{id}/members/{user_id}") => Guard::Scoped { writes: true },
         ("POST", "/v1/projects/{id}/chat") => Guard::Scoped { writes: true },
+        ("GET", "/v1/projects/{id}/memory") => Guard::Scoped { writes: false },
+        ("POST", "/v1/projects/{id}/memory") => Guard::Scoped { writes: true },
+        // `{memory_id}` is A's entry; `{id}` is checked first.
+        ("DELETE", "/v1/projects/{id}/memory/{memory_id}") => Guard::Scoped { writes: true },
+        // `{op}` is A's completed operation; `{id}` is checked first.
+        ("POST", "/v1/projects/{id}/operations/{op}/rollback") => Guard::Scoped { writes: true },
         ("GET", "/v1/jobs/{id}") => Guard::Scoped { writes: false },
         ("GET", "/v1/admin/jobs" | "/v1/admin/stats") => Guard::Admin,
         ("POST", "/v1/admin/jobs/{id}/retry" | "/v1/admin/jobs/{id}/cancel") => Guard::Admin,
@@ -711,6 +770,8 @@ impl Tenancy {
             .replace("{id}", target)
             .replace("{version}", "1")
             .replace("{user_id}", "dave")
+            .replace("{op}", &self.completed)
+            .replace("{memory_id}", &self.memory)
             .replace("{name}", "create_note")
             .replace("{*path}", "app.js");
         let http = &self.server.http;
@@ -727,6 +788,7 @@ impl Tenancy {
             "/v1/sessions" => json!({"project_id": target}),
             "/v1/projects/{id}/members/{user_id}" => json!({"role": "editor"}),
             "/v1/projects/{id}/chat" => json!({"text": "Planted"}),
+            "/v1/projects/{id}/memory" => json!({"kind": "fact", "body": "Planted"}),
             _ => Value::Null,
         };
         let request = if body.is_null() {

@@ -228,11 +228,10 @@ impl Topics {
 
     /// Publishes events on `project`'s topic directly, in order: previews that are not
     /// changes (`job.status` and `tool.progress` running, a failed draft's progress);
-    /// the events of changes go through [`crate::outbox`] instead. A `tool.progress`
-    /// for a session's job also goes to that session's topic, so an assistant can follow
-    /// its own work without the project's other traffic. A failed publish is logged,
-    /// never returned (clients resync with `snapshot`). Answers each event's kind and
-    /// whether its project publish succeeded.
+    /// the events of changes go through [`crate::outbox`] instead. An event that also
+    /// belongs on a session's topic ([`Event::session_copy`]) goes there too. A failed
+    /// publish is logged, never returned (clients resync with `snapshot`). Answers each
+    /// event's kind and whether its project publish succeeded.
     pub async fn publish_project(
         &self,
         project: protocol::ProjectId,
@@ -241,13 +240,13 @@ impl Topics {
         let topic = protocol::event::project_topic(project);
         let mut outcomes = Vec::with_capacity(events.len());
         for event in events {
-            if let Event::ToolProgress(progress) = event
-                && let Some(session) = progress.session_id
+            let session = event.session_copy();
+            if let Some(session) = session
                 && let Err(e) = self
                     .publish(&protocol::event::session_topic(session), event)
                     .await
             {
-                tracing::warn!(%session, error = %e, "progress not published to the session");
+                tracing::warn!(%session, kind = event.kind(), error = %e, "event not published to the session");
             }
             let published = self.publish(&topic, event).await;
             if let Err(e) = &published {

@@ -4,10 +4,10 @@
 
 use super::prompt::{
     BlueprintSource, DEFAULT_TOKEN_BUDGET, blueprint_in_use, clip, count, estimate_tokens,
-    filled_fields, one_line,
+    filled_fields, one_line, render_memory,
 };
 use protocol::blueprint;
-use protocol::entities::{ChatMessage, ChatRole, Project, Section};
+use protocol::entities::{ChatMessage, ChatRole, MemoryEntry, Project, Section};
 use std::fmt::Write as _;
 
 /// What the model is asked to do; the project's state follows it in the system prompt.
@@ -36,6 +36,8 @@ pub struct ChatInput {
     pub history: Vec<ChatMessage>,
     /// The prompt's budget in estimated tokens (see [`estimate_tokens`]).
     pub token_budget: usize,
+    /// What earlier conversations learned, newest first, bounded by the loader.
+    pub memory: Vec<MemoryEntry>,
 }
 
 impl ChatInput {
@@ -48,6 +50,7 @@ impl ChatInput {
             outline: Vec::new(),
             history: Vec::new(),
             token_budget: DEFAULT_TOKEN_BUDGET,
+            memory: Vec::new(),
         }
     }
 
@@ -151,6 +154,8 @@ fn render_system(input: &ChatInput) -> String {
             let _ = writeln!(out, "- {}: {}", gap.field.title(), gap.question);
         }
     }
+
+    render_memory(&mut out, &input.memory);
 
     out.push_str("\n# Current document\n");
     if input.document_version == 0 && input.outline.is_empty() {

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use protocol::SessionId;
 use protocol::blueprint::{self, Blueprint, BlueprintField};
 use protocol::entities::{
-    Note, Priority, Project, Todo, TodoStatus, TranscriptItem, TranscriptRole, Urgency,
+    MemoryEntry, MemoryKind, Note, Priority, Project, Todo, TodoStatus, TranscriptItem,
+    TranscriptRole, Urgency,
 };
 use std::cmp::Reverse;
 use std::fmt::Write as _;
@@ -115,6 +116,9 @@ pub struct PromptInput {
     pub urgency: Urgency,
     /// The prompt's budget in estimated tokens (see [`estimate_tokens`]).
     pub token_budget: usize,
+    /// What earlier conversations learned about the person and the project, newest
+    /// first, already bounded by the loader (`store::memory::CONTEXT_ENTRIES`).
+    pub memory: Vec<MemoryEntry>,
 }
 
 /// The prompt package sent to a model.
@@ -163,6 +167,7 @@ impl PromptInput {
             summary: None,
             urgency: Urgency::Normal,
             token_budget: DEFAULT_TOKEN_BUDGET,
+            memory: Vec::new(),
         }
     }
 
@@ -506,6 +511,7 @@ fn render_user(input: &PromptInput, cx: &Context<'_>) -> String {
         out.push('\n');
     }
 
+    render_memory(&mut out, &input.memory);
     render_document(input, cx, &mut out);
     while out.ends_with("\n\n") {
         out.pop();
@@ -642,6 +648,22 @@ fn render_document(input: &PromptInput, cx: &Context<'_>, out: &mut String) {
 
 /// `text` on one line: runs of whitespace (newlines included) become one space, so a
 /// list item stays one item.
+/// The memory section of a prompt, newest first; nothing when there is none.
+pub(crate) fn render_memory(out: &mut String, memory: &[MemoryEntry]) {
+    if memory.is_empty() {
+        return;
+    }
+    out.push_str("\n# Remembered from earlier conversations (newest first)\n");
+    for entry in memory {
+        let kind = match entry.kind {
+            MemoryKind::Preference => "preference",
+            MemoryKind::Fact => "fact",
+            MemoryKind::Decision => "decision",
+        };
+        let _ = writeln!(out, "- [{kind}] {}", clip(&one_line(&entry.body)));
+    }
+}
+
 pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -66,8 +66,11 @@ impl ChatReply {
         }
         let history = store::chat::context(&mut conn, &message, CONTEXT_MESSAGES).await?;
         let document = store::documents::get(&mut conn, project).await?;
+        let memory =
+            store::memory::list(&mut conn, project, None, store::memory::CONTEXT_ENTRIES).await?;
         let project = store::projects::get(&mut conn, project).await?;
         let mut input = ChatInput::new(project);
+        input.memory = memory;
         input.document_summary = document.summary;
         input.document_version = document.version;
         input.outline = document.sections;

@@ -138,6 +138,8 @@ impl Draft {
         let recent =
             store::transcript::recent_items(&mut conn, project, &payload.sessions, RECENT_ITEMS)
                 .await?;
+        let memory =
+            store::memory::list(&mut conn, project, None, store::memory::CONTEXT_ENTRIES).await?;
         drop(conn);
         let mut input = PromptInput::new(project_row);
         // Done todos stay in: finishing one is a change the next steps should show.
@@ -155,6 +157,7 @@ impl Draft {
             input.urgency = urgency;
         }
         input.token_budget = self.token_budget;
+        input.memory = memory;
         let mut transcript_seen = previous.transcript_seen;
         for item in input
             .recent

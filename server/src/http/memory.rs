@@ -1,0 +1,115 @@
+//! A project's memory over HTTP: `GET /v1/projects/{id}/memory` lists it newest first
+//! (`?kind=`), `POST` records an entry a person states themselves (`{kind, body,
+//! source?}`), `DELETE .../memory/{memory_id}` forgets one. A person's own entries are
+//! not operations (nobody is asked to approve them), like member changes.
+
+use super::{Authed, project_id};
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::tools;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use protocol::entities::MemoryKind;
+use protocol::event::Event;
+use protocol::tools::args::RememberArgs;
+use protocol::tools::output::{MemoryListOut, MemoryOut};
+use protocol::tools::parse_args;
+use protocol::{ErrorBody, ErrorCode, MemoryId};
+use serde::Deserialize;
+use serde_json::Value;
+use store::memory::NewMemory;
+
+/// `kind` is read by hand so a bad value answers in the protocol's error shape.
+#[derive(Debug, Deserialize)]
+pub struct KindQuery {
+    kind: Option<String>,
+}
+
+pub async fn list(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path(id): Path<String>,
+    Query(query): Query<KindQuery>,
+) -> Result<Json<MemoryListOut>, ApiError> {
+    let project = project_id(&id)?;
+    let kind: Option<MemoryKind> = match query.kind.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(
+            serde_json::from_value(Value::String(raw.to_owned())).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("kind: one of preference, fact, decision, not {raw:?}"),
+                )
+            })?,
+        ),
+    };
+    let mut conn = tools::conn(&hub).await?;
+    tools::role_in(&mut conn, project, &claims.user()).await?;
+    let memory = store::memory::list(&mut conn, project, kind, store::memory::MAX_LIST).await?;
+    Ok(Json(MemoryListOut { memory }))
+}
+
+/// Answers 201 with the entry; it is published as `memory.created`.
+pub async fn create(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<MemoryOut>), ApiError> {
+    let project = project_id(&id)?;
+    let raw: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed JSON: {e}")))?;
+    let args = parse_args::<RememberArgs>(raw)?;
+    if args.project_id.is_some() {
+        return Err(
+            ErrorBody::invalid_field("project_id", "given by the path, not the body").into(),
+        );
+    }
+    let user = claims.user();
+    let mut tx = hub.store.begin().await?;
+    tools::check_write(&mut tx, project, &user).await?;
+    if let Some(source) = &args.source {
+        tools::remember::check_source(&mut tx, project, source).await?;
+    }
+    let entry = store::memory::create(
+        &mut tx,
+        NewMemory {
+            project,
+            user: &user,
+            kind: args.kind,
+            body: args.body.trim(),
+            source: args.source.as_ref(),
+            session: None,
+        },
+    )
+    .await?;
+    let event = Event::MemoryCreated {
+        entry: entry.clone(),
+    };
+    store::outbox::record(&mut tx, project, &[event]).await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
+    hub.flush(Some(project)).await;
+    Ok((StatusCode::CREATED, Json(MemoryOut { entry })))
+}
+
+/// Answers 204; the entry is published as `memory.deleted`. An entry of another project
+/// is `not_found`, like a missing one.
+pub async fn remove(
+    State(hub): State<Hub>,
+    Authed(claims): Authed,
+    Path((id, memory)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let project = project_id(&id)?;
+    let memory: MemoryId = memory
+        .parse()
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "memory_id: not a valid UUID"))?;
+    let mut tx = hub.store.begin().await?;
+    tools::check_write(&mut tx, project, &claims.user()).await?;
+    let entry = store::memory::delete(&mut tx, project, memory).await?;
+    store::outbox::record(&mut tx, project, &[Event::MemoryDeleted { entry }]).await?;
+    tx.commit().await.map_err(store::StoreError::from)?;
+    hub.flush(Some(project)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
