@@ -1,4 +1,4 @@
-// The TOOL_PROGRESS message an assistant narrates (PROTOCOL.md section 5).
+// The TOOL_PROGRESS message an assistant narrates (docs/protocol.md section 5.5).
 
 import type { ToolProgress } from "./generated/protocol.js";
 

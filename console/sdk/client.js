@@ -6,7 +6,7 @@ import { Subscription } from "./subscription.js";
 import { ProjectView } from "./watch.js";
 /** The WebSocket subprotocol of protocol version 1. */
 export const SUBPROTOCOL = "draftline.v1";
-// Close codes (PROTOCOL.md section 4) after which coming back would fail the same way.
+// Close codes (docs/protocol.md section 4.3) after which coming back would fail the same way.
 const FATAL_CLOSE = new Set([1008, 1009, 4003, 4029]);
 const UNAUTHORIZED_CLOSE = 4001;
 // A heartbeat without a word from the hub sends a `ping`; three silent heartbeats mean

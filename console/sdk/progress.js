@@ -1,4 +1,4 @@
-// The TOOL_PROGRESS message an assistant narrates (PROTOCOL.md section 5).
+// The TOOL_PROGRESS message an assistant narrates (docs/protocol.md section 5.5).
 /** `TOOL_PROGRESS::<json>`: the system message that tells a model how a background job stands. */
 export function toolProgressMessage(progress) {
     const { kind: _kind, ...payload } = progress;

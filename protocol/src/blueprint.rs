@@ -1,4 +1,4 @@
-//! The blueprint: the intake's named fields (PROTOCOL.md section 8), in the order of
+//! The blueprint: the intake's named fields (docs/protocol.md section 8.5), in the order of
 //! their importance, with the question an assistant asks to fill each.
 
 use crate::entities::Phase;

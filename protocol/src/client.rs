@@ -1,4 +1,4 @@
-//! Client-to-server messages (PROTOCOL.md section 3), parsed once at the edge.
+//! Client-to-server messages (docs/protocol.md section 3), parsed once at the edge.
 
 use crate::entities::{ClientInfo, TranscriptRole};
 use crate::ids::*;

@@ -1,4 +1,4 @@
-//! WebSocket close codes (PROTOCOL.md section 4).
+//! WebSocket close codes (docs/protocol.md section 4.3).
 
 /// Normal closure.
 pub const NORMAL: u16 = 1000;

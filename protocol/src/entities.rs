@@ -288,7 +288,7 @@ pub enum OperationStatus {
     RolledBack,
 }
 
-/// A change made (or proposed) by a tool call (PROTOCOL.md section 8).
+/// A change made (or proposed) by a tool call (docs/protocol.md section 8.7).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Operation {

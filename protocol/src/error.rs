@@ -1,4 +1,4 @@
-//! Error codes (PROTOCOL.md section 4) and the error body shared by `error` messages,
+//! Error codes (docs/protocol.md section 4.2) and the error body shared by `error` messages,
 //! failed `tool.result`s, failed operations and HTTP error responses.
 
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,7 @@ impl ErrorCode {
         Self::Internal,
     ];
 
-    /// The HTTP status that goes with the code (PROTOCOL.md section 7).
+    /// The HTTP status that goes with the code (docs/protocol.md section 4.2).
     pub fn http_status(self) -> u16 {
         match self {
             Self::BadRequest => 400,

@@ -1,4 +1,4 @@
-//! Events published on topics (PROTOCOL.md section 5): the `event.kind` payloads.
+//! Events published on topics (docs/protocol.md section 5.4): the `event.kind` payloads.
 
 use crate::entities::*;
 use crate::ids::*;
@@ -76,8 +76,8 @@ pub enum Event {
     TodoCreated { todo: Todo },
     #[serde(rename = "todo.updated")]
     TodoUpdated { todo: Todo },
-    /// Not in PROTOCOL.md's table: `delete_todo` removes the row, which `todo.updated`
-    /// cannot say (docs/protocol-notes.md).
+    /// `delete_todo` removes the row, which `todo.updated`
+    /// cannot say (docs/protocol.md section 5.4).
     #[serde(rename = "todo.deleted")]
     TodoDeleted { todo: Todo },
     #[serde(rename = "transcript.pointer")]

@@ -23,7 +23,7 @@ pub use server::ServerMessage;
 /// The protocol version carried in `welcome.protocol`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// The WebSocket subprotocol a client asks for (PROTOCOL.md section 1).
+/// The WebSocket subprotocol a client asks for (docs/protocol.md section 1).
 pub const SUBPROTOCOL: &str = "draftline.v1";
 
 /// The variant names serde knows for an internally tagged enum, read from its error for

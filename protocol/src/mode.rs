@@ -1,4 +1,4 @@
-//! Session modes (PROTOCOL.md section 8). Which tools a mode allows is derived from the
+//! Session modes (docs/protocol.md section 8.2). Which tools a mode allows is derived from the
 //! tool catalogue (`tools::ToolName::modes`), not written here.
 
 use serde::{Deserialize, Serialize};

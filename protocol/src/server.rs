@@ -1,4 +1,4 @@
-//! Server-to-client messages (PROTOCOL.md section 4).
+//! Server-to-client messages (docs/protocol.md section 4).
 
 use crate::client::Position;
 use crate::entities::*;
@@ -62,7 +62,7 @@ pub enum ServerMessage {
         /// The project's jobs that have not finished.
         jobs: Vec<Job>,
         operations: Vec<Operation>,
-        /// The sessions present in the project (an addition to PROTOCOL.md).
+        /// The sessions present in the project (docs/protocol.md section 5.6).
         #[serde(default)]
         presence: Vec<crate::event::Presence>,
         /// The project's notes, newest first (at most 1,000, as `list_notes`).

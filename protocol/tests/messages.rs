@@ -1,4 +1,4 @@
-//! Golden JSON for every wire message of PROTOCOL.md sections 3 to 5: what clients send,
+//! Golden JSON for every wire message of docs/protocol.md sections 3 to 5: what clients send,
 //! what the server answers and publishes, and the frames the server must refuse.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

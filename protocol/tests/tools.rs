@@ -1,4 +1,4 @@
-//! The tool catalogue against PROTOCOL.md section 8: the mode table, every tool's
+//! The tool catalogue against docs/protocol.md section 8: the mode table, every tool's
 //! argument schema (as the assistant's model reads it) and the argument parser's errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,12 +14,12 @@ const PROJECT: &str = "00000000-0000-0000-0000-000000000001";
 const NOTE: &str = "00000000-0000-0000-0000-000000000007";
 const TODO: &str = "00000000-0000-0000-0000-000000000008";
 
-/// Named in PROTOCOL.md but intentionally not in the catalogue yet: it joins it with the
+/// Named in docs/protocol.md but intentionally not in the catalogue yet: it joins it with the
 /// drafting pipeline that answers it (see `ToolName`'s doc). The tests below check
 /// everything else and fail once it is added, so the table here gets updated too.
 const NOT_IN_CATALOGUE_YET: [&str; 0] = [];
 
-/// The mode table of PROTOCOL.md section 8, copied by hand.
+/// The mode table of docs/protocol.md section 8.2, copied by hand.
 fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
     let read_only = vec![
         "get_project",
@@ -114,7 +114,7 @@ fn documented_modes() -> Vec<(Mode, Vec<&'static str>)> {
 /// "`list_projects` and `assign_project_to_session` are available in every mode."
 const IN_EVERY_MODE: [&str; 2] = ["list_projects", "assign_project_to_session"];
 
-/// The tool argument table of PROTOCOL.md section 8: (tool, required, optional).
+/// The tool argument table of docs/protocol.md section 8.4: (tool, required, optional).
 /// `update_todo`'s "fields" are the todo's editable fields.
 fn documented_arguments() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
     vec![
@@ -649,7 +649,7 @@ fn wrong_types_are_rejected() {
         invalid::<ApplyDocumentEditsArgs>(json!({"base_version": 1.5, "markdown": ""})),
         "base_version"
     );
-    // An unknown blueprint field is invalid_arguments (PROTOCOL.md section 8).
+    // An unknown blueprint field is invalid_arguments (docs/protocol.md section 8.4).
     assert_eq!(
         invalid::<SyncBlueprintFieldArgs>(json!({"field": "colour", "value": "red"})),
         "field"

@@ -1,5 +1,5 @@
 //! Tokens: HS256 JWTs with `sub`, `exp` and an optional space-separated `scope`
-//! (PROTOCOL.md section 1).
+//! (docs/protocol.md section 1.1).
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use protocol::UserId;

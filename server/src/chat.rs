@@ -12,7 +12,7 @@ use store::chat::NewMessage;
 use store::jobs::lifecycle::{self, Dispatchable};
 
 /// The longest message, in characters: the limit of every body and value
-/// (docs/protocol-notes.md, "Text limits").
+/// (docs/protocol.md section 8.4).
 pub const MAX_TEXT_CHARS: usize = 20_000;
 
 /// Messages a listing answers when the caller names no limit: the default of the

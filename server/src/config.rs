@@ -41,7 +41,7 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
     pub max_frame_bytes: usize,
 
-    /// Time a new connection has to send `hello` (PROTOCOL.md section 3: 10 s).
+    /// Time a new connection has to send `hello` (docs/protocol.md section 1.2: 10 s).
     #[arg(long, env = "DRAFTLINE_HELLO_TIMEOUT_MS", default_value_t = 10_000)]
     pub hello_timeout_ms: u64,
 
@@ -97,11 +97,11 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_MAX_SUBSCRIPTIONS", default_value_t = 100)]
     pub max_subscriptions: usize,
 
-    /// Events a topic's history keeps at least (PROTOCOL.md section 5: 1,000).
+    /// Events a topic's history keeps at least (docs/protocol.md section 5.3: 1,000).
     #[arg(long, env = "DRAFTLINE_TOPIC_HISTORY_EVENTS", default_value_t = 1_000)]
     pub topic_history_events: u64,
 
-    /// Seconds of events a topic's history keeps at least (PROTOCOL.md section 5: 10 min).
+    /// Seconds of events a topic's history keeps at least (docs/protocol.md section 5.3: 10 min).
     #[arg(long, env = "DRAFTLINE_TOPIC_HISTORY_SECS", default_value_t = 600)]
     pub topic_history_secs: u64,
 
@@ -131,7 +131,7 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_OUTBOX_RELAY_MS", default_value_t = 500)]
     pub outbox_relay_ms: u64,
 
-    /// Interval of the SSE keep-alive comment (PROTOCOL.md section 6: at least every 15 s).
+    /// Interval of the SSE keep-alive comment (docs/protocol.md section 6: every 15 s).
     #[arg(long, env = "DRAFTLINE_SSE_KEEPALIVE_MS", default_value_t = 15_000)]
     pub sse_keepalive_ms: u64,
 

@@ -1,4 +1,4 @@
-//! `subscribe`, `unsubscribe` and `snapshot` for one connection (PROTOCOL.md sections
+//! `subscribe`, `unsubscribe` and `snapshot` for one connection (docs/protocol.md sections
 //! 4-5): access checks, the per-connection limit, and the `subscribed` reply with the
 //! recovered events, sent ahead of the live ones.
 

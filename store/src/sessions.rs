@@ -41,7 +41,7 @@ impl TryFrom<SessionRow> for Session {
 const COLUMNS: &str =
     "id, user_id, project_id, mode, auto_accept, metadata, client, created_at, updated_at";
 
-/// A new session in mode `selection` with `auto_accept: true` (PROTOCOL.md section 8).
+/// A new session in mode `selection` with `auto_accept: true` (docs/protocol.md section 8.1).
 pub async fn create(
     conn: &mut PgConnection,
     user: &UserId,

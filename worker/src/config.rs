@@ -18,11 +18,11 @@ pub struct WorkerConfig {
     )]
     pub queues: Vec<String>,
 
-    /// How long a claimed job stays leased without a heartbeat (DESIGN.md: 30 s).
+    /// How long a claimed job stays leased without a heartbeat (docs/protocol.md section 10.3: 30 s).
     #[arg(long, env = "DRAFTLINE_LEASE_MS", default_value_t = 30_000)]
     pub lease_ms: u64,
 
-    /// How often leases are extended (DESIGN.md: every 10 s, a third of the lease).
+    /// How often leases are extended (docs/protocol.md section 10.3: every 10 s, a third of the lease).
     #[arg(long, env = "DRAFTLINE_JOB_HEARTBEAT_MS", default_value_t = 10_000)]
     pub job_heartbeat_ms: u64,
 
@@ -31,7 +31,7 @@ pub struct WorkerConfig {
     pub drain_timeout_ms: u64,
 
     /// Pauses before retries 1, 2, 3, ... (the last repeats), before ±20% jitter
-    /// (DESIGN.md: 2 s, 8 s, 30 s).
+    /// (docs/protocol.md section 10.3: 2 s, 8 s, 30 s).
     #[arg(
         long,
         env = "DRAFTLINE_RETRY_BACKOFF_MS",
@@ -57,11 +57,11 @@ pub struct WorkerConfig {
     pub alert_webhook: Option<String>,
 
     /// Longest a streamed draft's text waits before it is published as a `draft.delta`
-    /// (DESIGN.md: 250 ms).
+    /// (docs/protocol.md section 10.3: 250 ms).
     #[arg(long, env = "DRAFTLINE_DELTA_INTERVAL_MS", default_value_t = 250)]
     pub delta_interval_ms: u64,
 
-    /// Characters that make a `draft.delta` batch go out at once (DESIGN.md: 500).
+    /// Characters that make a `draft.delta` batch go out at once (docs/protocol.md section 10.3: 500).
     #[arg(long, env = "DRAFTLINE_DELTA_CHARS", default_value_t = 500)]
     pub delta_chars: usize,
 }

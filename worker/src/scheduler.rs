@@ -61,8 +61,8 @@ pub struct CronEntry {
 pub struct SchedulerConfig {
     /// How often the leader sweeps (reclaim, dispatch, cron).
     pub tick: Duration,
-    /// How often due jobs that have waited since their dispatch are re-sent (DESIGN.md:
-    /// the every-30-s safety drain).
+    /// How often due jobs that have waited since their dispatch are re-sent (docs/protocol.md
+    /// section 9.3, the every-30-s safety drain).
     pub safety_every: Duration,
     /// A dispatched job still queued after this long is presumed lost by Redis.
     pub stale: Duration,

@@ -372,7 +372,7 @@ export type NotesOut = { notes: Array<Note>, };
 export type OkData = { session: Session, } | { appended: number, } | { message_id: MessageId, job_id: JobId, } | Decided | { expires_at: string, };
 
 /**
- * A change made (or proposed) by a tool call (PROTOCOL.md section 8).
+ * A change made (or proposed) by a tool call (docs/protocol.md section 8.7).
  */
 export type Operation = { id: OperationId, session_id: SessionId, 
 /**
@@ -611,7 +611,7 @@ session: Session, } | { "type": "ok", re: RequestId, data?: OkData | null, } | {
  */
 jobs: Array<Job>, operations: Array<Operation>, 
 /**
- * The sessions present in the project (an addition to PROTOCOL.md).
+ * The sessions present in the project (docs/protocol.md section 5.6).
  */
 presence: Array<Presence>, 
 /**

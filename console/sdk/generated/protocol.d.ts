@@ -557,7 +557,7 @@ export type OkData = {
     expires_at: string;
 };
 /**
- * A change made (or proposed) by a tool call (PROTOCOL.md section 8).
+ * A change made (or proposed) by a tool call (docs/protocol.md section 8.7).
  */
 export type Operation = {
     id: OperationId;
@@ -876,7 +876,7 @@ export type ServerMessage = {
     jobs: Array<Job>;
     operations: Array<Operation>;
     /**
-     * The sessions present in the project (an addition to PROTOCOL.md).
+     * The sessions present in the project (docs/protocol.md section 5.6).
      */
     presence: Array<Presence>;
     /**

@@ -1,4 +1,4 @@
-//! Tool argument types, one per tool (PROTOCOL.md section 8). Each rejects unknown
+//! Tool argument types, one per tool (docs/protocol.md section 8.4). Each rejects unknown
 //! fields; doc comments become the JSON Schema descriptions the assistant reads, and the
 //! `garde` rules become both the schema's limits and the checks run on every call.
 

@@ -1,5 +1,5 @@
-//! Tool outputs: one entity under its name, a list under the plural (PROTOCOL.md
-//! section 8).
+//! Tool outputs: one entity under its name, a list under the plural (docs/protocol.md
+//! section 8.4).
 
 use crate::blueprint::{BlueprintField, Gap};
 use crate::entities::*;

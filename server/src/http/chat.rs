@@ -84,7 +84,7 @@ pub async fn list(
 }
 
 /// The `text` of a `{text}` body. Malformed JSON and unknown fields are `bad_request`
-/// (as for every message, PROTOCOL.md section 2); a missing or non-string `text` is
+/// (as for every message, docs/protocol.md section 2); a missing or non-string `text` is
 /// `invalid_arguments` naming it.
 fn text_of(body: &[u8]) -> Result<String, ApiError> {
     let value: Value = serde_json::from_slice(body)

@@ -1,5 +1,5 @@
 //! `GET /v1/projects/{id}/events`: the project's topic as server-sent events
-//! (PROTOCOL.md section 6). Each message has `id: {epoch}:{offset}`, `event: {kind}` and
+//! (docs/protocol.md section 6). Each message has `id: {epoch}:{offset}`, `event: {kind}` and
 //! the `event` frame as data; a stream resumes after `Last-Event-ID` (or `?since=`), and
 //! starts with `event: reset` when that position cannot be recovered. A stream whose
 //! client falls too far behind is ended; the browser reconnects with `Last-Event-ID`.
@@ -247,7 +247,7 @@ pub async fn stream(
 }
 
 /// `GET /v1/projects/{id}/presence`: the sessions present in the project, on any node
-/// (an addition to PROTOCOL.md).
+/// (docs/protocol.md section 5.6).
 pub async fn presence(
     State(hub): State<Hub>,
     Authed(claims): Authed,

@@ -1,4 +1,4 @@
-//! The HTTP API (PROTOCOL.md section 7): routes, the bearer-token extractor, and path
+//! The HTTP API (docs/protocol.md section 7): routes, the bearer-token extractor, and path
 //! parsing that answers in the protocol's error shape.
 
 mod admin;

@@ -16,8 +16,8 @@ use std::time::Duration;
 use store::jobs::draft::{DraftOutcome, DraftRequest};
 use store::jobs::lifecycle::Dispatchable;
 
-/// The same summary within this window, at no higher urgency, is a repeat (PROTOCOL.md
-/// section 8: 90 s).
+/// The same summary within this window, at no higher urgency, is a repeat (docs/protocol.md
+/// section 9.5: 90 s).
 const THROTTLE: Duration = Duration::from_secs(90);
 
 pub(crate) struct QueueDraftUpdate;

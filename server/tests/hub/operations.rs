@@ -1,4 +1,4 @@
-//! The approval flow (PROTOCOL.md section 8): with `auto_accept: false` a change waits as
+//! The approval flow (docs/protocol.md sections 8.7 and 8.8): with `auto_accept: false` a change waits as
 //! a pending operation until `operation.decide` approves it (with optional edits) or
 //! rejects it; approving several runs them in order and stops at the first failure.
 

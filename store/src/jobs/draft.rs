@@ -1,4 +1,4 @@
-//! The dedup rules of draft requests (PROTOCOL.md section 8, `queue_draft_update`):
+//! The dedup rules of draft requests (docs/protocol.md section 9.5, `queue_draft_update`):
 //! a request for a project with a draft job still waiting merges into it; the same
 //! project and summary within the throttle window, at no higher urgency, answers the
 //! job already made; otherwise a new job is queued (behind a running one, so at most

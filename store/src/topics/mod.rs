@@ -1,4 +1,4 @@
-//! Topics in Redis (DESIGN.md "Redis", PROTOCOL.md section 5): each topic has a history
+//! Topics in Redis (ARCHITECTURE.md "store/", docs/protocol.md section 5): each topic has a history
 //! (a capped stream of `event` frames), a meta hash `{epoch, offset}` and a channel.
 //! Publishing numbers an event, stores it and PUBLISHes it in one Lua script; a
 //! subscriber reads what it missed from the history by offset. Everything here can be
@@ -15,14 +15,14 @@ use protocol::{ErrorBody, ErrorCode};
 use redis::aio::ConnectionManager;
 use std::time::Duration;
 
-/// How much history a topic keeps (PROTOCOL.md section 5: at least the last 1,000
+/// How much history a topic keeps (docs/protocol.md section 5.3: at least the last 1,000
 /// events or 10 minutes, whichever is more) and how long a silent topic lives.
 #[derive(Clone, Copy, Debug)]
 pub struct Retention {
     pub min_events: u64,
     pub min_age: Duration,
     /// A topic with no event for this long is dropped whole; its next subscriber with a
-    /// position gets `recovered: false` (docs/protocol-notes.md). Bounds Redis memory by
+    /// position gets `recovered: false` (docs/protocol.md section 5.3). Bounds Redis memory by
     /// the active topics instead of every topic ever used.
     pub idle_ttl: Duration,
 }

@@ -1,4 +1,4 @@
-//! Presence per project (DESIGN.md "Redis"): a hash of the sessions present, each with
+//! Presence per project (docs/protocol.md section 5.6): a hash of the sessions present, each with
 //! an expiry its node keeps pushing forward while the connection lives. Joining and
 //! leaving publish `presence.joined` / `presence.left` on the project's topic in the same
 //! script; a session whose node died is swept (and announced as left) once its expiry

@@ -88,7 +88,7 @@ pub struct ModelConfig {
     )]
     pub model_idle_timeout_ms: u64,
 
-    /// Attempts per draft inside the provider (DESIGN.md: 3).
+    /// Attempts per draft inside the provider (docs/protocol.md section 10.3: 3).
     #[arg(long, env = "DRAFTLINE_MODEL_ATTEMPTS", default_value_t = 3)]
     pub model_attempts: u32,
 

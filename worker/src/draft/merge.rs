@@ -1,5 +1,5 @@
 //! The per-section three-way merge of a finished draft into a document people may have
-//! edited while it was being written (DESIGN.md, "Draft pipeline"): sections only the
+//! edited while it was being written (docs/protocol.md section 9.5): sections only the
 //! drafter changed take the draft, sections only people changed keep theirs, sections
 //! both changed keep the people's text and are reported as conflicts.
 

@@ -1,5 +1,5 @@
-//! The pure and self-contained parts of the drafting pipeline (DESIGN.md, "Draft
-//! pipeline" and "Model providers"): the prompt builder, the model providers
+//! The pure and self-contained parts of the drafting pipeline (ARCHITECTURE.md, "worker/";
+//! docs/protocol.md section 9.5): the prompt builder, the model providers
 //! (`compose`, `openai`) behind one trait, their configuration, the per-section
 //! three-way merge of a draft into an edited document, and the sentence an assistant
 //! says when a draft lands; and the chat reply's prompt, which the same providers

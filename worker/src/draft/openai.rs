@@ -60,7 +60,7 @@ pub struct OpenAiConfig {
     pub first_token_timeout: Duration,
     /// The longest silence between two pieces of the stream after the first token.
     pub idle_timeout: Duration,
-    /// Attempts per draft (DESIGN.md: 3).
+    /// Attempts per draft (docs/protocol.md section 10.3: 3).
     pub attempts: u32,
     /// The pause before the first retry; later ones grow by `BACKOFF_FACTOR`.
     pub backoff: Duration,

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// The capacity of the delta channel, in pieces. The caller drains it into `draft.delta`
-/// batches (every 250 ms or 500 characters, DESIGN.md); at about 80 characters a piece,
+/// batches (every 250 ms or 500 characters, docs/protocol.md section 10.3); at about 80 characters a piece,
 /// 64 pieces are ten batches of slack, enough to ride out a slow publish without the
 /// provider waiting, and small enough that a stalled publisher pushes back on the model
 /// stream (the provider waits on `send`) instead of buffering a whole document.

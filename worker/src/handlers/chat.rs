@@ -33,7 +33,7 @@ pub struct ChatReply {
 }
 
 impl ChatReply {
-    /// A handler with the worker's delta batching (the same as drafts': DESIGN.md, at
+    /// A handler with the worker's delta batching (the same as drafts': docs/protocol.md section 10.3, at
     /// most every 250 ms or 500 characters by default) and prompt budget.
     pub fn new(provider: Arc<dyn Provider>, config: &WorkerConfig) -> Self {
         Self {

@@ -1,8 +1,8 @@
 //! Streaming a model's text to a project as batched events (`draft.delta`,
 //! `chat.delta`): the first piece goes out as soon as it exists (people should see the
 //! first words at once, not a batch window later); after it a batch goes out when it
-//! holds `chars` characters or `interval` has passed since its first piece (DESIGN.md:
-//! at most every 250 ms or 500 characters), and what is left when the stream ends. A
+//! holds `chars` characters or `interval` has passed since its first piece (docs/protocol.md
+//! section 10.3: at most every 250 ms or 500 characters), and what is left when the stream ends. A
 //! failed publish is only logged: deltas are a preview; the stored result is what
 //! counts.
 

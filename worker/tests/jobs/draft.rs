@@ -1,4 +1,4 @@
-//! The dedup rules of draft requests (`queue_draft_update`, PROTOCOL.md section 8):
+//! The dedup rules of draft requests (`queue_draft_update`, docs/protocol.md section 9.5):
 //! merge into a waiting job, throttle repeats, one follow-up behind a running job, and
 //! at most one waiting job per project under concurrent requests.
 
@@ -16,7 +16,7 @@ use store::jobs::draft::{self, DraftOutcome, DraftPayload, DraftRequest};
 use store::jobs::lifecycle::{self, Lease};
 use worker::{Registry, SchedulerConfig};
 
-/// PROTOCOL.md section 8: "the same project and summary within 90 s".
+/// docs/protocol.md section 9.5: the same project and summary within the last 90 s.
 const THROTTLE: Duration = Duration::from_secs(90);
 
 fn req(project: ProjectId, urgency: Urgency, summary: Option<&str>) -> DraftRequest {
