@@ -277,7 +277,30 @@ class Console {
         $("project-error").textContent = describe(error);
       },
     });
-    await Promise.all([this.loadVersions(), this.loadChat()]);
+    await Promise.all([this.loadVersions(), this.loadChat(), this.loadOperations()]);
+  }
+
+  /** The operations decided before the page opened (events bring the later ones). */
+  async loadOperations() {
+    if (!this.projectId) return;
+    const project = this.projectId;
+    try {
+      const lists = await Promise.all(
+        ["completed", "failed", "rejected"].map((status) =>
+          this.http(`/v1/projects/${project}/operations?status=${status}`),
+        ),
+      );
+      if (project !== this.projectId) return;
+      for (const { operations } of lists) {
+        for (const operation of /** @type {Operation[]} */ (operations)) {
+          // An event seen meanwhile is newer than the listing.
+          if (!this.operations.has(operation.id)) this.operations.set(operation.id, operation);
+        }
+      }
+      this.renderOperations();
+    } catch (error) {
+      $("project-error").textContent = describe(error);
+    }
   }
 
   /** @param {ProjectState} state */
