@@ -328,25 +328,15 @@ impl Install {
     async fn drop_all(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        use sqlx::Connection;
-        let admin = store::with_database(&self.options.database_url, "postgres");
-        let mut conn = sqlx::PgConnection::connect(&admin).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut conn)
-        .await?;
         let redis = redis::Client::open(self.options.redis_url.as_str())?;
         let mut conn = redis.get_multiplexed_async_connection().await?;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query_async(&mut conn)
-            .await?;
-        for chunk in keys.chunks(500) {
-            let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
-        }
-        Ok(())
+        crate::fresh::drop_install(
+            &self.options.database_url,
+            &self.name,
+            &mut conn,
+            &self.prefix,
+        )
+        .await
     }
 }
 

@@ -252,27 +252,8 @@ impl Bench {
 
     async fn drop_database(self) -> anyhow::Result<()> {
         self.store.pool.close().await;
-        use sqlx::Connection;
-        let mut admin =
-            sqlx::PgConnection::connect(&store::with_database(&self.admin_url, "postgres")).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await?;
         let mut conn = self.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query_async(&mut conn)
-            .await?;
-        for chunk in keys.chunks(1_000) {
-            redis::cmd("DEL")
-                .arg(chunk)
-                .query_async::<()>(&mut conn)
-                .await?;
-        }
-        Ok(())
+        crate::fresh::drop_install(&self.admin_url, &self.name, &mut conn, &self.prefix).await
     }
 }
 

@@ -172,27 +172,9 @@ impl Bench {
 
     async fn drop_database(self) -> anyhow::Result<()> {
         self.queue.store.pool.close().await;
-        use sqlx::Connection;
-        let mut admin =
-            sqlx::PgConnection::connect(&store::with_database(&self.admin_url, "postgres")).await?;
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await?;
         let mut conn = self.redis.get_multiplexed_async_connection().await?;
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("dl:bench:{}:*", self.name))
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            redis::cmd("DEL")
-                .arg(keys)
-                .query_async::<()>(&mut conn)
-                .await?;
-        }
-        Ok(())
+        let prefix = format!("dl:bench:{}:", self.name);
+        crate::fresh::drop_install(&self.admin_url, &self.name, &mut conn, &prefix).await
     }
 }
 

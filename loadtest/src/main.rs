@@ -12,6 +12,7 @@
 
 mod drafts;
 mod events;
+mod fresh;
 mod jobs;
 mod rtc;
 
