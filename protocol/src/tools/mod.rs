@@ -364,6 +364,7 @@ pub fn tools_for(mode: Mode) -> impl Iterator<Item = ToolName> {
 /// tools in `session.update`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FunctionDef {
     #[serde(rename = "type")]
     pub kind: String,

@@ -12,7 +12,9 @@ use crate::fanout::{Publication, Sink};
 use crate::hub::Hub;
 use crate::revocation::Control;
 use crate::subscriptions::check_access;
-use axum::extract::{Path, Query, State};
+use super::openapi::ReadErrors;
+use super::{Path, Query};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
@@ -25,8 +27,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Resume after this `epoch:offset` (as `Last-Event-ID`).
     since: Option<String>,
 }
 
@@ -160,6 +164,15 @@ struct Live {
     done: bool,
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/events", tag = "projects",
+    description = "Server-sent events of the project's topic (docs/protocol.md section 6): \
+        `id: {epoch}:{offset}`, `event: {kind}`, the `event` frame as data; \
+        `event: reset` when the position is lost, `event: error` as the last message.",
+    security(("bearer" = []), ("access_token" = [])),
+    params(("id" = Uuid, Path, description = "The project"), EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this `epoch:offset`")),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        ReadErrors))]
 pub async fn stream(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -248,6 +261,9 @@ pub async fn stream(
 
 /// `GET /v1/projects/{id}/presence`: the sessions present in the project, on any node
 /// (docs/protocol.md section 5.6).
+#[utoipa::path(get, path = "/v1/projects/{id}/presence", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    responses((status = 200, description = "`{presence: [...]}`: the sessions present", body = Object), ReadErrors))]
 pub async fn presence(
     State(hub): State<Hub>,
     Authed(claims): Authed,

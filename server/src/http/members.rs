@@ -9,17 +9,22 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
-use axum::extract::{Path, State};
+use super::Path;
+use super::openapi::{ReadErrors, WriteErrors};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::{Member, Role};
 use protocol::{ErrorCode, ProjectId, UserId};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Members {
     members: Vec<Member>,
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/members", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    responses((status = 200, description = "The members", body = Members), ReadErrors))]
 pub async fn list(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -32,7 +37,7 @@ pub async fn list(
     Ok(Json(Members { members }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutMember {
     role: Role,
@@ -53,6 +58,11 @@ async fn check_owner(
     }
 }
 
+#[utoipa::path(put, path = "/v1/projects/{id}/members/{user_id}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"),
+        ("user_id" = String, Path, description = "The member's user id (`sub`)")),
+    request_body = PutMember,
+    responses((status = 200, description = "The member", body = Member), WriteErrors))]
 pub async fn put(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -76,6 +86,10 @@ pub async fn put(
     Ok(Json(member))
 }
 
+#[utoipa::path(delete, path = "/v1/projects/{id}/members/{user_id}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"),
+        ("user_id" = String, Path, description = "The member's user id (`sub`)")),
+    responses((status = 204, description = "Removed"), WriteErrors))]
 pub async fn remove(
     State(hub): State<Hub>,
     Authed(claims): Authed,

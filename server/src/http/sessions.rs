@@ -6,13 +6,15 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools::{self, Caller};
 use axum::Json;
-use axum::extract::{Path, State};
+use super::Path;
+use super::openapi::{OwnErrors, WriteErrors};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::{ClientInfo, Session};
 use protocol::{ErrorCode, Mode, ProjectId, SessionId};
 use serde::Deserialize;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
     mode: Option<Mode>,
@@ -21,6 +23,9 @@ pub struct NewSession {
     client: Option<ClientInfo>,
 }
 
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions",
+    request_body(content = Option<NewSession>, description = "Optional; an empty body opens an unconfigured session"),
+    responses((status = 201, description = "The new session", body = Session), WriteErrors))]
 pub async fn create(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -53,6 +58,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(caller.session)))
 }
 
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions",
+    params(("id" = Uuid, Path, description = "One of the caller's sessions")),
+    responses((status = 200, description = "The session", body = Session), OwnErrors))]
 pub async fn get(
     State(hub): State<Hub>,
     Authed(claims): Authed,
