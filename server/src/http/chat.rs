@@ -25,16 +25,19 @@ pub struct Sent {
 }
 
 /// The body of `POST .../chat`. Only describes the body; [`text_of`] reads it.
-#[derive(utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct NewMessage {
+    /// Not blank; at most `MAX_TEXT_CHARS` (see crate::chat) characters.
+    #[schema(min_length = 1, max_length = 20000, pattern = r"\S")]
     text: String,
 }
 
 /// Answers 201: the message is created (its reply follows on the project's topic).
 #[utoipa::path(post, path = "/v1/projects/{id}/chat", tag = "projects",
     params(("id" = Uuid, Path, description = "The project"),
-        ("X-Draftline-Session" = Option<Uuid>, Header, description = "The caller's session, if any")),
+        ("X-Draftline-Session" = Option<Uuid>, Header, nullable = false, description = "The caller's session, if any")),
     request_body = NewMessage,
     responses((status = 201, description = "Sent; the reply follows on the project's topic", body = Sent), WriteErrors))]
 pub async fn send(

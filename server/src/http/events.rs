@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Resume after this `epoch:offset` (as `Last-Event-ID`).
+    #[param(pattern = r"^[0-9A-Za-z]+:[0-9]{1,19}$")]
     since: Option<String>,
 }
 
@@ -170,7 +171,8 @@ struct Live {
         `event: reset` when the position is lost, `event: error` as the last message.",
     security(("bearer" = []), ("access_token" = [])),
     params(("id" = Uuid, Path, description = "The project"), EventsQuery,
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this `epoch:offset`")),
+        ("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = r"^[0-9A-Za-z]+:[0-9]{1,19}$",
+            description = "Resume after this `epoch:offset`")),
     responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
         ReadErrors))]
 pub async fn stream(
@@ -181,16 +183,23 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let project: ProjectId = project_id(&id)?;
-    let since = match headers.get("last-event-id") {
-        Some(value) => {
-            let raw = value
+    // An empty `Last-Event-ID` or `since` is no position (a browser whose last event had
+    // no id sends none), like an absent one.
+    let last_event_id = headers
+        .get("last-event-id")
+        .map(|value| {
+            value
                 .to_str()
-                .map_err(|_| ApiError::new(ErrorCode::BadRequest, "Last-Event-ID: not text"))?;
-            Some(parse_position("Last-Event-ID", raw)?)
-        }
+                .map_err(|_| ApiError::new(ErrorCode::BadRequest, "Last-Event-ID: not text"))
+        })
+        .transpose()?
+        .filter(|raw| !raw.trim().is_empty());
+    let since = match last_event_id {
+        Some(raw) => Some(parse_position("Last-Event-ID", raw)?),
         None => query
             .since
             .as_deref()
+            .filter(|raw| !raw.trim().is_empty())
             .map(|raw| parse_position("since", raw))
             .transpose()?,
     };

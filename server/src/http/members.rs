@@ -60,7 +60,7 @@ async fn check_owner(
 
 #[utoipa::path(put, path = "/v1/projects/{id}/members/{user_id}", tag = "projects",
     params(("id" = Uuid, Path, description = "The project"),
-        ("user_id" = String, Path, description = "The member's user id (`sub`)")),
+        ("user_id" = String, Path, pattern = r"\S", description = "The member's user id (`sub`)")),
     request_body = PutMember,
     responses((status = 200, description = "The member", body = Member), WriteErrors))]
 pub async fn put(
@@ -88,7 +88,7 @@ pub async fn put(
 
 #[utoipa::path(delete, path = "/v1/projects/{id}/members/{user_id}", tag = "projects",
     params(("id" = Uuid, Path, description = "The project"),
-        ("user_id" = String, Path, description = "The member's user id (`sub`)")),
+        ("user_id" = String, Path, pattern = r"\S", description = "The member's user id (`sub`)")),
     responses((status = 204, description = "Removed"), WriteErrors))]
 pub async fn remove(
     State(hub): State<Hub>,

@@ -61,12 +61,13 @@ pub async fn list(
 
 /// The body of `POST .../memory`: `remember`'s arguments without `project_id` (the path
 /// names the project). Only describes the body; it is parsed as [`RememberArgs`].
-#[derive(utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct NewEntry {
     kind: MemoryKind,
     /// What to remember, in a sentence (at most `MAX_MEMORY`, 2,000, characters).
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     body: String,
     /// Where it was said or decided.
     source: Option<protocol::entities::MemorySource>,

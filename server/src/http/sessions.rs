@@ -24,7 +24,7 @@ pub struct NewSession {
 }
 
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions",
-    request_body(content = Option<NewSession>, description = "Optional; an empty body opens an unconfigured session"),
+    request_body(content = Option<NewSession>, description = "Optional; an empty body or `null` opens an unconfigured session"),
     responses((status = 201, description = "The new session", body = Session), WriteErrors))]
 pub async fn create(
     State(hub): State<Hub>,
@@ -34,8 +34,9 @@ pub async fn create(
     let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
         NewSession::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<NewSession>>(&body)
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?
+            .unwrap_or_default()
     };
     let user = claims.user();
     let client = request.client.unwrap_or(ClientInfo {
