@@ -460,3 +460,45 @@ async fn metrics_count_connections_messages_and_tool_calls() {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_public_and_malformed_urls_answer_in_the_error_shape() {
+    let server = TestServer::start().await;
+    let response = server
+        .http
+        .get(server.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "{response:?}"
+    );
+    let (status, doc) = body(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let post = &doc["paths"]["/v1/tools/{name}"]["post"];
+    // Bearer by default; the public routes say they need nothing.
+    assert_eq!(doc["security"], json!([{"bearer": []}]));
+    assert!(post["security"].is_null(), "{post}");
+    assert_eq!(doc["paths"]["/v1/openapi.json"]["get"]["security"], json!([{}]));
+    assert!(post["responses"]["422"].is_object(), "{post}");
+
+    // A query axum cannot read (a repeated field) and a plain GET of the WebSocket are
+    // refused with the protocol's error body, as the document says.
+    let response = server
+        .http
+        .get(server.url("/v1/tools?mode=intake&mode=audit"))
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = body(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["code"], "bad_request", "{error}");
+    assert!(error["message"].as_str().unwrap().starts_with("query:"), "{error}");
+    let response = server.http.get(server.url("/v1/ws")).send().await.unwrap();
+    let (status, error) = body(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["code"], "bad_request", "{error}");
+}

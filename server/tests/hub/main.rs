@@ -13,6 +13,7 @@ mod faults;
 mod http;
 mod jobs;
 mod limits;
+mod malformed;
 mod operations;
 mod revocation;
 mod rtc;
