@@ -8,13 +8,16 @@
 //! per second and publish-to-receive latency for 1,000 subscribers on one project and
 //! for 10,000 subscribers over 1,000 projects. `loadtest rtc` checks the WebRTC transport
 //! for leaks over connect/hang-up cycles and compares its tool-call latency with the
-//! WebSocket's.
+//! WebSocket's. `loadtest malformed` sends 100,000 malformed frames of many shapes to a
+//! hub process beside a well-behaved client: memory, latency, every frame answered.
 
 mod drafts;
 mod events;
 mod fresh;
 mod jobs;
+mod malformed;
 mod rtc;
+mod shapes;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +36,8 @@ enum Command {
     Events(events::Options),
     /// Drafting: queue-to-document latency, tool calls beside slow drafts.
     Drafts(drafts::Options),
+    /// Bad input at volume: malformed frames against a hub beside a well-behaved client.
+    Malformed(malformed::Options),
     /// WebRTC: live peers and descriptors after connect/hang-up cycles, tool-call latency.
     Rtc(rtc::Options),
 }
@@ -51,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Jobs(options) => jobs::run(options).await,
         Command::Events(options) => events::run(options).await,
         Command::Drafts(options) => drafts::run(options).await,
+        Command::Malformed(options) => malformed::run(options).await,
         Command::Rtc(options) => rtc::run(options).await,
     }
 }
