@@ -64,7 +64,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let name = format!("dl_malformed_{}", uuid::Uuid::new_v4().simple());
     let url = store::with_database(&options.database_url, &name);
     Store::create_database_if_missing(&url).await?;
-    let store = Store::connect(&url, 2).await.context("connecting to Postgres")?;
+    let store = Store::connect(&url, 2)
+        .await
+        .context("connecting to Postgres")?;
     store.migrate().await?;
     let prefix = format!("dl:bench:{name}:");
     let outcome = scenario(&options, &draftline, &store, &url, &prefix).await;
@@ -285,7 +287,8 @@ async fn connect(addr: std::net::SocketAddr, token: &str, project: &str) -> anyh
 }
 
 async fn subscribe(ws: &mut Socket, project: &str) -> anyhow::Result<()> {
-    let frame = json!({"type": "subscribe", "id": "subscribe", "topic": format!("project:{project}")});
+    let frame =
+        json!({"type": "subscribe", "id": "subscribe", "topic": format!("project:{project}")});
     reply(ws, frame, "subscribed").await.map(drop)
 }
 

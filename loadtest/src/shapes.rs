@@ -172,7 +172,9 @@ pub fn shape(i: usize, max_frame: usize) -> Shape {
         ),
         15 => (
             "huge string just under the frame limit",
-            text(json!({"type": "ping", "id": id, "pad": "x".repeat(max_frame.saturating_sub(64))})),
+            text(
+                json!({"type": "ping", "id": id, "pad": "x".repeat(max_frame.saturating_sub(64))}),
+            ),
             error("pad"),
         ),
         16 => (
@@ -202,8 +204,10 @@ pub fn shape(i: usize, max_frame: usize) -> Shape {
         ),
         19 => (
             "tool argument of the wrong type",
-            text(json!({"type": "tool.call", "id": id, "call_id": "c", "name": "create_note",
-                "arguments": {"body": 5}})),
+            text(
+                json!({"type": "tool.call", "id": id, "call_id": "c", "name": "create_note",
+                "arguments": {"body": 5}}),
+            ),
             Expect::ToolError {
                 code: "invalid_arguments",
                 field: Some("body"),
@@ -211,8 +215,10 @@ pub fn shape(i: usize, max_frame: usize) -> Shape {
         ),
         20 => (
             "unknown tool argument",
-            text(json!({"type": "tool.call", "id": id, "call_id": "c", "name": "create_note",
-                "arguments": {"body": "b", "colour": "red"}})),
+            text(
+                json!({"type": "tool.call", "id": id, "call_id": "c", "name": "create_note",
+                "arguments": {"body": "b", "colour": "red"}}),
+            ),
             Expect::ToolError {
                 code: "invalid_arguments",
                 field: Some("colour"),

@@ -395,7 +395,10 @@ pub struct MemorySource {
     pub kind: MemorySourceKind,
     /// The transcript item's id, or the note's or operation's (`MAX_NAME`, 200,
     /// characters at most).
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200, pattern = r"\S"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, pattern = r"\S")
+    )]
     pub id: String,
 }
 

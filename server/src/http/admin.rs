@@ -1,11 +1,11 @@
 //! The admin API (`admin` scope): list jobs, retry, cancel, drain the queue, stats.
 
 use super::Authed;
+use super::openapi::AdminErrors;
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use axum::Json;
-use super::openapi::AdminErrors;
-use super::{Path, Query};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use protocol::entities::{Job, JobStatus};

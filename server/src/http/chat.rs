@@ -2,15 +2,15 @@
 //! optionally in the session named by `X-Draftline-Session`) and answers `{message_id,
 //! job_id}` at once; `GET /v1/projects/{id}/chat` lists the chat, oldest first.
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::tools::SESSION_HEADER;
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
 use axum::body::Bytes;
-use super::openapi::{ReadErrors, WriteErrors};
-use super::{Path, Query};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use protocol::entities::ChatMessage;

@@ -3,8 +3,8 @@
 //! The page signs in with a token kept in the browser (the `#token=` fragment never
 //! reaches the server) and talks to the hub like any other client.
 
-use crate::error::ApiError;
 use super::Path;
+use crate::error::ApiError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{ErrorBody, ErrorCode};

@@ -1,12 +1,12 @@
 //! A project's document and its version history over HTTP.
 
+use super::openapi::ReadErrors;
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
-use super::openapi::ReadErrors;
-use super::{Path, Query};
 use axum::extract::State;
 use protocol::ErrorCode;
 use protocol::entities::{Document, DocumentVersion};

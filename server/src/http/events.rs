@@ -6,14 +6,14 @@
 //! A stream counts toward its user's connection limit, and ends with `event: error`
 //! when its token expires or the user loses access to the project (on any node).
 
+use super::openapi::ReadErrors;
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::fanout::{Publication, Sink};
 use crate::hub::Hub;
 use crate::revocation::Control;
 use crate::subscriptions::check_access;
-use super::openapi::ReadErrors;
-use super::{Path, Query};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};

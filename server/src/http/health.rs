@@ -1,11 +1,11 @@
 //! Liveness and readiness.
 
+use super::openapi::ProbeErrors;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use axum::Json;
 use axum::extract::State;
 use protocol::ErrorCode;
-use super::openapi::ProbeErrors;
 use serde::Serialize;
 use std::time::Duration;
 use tokio::time::timeout;

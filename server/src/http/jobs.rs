@@ -1,13 +1,13 @@
 //! `GET /v1/jobs/{id}`: a job with its log, for members of its project (or admins).
 
 use super::Authed;
+use super::Path;
 use super::admin::parse_job_id;
+use super::openapi::OwnErrors;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
-use super::Path;
-use super::openapi::OwnErrors;
 use axum::extract::State;
 use protocol::ErrorCode;
 use protocol::entities::{Job, JobEvent};

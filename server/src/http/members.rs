@@ -4,13 +4,13 @@
 //! still read, and nothing caches write access (every change checks the role in
 //! Postgres), so the next write is refused.
 
+use super::Path;
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{Authed, project_id};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
-use super::Path;
-use super::openapi::{ReadErrors, WriteErrors};
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::{Member, Role};

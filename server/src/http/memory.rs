@@ -3,14 +3,14 @@
 //! source?}`), `DELETE .../memory/{memory_id}` forgets one. A person's own entries are
 //! not operations (nobody is asked to approve them), like member changes.
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
 use axum::body::Bytes;
-use super::openapi::{ReadErrors, WriteErrors};
-use super::{Path, Query};
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::MemoryKind;

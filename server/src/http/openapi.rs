@@ -118,15 +118,21 @@ pub async fn document() -> Response {
 /// What each error status means on this API; the body is always the error body.
 fn error_description(status: u16) -> &'static str {
     match status {
-        400 => "`bad_request`: a malformed path, query, header or body; the message names the field",
+        400 => {
+            "`bad_request`: a malformed path, query, header or body; the message names the field"
+        }
         401 => "`unauthorized`: no token, or one that is invalid or expired",
         403 => "`forbidden` or `tool_not_allowed`: the caller may not do this",
         404 => "`not_found` or `unknown_tool`: nothing of this id the caller may see",
         409 => "`conflict`: the state changed underneath (a version, a decided operation)",
         415 => "`bad_request`: the body is not of the content type this route takes",
         426 => "`bad_request`: a plain request where a WebSocket handshake was expected",
-        422 => "`invalid_arguments`: the body parsed but a field is wrong; `details.field` names it",
-        429 => "`rate_limited`: too many requests; `Retry-After` and `retry_after_ms` say when to try again",
+        422 => {
+            "`invalid_arguments`: the body parsed but a field is wrong; `details.field` names it"
+        }
+        429 => {
+            "`rate_limited`: too many requests; `Retry-After` and `retry_after_ms` say when to try again"
+        }
         500 => "`internal`: an unexpected failure (details are logged, never sent)",
         503 => "`unavailable`: Postgres or Redis is not reachable; retry",
         _ => "an error",
@@ -248,7 +254,9 @@ mod tests {
             .unwrap_or_else(|| panic!("no paths"));
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap_or_else(|| panic!("{path}")) {
-                let responses = op["responses"].as_object().unwrap_or_else(|| panic!("{path}"));
+                let responses = op["responses"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{path}"));
                 for (status, response) in responses {
                     if status.starts_with('4') || status.starts_with('5') {
                         let schema = &response["content"]["application/json"]["schema"]["$ref"];

@@ -3,14 +3,14 @@
 //! `POST /v1/projects/{id}/operations/{op}/rollback`: a person undoes a completed
 //! operation at once, recorded in the session named by `X-Draftline-Session`.
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::tools::session_header;
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
-use super::openapi::{ReadErrors, WriteErrors};
-use super::{Path, Query};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use protocol::entities::{Operation, OperationStatus};

@@ -2,12 +2,12 @@
 //! `GET /v1/sessions/{id}`.
 
 use super::Authed;
+use super::Path;
+use super::openapi::{OwnErrors, WriteErrors};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools::{self, Caller};
 use axum::Json;
-use super::Path;
-use super::openapi::{OwnErrors, WriteErrors};
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::{ClientInfo, Session};

@@ -3,13 +3,13 @@
 //! `X-Draftline-Session`).
 
 use super::Authed;
+use super::openapi::WriteErrors;
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools::{self, Caller};
 use axum::Json;
 use axum::body::Bytes;
-use super::openapi::WriteErrors;
-use super::{Path, Query};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use protocol::tools::{FunctionDef, ToolName, tools_for};

@@ -11,14 +11,14 @@ pub use peer::Peers;
 
 use crate::error::ApiError;
 use crate::http::Authed;
-use crate::hub::Hub;
-use axum::body::Bytes;
 use crate::http::Path;
 use crate::http::openapi::{AuthErrors, OwnErrors, WriteErrors};
-use protocol::ErrorBody;
+use crate::hub::Hub;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use protocol::ErrorBody;
 use protocol::ErrorCode;
 use serde::Serialize;
 use webrtc::peer_connection::RTCSessionDescription;

@@ -10,9 +10,9 @@ pub mod transport;
 
 use crate::auth::Claims;
 use crate::error::ApiError;
+use crate::http::Query;
 use crate::hub::Hub;
 use axum::Extension;
-use crate::http::Query;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::HeaderMap;

@@ -482,7 +482,10 @@ async fn the_openapi_document_is_public_and_malformed_urls_answer_in_the_error_s
     // Bearer by default; the public routes say they need nothing.
     assert_eq!(doc["security"], json!([{"bearer": []}]));
     assert!(post["security"].is_null(), "{post}");
-    assert_eq!(doc["paths"]["/v1/openapi.json"]["get"]["security"], json!([{}]));
+    assert_eq!(
+        doc["paths"]["/v1/openapi.json"]["get"]["security"],
+        json!([{}])
+    );
     assert!(post["responses"]["422"].is_object(), "{post}");
 
     // A query axum cannot read (a repeated field) and a plain GET of the WebSocket are
@@ -496,7 +499,10 @@ async fn the_openapi_document_is_public_and_malformed_urls_answer_in_the_error_s
     let (status, error) = body(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["code"], "bad_request", "{error}");
-    assert!(error["message"].as_str().unwrap().starts_with("query:"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().starts_with("query:"),
+        "{error}"
+    );
     let response = server.http.get(server.url("/v1/ws")).send().await.unwrap();
     let (status, error) = body(response).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

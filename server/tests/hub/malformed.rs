@@ -65,8 +65,10 @@ async fn neighbour(mut client: Client, project: String, calls: usize) -> Duratio
         let id = format!("neighbour-{i}");
         client
             .ws
-            .send(json!({"type": "tool.call", "id": id, "call_id": id, "name": "create_note",
-                "arguments": {"body": format!("note {i}")}}))
+            .send(
+                json!({"type": "tool.call", "id": id, "call_id": id, "name": "create_note",
+                "arguments": {"body": format!("note {i}")}}),
+            )
             .await;
         let (mut result, mut event) = (false, false);
         while !(result && event) {
