@@ -393,8 +393,8 @@ pub enum MemorySourceKind {
 #[serde(deny_unknown_fields)]
 pub struct MemorySource {
     pub kind: MemorySourceKind,
-    /// The transcript item's id, or the note's or operation's (`MAX_NAME`, 200,
-    /// characters at most).
+    /// The transcript item's id, or the note's or operation's.
+    // 1 to `MAX_NAME` (200) characters, not blank: checked with the tool's arguments.
     #[cfg_attr(
         feature = "openapi",
         schema(min_length = 1, max_length = 200, pattern = r"\S")
