@@ -79,6 +79,13 @@ pub async fn list(
         .map(|p| p.parse::<ProjectId>())
         .transpose()
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "project_id: not a valid UUID"))?;
+    // Postgres text cannot hold NUL: refused here rather than failing the query.
+    if query.kind.as_deref().is_some_and(|k| k.contains('\0')) {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "kind: must not contain a NUL character",
+        ));
+    }
     let filter = store::jobs::Filter {
         status,
         kind: query.kind,
