@@ -38,6 +38,8 @@ impl FromRequestParts<Hub> for Admin {
 pub struct JobQuery {
     #[param(value_type = Option<JobStatus>)]
     status: Option<String>,
+    /// A job kind; Postgres text holds no NUL character.
+    #[param(pattern = r"^[^\u0000]*$")]
     kind: Option<String>,
     #[param(value_type = Option<uuid::Uuid>)]
     project_id: Option<String>,
