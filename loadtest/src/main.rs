@@ -12,11 +12,37 @@
 
 mod drafts;
 mod events;
-mod fresh;
 mod jobs;
 mod rtc;
 
 use clap::{Parser, Subcommand};
+
+/// Where Postgres and Redis are. Every scenario runs in a database and key prefix of its
+/// own on them (the test kit's), removed when it ends.
+#[derive(Clone, Debug, clap::Args)]
+struct Services {
+    /// Postgres server; a fresh database is created on it and dropped afterwards.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+}
+
+impl Services {
+    /// A fresh, migrated database `dl_bench_…`.
+    async fn database(&self) -> Result<testkit::Database, store::StoreError> {
+        testkit::Database::try_create(&self.database_url, "bench").await
+    }
+
+    /// A fresh key prefix `dl:bench:…:`.
+    fn prefix(&self) -> testkit::Prefix {
+        testkit::Prefix::on(&self.redis_url, "bench")
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "loadtest", about = "Draftline load harness")]
