@@ -5,21 +5,13 @@
 // test crate is made of; allowed here once for the whole crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use testkit::{Database, Prefix, Ws, redis_url};
+use testkit::{Database, Prefix, Ws, free_port, redis_url};
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_draftline");
 const SECRET: &str = "draftline-cli-test-secret-0123456789abcdef";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn migrate_token_serve_and_sigterm() {

@@ -8,21 +8,13 @@
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use testkit::{Client, Database, Prefix, redis_url};
+use testkit::{Client, Database, Prefix, free_port, redis_url};
 use tokio::net::TcpStream;
 
 const BIN: &str = env!("CARGO_BIN_EXE_draftline");
 const SECRET: &str = "draftline-nodes-test-secret-0123456789abcdef";
 /// Presence expiry for the test: short, so a dead node's sessions leave quickly.
 const PRESENCE_TTL_MS: u64 = 1_500;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Node {
     port: u16,

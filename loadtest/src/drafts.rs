@@ -221,28 +221,18 @@ impl Install {
     async fn start(options: &Options) -> anyhow::Result<Self> {
         let db = options.services.database().await?;
         let prefix = options.services.prefix();
-        let mut config = server::Config::new(
-            db.url.clone(),
-            options.services.redis_url.clone(),
-            SECRET.into(),
-        );
-        config.redis_prefix = prefix.prefix.clone();
-        config.max_connections_per_user = 100_000;
-        config.max_subscriptions = 100_000;
-        config.messages_per_second = 100_000;
-        config.message_burst = 100_000;
-        // One user queues every draft, and every client connects from 127.0.0.1.
-        config.jobs_per_minute = 100_000;
-        config.max_handshakes_per_address = 100_000;
-        let shutdown = CancellationToken::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let hub = server::connect(config, shutdown.clone()).await?;
-        tokio::spawn(async move {
-            if let Err(e) = server::serve(hub, listener).await {
-                eprintln!("hub failed: {e}");
-            }
-        });
+        let (_, addr, shutdown) = options
+            .services
+            .hub(&db, &prefix, SECRET, |config| {
+                config.max_connections_per_user = 100_000;
+                config.max_subscriptions = 100_000;
+                config.messages_per_second = 100_000;
+                config.message_burst = 100_000;
+                // One user queues every draft, and every client connects from 127.0.0.1.
+                config.jobs_per_minute = 100_000;
+                config.max_handshakes_per_address = 100_000;
+            })
+            .await?;
         let token = server::auth::Auth::new(SECRET).issue("bench", false, 3600)?;
         Ok(Self {
             options: options.clone(),

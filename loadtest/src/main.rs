@@ -16,6 +16,7 @@ mod jobs;
 mod rtc;
 
 use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
 
 /// Where Postgres and Redis are. Every scenario runs in a database and key prefix of its
 /// own on them (the test kit's), removed when it ends.
@@ -41,6 +42,32 @@ impl Services {
     /// A fresh key prefix `dl:bench:…:`.
     fn prefix(&self) -> testkit::Prefix {
         testkit::Prefix::on(&self.redis_url, "bench")
+    }
+
+    /// A hub in this process on a free port of 127.0.0.1, on `db` and `prefix`, signing
+    /// with `secret`, after `tune` adjusts its configuration. Answers the hub, its
+    /// address and the token that shuts it down.
+    async fn hub(
+        &self,
+        db: &testkit::Database,
+        prefix: &testkit::Prefix,
+        secret: &str,
+        tune: impl FnOnce(&mut server::Config),
+    ) -> anyhow::Result<(server::Hub, std::net::SocketAddr, CancellationToken)> {
+        let mut config = server::Config::new(db.url.clone(), self.redis_url.clone(), secret.into());
+        config.redis_prefix = prefix.prefix.clone();
+        tune(&mut config);
+        let shutdown = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let hub = server::connect(config, shutdown.clone()).await?;
+        let serving = hub.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server::serve(serving, listener).await {
+                eprintln!("hub failed: {e}");
+            }
+        });
+        Ok((hub, addr, shutdown))
     }
 }
 

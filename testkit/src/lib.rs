@@ -34,6 +34,15 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago, for a process the test starts
+/// (it binds the port itself, so the test cannot hold it open).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+}
+
 /// A unique name part: 32 hex digits.
 fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()

@@ -648,11 +648,11 @@ async fn presence_shows_sessions_of_both_nodes_and_their_departures() {
     assert_eq!(joined["event"]["user_id"], "alice");
     assert_eq!(joined["event"]["client"]["name"], "test");
 
-    let present = presence(&node_a, &project).await;
+    let on_a = present(&node_a, "alice", &project).await;
     let mut want = vec![a.session_id(), b.session_id()];
     want.sort();
-    assert_eq!(present, want);
-    assert_eq!(presence(&node_b, &project).await, want);
+    assert_eq!(on_a, want);
+    assert_eq!(present(&node_b, "alice", &project).await, want);
 
     drop(b);
     let left = a.ws.next_event().await;
@@ -664,26 +664,10 @@ async fn presence_shows_sessions_of_both_nodes_and_their_departures() {
             .unwrap()
             .as_str()
     );
-    assert_eq!(presence(&node_a, &project).await, vec![a.session_id()]);
-}
-
-async fn presence(server: &TestServer, project: &str) -> Vec<String> {
-    let reply: Value = server
-        .http
-        .get(server.url(&format!("/v1/projects/{project}/presence")))
-        .bearer_auth(server.token("alice"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["presence"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{reply}"))
-        .iter()
-        .map(|p| p["session_id"].as_str().unwrap().to_owned())
-        .collect()
+    assert_eq!(
+        present(&node_a, "alice", &project).await,
+        vec![a.session_id()]
+    );
 }
 
 #[tokio::test]

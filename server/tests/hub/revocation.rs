@@ -8,26 +8,6 @@ use crate::support::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// The sessions present in the project, as `GET .../presence` on `server` answers.
-async fn present(server: &TestServer, user: &str, project: &str) -> Vec<String> {
-    let reply: Value = server
-        .http
-        .get(server.url(&format!("/v1/projects/{project}/presence")))
-        .bearer_auth(server.token(user))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["presence"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{reply}"))
-        .iter()
-        .map(|p| p["session_id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// The next message that is not an `event`.
 async fn next_non_event(ws: &mut Ws) -> Value {
     loop {

@@ -192,6 +192,27 @@ pub async fn put_member(server: &TestServer, owner: &str, project: &str, user: &
     assert_eq!(body["role"], role, "{body}");
 }
 
+/// The sessions present in the project, as `GET .../presence` on `server` answers to
+/// `user`.
+pub async fn present(server: &TestServer, user: &str, project: &str) -> Vec<String> {
+    let reply: Value = server
+        .http
+        .get(server.url(&format!("/v1/projects/{project}/presence")))
+        .bearer_auth(server.token(user))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["presence"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{reply}"))
+        .iter()
+        .map(|p| p["session_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The row of `table` with `id`, as JSON.
 pub async fn row(db: &sqlx::PgPool, table: &str, id: &str) -> Option<Value> {
     json_rows(
@@ -249,13 +270,8 @@ impl PrivateRedis {
     }
 
     fn start_unspawned() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         Self {
-            port,
+            port: testkit::free_port(),
             child: None,
             dir: None,
         }
