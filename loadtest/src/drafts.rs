@@ -8,6 +8,7 @@
 //! tokens per update against a full redraft on a long document (compose, which follows
 //! the revision contract a model does, counting the prompt and its answer).
 
+use crate::Install;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -208,42 +209,7 @@ async fn ready(client: &mut Client, n: usize) -> anyhow::Result<String> {
     Ok(project)
 }
 
-struct Install {
-    options: Options,
-    addr: std::net::SocketAddr,
-    db: testkit::Database,
-    prefix: testkit::Prefix,
-    shutdown: CancellationToken,
-    token: String,
-}
-
 impl Install {
-    async fn start(options: &Options) -> anyhow::Result<Self> {
-        let db = options.services.database().await?;
-        let prefix = options.services.prefix();
-        let (_, addr, shutdown) = options
-            .services
-            .hub(&db, &prefix, SECRET, |config| {
-                config.max_connections_per_user = 100_000;
-                config.max_subscriptions = 100_000;
-                config.messages_per_second = 100_000;
-                config.message_burst = 100_000;
-                // One user queues every draft, and every client connects from 127.0.0.1.
-                config.jobs_per_minute = 100_000;
-                config.max_handshakes_per_address = 100_000;
-            })
-            .await?;
-        let token = server::auth::Auth::new(SECRET).issue("bench", false, 3600)?;
-        Ok(Self {
-            options: options.clone(),
-            addr,
-            db,
-            prefix,
-            shutdown,
-            token,
-        })
-    }
-
     /// A worker and scheduler drafting with `compose` at `delay` per piece.
     async fn worker(
         &self,
@@ -261,7 +227,7 @@ impl Install {
     /// A worker and scheduler with `config`.
     async fn worker_with(&self, config: worker::WorkerConfig) -> anyhow::Result<CancellationToken> {
         let store = store::Store::connect(&self.db.url, 10).await?;
-        let redis = redis::Client::open(self.options.services.redis_url.as_str())?;
+        let redis = redis::Client::open(self.redis_url.as_str())?;
         let manager = redis::aio::ConnectionManager::new(redis.clone()).await?;
         let dispatch = store::dispatch::Dispatch::new(manager, self.prefix.prefix.clone());
         let registry = worker::handlers::builtin(&config)?;
@@ -284,14 +250,6 @@ impl Install {
 
     async fn client(&self) -> anyhow::Result<Client> {
         Client::connect(self.addr, &self.token).await
-    }
-
-    async fn drop_all(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.db.drop_now().await?;
-        self.prefix.clean().await?;
-        Ok(())
     }
 }
 
@@ -359,7 +317,16 @@ async fn change_calls(clients: &mut [Client], calls: usize) -> anyhow::Result<Ve
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let install = Install::start(&options).await?;
+    let install = Install::start(&options.services, SECRET, |config| {
+        config.max_connections_per_user = 100_000;
+        config.max_subscriptions = 100_000;
+        config.messages_per_second = 100_000;
+        config.message_burst = 100_000;
+        // One user queues every draft, and every client connects from 127.0.0.1.
+        config.jobs_per_minute = 100_000;
+        config.max_handshakes_per_address = 100_000;
+    })
+    .await?;
     let result = scenarios(&install, &options).await;
     install.drop_all().await?;
     result

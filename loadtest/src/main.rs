@@ -43,18 +43,31 @@ impl Services {
     fn prefix(&self) -> testkit::Prefix {
         testkit::Prefix::on(&self.redis_url, "bench")
     }
+}
 
-    /// A hub in this process on a free port of 127.0.0.1, on `db` and `prefix`, signing
-    /// with `secret`, after `tune` adjusts its configuration. Answers the hub, its
-    /// address and the token that shuts it down.
-    async fn hub(
-        &self,
-        db: &testkit::Database,
-        prefix: &testkit::Prefix,
+/// A hub in this process on a free port of 127.0.0.1, in a fresh database and key prefix,
+/// and a token of its one user, `bench`.
+struct Install {
+    hub: server::Hub,
+    addr: std::net::SocketAddr,
+    redis_url: String,
+    db: testkit::Database,
+    prefix: testkit::Prefix,
+    shutdown: CancellationToken,
+    token: String,
+}
+
+impl Install {
+    /// Starts the hub signing with `secret`, after `tune` adjusts its configuration.
+    async fn start(
+        services: &Services,
         secret: &str,
         tune: impl FnOnce(&mut server::Config),
-    ) -> anyhow::Result<(server::Hub, std::net::SocketAddr, CancellationToken)> {
-        let mut config = server::Config::new(db.url.clone(), self.redis_url.clone(), secret.into());
+    ) -> anyhow::Result<Self> {
+        let db = services.database().await?;
+        let prefix = services.prefix();
+        let mut config =
+            server::Config::new(db.url.clone(), services.redis_url.clone(), secret.into());
         config.redis_prefix = prefix.prefix.clone();
         tune(&mut config);
         let shutdown = CancellationToken::new();
@@ -67,7 +80,25 @@ impl Services {
                 eprintln!("hub failed: {e}");
             }
         });
-        Ok((hub, addr, shutdown))
+        let token = server::auth::Auth::new(secret).issue("bench", false, 3600)?;
+        Ok(Self {
+            hub,
+            addr,
+            redis_url: services.redis_url.clone(),
+            db,
+            prefix,
+            shutdown,
+            token,
+        })
+    }
+
+    /// Stops the hub, then drops the database and the prefix's keys.
+    async fn drop_all(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        self.db.drop_now().await?;
+        self.prefix.clean().await?;
+        Ok(())
     }
 }
 

@@ -5,12 +5,12 @@
 //! after; and the tool-call round trip (p50, p99) over the data channel beside the same
 //! calls over a WebSocket.
 
+use crate::Install;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
@@ -191,48 +191,9 @@ fn tool_call() -> Value {
     json!({"type": "tool.call", "call_id": "c", "name": "list_projects", "arguments": {}})
 }
 
-struct Install {
-    hub: server::Hub,
-    addr: std::net::SocketAddr,
-    db: testkit::Database,
-    prefix: testkit::Prefix,
-    shutdown: CancellationToken,
-    token: String,
-}
-
 impl Install {
-    async fn start(options: &Options) -> anyhow::Result<Self> {
-        let db = options.services.database().await?;
-        let prefix = options.services.prefix();
-        let (hub, addr, shutdown) = options
-            .services
-            .hub(&db, &prefix, SECRET, |config| {
-                config.max_connections_per_user = 100_000;
-                config.messages_per_second = 100_000;
-                config.message_burst = 100_000;
-            })
-            .await?;
-        let token = server::auth::Auth::new(SECRET).issue("bench", false, 3600)?;
-        Ok(Self {
-            hub,
-            addr,
-            db,
-            prefix,
-            shutdown,
-            token,
-        })
-    }
-
     fn base(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    async fn drop_all(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        self.db.drop_now().await?;
-        self.prefix.clean().await?;
-        Ok(())
     }
 }
 
@@ -255,7 +216,12 @@ async fn settled(hub: &server::Hub) -> usize {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let install = Install::start(&options).await?;
+    let install = Install::start(&options.services, SECRET, |config| {
+        config.max_connections_per_user = 100_000;
+        config.messages_per_second = 100_000;
+        config.message_burst = 100_000;
+    })
+    .await?;
     let result = scenarios(&install, &options).await;
     install.drop_all().await?;
     result
