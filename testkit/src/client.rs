@@ -124,41 +124,39 @@ impl Ws {
             .unwrap_or_else(|e| panic!("send {text:?}: {e}"));
     }
 
-    /// The next JSON message or the close, within `wait` (`None` after it). Pings are
+    /// The next text or close message within `wait` (`None` after it). Pings are
     /// answered by the library and skipped; a stream that ends or fails is an error.
-    async fn next_frame(
+    async fn next_message(
         &mut self,
         wait: Duration,
         what: &str,
-    ) -> Result<Option<Frame>, ClientError> {
+    ) -> Result<Option<Message>, ClientError> {
         loop {
             let Ok(next) = tokio::time::timeout(wait, self.ws.next()).await else {
                 return Ok(None);
             };
             let message = next.ok_or_else(|| ClientError::Ended { what: what.into() })??;
-            match message {
-                Message::Text(text) => {
-                    return serde_json::from_str(&text)
-                        .map(|v| Some(Frame::Json(v)))
-                        .map_err(|error| ClientError::NotJson {
-                            error,
-                            text: text.to_string(),
-                        });
-                }
-                Message::Close(frame) => {
-                    return Ok(Some(Frame::Closed(frame.map_or(
-                        Closed {
-                            code: 1005,
-                            reason: String::new(),
-                        },
-                        |f| Closed {
-                            code: f.code.into(),
-                            reason: f.reason.to_string(),
-                        },
-                    ))));
-                }
-                _ => continue,
+            if matches!(message, Message::Text(_) | Message::Close(_)) {
+                return Ok(Some(message));
             }
+        }
+    }
+
+    /// The next JSON message or the close, within `wait` (`None` after it).
+    async fn next_frame(
+        &mut self,
+        wait: Duration,
+        what: &str,
+    ) -> Result<Option<Frame>, ClientError> {
+        match self.next_message(wait, what).await? {
+            Some(Message::Text(text)) => serde_json::from_str(&text)
+                .map(|v| Some(Frame::Json(v)))
+                .map_err(|error| ClientError::NotJson {
+                    error,
+                    text: text.to_string(),
+                }),
+            Some(Message::Close(frame)) => Ok(Some(Frame::Closed(closed_by(frame)))),
+            _ => Ok(None),
         }
     }
 
@@ -349,20 +347,31 @@ impl Ws {
     /// before a close frame or nothing comes within [`Ws::wait`].
     pub async fn closed(&mut self) -> Closed {
         loop {
-            match self.next_frame(self.wait, "a close").await {
-                Ok(Some(Frame::Closed(closed))) => return closed,
-                Ok(Some(Frame::Json(_))) | Err(ClientError::NotJson { .. }) => continue,
+            // Messages before the close are skipped unread: a slow reader must not let
+            // the server's reset overtake its close frame.
+            match self.next_message(self.wait, "a close").await {
+                Ok(Some(Message::Close(frame))) => return closed_by(frame),
+                Ok(Some(_)) => continue,
                 Ok(None) => panic!("no close within {:?}", self.wait),
-                Err(ClientError::Ended { .. }) => {
-                    return Closed {
-                        code: 1005,
-                        reason: String::new(),
-                    };
-                }
+                Err(ClientError::Ended { .. }) => return closed_by(None),
                 Err(e) => panic!("connection failed before a close frame: {e}"),
             }
         }
     }
+}
+
+/// The code and reason of a close frame (1005 when it had none).
+fn closed_by(frame: Option<tungstenite::protocol::CloseFrame>) -> Closed {
+    frame.map_or(
+        Closed {
+            code: 1005,
+            reason: String::new(),
+        },
+        |f| Closed {
+            code: f.code.into(),
+            reason: f.reason.to_string(),
+        },
+    )
 }
 
 /// A client past `hello`.
