@@ -423,22 +423,6 @@ impl Client {
         Ok(reply)
     }
 
-    /// Calls a tool that must succeed; answers its output.
-    pub async fn try_call_ok(
-        &mut self,
-        name: &str,
-        arguments: Value,
-    ) -> Result<Value, ClientError> {
-        let reply = self.try_call(name, arguments).await?;
-        if reply["ok"] != true {
-            return Err(ClientError::Unexpected {
-                expected: format!("{name} to succeed"),
-                got: reply,
-            });
-        }
-        Ok(reply["output"].clone())
-    }
-
     /// Calls a tool; answers the whole `tool.result`.
     pub async fn call(&mut self, name: &str, arguments: Value) -> Value {
         self.try_call(name, arguments)

@@ -56,15 +56,6 @@ impl Database {
         }
     }
 
-    /// A pool of `max_connections` on the database.
-    pub async fn pool(&self, max_connections: u32) -> sqlx::PgPool {
-        sqlx::postgres::PgPoolOptions::new()
-            .max_connections(max_connections)
-            .connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("connect to the test database {}: {e}", self.name))
-    }
-
     /// Drops the database now, answering the error if that fails (the load harness
     /// reports it); dropping the value afterwards does nothing more.
     pub async fn drop_now(mut self) -> Result<(), sqlx::Error> {
