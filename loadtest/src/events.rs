@@ -9,8 +9,8 @@
 //! 20,000 open files.
 
 use anyhow::Context;
+use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use futures_util::{SinkExt, StreamExt};
 use protocol::event::{DraftDelta, Event, project_topic};
 use protocol::{JobId, UserId};
 use serde::Deserialize;
@@ -23,23 +23,13 @@ use store::Store;
 use store::topics::{Retention, Topics};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// Postgres server; a fresh database is created on it and dropped afterwards.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    redis_url: String,
+    #[command(flatten)]
+    services: crate::Services,
     /// The `draftline` binary to run as the hub; by default the one next to this binary
     /// (`cargo build --release -p draftline` puts it there).
     #[arg(long)]
@@ -169,12 +159,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
 /// The database, Redis prefix and publisher one run shares.
 struct Bench {
-    name: String,
     draftline: PathBuf,
-    admin_url: String,
-    url: String,
+    db: testkit::Database,
     redis_url: String,
-    prefix: String,
+    prefix: testkit::Prefix,
     store: Store,
     topics: Topics,
     redis: redis::aio::ConnectionManager,
@@ -185,25 +173,24 @@ struct Bench {
 
 impl Bench {
     async fn new(options: &Options, draftline: PathBuf) -> anyhow::Result<Self> {
-        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&options.database_url, &name);
-        Store::create_database_if_missing(&url).await?;
-        let store = Store::connect(&url, 4)
+        let db = options
+            .services
+            .database()
+            .await
+            .context("creating the database")?;
+        let store = Store::connect(&db.url, 4)
             .await
             .context("connecting to Postgres")?;
-        store.migrate().await?;
-        let client = redis::Client::open(options.redis_url.as_str())?;
+        let client = redis::Client::open(options.services.redis_url.as_str())?;
         let redis = redis::aio::ConnectionManager::new(client)
             .await
             .context("connecting to Redis")?;
-        let prefix = format!("dl:bench:{name}:");
+        let prefix = options.services.prefix();
         Ok(Self {
-            topics: Topics::new(redis.clone(), prefix.clone(), Retention::default()),
-            name,
+            topics: Topics::new(redis.clone(), prefix.prefix.clone(), Retention::default()),
             draftline,
-            admin_url: options.database_url.clone(),
-            url,
-            redis_url: options.redis_url.clone(),
+            db,
+            redis_url: options.services.redis_url.clone(),
             prefix,
             store,
             redis,
@@ -252,8 +239,9 @@ impl Bench {
 
     async fn drop_database(self) -> anyhow::Result<()> {
         self.store.pool.close().await;
-        let mut conn = self.redis.clone();
-        crate::fresh::drop_install(&self.admin_url, &self.name, &mut conn, &self.prefix).await
+        self.db.drop_now().await?;
+        self.prefix.clean().await?;
+        Ok(())
     }
 }
 
@@ -281,16 +269,16 @@ impl HubProcess {
     async fn start(bench: &Bench, scenario: &str) -> anyhow::Result<Self> {
         // A port the kernel just handed out and released; the hub binds it at once.
         let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let log = std::env::temp_dir().join(format!("{}-{scenario}-hub.log", bench.name));
+        let log = std::env::temp_dir().join(format!("{}-{scenario}-hub.log", bench.db.name));
         let stderr = std::fs::File::create(&log)
             .with_context(|| format!("creating the hub log {}", log.display()))?;
         let child = std::process::Command::new(&bench.draftline)
             .args(["serve", "--workers", "0"])
-            .env("DATABASE_URL", &bench.url)
+            .env("DATABASE_URL", &bench.db.url)
             .env("REDIS_URL", &bench.redis_url)
             .env("DRAFTLINE_JWT_SECRET", SECRET)
             .env("DRAFTLINE_BIND", addr.to_string())
-            .env("DRAFTLINE_REDIS_PREFIX", &bench.prefix)
+            .env("DRAFTLINE_REDIS_PREFIX", bench.prefix.as_str())
             .env("DRAFTLINE_MAX_CONNECTIONS_PER_USER", "100000")
             // Every client connects from 127.0.0.1, hundreds at once.
             .env("DRAFTLINE_MAX_HANDSHAKES_PER_ADDRESS", "100000")
@@ -403,7 +391,7 @@ async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     Ok(body)
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = testkit::Socket;
 
 /// One step's deliveries as one client saw them.
 #[derive(Debug, Default)]
@@ -462,44 +450,16 @@ struct Client {
 /// Connects, says hello, subscribes to `topic`; answers the socket and the topic's
 /// offset at subscription.
 async fn open(addr: SocketAddr, token: &str, topic: &str) -> anyhow::Result<(Ws, u64)> {
-    let mut request = format!("ws://{addr}/v1/ws").into_client_request()?;
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static(protocol::SUBPROTOCOL),
-    );
     let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
-    let hello = serde_json::json!({
-        "type": "hello", "id": 1, "token": token,
-        "client": {"name": "loadtest", "version": env!("CARGO_PKG_VERSION")},
-    });
-    ws.send(Message::text(hello.to_string())).await?;
-    reply(&mut ws, 1, "welcome").await?;
-    let subscribe = serde_json::json!({"type": "subscribe", "id": 2, "topic": topic});
-    ws.send(Message::text(subscribe.to_string())).await?;
-    let subscribed = reply(&mut ws, 2, "subscribed").await?;
+    let mut ws = testkit::Ws::open_with(&format!("ws://{addr}/v1/ws"), None, Some(config))
+        .await?
+        .with_wait(CONNECT_TIMEOUT);
+    ws.try_hello(token, "loadtest").await?;
+    let subscribed = ws.try_subscribe(topic).await?;
     let offset = subscribed["offset"]
         .as_u64()
         .context("`subscribed` without an offset")?;
-    Ok((ws, offset))
-}
-
-/// The reply to request `id`, which must be of type `kind`.
-async fn reply(ws: &mut Ws, id: u64, kind: &str) -> anyhow::Result<serde_json::Value> {
-    loop {
-        match ws.next().await.context("closed during the handshake")?? {
-            Message::Text(text) => {
-                let value: serde_json::Value = serde_json::from_str(&text)?;
-                if value["re"] == serde_json::json!(id) {
-                    anyhow::ensure!(value["type"] == kind, "expected {kind}, got {value}");
-                    return Ok(value);
-                }
-            }
-            Message::Close(frame) => anyhow::bail!("closed during the handshake: {frame:?}"),
-            _ => {}
-        }
-    }
+    Ok((ws.ws, offset))
 }
 
 /// Reads events until `stop` or the connection ends, checking offsets and recording

@@ -15,15 +15,8 @@ use worker::{Done, Handler, JobContext, JobError, Registry, WorkerConfig};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// Postgres server; a fresh database is created on it and dropped afterwards.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    redis_url: String,
+    #[command(flatten)]
+    services: crate::Services,
     /// Which scenarios: bulk, single, latency (comma separated).
     #[arg(long, value_delimiter = ',', default_value = "bulk,single,latency")]
     scenarios: Vec<String>,
@@ -70,30 +63,32 @@ impl Handler for Noop {
 }
 
 struct Bench {
-    name: String,
-    admin_url: String,
+    db: testkit::Database,
+    prefix: testkit::Prefix,
     queue: Queue,
     redis: redis::Client,
 }
 
 impl Bench {
     async fn new(options: &Options) -> anyhow::Result<Self> {
-        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&options.database_url, &name);
-        Store::create_database_if_missing(&url).await?;
-        let store = Store::connect(&url, 24)
+        let db = options
+            .services
+            .database()
+            .await
+            .context("creating the database")?;
+        let store = Store::connect(&db.url, 24)
             .await
             .context("connecting to Postgres")?;
-        store.migrate().await?;
-        let redis = redis::Client::open(options.redis_url.as_str())?;
+        let redis = redis::Client::open(options.services.redis_url.as_str())?;
         let manager = redis::aio::ConnectionManager::new(redis.clone())
             .await
             .context("connecting to Redis")?;
-        let dispatch = Dispatch::new(manager, format!("dl:bench:{name}:"));
+        let prefix = options.services.prefix();
+        let dispatch = Dispatch::new(manager, prefix.prefix.clone());
         dispatch.ensure_group(lifecycle::DEFAULT_QUEUE).await?;
         Ok(Self {
-            name,
-            admin_url: options.database_url.clone(),
+            db,
+            prefix,
             queue: Queue::new(store, dispatch),
             redis,
         })
@@ -172,9 +167,9 @@ impl Bench {
 
     async fn drop_database(self) -> anyhow::Result<()> {
         self.queue.store.pool.close().await;
-        let mut conn = self.redis.get_multiplexed_async_connection().await?;
-        let prefix = format!("dl:bench:{}:", self.name);
-        crate::fresh::drop_install(&self.admin_url, &self.name, &mut conn, &prefix).await
+        self.db.drop_now().await?;
+        self.prefix.clean().await?;
+        Ok(())
     }
 }
 

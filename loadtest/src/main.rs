@@ -12,11 +12,95 @@
 
 mod drafts;
 mod events;
-mod fresh;
 mod jobs;
 mod rtc;
 
 use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+/// Where Postgres and Redis are. Every scenario runs in a database and key prefix of its
+/// own on them (the test kit's), removed when it ends.
+#[derive(Clone, Debug, clap::Args)]
+struct Services {
+    /// Postgres server; a fresh database is created on it and dropped afterwards.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    database_url: String,
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+}
+
+impl Services {
+    /// A fresh, migrated database `dl_bench_…`.
+    async fn database(&self) -> Result<testkit::Database, store::StoreError> {
+        testkit::Database::try_create(&self.database_url, "bench").await
+    }
+
+    /// A fresh key prefix `dl:bench:…:`.
+    fn prefix(&self) -> testkit::Prefix {
+        testkit::Prefix::on(&self.redis_url, "bench")
+    }
+}
+
+/// A hub in this process on a free port of 127.0.0.1, in a fresh database and key prefix,
+/// and a token of its one user, `bench`.
+struct Install {
+    hub: server::Hub,
+    addr: std::net::SocketAddr,
+    redis_url: String,
+    db: testkit::Database,
+    prefix: testkit::Prefix,
+    shutdown: CancellationToken,
+    token: String,
+}
+
+impl Install {
+    /// Starts the hub signing with `secret`, after `tune` adjusts its configuration.
+    async fn start(
+        services: &Services,
+        secret: &str,
+        tune: impl FnOnce(&mut server::Config),
+    ) -> anyhow::Result<Self> {
+        let db = services.database().await?;
+        let prefix = services.prefix();
+        let mut config =
+            server::Config::new(db.url.clone(), services.redis_url.clone(), secret.into());
+        config.redis_prefix = prefix.prefix.clone();
+        tune(&mut config);
+        let shutdown = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let hub = server::connect(config, shutdown.clone()).await?;
+        let serving = hub.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server::serve(serving, listener).await {
+                eprintln!("hub failed: {e}");
+            }
+        });
+        let token = server::auth::Auth::new(secret).issue("bench", false, 3600)?;
+        Ok(Self {
+            hub,
+            addr,
+            redis_url: services.redis_url.clone(),
+            db,
+            prefix,
+            shutdown,
+            token,
+        })
+    }
+
+    /// Stops the hub, then drops the database and the prefix's keys.
+    async fn drop_all(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        self.db.drop_now().await?;
+        self.prefix.clean().await?;
+        Ok(())
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "loadtest", about = "Draftline load harness")]

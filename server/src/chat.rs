@@ -118,7 +118,6 @@ fn check_text(text: &str) -> Result<&str, ErrorBody> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]

@@ -2,8 +2,6 @@
 //! interleavings that matter happen every time instead of by chance: Redis numbers
 //! publications that reach the listener only after a subscriber read its start.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use super::*;
 use protocol::event::{DraftDelta, Event};
 use store::topics::Retention;
@@ -40,15 +38,16 @@ struct Rig {
     fanout: Fanout,
     bus: Topics,
     topic: String,
+    /// The test's Redis keys, deleted when the rig is dropped.
+    _prefix: testkit::Prefix,
 }
 
 impl Rig {
     async fn new() -> Self {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let client = redis::Client::open(url).unwrap();
+        let prefix = testkit::Prefix::new("test");
+        let client = redis::Client::open(prefix.redis_url.as_str()).unwrap();
         let manager = client.get_connection_manager().await.unwrap();
-        let prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
-        let bus = Topics::new(manager, prefix, Retention::default());
+        let bus = Topics::new(manager, prefix.prefix.clone(), Retention::default());
         let fanout = Fanout::new(
             bus.clone(),
             FanoutConfig {
@@ -61,7 +60,12 @@ impl Rig {
         let topic = format!("project:{}", protocol::ProjectId::new());
         // The listener's channel subscription is confirmed: subscribers need not wait.
         fanout.lock().entry(topic.clone()).or_default().active = true;
-        Self { fanout, bus, topic }
+        Self {
+            fanout,
+            bus,
+            topic,
+            _prefix: prefix,
+        }
     }
 
     /// Publishes through Redis (which numbers it) without handing it to the registry:
