@@ -27,11 +27,6 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::Instrument;
 
-/// Time the writer gets to send a close frame before the socket is dropped: long enough
-/// for a client that fell behind to drain its socket and read why (4008), short enough
-/// not to hold a dead peer.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
 /// Most frames written before one flush: enough to turn a burst of events into a few
 /// large writes, few enough that one flush stays short.
 const WRITE_BATCH: usize = 64;
@@ -48,8 +43,15 @@ pub(crate) async fn serve<T: Transport>(
         let (sink, mut stream) = socket.split();
         let (outbox, inbox) =
             outbox::channel(hub.config.outbound_messages, hub.config.outbound_bytes);
-        let writer =
-            tokio::spawn(write_loop(sink, inbox, hub.config.heartbeat()).in_current_span());
+        let writer = tokio::spawn(
+            write_loop(
+                sink,
+                inbox,
+                hub.config.heartbeat(),
+                hub.config.close_grace(),
+            )
+            .in_current_span(),
+        );
         read_loop(
             &hub,
             connection_id,
@@ -61,16 +63,32 @@ pub(crate) async fn serve<T: Transport>(
         .await;
         // The writer ends once it has sent what the reader queued (and any close).
         drop(outbox);
-        if timeout(hub.config.shutdown_timeout(), writer)
-            .await
-            .is_err()
-        {
+        // Input goes on being read, and thrown away, until then: a socket dropped with
+        // unread input is reset, and a reset can discard the close frame before the
+        // client reads it.
+        let finished = timeout(hub.config.shutdown_timeout(), async {
+            tokio::select! {
+                joined = writer => joined,
+                never = discard_input(&mut stream) => match never {},
+            }
+        });
+        if finished.await.is_err() {
             tracing::warn!("writer did not finish in time");
         }
         tracing::debug!("connection closed");
     }
     .instrument(span)
     .await
+}
+
+/// Reads and drops frames until the peer is gone (or sends more than a frame may hold),
+/// then waits forever: the caller stops waiting when the writer is done.
+async fn discard_input(stream: &mut impl FrameSource) -> std::convert::Infallible {
+    while matches!(
+        stream.next_frame().await,
+        Frame::Text(_) | Frame::Binary | Frame::Control
+    ) {}
+    std::future::pending().await
 }
 
 fn reply(outbox: &Outbox, message: &ServerMessage) {
@@ -582,7 +600,12 @@ fn ok(re: RequestId, data: OkData) -> ServerMessage {
 
 /// Sends what the reader queues, pings every heartbeat, and closes the socket with the
 /// close frame asked for.
-async fn write_loop(mut sink: impl FrameSink, mut inbox: Inbox, heartbeat: Duration) {
+async fn write_loop(
+    mut sink: impl FrameSink,
+    mut inbox: Inbox,
+    heartbeat: Duration,
+    close_grace: Duration,
+) {
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let close = loop {
         let message = tokio::select! {
@@ -627,7 +650,7 @@ async fn write_loop(mut sink: impl FrameSink, mut inbox: Inbox, heartbeat: Durat
         }
     };
     if let Some((code, reason)) = close {
-        let _ = timeout(CLOSE_GRACE, sink.send_close(code, reason)).await;
+        let _ = timeout(close_grace, sink.send_close(code, reason)).await;
     }
     let _ = timeout(Duration::from_secs(1), sink.close()).await;
     inbox.finish();
