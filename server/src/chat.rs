@@ -3,8 +3,8 @@
 //! so the answer can name both at once; the reply streams from a worker as `chat.delta`
 //! and lands as `chat.message`.
 
+use crate::access::{self, Need};
 use crate::hub::Hub;
-use crate::tools::{check_write, role_in};
 use protocol::entities::{ChatMessage, ChatRole, JobStatus};
 use protocol::event::{Event, JobStatusEvent};
 use protocol::{ErrorBody, JobId, MessageId, ProjectId, SessionId, UserId};
@@ -38,7 +38,7 @@ pub async fn send(
 ) -> Result<ChatSent, ErrorBody> {
     let text = check_text(text)?;
     let mut tx = hub.store.begin().await?;
-    check_write(&mut tx, project, user).await?;
+    access::require(&mut tx, project, user, Need::Write).await?;
     // A reply costs a model call: counted against the user's quota once they may ask.
     hub.limits.job(user)?;
     let message = store::chat::insert(
@@ -96,7 +96,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<ChatMessage>, ErrorBody> {
     let mut conn = hub.store.acquire().await?;
-    role_in(&mut conn, project, user).await?;
+    access::require(&mut conn, project, user, Need::Read).await?;
     Ok(store::chat::list(&mut conn, project, limit).await?)
 }
 

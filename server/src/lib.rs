@@ -2,6 +2,7 @@
 //! operations engine. `run` starts one node on a given listener so tests can run real
 //! servers on port 0 in-process.
 
+pub(crate) mod access;
 pub mod auth;
 pub mod chat;
 pub mod config;

@@ -5,6 +5,7 @@
 //! first failure: the ones before stay done, the failed one records its error, the rest
 //! stay pending.
 
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
 use protocol::client::Decision;
@@ -40,7 +41,7 @@ pub(crate) async fn propose(
     let mut conn = tools::conn(hub).await?;
     let resolved = change.project(&mut conn, caller, &data).await;
     if let Ok(Some(project)) = &resolved {
-        tools::check_write(&mut conn, *project, &caller.user).await?;
+        access::require(&mut conn, *project, &caller.user, Need::Write).await?;
     }
     drop(conn);
     let new = NewOperation {
@@ -139,7 +140,7 @@ pub(crate) async fn suggest(
 ) -> Result<Value, ErrorBody> {
     let project = tools::project_of(caller, args.project_id)?;
     let mut conn = tools::conn(hub).await?;
-    tools::check_write(&mut conn, project, &caller.user).await?;
+    access::require(&mut conn, project, &caller.user, Need::Write).await?;
     // Arguments that leave project_id out mean the suggestion's project.
     let scoped = Caller {
         user: caller.user.clone(),
@@ -231,8 +232,8 @@ pub(crate) async fn propose_recovery(
     let Some(project) = failed.project_id else {
         return Err(hidden().into());
     };
-    tools::entity_project(&mut conn, &caller.user, project, hidden()).await?;
-    tools::check_write(&mut conn, project, &caller.user).await?;
+    access::entity(&mut conn, &caller.user, project, hidden()).await?;
+    access::require(&mut conn, project, &caller.user, Need::Write).await?;
     if failed.status != OperationStatus::Failed {
         return Err(ErrorBody::new(
             ErrorCode::Conflict,
@@ -523,7 +524,7 @@ pub async fn decide(
     let mut plans = Vec::with_capacity(operations.len());
     let mut sessions: HashMap<SessionId, Session> = HashMap::new();
     for op in &operations {
-        check_decider(&mut conn, caller, op).await?;
+        access::decide(&mut conn, &caller.user, op).await?;
         if op.status != OperationStatus::Pending {
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
@@ -634,42 +635,6 @@ pub async fn decide(
         total,
         message,
     })
-}
-
-/// A person may decide an operation on a project they may change; an operation that
-/// creates a project may be decided by the user who proposed it. Anyone else's answers
-/// as a missing operation, naming no project.
-async fn check_decider(
-    conn: &mut store::PgConnection,
-    caller: &Caller,
-    op: &Operation,
-) -> Result<(), ErrorBody> {
-    let hidden = || {
-        ErrorBody::new(
-            ErrorCode::NotFound,
-            format!("operation {} not found", op.id),
-        )
-    };
-    match op.project_id {
-        Some(project) => {
-            tools::entity_project(
-                conn,
-                &caller.user,
-                project,
-                store::StoreError::not_found("operation", op.id),
-            )
-            .await?;
-            tools::check_write(conn, project, &caller.user).await
-        }
-        None => {
-            let session = store::sessions::get(conn, op.session_id).await?;
-            if session.user_id == caller.user {
-                Ok(())
-            } else {
-                Err(hidden())
-            }
-        }
-    }
 }
 
 /// An edit may point the change at another entity, but not out of the project the

@@ -2,6 +2,7 @@
 //! 4-5): access checks, the per-connection limit, and the `subscribed` reply with the
 //! recovered events, sent ahead of the live ones.
 
+use crate::access::{self, Need};
 use crate::fanout::{Publication, Sink, Subscription};
 use crate::hub::Hub;
 use crate::tools::{self, Caller};
@@ -26,22 +27,6 @@ impl Sink for Outbox {
 #[derive(Debug, Default)]
 pub struct Subscriptions {
     topics: HashMap<String, Subscription>,
-}
-
-/// Checks that `caller` may read `topic`.
-pub async fn check_access(
-    hub: &Hub,
-    user: &protocol::UserId,
-    topic: Topic,
-) -> Result<(), ErrorBody> {
-    let mut conn = tools::conn(hub).await?;
-    match topic {
-        Topic::Project(project) => tools::role_in(&mut conn, project, user).await.map(|_| ()),
-        Topic::Session(session) => store::sessions::get_owned(&mut conn, session, user)
-            .await
-            .map(|_| ())
-            .map_err(ErrorBody::from),
-    }
 }
 
 impl Subscriptions {
@@ -74,7 +59,7 @@ impl Subscriptions {
                 ),
             ));
         }
-        check_access(hub, &caller.user, parsed).await?;
+        access::topic(hub, &caller.user, parsed).await?;
         let sink: Arc<dyn Sink> = Arc::new(outbox.clone());
         let subscription = hub
             .fanout
@@ -151,7 +136,7 @@ pub async fn snapshot(
     project: ProjectId,
 ) -> Result<ServerMessage, ErrorBody> {
     let mut conn = tools::conn(hub).await?;
-    tools::role_in(&mut conn, project, &caller.user).await?;
+    access::require(&mut conn, project, &caller.user, Need::Read).await?;
     let topic = project_topic(project);
     let position: Position = hub.topics.position(&topic).await?;
     let project_row = store::projects::get_for(&mut conn, project, &caller.user).await?;

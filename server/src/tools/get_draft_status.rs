@@ -1,7 +1,8 @@
 //! `get_draft_status`: the project's latest draft job (or the one named), so an
 //! assistant can say where the document's background draft stands.
 
-use super::{Caller, Query, conn, project_of, role_in, to_value};
+use super::{Caller, Query, conn, project_of, to_value};
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use protocol::tools::args::{GetDraftStatusArgs, ToolArgs};
 use protocol::tools::output::JobOut;
@@ -17,7 +18,7 @@ impl Query for GetDraftStatus {
     async fn run(hub: &Hub, caller: &mut Caller, args: Self::Args) -> Result<Value, ErrorBody> {
         let project = project_of(caller, args.project_id())?;
         let mut conn = conn(hub).await?;
-        role_in(&mut conn, project, &caller.user).await?;
+        access::require(&mut conn, project, &caller.user, Need::Read).await?;
         let job = match args.job_id {
             Some(id) => {
                 let job = store::jobs::get(&mut conn, id).await?;

@@ -37,7 +37,7 @@ mod update_todo_status;
 use crate::hub::Hub;
 use crate::operations;
 use futures_util::future::BoxFuture;
-use protocol::entities::{Entity, OperationKind, Role, Session};
+use protocol::entities::{Entity, OperationKind, Session};
 use protocol::tools::args::ToolArgs;
 use protocol::tools::{ToolName, parse_args, tools_for};
 use protocol::{ErrorBody, ErrorCode, ProjectId, SessionId, UserId};
@@ -378,50 +378,6 @@ pub(crate) fn project_of(
             "required: this session has no project yet (call assign_project_to_session, or pass project_id)",
         )
     })
-}
-
-/// The caller's role in the project; not a member reads as not found.
-pub(crate) async fn role_in(
-    conn: &mut PgConnection,
-    project: ProjectId,
-    user: &UserId,
-) -> Result<Role, ErrorBody> {
-    store::projects::role_of(conn, project, user)
-        .await?
-        .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found")))
-}
-
-/// The project of an entity the caller named by id, when the caller is in it. An entity
-/// of a project the caller is not in answers exactly like one that does not exist
-/// (`hidden`), so ids of other projects can be neither probed nor traced to their
-/// project.
-pub(crate) async fn entity_project(
-    conn: &mut PgConnection,
-    user: &UserId,
-    project: ProjectId,
-    hidden: store::StoreError,
-) -> Result<ProjectId, ErrorBody> {
-    match store::projects::role_of(conn, project, user).await? {
-        Some(_) => Ok(project),
-        None => Err(hidden.into()),
-    }
-}
-
-/// Checks that the caller may change the project.
-pub(crate) async fn check_write(
-    conn: &mut PgConnection,
-    project: ProjectId,
-    user: &UserId,
-) -> Result<(), ErrorBody> {
-    let role = role_in(conn, project, user).await?;
-    if role.can_write() {
-        Ok(())
-    } else {
-        Err(ErrorBody::new(
-            ErrorCode::Forbidden,
-            format!("your role in project {project} is read-only"),
-        ))
-    }
 }
 
 /// A pooled connection, or `unavailable`.

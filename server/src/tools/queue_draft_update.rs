@@ -4,7 +4,8 @@
 //! an operation: it changes no project data itself; the draft's document version records
 //! the job as its source.
 
-use super::{Caller, Query, check_write, project_of, to_value};
+use super::{Caller, Query, project_of, to_value};
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use protocol::ErrorBody;
 use protocol::entities::JobStatus;
@@ -28,7 +29,7 @@ impl Query for QueueDraftUpdate {
     async fn run(hub: &Hub, caller: &mut Caller, args: Self::Args) -> Result<Value, ErrorBody> {
         let project = project_of(caller, args.project_id())?;
         let mut tx = hub.store.begin().await?;
-        check_write(&mut tx, project, &caller.user).await?;
+        access::require(&mut tx, project, &caller.user, Need::Write).await?;
         // A draft costs a model call: counted against the user's quota (merged and
         // throttled requests too, which a client cannot tell apart in advance).
         hub.limits.job(&caller.user)?;

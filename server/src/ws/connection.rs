@@ -517,7 +517,7 @@ async fn on_control(
             }
             let mut lost = Vec::new();
             for project in held {
-                let access = subscriptions::check_access(
+                let access = crate::access::topic(
                     hub,
                     &caller.user,
                     protocol::event::Topic::Project(project),
