@@ -14,7 +14,7 @@ use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
 use protocol::tools::args::{ProposeRecoveryArgs, SuggestOperationsArgs};
-use protocol::tools::output::{PendingOut, SuggestedOut};
+use protocol::tools::output::{PendingOut, PendingStatus, SuggestedOut};
 use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -93,7 +93,7 @@ pub(crate) async fn propose(
         tracing::debug!(operation_id = %operation.id, tool = %tool, "operation pending approval");
         hub.flush(project).await;
         Ok(tools::to_value(PendingOut {
-            status: "pending_approval".into(),
+            status: PendingStatus::PendingApproval,
             operation_id: operation.id,
             operation,
         }))
@@ -210,7 +210,7 @@ pub(crate) async fn suggest(
     tx.commit().await.map_err(store::StoreError::from)?;
     hub.flush(flush).await;
     Ok(tools::to_value(SuggestedOut {
-        status: "pending_approval".into(),
+        status: PendingStatus::PendingApproval,
         operations: recorded,
     }))
 }
@@ -239,8 +239,7 @@ pub(crate) async fn propose_recovery(
             ErrorCode::Conflict,
             format!(
                 "operation {} is {}: only a failed operation can be recovered",
-                failed.id,
-                status_str(failed.status)
+                failed.id, failed.status
             ),
         )
         .with_details(serde_json::json!({ "operation_id": failed.id })));
@@ -298,7 +297,7 @@ pub(crate) async fn propose_recovery(
     tx.commit().await.map_err(store::StoreError::from)?;
     hub.flush(flush).await;
     Ok(tools::to_value(PendingOut {
-        status: "pending_approval".into(),
+        status: PendingStatus::PendingApproval,
         operation_id: operation.id,
         operation,
     }))
@@ -528,11 +527,7 @@ pub async fn decide(
         if op.status != OperationStatus::Pending {
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
-                format!(
-                    "operation {} is {}, not pending",
-                    op.id,
-                    status_str(op.status)
-                ),
+                format!("operation {} is {}, not pending", op.id, op.status),
             )
             .with_details(serde_json::json!({ "operation_id": op.id })));
         }
@@ -680,17 +675,6 @@ fn change_for(op: &Operation) -> Result<&'static dyn DynChange, ErrorBody> {
             ErrorCode::Internal,
             format!("operation {} names no changing tool", op.id),
         )),
-    }
-}
-
-fn status_str(status: OperationStatus) -> &'static str {
-    match status {
-        OperationStatus::Pending => "pending",
-        OperationStatus::Executing => "executing",
-        OperationStatus::Completed => "completed",
-        OperationStatus::Failed => "failed",
-        OperationStatus::Rejected => "rejected",
-        OperationStatus::RolledBack => "rolled_back",
     }
 }
 

@@ -173,8 +173,8 @@ impl Outbox {
                     )
                     .await
                 {
-                    Ok((_, true)) => flushed.published.push(row.kind.clone()),
-                    Ok((_, false)) => flushed.skipped += 1,
+                    Ok(Some(_)) => flushed.published.push(row.kind.clone()),
+                    Ok(None) => flushed.skipped += 1,
                     Err(e) => {
                         failure = Some(e);
                         break;

@@ -198,10 +198,9 @@ pub async fn stream(
         gone: gone.clone(),
     });
     let mut first = Vec::new();
-    let topic = project_topic(project);
     let subscription = hub
         .fanout
-        .subscribe(&topic, sink, since.as_ref(), |start| {
+        .subscribe(Topic::Project(project), sink, since.as_ref(), |start| {
             if since.is_some() && !start.recovered {
                 first.push(Item::Reset(start.position.clone()));
             }

@@ -8,7 +8,7 @@ use protocol::tools::args::{GetDraftStatusArgs, ToolArgs};
 use protocol::tools::output::JobOut;
 use protocol::{ErrorBody, ErrorCode};
 use serde_json::Value;
-use store::jobs::DRAFT_KIND;
+use store::jobs::JobKind;
 
 pub(crate) struct GetDraftStatus;
 
@@ -24,12 +24,14 @@ impl Query for GetDraftStatus {
                 let job = store::jobs::get(&mut conn, id).await?;
                 // Only this project's drafts: another job answers as a missing one, so
                 // its existence is not revealed.
-                if job.project_id != Some(project) || job.kind != DRAFT_KIND {
+                if job.project_id != Some(project)
+                    || JobKind::parse(&job.kind) != Some(JobKind::DraftUpdate)
+                {
                     return Err(store::StoreError::not_found("job", id).into());
                 }
                 Some(job)
             }
-            None => store::jobs::latest(&mut conn, project, DRAFT_KIND).await?,
+            None => store::jobs::latest(&mut conn, project, JobKind::DraftUpdate).await?,
         };
         let job = job.ok_or_else(|| {
             ErrorBody::new(ErrorCode::NotFound, "no draft job for this project yet")

@@ -87,14 +87,9 @@ impl Query for QueueDraftUpdate {
                 .await;
             hub.flush(Some(project)).await;
         }
-        let status = match outcome {
-            DraftOutcome::Queued => "queued",
-            DraftOutcome::Merged => "merged",
-            DraftOutcome::Throttled => "throttled",
-        };
         Ok(to_value(DraftQueuedOut {
             job_id: job.id,
-            status: status.into(),
+            status: outcome,
         }))
     }
 }

@@ -50,10 +50,7 @@ impl Change for RollbackOperation {
         let project = actor.project()?;
         let target = store::operations::lock(conn, project, args.operation_id).await?;
         if target.status != OperationStatus::Completed {
-            let status = serde_json::to_value(target.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let status = target.status;
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
                 format!(

@@ -546,7 +546,9 @@ async fn revoke(
     project: ProjectId,
 ) {
     let topic = project_topic(project);
-    let subscribed = connection.subscriptions.drop_topic(&topic);
+    let subscribed = connection
+        .subscriptions
+        .drop_topic(protocol::event::Topic::Project(project));
     let in_session = caller.session.project_id == Some(project);
     if in_session {
         // The node that removed the member cleared its sessions in the same

@@ -173,15 +173,15 @@ impl Topics {
     }
 
     /// Publishes one outbox row on its topic unless the topic already took it (the
-    /// meta hash records the last row applied per project); answers the topic's
-    /// position and whether this call published.
+    /// meta hash records the last row applied per project); answers the row's position
+    /// when this call published it, `None` when the topic had already taken it.
     pub async fn publish_once(
         &self,
         topic: &str,
         project: protocol::ProjectId,
         row_id: i64,
         (kind, head, tail): (&str, &str, &str),
-    ) -> Result<(Position, bool), BusError> {
+    ) -> Result<Option<Position>, BusError> {
         let mut invocation = SCRIPTS.publish_once.prepare_invoke();
         for key in self.keys(topic) {
             invocation.key(key);
@@ -199,13 +199,15 @@ impl Topics {
             .arg(row_id);
         let (epoch, offset, published): (Option<String>, Option<u64>, i64) =
             invocation.invoke_async(&mut self.redis.clone()).await?;
-        Ok((
-            Position {
-                epoch: epoch.unwrap_or_default(),
-                offset: offset.unwrap_or_default(),
-            },
-            published == 1,
-        ))
+        if published != 1 {
+            return Ok(None);
+        }
+        match (epoch, offset) {
+            (Some(epoch), Some(offset)) => Ok(Some(Position { epoch, offset })),
+            _ => Err(BusError::Reply(
+                "the publish script answered no position".into(),
+            )),
+        }
     }
 
     /// The eight arguments every appending script starts with.

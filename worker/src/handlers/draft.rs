@@ -16,7 +16,7 @@ use crate::draft::{
 use crate::handler::{Done, Handler, JobContext, JobError, Reported, Writes, Written};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use protocol::entities::{Document, JobStatus, Section, Source};
+use protocol::entities::{Document, Job, JobStatus, Section, Source};
 use protocol::event::{DocumentUpdated, DraftDelta, Event, ToolProgress};
 use protocol::{JobId, ProjectId, SessionId};
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ use std::time::Instant;
 use store::PgConnection;
 use store::jobs::draft::DraftPayload;
 
-pub use store::jobs::DRAFT_KIND as KIND;
+pub const KIND: store::jobs::JobKind = store::jobs::JobKind::DraftUpdate;
 
 /// Recent transcript items given to every draft beside the ones the job names: enough
 /// for the last few exchanges of a conversation.
@@ -95,12 +95,18 @@ impl Draft {
                 .await?
                 .markdown;
             if let Some(job) = version.source.job_id {
-                previous = store::jobs::get(&mut conn, job)
-                    .await
-                    .ok()
-                    .and_then(|j| j.result)
-                    .and_then(|r| serde_json::from_value(r).ok())
-                    .unwrap_or_default();
+                previous = match store::jobs::get(&mut conn, job).await {
+                    Ok(Job {
+                        result: Some(result),
+                        ..
+                    }) => serde_json::from_value(result).map_err(|e| {
+                        JobError::Permanent(format!("jobs.result of job {job}: {e}"))
+                    })?,
+                    // No result, or the job was pruned: the draft starts from the
+                    // version alone.
+                    Ok(_) | Err(store::StoreError::NotFound { .. }) => Seen::default(),
+                    Err(e) => return Err(e.into()),
+                };
             }
             previous.material_as_of = previous.material_as_of.or(Some(version.created_at));
         }
