@@ -66,14 +66,7 @@ pub async fn send(
         message_id: message.id,
         job_id: job.id,
     };
-    let queued = Event::JobStatus(JobStatusEvent {
-        job_id: job.id,
-        job_kind: job.kind.clone(),
-        project_id: project,
-        status: JobStatus::Queued,
-        attempt: job.attempts,
-        at: chrono::Utc::now(),
-    });
+    let queued = JobStatusEvent::of(&job, project, JobStatus::Queued);
     store::outbox::record(&mut tx, project, &[Event::ChatMessage { message }, queued]).await?;
     tx.commit().await.map_err(store::StoreError::from)?;
     // The message is new, so its job is too: the key is the message's id.

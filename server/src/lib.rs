@@ -14,6 +14,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod narrate;
 pub mod operations;
 pub mod presence;
 pub mod revocation;
@@ -84,7 +85,6 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
         hub.config.outbox_relay(),
         shutdown.clone(),
         |tick| {
-            hub::count_published(&tick.published);
             if let Some(rows) = tick.backlog {
                 ::metrics::gauge!(metrics::OUTBOX_ROWS).set(rows as f64);
             }

@@ -408,7 +408,7 @@ impl Fanout {
     fn activate(&self, subscribed: &[Topic]) {
         let mut topics = self.lock();
         for topic in subscribed {
-            if let Some(state) = topics.get_mut(&topic) {
+            if let Some(state) = topics.get_mut(topic) {
                 state.active = true;
                 for waiter in state.waiters.drain(..) {
                     let _ = waiter.send(());

@@ -56,14 +56,7 @@ impl Query for QueueDraftUpdate {
         let queued = outcome == DraftOutcome::Queued;
         if queued {
             let events = [
-                Event::JobStatus(JobStatusEvent {
-                    job_id: job.id,
-                    job_kind: job.kind.clone(),
-                    project_id: project,
-                    status: JobStatus::Queued,
-                    attempt: job.attempts,
-                    at: chrono::Utc::now(),
-                }),
+                JobStatusEvent::of(&job, project, JobStatus::Queued),
                 Event::ToolProgress(ToolProgress {
                     job_id: job.id,
                     project_id: project,
@@ -72,7 +65,7 @@ impl Query for QueueDraftUpdate {
                     summary: request.summary.clone(),
                     error: None,
                     sections: None,
-                    narration: Some("I've asked for the draft to be updated.".into()),
+                    narration: Some(crate::narrate::draft_requested()),
                 }),
             ];
             store::outbox::record(&mut tx, project, &events).await?;

@@ -11,9 +11,10 @@
 use super::deltas::{self, Batching};
 use crate::draft::{
     Deltas, Drafted, Excerpt, Prompt, PromptInput, Provider, ProviderError, build_prompt,
-    delta_channel, merge, narration,
+    delta_channel, merge,
 };
 use crate::handler::{Done, Handler, JobContext, JobError, Reported, Writes, Written};
+use crate::narrate;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use protocol::entities::{Document, Job, JobStatus, Section, Source};
@@ -295,7 +296,7 @@ impl Handler for Draft {
                 seen,
             } = self.load(cx, project).await?;
             let mut running = Self::progress(cx, project, session, JobStatus::Running);
-            running.narration = Some("I'm updating the draft now.".into());
+            running.narration = Some(narrate::draft_started());
             cx.topics
                 .publish_project(project, &[Event::ToolProgress(running)])
                 .await;
@@ -346,10 +347,7 @@ impl Handler for Draft {
             };
             let mut progress = Self::progress(cx, project, None, status);
             progress.error = Some(error.message.clone());
-            progress.narration = Some(match status {
-                JobStatus::Retrying => "The draft hit a problem; I'm trying again.".into(),
-                _ => "I couldn't update the draft this time.".into(),
-            });
+            progress.narration = Some(narrate::draft_failed(status == JobStatus::Retrying));
             cx.topics
                 .publish_project(project, &[Event::ToolProgress(progress)])
                 .await;
@@ -412,8 +410,7 @@ impl Writes for Apply {
                 metrics::histogram!(DRAFT_SECONDS).record(elapsed.as_secs_f64());
                 progress.summary = Some(current.summary.clone());
                 progress.sections = Some(titles(&current.sections));
-                progress.narration =
-                    Some("The draft is already up to date; nothing needed changing.".into());
+                progress.narration = Some(narrate::draft_unchanged());
                 let mut result = json!({
                     "document_id": current.id,
                     "version": current.version,
@@ -471,7 +468,7 @@ impl Writes for Apply {
             .await?;
             progress.summary = Some(drafted.summary.clone());
             progress.sections = Some(drafted.sections.clone());
-            progress.narration = Some(narration(&drafted.summary, &changed, &kept));
+            progress.narration = Some(narrate::draft_finished(&drafted.summary, &changed, &kept));
             let document = Event::DocumentUpdated(DocumentUpdated {
                 project_id: project,
                 document_id: after.id,
