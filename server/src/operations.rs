@@ -7,6 +7,7 @@
 
 use crate::access::{self, Need};
 use crate::hub::Hub;
+use crate::narrate;
 use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
 use protocol::client::Decision;
 use protocol::entities::{Operation, OperationStatus, Session};
@@ -472,10 +473,9 @@ fn elapsed_ms(since: Instant) -> i64 {
 }
 
 /// `operation.decide`: approve (with optional edits) or reject pending operations.
-/// Everything is checked before anything runs: every id exists, is pending, and the
-/// caller may decide it (write access to its project; for a proposed project, being the
-/// proposing user), and every edit still parses and still resolves to the operation's
-/// project. The decider is recorded on each operation as `decided_by`.
+/// Everything is checked before anything runs ([`validate`]); then the operations are
+/// rejected together ([`reject`]) or run in order ([`approve`]). The decider is recorded
+/// on each operation as `decided_by`.
 pub async fn decide(
     hub: &Hub,
     caller: &Caller,
@@ -483,6 +483,32 @@ pub async fn decide(
     decision: Decision,
     edits: Option<BTreeMap<OperationId, Value>>,
 ) -> Result<Decided, ErrorBody> {
+    let plans = validate(hub, caller, ids, decision, edits.unwrap_or_default()).await?;
+    match decision {
+        Decision::Reject => reject(hub, caller, ids, plans).await,
+        Decision::Approve => approve(hub, caller, ids, plans).await,
+    }
+}
+
+/// One operation a decision will run: the change, its (edited) arguments, its author.
+struct Plan {
+    operation: Operation,
+    change: &'static dyn DynChange,
+    data: Value,
+    author: UserId,
+}
+
+/// Checks a decision before anything runs: every id exists, is pending, and the caller
+/// may decide it (write access to its project; for a proposed project, being the
+/// proposing user), and every edit still parses and still resolves to the operation's
+/// project.
+async fn validate(
+    hub: &Hub,
+    caller: &Caller,
+    ids: &[OperationId],
+    decision: Decision,
+    edits: BTreeMap<OperationId, Value>,
+) -> Result<Vec<Plan>, ErrorBody> {
     if ids.is_empty() {
         return Err(ErrorBody::invalid_field(
             "operation_ids",
@@ -495,7 +521,6 @@ pub async fn decide(
             format!("at most {MAX_DECIDE} at once"),
         ));
     }
-    let edits = edits.unwrap_or_default();
     if decision == Decision::Reject && !edits.is_empty() {
         return Err(ErrorBody::invalid_field(
             "edits",
@@ -522,8 +547,8 @@ pub async fn decide(
     operations.dedup_by_key(|o| o.id);
     let mut plans = Vec::with_capacity(operations.len());
     let mut sessions: HashMap<SessionId, Session> = HashMap::new();
-    for op in &operations {
-        access::decide(&mut conn, &caller.user, op).await?;
+    for op in operations {
+        access::decide(&mut conn, &caller.user, &op).await?;
         if op.status != OperationStatus::Pending {
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
@@ -531,7 +556,7 @@ pub async fn decide(
             )
             .with_details(serde_json::json!({ "operation_id": op.id })));
         }
-        let change = change_for(op)?;
+        let change = change_for(&op)?;
         // The change runs as the user whose session proposed it (the author).
         let session = match sessions.get(&op.session_id) {
             Some(session) => session.clone(),
@@ -547,55 +572,82 @@ pub async fn decide(
                 let mut data = op.data.clone();
                 merge_patch(&mut data, patch);
                 let data = change.check(data).map_err(|e| prefix_field(e, &prefix))?;
-                recheck_project(&mut conn, change, op, &session, &data)
+                recheck_project(&mut conn, change, &op, &session, &data)
                     .await
                     .map_err(|e| prefix_field(e, &prefix))?;
                 data
             }
             None => op.data.clone(),
         };
-        plans.push((op, change, data, session.user_id));
-    }
-    drop(conn);
-
-    let batch = BatchId::new();
-    let total = operations.len() as u64;
-    if decision == Decision::Reject {
-        let mut tx = hub.store.begin().await?;
-        let named: Vec<(OperationId, Option<ProjectId>)> =
-            operations.iter().map(|o| (o.id, o.project_id)).collect();
-        let mut rejected = store::operations::reject(&mut tx, &named, batch, &caller.user).await?;
-        let count = rejected.len() as u64;
-        // By project, so two deciders take the projects' outbox locks in one order.
-        rejected.sort_by_key(|o| o.project_id);
-        let mut projects = Vec::new();
-        for operation in &rejected {
-            if let Some(project) = announce(&mut tx, operation, false, Vec::new()).await? {
-                projects.push(project);
-            }
-        }
-        tx.commit().await.map_err(store::StoreError::from)?;
-        projects.dedup();
-        for project in projects {
-            hub.flush(Some(project)).await;
-        }
-        let mut conn = tools::conn(hub).await?;
-        let operations = store::operations::get_many(&mut conn, ids).await?;
-        drop(conn);
-        return Ok(Decided {
-            batch_id: batch,
-            operations,
-            completed: count,
-            total,
-            message: format!("{count} of {total} rejected"),
+        plans.push(Plan {
+            operation: op,
+            change,
+            data,
+            author: session.user_id,
         });
     }
+    Ok(plans)
+}
 
+/// Rejects the validated operations in one transaction; one decided by someone else
+/// meanwhile is left as they decided it.
+async fn reject(
+    hub: &Hub,
+    caller: &Caller,
+    ids: &[OperationId],
+    plans: Vec<Plan>,
+) -> Result<Decided, ErrorBody> {
+    let batch = BatchId::new();
+    let total = plans.len() as u64;
+    let mut tx = hub.store.begin().await?;
+    let named: Vec<(OperationId, Option<ProjectId>)> = plans
+        .iter()
+        .map(|p| (p.operation.id, p.operation.project_id))
+        .collect();
+    let mut rejected = store::operations::reject(&mut tx, &named, batch, &caller.user).await?;
+    let count = rejected.len() as u64;
+    // By project, so two deciders take the projects' outbox locks in one order.
+    rejected.sort_by_key(|o| o.project_id);
+    let mut projects = Vec::new();
+    for operation in &rejected {
+        if let Some(project) = announce(&mut tx, operation, false, Vec::new()).await? {
+            projects.push(project);
+        }
+    }
+    tx.commit().await.map_err(store::StoreError::from)?;
+    projects.dedup();
+    for project in projects {
+        hub.flush(Some(project)).await;
+    }
+    let mut conn = tools::conn(hub).await?;
+    let operations = store::operations::get_many(&mut conn, ids).await?;
+    drop(conn);
+    Ok(Decided {
+        batch_id: batch,
+        operations,
+        completed: count,
+        total,
+        message: narrate::rejected(count, total),
+    })
+}
+
+/// Runs the validated operations in order, each in its own transaction, stopping at
+/// the first failure: the ones before stay done, the failed one records its error, the
+/// rest stay pending.
+async fn approve(
+    hub: &Hub,
+    caller: &Caller,
+    ids: &[OperationId],
+    plans: Vec<Plan>,
+) -> Result<Decided, ErrorBody> {
+    let batch = BatchId::new();
+    let total = plans.len() as u64;
     let mut completed = 0u64;
     let mut failure = None;
-    for (op, change, data, author) in plans {
+    for plan in plans {
+        let op = &plan.operation;
         let actor = Actor {
-            user: author,
+            user: plan.author,
             session_id: op.session_id,
             project: op.project_id,
         };
@@ -603,10 +655,10 @@ pub async fn decide(
             id: op.id,
             project: op.project_id,
             batch,
-            data,
+            data: plan.data,
             decided_by: caller.user.clone(),
         };
-        match execute(hub, change, &actor, run).await? {
+        match execute(hub, plan.change, &actor, run).await? {
             (_, Ok(_)) => completed += 1,
             (_, Err(error)) => {
                 failure = Some((op.id, error));
@@ -616,19 +668,13 @@ pub async fn decide(
     }
     let mut conn = tools::conn(hub).await?;
     let operations = store::operations::get_many(&mut conn, ids).await?;
-    let message = match &failure {
-        None => format!("{completed} of {total} completed"),
-        Some((id, error)) => format!(
-            "{completed} of {total} completed; operation {id} failed: {}",
-            error.message
-        ),
-    };
+    let failed = failure.as_ref().map(|(id, e)| (*id, e.message.as_str()));
     Ok(Decided {
         batch_id: batch,
         operations,
         completed,
         total,
-        message,
+        message: narrate::approved(completed, total, failed),
     })
 }
 
