@@ -4,6 +4,7 @@
 
 pub(crate) mod access;
 pub mod auth;
+pub mod calls;
 pub mod chat;
 pub mod config;
 pub mod connections;

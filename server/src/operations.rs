@@ -8,14 +8,13 @@
 use crate::access::{self, Need};
 use crate::hub::Hub;
 use crate::narrate;
+use crate::tools::pending::{announce, change_for, merge_patch, prefix_field};
 use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
 use protocol::client::Decision;
 use protocol::entities::{Operation, OperationStatus, Session};
-use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
-use protocol::tools::args::{ProposeRecoveryArgs, SuggestOperationsArgs};
-use protocol::tools::output::{PendingOut, PendingStatus, SuggestedOut};
+use protocol::tools::output::{PendingOut, PendingStatus};
 use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -125,183 +124,6 @@ pub(crate) async fn rollback_now(
         serde_json::json!({ "operation_id": operation }),
     )
     .await
-}
-
-/// `suggest_operations`: records each proposed change as a pending operation marked
-/// `suggestion`, whatever the session's `auto_accept`: only a person's
-/// `operation.decide` runs it. Everything is checked before anything is recorded (the
-/// caller may write to the project; each tool changes a project; its arguments parse
-/// and resolve to this project, else `invalid_arguments` naming
-/// `operations[i].tool` or `operations[i].arguments.<field>`), and all are recorded in
-/// one transaction.
-pub(crate) async fn suggest(
-    hub: &Hub,
-    caller: &Caller,
-    args: SuggestOperationsArgs,
-) -> Result<Value, ErrorBody> {
-    let project = tools::project_of(caller, args.project_id)?;
-    let mut conn = tools::conn(hub).await?;
-    access::require(&mut conn, project, &caller.user, Need::Write).await?;
-    // Arguments that leave project_id out mean the suggestion's project.
-    let scoped = Caller {
-        user: caller.user.clone(),
-        session: Session {
-            project_id: Some(project),
-            ..caller.session.clone()
-        },
-    };
-    let mut planned = Vec::with_capacity(args.operations.len());
-    for (i, item) in args.operations.into_iter().enumerate() {
-        let prefix = format!("operations[{i}]");
-        let tool = ToolName::parse(&item.tool).filter(|t| *t != ToolName::CreateProject);
-        let Some((tool, Handler::Change(change))) = tool.map(|t| (t, tools::handler(t))) else {
-            return Err(ErrorBody::invalid_field(
-                &format!("{prefix}.tool"),
-                format!("`{}` is not a tool that changes a project", item.tool),
-            ));
-        };
-        let arguments = format!("{prefix}.arguments");
-        let data = change
-            .check(Value::Object(item.arguments))
-            .map_err(|e| prefix_field(e, &arguments))?;
-        let refused = || {
-            ErrorBody::invalid_field(
-                &format!("{arguments}.{}", change.locator()),
-                "names nothing in this project",
-            )
-        };
-        match change.project(&mut conn, &scoped, &data).await {
-            Ok(Some(resolved)) if resolved == project => {}
-            Ok(_) => return Err(refused()),
-            Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
-            Err(error) => return Err(prefix_field(error, &arguments)),
-        }
-        planned.push(NewOperation {
-            session_id: caller.session.id,
-            project_id: Some(project),
-            seq: 0,
-            tool: tool.as_str().to_owned(),
-            kind: change.kind(),
-            entity: change.entity(),
-            data,
-            suggestion: true,
-            reason: item.reason,
-            recovers: None,
-        });
-    }
-    drop(conn);
-    let mut tx = hub.store.begin().await?;
-    let mut recorded = Vec::with_capacity(planned.len());
-    for new in planned {
-        let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
-        let operation = store::operations::insert(
-            &mut tx,
-            NewOperation { seq, ..new },
-            Outcome::status(OperationStatus::Pending),
-        )
-        .await?;
-        recorded.push(operation);
-    }
-    let mut flush = None;
-    for operation in &recorded {
-        flush = announce(&mut tx, operation, true, Vec::new())
-            .await?
-            .or(flush);
-    }
-    tx.commit().await.map_err(store::StoreError::from)?;
-    hub.flush(flush).await;
-    Ok(tools::to_value(SuggestedOut {
-        status: PendingStatus::PendingApproval,
-        operations: recorded,
-    }))
-}
-
-/// `propose_recovery`: proposes a failed operation again, its arguments patched (JSON
-/// merge patch), as a pending operation naming it in `recovers`, whatever the session's
-/// `auto_accept`: a person approves the correction. The failed operation must be one
-/// the caller may see (else `not_found`, as a missing one) and change (`forbidden`),
-/// and `failed` (`conflict`); the patched arguments are checked by its tool and must
-/// stay in its project (`invalid_arguments` naming `arguments.<field>`).
-pub(crate) async fn propose_recovery(
-    hub: &Hub,
-    caller: &Caller,
-    args: ProposeRecoveryArgs,
-) -> Result<Value, ErrorBody> {
-    let mut conn = tools::conn(hub).await?;
-    let hidden = || store::StoreError::not_found("operation", args.operation_id);
-    let failed = store::operations::get(&mut conn, args.operation_id).await?;
-    let Some(project) = failed.project_id else {
-        return Err(hidden().into());
-    };
-    access::entity(&mut conn, &caller.user, project, hidden()).await?;
-    access::require(&mut conn, project, &caller.user, Need::Write).await?;
-    if failed.status != OperationStatus::Failed {
-        return Err(ErrorBody::new(
-            ErrorCode::Conflict,
-            format!(
-                "operation {} is {}: only a failed operation can be recovered",
-                failed.id, failed.status
-            ),
-        )
-        .with_details(serde_json::json!({ "operation_id": failed.id })));
-    }
-    let change = change_for(&failed)?;
-    let mut data = failed.data.clone();
-    if let Some(patch) = args.arguments {
-        merge_patch(&mut data, &Value::Object(patch));
-    }
-    let data = change
-        .check(data)
-        .map_err(|e| prefix_field(e, "arguments"))?;
-    // As the failed operation was proposed: its project stands in for an omitted
-    // project_id.
-    let scoped = Caller {
-        user: caller.user.clone(),
-        session: Session {
-            project_id: Some(project),
-            ..caller.session.clone()
-        },
-    };
-    let refused = || {
-        ErrorBody::invalid_field(
-            &format!("arguments.{}", change.locator()),
-            "names nothing in this operation's project",
-        )
-    };
-    match change.project(&mut conn, &scoped, &data).await {
-        Ok(Some(resolved)) if resolved == project => {}
-        Ok(_) => return Err(refused()),
-        Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
-        Err(error) => return Err(prefix_field(error, "arguments")),
-    }
-    drop(conn);
-    let mut tx = hub.store.begin().await?;
-    let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
-    let operation = store::operations::insert(
-        &mut tx,
-        NewOperation {
-            session_id: caller.session.id,
-            project_id: Some(project),
-            seq,
-            tool: failed.tool.clone(),
-            kind: change.kind(),
-            entity: change.entity(),
-            data,
-            suggestion: false,
-            reason: args.reason,
-            recovers: Some(failed.id),
-        },
-        Outcome::status(OperationStatus::Pending),
-    )
-    .await?;
-    let flush = announce(&mut tx, &operation, true, Vec::new()).await?;
-    tx.commit().await.map_err(store::StoreError::from)?;
-    hub.flush(flush).await;
-    Ok(tools::to_value(PendingOut {
-        status: PendingStatus::PendingApproval,
-        operation_id: operation.id,
-        operation,
-    }))
 }
 
 /// Whether an operation is new (recorded as it runs) or pending (claimed as it runs).
@@ -425,29 +247,6 @@ async fn record_failure(
     tx.commit().await.map_err(store::StoreError::from)?;
     hub.flush(project).await;
     Ok(Some(operation))
-}
-
-/// Writes the events of a change into the outbox, in its transaction: the change's own
-/// events, then the operation (`operation.created` when it was recorded just now, else
-/// `operation.updated`). Answers the project to flush after commit; an operation
-/// without a project (a failed `create_project`) has no topic.
-async fn announce(
-    conn: &mut store::PgConnection,
-    operation: &Operation,
-    created: bool,
-    mut events: Vec<Event>,
-) -> Result<Option<ProjectId>, ErrorBody> {
-    let Some(project) = operation.project_id else {
-        return Ok(None);
-    };
-    let operation = operation.clone();
-    events.push(if created {
-        Event::OperationCreated { operation }
-    } else {
-        Event::OperationUpdated { operation }
-    });
-    store::outbox::record(conn, project, &events).await?;
-    Ok(Some(project))
 }
 
 async fn record(
@@ -711,79 +510,5 @@ async fn recheck_project(
         Ok(_) => Err(refused()),
         Err(error) if error.code == ErrorCode::NotFound => Err(refused()),
         Err(error) => Err(error),
-    }
-}
-
-fn change_for(op: &Operation) -> Result<&'static dyn DynChange, ErrorBody> {
-    match ToolName::parse(&op.tool).map(tools::handler) {
-        Some(Handler::Change(change)) => Ok(change),
-        _ => Err(ErrorBody::new(
-            ErrorCode::Internal,
-            format!("operation {} names no changing tool", op.id),
-        )),
-    }
-}
-
-/// Names the field of an edit's error under `edits.{id}`.
-fn prefix_field(mut error: ErrorBody, prefix: &str) -> ErrorBody {
-    let field = error
-        .details
-        .as_ref()
-        .and_then(|d| d.get("field"))
-        .and_then(Value::as_str)
-        .map(|f| format!("{prefix}.{f}"))
-        .unwrap_or_else(|| prefix.to_owned());
-    error.message = format!("{prefix}.{}", error.message);
-    error.details = Some(serde_json::json!({ "field": field }));
-    error
-}
-
-/// RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything
-/// else replaces.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Default::default());
-    }
-    if let Value::Object(target) = target {
-        for (key, value) in patch {
-            if value.is_null() {
-                target.remove(key);
-            } else {
-                merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut doc = json!({"title": "a", "tags": ["x"], "nested": {"k": 1, "drop": 2}});
-        merge_patch(
-            &mut doc,
-            &json!({"title": "b", "tags": null, "nested": {"drop": null, "new": 3}}),
-        );
-        assert_eq!(doc, json!({"title": "b", "nested": {"k": 1, "new": 3}}));
-        let mut scalar = json!("x");
-        merge_patch(&mut scalar, &json!({"a": 1}));
-        assert_eq!(scalar, json!({"a": 1}));
-    }
-
-    #[test]
-    fn edit_errors_name_the_edited_field() {
-        let e = prefix_field(
-            ErrorBody::invalid_field("title", "must not be blank"),
-            "edits.x",
-        );
-        assert_eq!(e.details, Some(json!({"field": "edits.x.title"})));
-        assert_eq!(e.message, "edits.x.title: must not be blank");
     }
 }

@@ -10,7 +10,7 @@ use crate::hub::Hub;
 use crate::limits::Handshake;
 use crate::revocation::{Control, Registration};
 use crate::subscriptions::{self, Subscriptions};
-use crate::tools::{self, Caller};
+use crate::tools::Caller;
 use crate::{operations, sessions};
 use protocol::client::{
     AuthRefresh, DecodeError, Hello, OperationDecide, Ping, SessionConfigure, Snapshot, ToolCall,
@@ -388,7 +388,7 @@ async fn handle(
             name,
             arguments,
         }) => {
-            let result = tools::call(hub, caller, &name, arguments).await;
+            let result = crate::calls::call(hub, caller, &name, arguments).await;
             if let Err(e) = &result {
                 tracing::debug!(tool = %name, code = %e.code, message = %e.message, "tool call failed");
             }
