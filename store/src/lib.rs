@@ -105,10 +105,12 @@ pub fn with_database(url: &str, name: &str) -> String {
 /// Reads a text column holding a snake_case enum value.
 pub(crate) fn parse_enum<T: serde::de::DeserializeOwned>(
     column: &'static str,
+    row: impl std::fmt::Display,
     value: &str,
 ) -> Result<T, StoreError> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned()))
-        .map_err(|_| StoreError::Decode(format!("{column}: unexpected value {value:?}")))
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
+        StoreError::Decode(format!("{column} of row {row}: unexpected value {value:?}"))
+    })
 }
 
 /// Writes a snake_case enum value for a text column.

@@ -98,12 +98,19 @@ pub struct JobOut {
     pub job: Job,
 }
 
+/// The status of a change recorded for a person to decide: always `pending_approval`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PendingStatus {
+    PendingApproval,
+}
+
 /// What a changing tool answers in a session with `auto_accept: false`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PendingOut {
-    /// Always `pending_approval`.
-    pub status: String,
+    pub status: PendingStatus,
     pub operation_id: OperationId,
     pub operation: Operation,
 }
@@ -115,7 +122,18 @@ pub struct PendingOut {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DraftQueuedOut {
     pub job_id: JobId,
-    pub status: String,
+    pub status: DraftOutcome,
+}
+
+/// How a draft request was answered: it made a new job (`queued`), joined the one
+/// waiting (`merged`), or repeated a recent one at no higher urgency (`throttled`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum DraftOutcome {
+    Queued,
+    Merged,
+    Throttled,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -157,7 +175,6 @@ pub struct RolledBackOut {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SuggestedOut {
-    /// Always `pending_approval`.
-    pub status: String,
+    pub status: PendingStatus,
     pub operations: Vec<Operation>,
 }

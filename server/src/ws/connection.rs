@@ -10,7 +10,7 @@ use crate::hub::Hub;
 use crate::limits::Handshake;
 use crate::revocation::{Control, Registration};
 use crate::subscriptions::{self, Subscriptions};
-use crate::tools::{self, Caller};
+use crate::tools::Caller;
 use crate::{operations, sessions};
 use protocol::client::{
     AuthRefresh, DecodeError, Hello, OperationDecide, Ping, SessionConfigure, Snapshot, ToolCall,
@@ -406,7 +406,7 @@ async fn handle(
             name,
             arguments,
         }) => {
-            let result = tools::call(hub, caller, &name, arguments).await;
+            let result = crate::calls::call(hub, caller, &name, arguments).await;
             if let Err(e) = &result {
                 tracing::debug!(tool = %name, code = %e.code, message = %e.message, "tool call failed");
             }
@@ -535,7 +535,7 @@ async fn on_control(
             }
             let mut lost = Vec::new();
             for project in held {
-                let access = subscriptions::check_access(
+                let access = crate::access::topic(
                     hub,
                     &caller.user,
                     protocol::event::Topic::Project(project),
@@ -564,7 +564,9 @@ async fn revoke(
     project: ProjectId,
 ) {
     let topic = project_topic(project);
-    let subscribed = connection.subscriptions.drop_topic(&topic);
+    let subscribed = connection
+        .subscriptions
+        .drop_topic(protocol::event::Topic::Project(project));
     let in_session = caller.session.project_id == Some(project);
     if in_session {
         // The node that removed the member cleared its sessions in the same
