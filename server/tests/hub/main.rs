@@ -14,6 +14,7 @@ mod http;
 mod jobs;
 mod limits;
 mod operations;
+mod private_postgres;
 mod revocation;
 mod rtc;
 mod tenancy;

@@ -34,25 +34,36 @@ pub fn redis_url() -> String {
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    /// The server it lives on (any database of it).
+    admin: String,
 }
 
 impl TestDb {
     pub async fn create() -> Self {
+        Self::create_on(&admin_url()).await
+    }
+
+    /// A database on the server of `admin` (a URL of any database there).
+    pub async fn create_on(admin: &str) -> Self {
         let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&admin_url(), &name);
+        let url = store::with_database(admin, &name);
         store::Store::create_database_if_missing(&url)
             .await
             .expect("create the test database (is Postgres reachable at DATABASE_URL?)");
         let store = store::Store::connect(&url, 2).await.expect("connect");
         store.migrate().await.expect("migrate");
         store.pool.close().await;
-        Self { name, url }
+        Self {
+            name,
+            url,
+            admin: admin.to_owned(),
+        }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let admin = store::with_database(&admin_url(), "postgres");
+        let admin = store::with_database(&self.admin, "postgres");
         let name = self.name.clone();
         // Drop runs inside the test's runtime; use a thread with a runtime of its own.
         let _ = std::thread::spawn(move || {
@@ -92,7 +103,13 @@ impl TestServer {
 
     /// Starts a node after `tune` adjusts its configuration.
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
-        let db = Arc::new(TestDb::create().await);
+        Self::start_on(&admin_url(), tune).await
+    }
+
+    /// Starts a node whose database lives on the Postgres server of `admin` (a URL of
+    /// any database there), after `tune` adjusts its configuration.
+    pub async fn start_on(admin: &str, tune: impl FnOnce(&mut Config)) -> Self {
+        let db = Arc::new(TestDb::create_on(admin).await);
         let mut config = Config::new(db.url.clone(), redis_url(), SECRET.into());
         config.redis_prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
         config.db_max_connections = 5;
