@@ -8,12 +8,14 @@
 //! per second and publish-to-receive latency for 1,000 subscribers on one project and
 //! for 10,000 subscribers over 1,000 projects. `loadtest rtc` checks the WebRTC transport
 //! for leaks over connect/hang-up cycles and compares its tool-call latency with the
-//! WebSocket's.
+//! WebSocket's. `loadtest rolling` restarts two nodes in turn under 1,000 resuming
+//! subscribers and counts missed and doubled events by offset (`rolling.rs`).
 
 mod drafts;
 mod events;
 mod fresh;
 mod jobs;
+mod rolling;
 mod rtc;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,8 @@ enum Command {
     Drafts(drafts::Options),
     /// WebRTC: live peers and descriptors after connect/hang-up cycles, tool-call latency.
     Rtc(rtc::Options),
+    /// Rolling restart of two nodes under resuming subscribers: missed and doubled events.
+    Rolling(rolling::Options),
 }
 
 #[tokio::main]
@@ -52,5 +56,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Events(options) => events::run(options).await,
         Command::Drafts(options) => drafts::run(options).await,
         Command::Rtc(options) => rtc::run(options).await,
+        Command::Rolling(options) => rolling::run(options).await,
     }
 }
