@@ -10,6 +10,8 @@
 //! for leaks over connect/hang-up cycles and compares its tool-call latency with the
 //! WebSocket's. `loadtest rolling` restarts two nodes in turn under 1,000 resuming
 //! subscribers and counts missed and doubled events by offset (`rolling.rs`).
+//! `loadtest xmin` holds a repeatable-read transaction open while jobs flow and reports
+//! throughput and table sizes before, during and after (`xmin.rs`).
 
 mod drafts;
 mod events;
@@ -17,6 +19,7 @@ mod fresh;
 mod jobs;
 mod rolling;
 mod rtc;
+mod xmin;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +42,8 @@ enum Command {
     Rtc(rtc::Options),
     /// Rolling restart of two nodes under resuming subscribers: missed and doubled events.
     Rolling(rolling::Options),
+    /// Held xmin: job throughput and table sizes while a long transaction holds back vacuum.
+    Xmin(xmin::Options),
 }
 
 #[tokio::main]
@@ -57,5 +62,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Drafts(options) => drafts::run(options).await,
         Command::Rtc(options) => rtc::run(options).await,
         Command::Rolling(options) => rolling::run(options).await,
+        Command::Xmin(options) => xmin::run(options).await,
     }
 }

@@ -385,7 +385,11 @@ async fn write(
 ) -> anyhow::Result<(u64, u64)> {
     let mut ws = connect(addr).await?;
     hello(&mut ws, &token, None).await?;
-    let frame = tool_call(1, "assign_project_to_session", json!({"project_id": project}));
+    let frame = tool_call(
+        1,
+        "assign_project_to_session",
+        json!({"project_id": project}),
+    );
     request(&mut ws, frame, "tool.result").await?;
     let frame = json!({"type": "session.configure", "id": 2, "mode": "intake"});
     request(&mut ws, frame, "ok").await?;
@@ -411,7 +415,9 @@ fn tool_call(id: u64, name: &str, arguments: Value) -> Value {
 }
 
 async fn scenario(options: &Options, url: &str, prefix: &str) -> anyhow::Result<()> {
-    let store = Store::connect(url, 2).await.context("connecting to Postgres")?;
+    let store = Store::connect(url, 2)
+        .await
+        .context("connecting to Postgres")?;
     store.migrate().await?;
     let mut tx = store.begin().await?;
     let project = store::projects::create(&mut tx, &UserId(USER.into()), "Rolling", "").await?;
@@ -514,8 +520,11 @@ async fn scenario(options: &Options, url: &str, prefix: &str) -> anyhow::Result<
     // Every client reaches the topic's final position, or the wait ends.
     let client = redis::Client::open(options.redis_url.as_str())?;
     let manager = redis::aio::ConnectionManager::new(client).await?;
-    let topics =
-        store::topics::Topics::new(manager, prefix.to_owned(), store::topics::Retention::default());
+    let topics = store::topics::Topics::new(
+        manager,
+        prefix.to_owned(),
+        store::topics::Retention::default(),
+    );
     let deadline = Instant::now() + CATCH_UP;
     let mut end = topics.position(&topic).await?.offset;
     while progress
