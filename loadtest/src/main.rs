@@ -8,12 +8,17 @@
 //! per second and publish-to-receive latency for 1,000 subscribers on one project and
 //! for 10,000 subscribers over 1,000 projects. `loadtest rtc` checks the WebRTC transport
 //! for leaks over connect/hang-up cycles and compares its tool-call latency with the
-//! WebSocket's.
+//! WebSocket's. `loadtest rolling` restarts two nodes in turn under 1,000 resuming
+//! subscribers and counts missed and doubled events by offset (`rolling.rs`).
+//! `loadtest xmin` holds a repeatable-read transaction open while jobs flow and reports
+//! throughput and table sizes before, during and after (`xmin.rs`).
 
 mod drafts;
 mod events;
 mod jobs;
+mod rolling;
 mod rtc;
+mod xmin;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -119,6 +124,10 @@ enum Command {
     Drafts(drafts::Options),
     /// WebRTC: live peers and descriptors after connect/hang-up cycles, tool-call latency.
     Rtc(rtc::Options),
+    /// Rolling restart of two nodes under resuming subscribers: missed and doubled events.
+    Rolling(rolling::Options),
+    /// Held xmin: job throughput and table sizes while a long transaction holds back vacuum.
+    Xmin(xmin::Options),
 }
 
 #[tokio::main]
@@ -136,5 +145,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Events(options) => events::run(options).await,
         Command::Drafts(options) => drafts::run(options).await,
         Command::Rtc(options) => rtc::run(options).await,
+        Command::Rolling(options) => rolling::run(options).await,
+        Command::Xmin(options) => xmin::run(options).await,
     }
 }

@@ -16,6 +16,7 @@ mod http;
 mod jobs;
 mod limits;
 mod operations;
+mod private_postgres;
 mod revocation;
 mod rtc;
 mod tenancy;

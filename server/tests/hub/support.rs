@@ -44,7 +44,17 @@ impl TestServer {
 
     /// Starts a node after `tune` adjusts its configuration.
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
-        let db = Arc::new(TestDb::create().await);
+        Self::start_on(&testkit::database_url(), tune).await
+    }
+
+    /// Starts a node whose database lives on the Postgres server of `admin` (a URL of
+    /// any database there), after `tune` adjusts its configuration.
+    pub async fn start_on(admin: &str, tune: impl FnOnce(&mut Config)) -> Self {
+        let db = Arc::new(
+            TestDb::try_create(admin, "test")
+                .await
+                .unwrap_or_else(|e| panic!("create the test database on {admin}: {e}")),
+        );
         let prefix = Arc::new(Prefix::new("test"));
         let mut config = Config::new(db.url.clone(), redis_url(), SECRET.into());
         config.redis_prefix = prefix.prefix.clone();
