@@ -445,7 +445,7 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
     const transport: Transport = webrtc
       ? new WebRtcTransport({
           httpBase: this.httpBase(),
-          fetch: this.options.fetch ?? globalThis.fetch.bind(globalThis),
+          fetch: this.options.fetch ?? globalThis.fetch?.bind(globalThis),
           RTCPeerConnection:
             this.options.RTCPeerConnection ??
             (globalThis as { RTCPeerConnection?: RtcPeerConnectionConstructor }).RTCPeerConnection,

@@ -46,7 +46,7 @@ export type RtcPeerConnectionConstructor = new (configuration: { iceServers: Ice
 export interface WebRtcTransportOptions {
   /** The hub's HTTP base, ending with `/`. */
   httpBase: string;
-  fetch: typeof fetch;
+  fetch: typeof fetch | undefined;
   RTCPeerConnection: RtcPeerConnectionConstructor | undefined;
   /** Used as given; else asked of `GET /v1/rtc/config`. */
   iceServers: IceServer[] | undefined;
@@ -96,9 +96,11 @@ export class WebRtcTransport implements Transport {
     try {
       this.channel.send(text);
     } catch (e) {
-      // Over the answer's `a=max-message-size` (the hub's frame limit): where the hub
-      // would close a WebSocket with 1009.
-      this.end({ code: 1009, reason: `message not sent: ${errorText(e)}` });
+      // A TypeError is a message over the answer's `a=max-message-size` (the hub's frame
+      // limit), where the hub would close a WebSocket with 1009; anything else is a
+      // channel that can no longer send.
+      const tooBig = e instanceof TypeError;
+      this.end({ ...(tooBig ? { code: 1009 } : {}), reason: `message not sent: ${errorText(e)}` });
     }
   }
 
@@ -112,6 +114,7 @@ export class WebRtcTransport implements Transport {
     if (!Ctor) {
       throw new DraftlineError("internal", "no RTCPeerConnection implementation: pass options.RTCPeerConnection");
     }
+    if (!this.options.fetch) throw new DraftlineError("internal", "no fetch implementation: pass options.fetch");
     const iceServers = this.options.iceServers ?? (await this.iceServers());
     if (this.ended) return;
     const pc = new Ctor({ iceServers }) as RtcPeerConnectionLike;
@@ -135,7 +138,7 @@ export class WebRtcTransport implements Transport {
     const offer = pc.localDescription?.sdp;
     if (this.ended) return;
     if (!offer) throw new Error("no local description after the offer");
-    const response = await this.options.fetch(new URL("v1/rtc/offer", this.options.httpBase), {
+    const response = await this.fetch(new URL("v1/rtc/offer", this.options.httpBase), {
       method: "POST",
       headers: { "content-type": "application/sdp", authorization: `Bearer ${this.token}` },
       body: offer,
@@ -153,9 +156,14 @@ export class WebRtcTransport implements Transport {
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
   }
 
+  private fetch(input: URL | string, init: RequestInit): Promise<Response> {
+    const fetchFn = this.options.fetch;
+    return fetchFn ? fetchFn(input, init) : Promise.reject(new Error("no fetch"));
+  }
+
   /** `GET /v1/rtc/config`: the ICE servers the hub hands out. */
   private async iceServers(): Promise<IceServer[]> {
-    const response = await this.options.fetch(new URL("v1/rtc/config", this.options.httpBase), {
+    const response = await this.fetch(new URL("v1/rtc/config", this.options.httpBase), {
       headers: { authorization: `Bearer ${this.token}` },
       signal: this.abort.signal,
     });
@@ -233,8 +241,7 @@ export class WebRtcTransport implements Transport {
     const location = this.location;
     this.location = undefined;
     if (!location) return;
-    this.options
-      .fetch(location, { method: "DELETE", headers: { authorization: `Bearer ${this.token}` } })
+    this.fetch(location, { method: "DELETE", headers: { authorization: `Bearer ${this.token}` } })
       .then((response) => response.body?.cancel())
       .catch(() => undefined);
   }
