@@ -1,0 +1,197 @@
+// The SDK over a WebRTC data channel in Chromium against a real hub: signalling with
+// loopback candidates only, tool calls, an event caused by a WebSocket client from Node,
+// and a hang-up from the hub's side that the page rides out, reconnecting over WebRTC
+// and recovering its subscription without missing the event published meanwhile.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { client, launchBrowser, startHub, waitFor } from "../harness.js";
+
+/** The `a=candidate` lines of an SDP. */
+function candidates(sdp) {
+  return sdp.split("\r\n").filter((line) => line.startsWith("a=candidate"));
+}
+
+/**
+ * The offer as a client bound to 127.0.0.1 would make it (the hub's own tests bind theirs
+ * so). Chromium offers host candidates of every interface but never of loopback; without
+ * them the hub learns the page's 127.0.0.1 from its connectivity checks, as it does for
+ * Chromium's usual `.local` candidates (docs/protocol.md section 1.3).
+ */
+function loopbackOnly(sdp) {
+  return sdp
+    .split("\r\n")
+    .filter((line) => !line.startsWith("a=candidate") || line.includes(" 127.0.0.1 "))
+    .map((line) => (line.startsWith("c=IN IP4 ") ? "c=IN IP4 127.0.0.1" : line))
+    .filter((line) => !line.startsWith("c=IN IP6 "))
+    .join("\r\n");
+}
+
+describe("the SDK over WebRTC", () => {
+  /** @type {import("playwright-core").Browser} */
+  let browser;
+  let hub;
+  before(async () => {
+    // Peers bind and announce 127.0.0.1 only (the default, said here so the test does not
+    // depend on it; no DRAFTLINE_RTC_PUBLIC_IPS).
+    hub = await startHub({ DRAFTLINE_RTC_UDP_BIND: "127.0.0.1" });
+    browser = await launchBrowser(["--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"]);
+  });
+  after(async () => {
+    await browser?.close();
+    await hub?.dispose();
+  });
+
+  test("calls tools, receives events, and recovers its subscription after a hang-up", async () => {
+    const token = await hub.token("ann");
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e));
+
+    // A page of the test's own on the hub's origin: it loads the SDK the console serves,
+    // and signalling is same-origin.
+    await page.route(`${hub.httpUrl}webrtc-test`, (route) =>
+      route.fulfill({ contentType: "text/html", body: "<!doctype html><title>webrtc</title>" }),
+    );
+    // Every offer passes here: the page's candidates are cut to loopback, the answer is
+    // kept, and while `hold` is set the next offer waits for it.
+    const exchanges = [];
+    let hold;
+    await page.route(`${hub.httpUrl}v1/rtc/offer`, async (route) => {
+      const offer = loopbackOnly(route.request().postData() ?? "");
+      await hold;
+      const response = await route.fetch({ postData: offer });
+      const answer = await response.text();
+      exchanges.push({ offer, answer, status: response.status(), location: response.headers()["location"] });
+      await route.fulfill({ response, body: answer });
+    });
+    await page.goto(`${hub.httpUrl}webrtc-test`);
+
+    await page.evaluate(
+      async ({ token, httpUrl }) => {
+        const { DraftlineClient } = await import("/console/sdk/index.js");
+        const peers = [];
+        // The browser's own class, recorded so the test can read the selected candidates.
+        class RecordedPeerConnection extends RTCPeerConnection {
+          constructor(configuration) {
+            super(configuration);
+            peers.push(this);
+          }
+        }
+        const c = new DraftlineClient({
+          transport: "webrtc",
+          httpUrl,
+          token,
+          client: { name: "browser-webrtc", version: "1" },
+          RTCPeerConnection: RecordedPeerConnection,
+          reconnect: { minDelayMs: 50, maxDelayMs: 400 },
+          requestTimeoutMs: 10_000,
+        });
+        const states = [];
+        c.on("state", (s) => states.push(s));
+        window.rtc = { c, peers, states, events: [] };
+        await c.connect();
+      },
+      { token, httpUrl: hub.httpUrl },
+    );
+    assert.equal(exchanges.length, 1);
+    assert.equal(exchanges[0].status, 201);
+    assert.match(exchanges[0].location, /^\/v1\/rtc\/sessions\/[0-9a-f-]{36}$/);
+
+    // Tool calls over the data channel.
+    const { projectId, sessionId, listed } = await page.evaluate(async () => {
+      const { c, events } = window.rtc;
+      const { project } = await c.callTool("create_project", { name: "Over WebRTC" });
+      await c.callTool("assign_project_to_session", { project_id: project.id });
+      await c.configure({ mode: "update" });
+      await c.callTool("create_note", { body: "Written from the browser" });
+      await c.configure({ mode: "audit" });
+      const listed = await c.callTool("list_notes", {});
+      const sub = c.subscribe(`project:${project.id}`, {
+        onEvent: (event, position) => events.push({ kind: event.kind, offset: position.offset, body: event.note?.body }),
+      });
+      window.rtc.sub = sub;
+      while (sub.state !== "subscribed") await new Promise((r) => setTimeout(r, 20));
+      return { projectId: project.id, sessionId: c.sessionId, listed };
+    });
+    assert.deepEqual(listed.notes.map((n) => n.body), ["Written from the browser"]);
+
+    // A change made by a WebSocket client reaches the page as an event.
+    const ws = await client(hub, "ann");
+    await ws.callTool("assign_project_to_session", { project_id: projectId });
+    await ws.configure({ mode: "update" });
+    await ws.callTool("create_note", { body: "Written over a WebSocket" });
+    const bodies = () => page.evaluate(() => window.rtc.events.filter((e) => e.kind === "note.created").map((e) => e.body));
+    await waitFor(async () => (await bodies()).includes("Written over a WebSocket"), 10_000, "the event in the page");
+
+    // The hub hangs up the peer; the next offer waits until a change is made meanwhile.
+    let release;
+    hold = new Promise((resolve) => (release = resolve));
+    const hungUp = await fetch(new URL(exchanges[0].location, hub.httpUrl), {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(hungUp.status, 204);
+    await page.waitForFunction(() => window.rtc.c.state !== "connected");
+    await ws.callTool("create_note", { body: "Written while the page was away" });
+    release();
+    await page.waitForFunction(() => window.rtc.c.state === "connected", undefined, { timeout: 15_000 });
+    await waitFor(async () => (await bodies()).includes("Written while the page was away"), 10_000, "the missed event");
+
+    const after = await page.evaluate(() => ({
+      sessionId: window.rtc.c.sessionId,
+      states: window.rtc.states,
+      events: window.rtc.events,
+      position: window.rtc.sub.position,
+    }));
+    assert.equal(after.sessionId, sessionId, "the session resumed");
+    assert.deepEqual(after.states, ["connecting", "connected", "disconnected", "connecting", "connected"]);
+    assert.equal(exchanges.length, 2, "one new offer");
+    assert.notEqual(exchanges[1].location, exchanges[0].location);
+    assert.deepEqual(
+      after.events.filter((e) => e.kind === "note.created").map((e) => e.body),
+      ["Written over a WebSocket", "Written while the page was away"],
+    );
+    // Every offset of the topic once, in order, across the reconnect.
+    const offsets = after.events.map((e) => e.offset);
+    const first = offsets[0];
+    assert.deepEqual(offsets, offsets.map((_, i) => first + i));
+    assert.equal(after.position.offset, offsets.at(-1));
+
+    // Loopback only, both ways: what the hub saw offered, what it answered, and the pair
+    // the page's ICE agent chose.
+    for (const { offer, answer } of exchanges) {
+      assert.ok(candidates(offer).every((c) => c.includes(" 127.0.0.1 ")), offer);
+      assert.ok(!/c=IN IP[46] (?!127\.0\.0\.1)/.test(offer), offer);
+      const answered = candidates(answer);
+      assert.ok(answered.length > 0, answer);
+      assert.ok(answered.every((c) => c.split(" ")[4] === "127.0.0.1"), answer);
+    }
+    const pair = await page.evaluate(async () => {
+      const stats = await window.rtc.peers.at(-1).getStats();
+      for (const s of stats.values()) {
+        if (s.type === "transport" && s.selectedCandidatePairId) {
+          const chosen = stats.get(s.selectedCandidatePairId);
+          return [stats.get(chosen.localCandidateId).address, stats.get(chosen.remoteCandidateId).address];
+        }
+      }
+      return undefined;
+    });
+    assert.deepEqual(pair, ["127.0.0.1", "127.0.0.1"]);
+
+    // close() hangs up, and the hub no longer knows the peer.
+    const hangUp = page.waitForResponse(
+      (r) => r.request().method() === "DELETE" && new URL(r.url()).pathname === exchanges[1].location,
+    );
+    await page.evaluate(() => window.rtc.c.close());
+    assert.equal((await hangUp).status(), 204);
+    const again = await fetch(new URL(exchanges[1].location, hub.httpUrl), {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(again.status, 404);
+    assert.deepEqual(errors, []);
+    ws.close();
+    await page.close();
+  });
+});
