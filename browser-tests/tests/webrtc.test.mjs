@@ -27,14 +27,79 @@ function loopbackOnly(sdp) {
     .join("\r\n");
 }
 
+/** `DELETE` on a peer's `Location`, as its user. */
+function hangUp(hub, location, token) {
+  return fetch(new URL(location, hub.httpUrl), { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
+}
+
+/**
+ * A page of the test's own on the hub's origin (it loads the SDK the console serves, and
+ * signalling is same-origin) with a client of `transport: "webrtc"` connected. Every
+ * offer passes through `exchanges`: the page's candidates are cut to loopback, the
+ * answer is recorded, and while `gate.hold` is set the next offer waits for it;
+ * `signalling` lists every signalling request as "METHOD path status". Tokens come from
+ * `getToken` on the Node side.
+ */
+async function openPage(browser, hub, getToken) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.route(`${hub.httpUrl}webrtc-test`, (route) =>
+    route.fulfill({ contentType: "text/html", body: "<!doctype html><title>webrtc</title>" }),
+  );
+  const exchanges = [];
+  const signalling = [];
+  page.on("response", (response) => {
+    const path = new URL(response.url()).pathname.replace(/[0-9a-f-]{36}$/, "{id}");
+    if (path.startsWith("/v1/rtc/")) signalling.push(`${response.request().method()} ${path} ${response.status()}`);
+  });
+  const gate = { hold: undefined };
+  await page.route(`${hub.httpUrl}v1/rtc/offer`, async (route) => {
+    const offer = loopbackOnly(route.request().postData() ?? "");
+    await gate.hold;
+    const response = await route.fetch({ postData: offer });
+    const answer = await response.text();
+    exchanges.push({ offer, answer, status: response.status(), location: response.headers()["location"] });
+    await route.fulfill({ response, body: answer });
+  });
+  await page.exposeFunction("draftlineToken", getToken);
+  await page.goto(`${hub.httpUrl}webrtc-test`);
+  await page.evaluate(async (httpUrl) => {
+    const { DraftlineClient } = await import("/console/sdk/index.js");
+    const peers = [];
+    // The browser's own class, recorded so the test can read the selected candidates.
+    class RecordedPeerConnection extends RTCPeerConnection {
+      constructor(configuration) {
+        super(configuration);
+        peers.push(this);
+      }
+    }
+    const c = new DraftlineClient({
+      transport: "webrtc",
+      httpUrl,
+      getToken: () => window.draftlineToken(),
+      client: { name: "browser-webrtc", version: "1" },
+      RTCPeerConnection: RecordedPeerConnection,
+      reconnect: { minDelayMs: 50, maxDelayMs: 400 },
+      requestTimeoutMs: 10_000,
+    });
+    const states = [];
+    c.on("state", (s) => states.push(s));
+    window.rtc = { c, peers, states, events: [] };
+    await c.connect();
+  }, hub.httpUrl);
+  return { page, errors, exchanges, signalling, gate };
+}
+
 describe("the SDK over WebRTC", () => {
   /** @type {import("playwright-core").Browser} */
   let browser;
   let hub;
   before(async () => {
     // Peers bind and announce 127.0.0.1 only (the default, said here so the test does not
-    // depend on it; no DRAFTLINE_RTC_PUBLIC_IPS).
-    hub = await startHub({ DRAFTLINE_RTC_UDP_BIND: "127.0.0.1" });
+    // depend on it; no DRAFTLINE_RTC_PUBLIC_IPS). Two connections per user, so that two
+    // answered peers hold a user's place.
+    hub = await startHub({ DRAFTLINE_RTC_UDP_BIND: "127.0.0.1", DRAFTLINE_MAX_CONNECTIONS_PER_USER: "2" });
     browser = await launchBrowser(["--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"]);
   });
   after(async () => {
@@ -44,56 +109,7 @@ describe("the SDK over WebRTC", () => {
 
   test("calls tools, receives events, and recovers its subscription after a hang-up", async () => {
     const token = await hub.token("ann");
-    const page = await browser.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(e));
-
-    // A page of the test's own on the hub's origin: it loads the SDK the console serves,
-    // and signalling is same-origin.
-    await page.route(`${hub.httpUrl}webrtc-test`, (route) =>
-      route.fulfill({ contentType: "text/html", body: "<!doctype html><title>webrtc</title>" }),
-    );
-    // Every offer passes here: the page's candidates are cut to loopback, the answer is
-    // kept, and while `hold` is set the next offer waits for it.
-    const exchanges = [];
-    let hold;
-    await page.route(`${hub.httpUrl}v1/rtc/offer`, async (route) => {
-      const offer = loopbackOnly(route.request().postData() ?? "");
-      await hold;
-      const response = await route.fetch({ postData: offer });
-      const answer = await response.text();
-      exchanges.push({ offer, answer, status: response.status(), location: response.headers()["location"] });
-      await route.fulfill({ response, body: answer });
-    });
-    await page.goto(`${hub.httpUrl}webrtc-test`);
-
-    await page.evaluate(
-      async ({ token, httpUrl }) => {
-        const { DraftlineClient } = await import("/console/sdk/index.js");
-        const peers = [];
-        // The browser's own class, recorded so the test can read the selected candidates.
-        class RecordedPeerConnection extends RTCPeerConnection {
-          constructor(configuration) {
-            super(configuration);
-            peers.push(this);
-          }
-        }
-        const c = new DraftlineClient({
-          transport: "webrtc",
-          httpUrl,
-          token,
-          client: { name: "browser-webrtc", version: "1" },
-          RTCPeerConnection: RecordedPeerConnection,
-          reconnect: { minDelayMs: 50, maxDelayMs: 400 },
-          requestTimeoutMs: 10_000,
-        });
-        const states = [];
-        c.on("state", (s) => states.push(s));
-        window.rtc = { c, peers, states, events: [] };
-        await c.connect();
-      },
-      { token, httpUrl: hub.httpUrl },
-    );
+    const { page, errors, exchanges, gate } = await openPage(browser, hub, () => token);
     assert.equal(exchanges.length, 1);
     assert.equal(exchanges[0].status, 201);
     assert.match(exchanges[0].location, /^\/v1\/rtc\/sessions\/[0-9a-f-]{36}$/);
@@ -126,12 +142,8 @@ describe("the SDK over WebRTC", () => {
 
     // The hub hangs up the peer; the next offer waits until a change is made meanwhile.
     let release;
-    hold = new Promise((resolve) => (release = resolve));
-    const hungUp = await fetch(new URL(exchanges[0].location, hub.httpUrl), {
-      method: "DELETE",
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.equal(hungUp.status, 204);
+    gate.hold = new Promise((resolve) => (release = resolve));
+    assert.equal((await hangUp(hub, exchanges[0].location, token)).status, 204);
     await page.waitForFunction(() => window.rtc.c.state !== "connected");
     await ws.callTool("create_note", { body: "Written while the page was away" });
     release();
@@ -180,18 +192,69 @@ describe("the SDK over WebRTC", () => {
     assert.deepEqual(pair, ["127.0.0.1", "127.0.0.1"]);
 
     // close() hangs up, and the hub no longer knows the peer.
-    const hangUp = page.waitForResponse(
+    const hungUp = page.waitForResponse(
       (r) => r.request().method() === "DELETE" && new URL(r.url()).pathname === exchanges[1].location,
     );
     await page.evaluate(() => window.rtc.c.close());
-    assert.equal((await hangUp).status(), 204);
-    const again = await fetch(new URL(exchanges[1].location, hub.httpUrl), {
-      method: "DELETE",
-      headers: { authorization: `Bearer ${token}` },
-    });
-    assert.equal(again.status, 404);
+    assert.equal((await hungUp).status(), 204);
+    assert.equal((await hangUp(hub, exchanges[1].location, token)).status, 404);
     assert.deepEqual(errors, []);
     ws.close();
+    await page.close();
+  });
+
+  test("rides out refused offers: 401 asks getToken again, 429 waits and tries again", async () => {
+    const token = await hub.token("cid");
+    // Tokens handed to the page, in order; a valid one when none is queued.
+    const queued = [];
+    let asked = 0;
+    const { page, errors, exchanges, signalling, gate } = await openPage(browser, hub, () => {
+      asked += 1;
+      return queued.shift() ?? token;
+    });
+    const sessionId = await page.evaluate(() => window.rtc.c.sessionId);
+
+    // While the page is away, its next token is one the hub refuses, and two answered
+    // peers that never open hold both of the user's places.
+    let release;
+    gate.hold = new Promise((resolve) => (release = resolve));
+    queued.push("not-a-token");
+    assert.equal((await hangUp(hub, exchanges[0].location, token)).status, 204);
+    await page.waitForFunction(() => window.rtc.c.state !== "connected");
+    const holders = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(new URL("v1/rtc/offer", hub.httpUrl), {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/sdp" },
+        body: exchanges[0].offer,
+      });
+      assert.equal(res.status, 201);
+      holders.push(res.headers.get("location"));
+    }
+    release();
+    await waitFor(() => exchanges.some((e) => e.status === 429), 15_000, "an offer refused for the user's peers");
+    assert.equal((await hangUp(hub, holders[0], token)).status, 204);
+    await page.waitForFunction(() => window.rtc.c.state === "connected", undefined, { timeout: 15_000 });
+
+    // The refused token fails the first request of the attempt (the ICE servers); the
+    // fresh one is refused for the user's peers until one is hung up.
+    const attempts = signalling.slice(2).join(", ");
+    assert.match(
+      attempts,
+      /^GET \/v1\/rtc\/config 401, (GET \/v1\/rtc\/config 200, POST \/v1\/rtc\/offer 429, )+GET \/v1\/rtc\/config 200, POST \/v1\/rtc\/offer 201$/,
+    );
+    assert.deepEqual(signalling.slice(0, 2), ["GET /v1/rtc/config 200", "POST /v1/rtc/offer 201"]);
+    // A token from getToken for every attempt.
+    assert.equal(asked, signalling.filter((r) => r.startsWith("GET /v1/rtc/config")).length);
+    const after = await page.evaluate(async () => {
+      await window.rtc.c.ping();
+      return { sessionId: window.rtc.c.sessionId, states: window.rtc.states };
+    });
+    assert.equal(after.sessionId, sessionId, "the session resumed");
+    assert.equal(after.states.filter((s) => s === "connected").length, 2, "stopped at no refusal");
+    assert.deepEqual(errors, []);
+    await page.evaluate(() => window.rtc.c.close());
+    await hangUp(hub, holders[1], token);
     await page.close();
   });
 });
