@@ -134,6 +134,7 @@ export class WebRtcTransport implements Transport {
     channel.onclose = () => this.end({ reason: "the data channel closed" }, false);
     pc.onconnectionstatechange = () => this.connectionState(pc.connectionState);
     await pc.setLocalDescription(await pc.createOffer());
+    if (this.ended) return;
     await this.gathered(pc);
     const offer = pc.localDescription?.sdp;
     if (this.ended) return;
@@ -145,14 +146,11 @@ export class WebRtcTransport implements Transport {
       signal: this.abort.signal,
     });
     if (response.status !== 201) throw await refusal(response, "POST /v1/rtc/offer");
+    // Known from here on, so ending the peer from now hangs it up on the hub.
     const location = response.headers.get("location");
     if (location) this.location = new URL(location, this.options.httpBase).toString();
     const answer = await response.text();
-    if (this.ended) {
-      // Closed while the offer was answered: the peer exists now, so hang it up.
-      this.hangUp();
-      return;
-    }
+    if (this.ended) return;
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
   }
 
@@ -177,16 +175,12 @@ export class WebRtcTransport implements Transport {
     if (pc.iceGatheringState === "complete") return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, GATHER_TIMEOUT_MS);
-      const wake = this.wake;
       function done(): void {
         clearTimeout(timer);
         pc.onicegatheringstatechange = null;
         resolve();
       }
-      this.wake = () => {
-        wake?.();
-        done();
-      };
+      this.wake = done;
       pc.onicegatheringstatechange = () => {
         if (pc.iceGatheringState === "complete") done();
       };

@@ -88,6 +88,8 @@ export class WebRtcTransport {
         channel.onclose = () => this.end({ reason: "the data channel closed" }, false);
         pc.onconnectionstatechange = () => this.connectionState(pc.connectionState);
         await pc.setLocalDescription(await pc.createOffer());
+        if (this.ended)
+            return;
         await this.gathered(pc);
         const offer = pc.localDescription?.sdp;
         if (this.ended)
@@ -102,15 +104,13 @@ export class WebRtcTransport {
         });
         if (response.status !== 201)
             throw await refusal(response, "POST /v1/rtc/offer");
+        // Known from here on, so ending the peer from now hangs it up on the hub.
         const location = response.headers.get("location");
         if (location)
             this.location = new URL(location, this.options.httpBase).toString();
         const answer = await response.text();
-        if (this.ended) {
-            // Closed while the offer was answered: the peer exists now, so hang it up.
-            this.hangUp();
+        if (this.ended)
             return;
-        }
         await pc.setRemoteDescription({ type: "answer", sdp: answer });
     }
     fetch(input, init) {
@@ -134,16 +134,12 @@ export class WebRtcTransport {
             return Promise.resolve();
         return new Promise((resolve) => {
             const timer = setTimeout(done, GATHER_TIMEOUT_MS);
-            const wake = this.wake;
             function done() {
                 clearTimeout(timer);
                 pc.onicegatheringstatechange = null;
                 resolve();
             }
-            this.wake = () => {
-                wake?.();
-                done();
-            };
+            this.wake = done;
             pc.onicegatheringstatechange = () => {
                 if (pc.iceGatheringState === "complete")
                     done();
