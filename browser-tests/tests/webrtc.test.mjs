@@ -38,9 +38,9 @@ function hangUp(hub, location, token) {
  * offer passes through `exchanges`: the page's candidates are cut to loopback, the
  * answer is recorded, and while `gate.hold` is set the next offer waits for it;
  * `signalling` lists every signalling request as "METHOD path status". Tokens come from
- * `getToken` on the Node side.
+ * `getToken` on the Node side; with `once`, the first is the client's only token.
  */
-async function openPage(browser, hub, getToken) {
+async function openPage(browser, hub, getToken, { once = false } = {}) {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
@@ -64,7 +64,7 @@ async function openPage(browser, hub, getToken) {
   });
   await page.exposeFunction("draftlineToken", getToken);
   await page.goto(`${hub.httpUrl}webrtc-test`);
-  await page.evaluate(async (httpUrl) => {
+  await page.evaluate(async ({ httpUrl, once }) => {
     const { DraftlineClient } = await import("/console/sdk/index.js");
     const peers = [];
     // The browser's own class, recorded so the test can read the selected candidates.
@@ -77,17 +77,19 @@ async function openPage(browser, hub, getToken) {
     const c = new DraftlineClient({
       transport: "webrtc",
       httpUrl,
-      getToken: () => window.draftlineToken(),
+      ...(once ? { token: await window.draftlineToken() } : { getToken: () => window.draftlineToken() }),
       client: { name: "browser-webrtc", version: "1" },
       RTCPeerConnection: RecordedPeerConnection,
       reconnect: { minDelayMs: 50, maxDelayMs: 400 },
       requestTimeoutMs: 10_000,
     });
     const states = [];
+    const errors = [];
     c.on("state", (s) => states.push(s));
-    window.rtc = { c, peers, states, events: [] };
+    c.on("error", (e) => errors.push({ code: e.code, message: e.message }));
+    window.rtc = { c, peers, states, errors, events: [] };
     await c.connect();
-  }, hub.httpUrl);
+  }, { httpUrl: hub.httpUrl, once });
   return { page, errors, exchanges, signalling, gate };
 }
 
@@ -255,6 +257,21 @@ describe("the SDK over WebRTC", () => {
     assert.deepEqual(errors, []);
     await page.evaluate(() => window.rtc.c.close());
     await hangUp(hub, holders[1], token);
+    await page.close();
+  });
+
+  test("stops when the hub ends the connection at the token's expiry, told only by the error before it", async () => {
+    // No getToken: nothing refreshes the token, and a data channel closes without a code.
+    const token = await hub.token("dee", ["--ttl", "3"]);
+    const { page, errors, signalling } = await openPage(browser, hub, () => token, { once: true });
+    await page.waitForFunction(() => window.rtc.c.state === "disconnected", undefined, { timeout: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await page.evaluate(() => ({ states: window.rtc.states, errors: window.rtc.errors }));
+    assert.deepEqual(after.states, ["connecting", "connected", "disconnected"], "no reconnect");
+    assert.ok(after.errors.length > 0 && after.errors.every((e) => e.code === "unauthorized"), JSON.stringify(after.errors));
+    assert.match(after.errors.at(-1).message, /token expired/);
+    assert.deepEqual(signalling, ["GET /v1/rtc/config 200", "POST /v1/rtc/offer 201"]);
+    assert.deepEqual(errors, []);
     await page.close();
   });
 });
