@@ -58,6 +58,9 @@ const GATHER_TIMEOUT_MS = 5_000;
 // The hub drops an answered peer whose channel is not open after 15 s
 // (`DRAFTLINE_RTC_OPEN_TIMEOUT_MS`); this side gives up on signalling plus opening as late.
 const OPEN_TIMEOUT_MS = 15_000;
+// The hub answers a hang-up once the peer is freed, normally within milliseconds; the
+// peer is closed here after this long even without an answer.
+const HANG_UP_WAIT_MS = 2_000;
 // ICE consent checks mark a connection `disconnected` after about 5 s without answers
 // and often recover; one still disconnected this much later is given up and reopened.
 const DISCONNECTED_GRACE_MS = 5_000;
@@ -201,7 +204,11 @@ export class WebRtcTransport implements Transport {
     }
   }
 
-  /** Ends the peer once: frees it locally, hangs it up on the hub unless the hub ended it, and tells the client. */
+  /**
+   * Ends the peer once and tells the client. Unless the hub ended it, the peer is hung up
+   * first (WHIP-style) and closed here once the hub has answered, so the hub frees it on
+   * the `DELETE` rather than on noticing the close.
+   */
   private end(close: TransportClose, hangUp = true): void {
     if (this.ended) return;
     this.ended = true;
@@ -214,30 +221,40 @@ export class WebRtcTransport implements Transport {
       channel.onopen = null;
       channel.onmessage = null;
       channel.onclose = null;
+    }
+    if (pc) pc.onconnectionstatechange = null;
+    const release = () => {
       try {
-        channel.close();
+        channel?.close();
+        pc?.close();
       } catch {
         // Already closed.
       }
+    };
+    const location = hangUp ? this.location : undefined;
+    this.location = undefined;
+    if (location) {
+      const bound = setTimeout(release, HANG_UP_WAIT_MS);
+      void this.hangUp(location).finally(() => {
+        clearTimeout(bound);
+        release();
+      });
+    } else {
+      release();
     }
-    if (pc) {
-      pc.onconnectionstatechange = null;
-      pc.close();
-    }
-    if (hangUp) this.hangUp();
     const handlers = this.handlers;
     this.handlers = undefined;
     handlers?.onclose(close);
   }
 
   /** `DELETE` on the peer's `Location`, so the hub frees it now rather than when ICE times out. */
-  private hangUp(): void {
-    const location = this.location;
-    this.location = undefined;
-    if (!location) return;
-    this.fetch(location, { method: "DELETE", headers: { authorization: `Bearer ${this.token}` } })
-      .then((response) => response.body?.cancel())
-      .catch(() => undefined);
+  private async hangUp(location: string): Promise<void> {
+    try {
+      const response = await this.fetch(location, { method: "DELETE", headers: { authorization: `Bearer ${this.token}` } });
+      await response.body?.cancel();
+    } catch {
+      // The hub is unreachable: it frees the peer when ICE consent fails.
+    }
   }
 }
 

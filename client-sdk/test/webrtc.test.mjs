@@ -175,11 +175,12 @@ describe("WebRTC signalling against a hub", { timeout: 120_000 }, () => {
 
     first.c.close();
     await assert.rejects(connecting, (e) => e.code === "closed");
-    assert.equal(pc.connectionState, "closed");
     await waitFor(() => first.requests.some((r) => r.method === "DELETE" && r.status !== undefined), 10_000, "the hang-up");
     const hangUp = first.requests.find((r) => r.method === "DELETE");
     assert.match(hangUp.path, /^\/v1\/rtc\/sessions\/[0-9a-f-]{36}$/);
     assert.equal(hangUp.status, 204);
+    // Closed here once the hub has answered the hang-up.
+    await waitFor(() => pc.connectionState === "closed", 5_000, "the peer closed");
 
     // The peer is freed: the user may offer again.
     const third = rtcClient(token);

@@ -73,7 +73,11 @@ export declare class WebRtcTransport implements Transport {
     /** Waits for ICE gathering to complete (no trickle: the offer carries every candidate). */
     private gathered;
     private connectionState;
-    /** Ends the peer once: frees it locally, hangs it up on the hub unless the hub ended it, and tells the client. */
+    /**
+     * Ends the peer once and tells the client. Unless the hub ended it, the peer is hung up
+     * first (WHIP-style) and closed here once the hub has answered, so the hub frees it on
+     * the `DELETE` rather than on noticing the close.
+     */
     private end;
     /** `DELETE` on the peer's `Location`, so the hub frees it now rather than when ICE times out. */
     private hangUp;
