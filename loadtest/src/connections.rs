@@ -291,7 +291,13 @@ async fn measure(
                 .unwrap_or(f64::NAN),
         );
     }
-    let (cpu_seconds, seconds, _) = meter.stop();
+    let (mut cpu_seconds, seconds, _) = meter.stop();
+    // The holders started after the meter: all the CPU they used is this case's.
+    let holders_cpu: f64 = holders
+        .iter()
+        .map(|h| record::process_cpu(h.child.id()).unwrap_or(f64::NAN))
+        .sum();
+    cpu_seconds.push(("clients".into(), record::round3(holders_cpu)));
     drop(holders);
     for hub in hubs {
         hub.finish();
