@@ -46,6 +46,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
 }
 
+// The handshake callback's error type (an HTTP response) is tungstenite's, not ours.
+#[allow(clippy::result_large_err)]
 async fn serve(
     stream: tokio::net::TcpStream,
     events: broadcast::Sender<Utf8Bytes>,

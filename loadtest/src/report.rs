@@ -182,6 +182,7 @@ fn utc(secs: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -199,6 +200,6 @@ mod tests {
     #[test]
     fn dates_are_utc() {
         assert_eq!(utc(0), "1970-01-01 00:00");
-        assert_eq!(utc(1_795_000_000), "2026-11-18 07:46");
+        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06");
     }
 }

@@ -318,6 +318,7 @@ pub async fn read_events(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
