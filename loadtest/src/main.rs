@@ -4,18 +4,27 @@
 //! 10,000 jobs enqueued one call at a time with 50 calls in flight, end to end; (c)
 //! enqueue-to-start latency on an idle worker, p50 and p99 over 50 tries. Everything
 //! runs against real Postgres and Redis in a fresh database and key prefix.
-//! `loadtest events` measures the topic fan-out through a hub process: events delivered
-//! per second and publish-to-receive latency for 1,000 subscribers on one project and
-//! for 10,000 subscribers over 1,000 projects. `loadtest rtc` checks the WebRTC transport
-//! for leaks over connect/hang-up cycles and compares its tool-call latency with the
-//! WebSocket's. `loadtest rolling` restarts two nodes in turn under 1,000 resuming
-//! subscribers and counts missed and doubled events by offset (`rolling.rs`).
-//! `loadtest xmin` holds a repeatable-read transaction open while jobs flow and reports
-//! throughput and table sizes before, during and after (`xmin.rs`).
+//! `loadtest jobs-peer` runs the same scenarios on BullMQ, graphile-worker or pg-boss
+//! (Node scripts in `loadtest/peers/`). `loadtest events` measures the topic fan-out
+//! through a hub process and, with the same generator, through its peers (Node `ws`,
+//! Socket.IO with its Redis adapter, and `loadtest ceiling-server`). `loadtest
+//! connections` measures idle connections: connect rate and hub memory per connection.
+//! `loadtest rtc` checks the WebRTC transport for leaks over connect/hang-up cycles and
+//! compares its tool-call latency with the WebSocket's. Each writes a JSON record with
+//! `--json`, and `loadtest report` turns the records into BENCHMARKS.md's tables.
+//! `loadtest rolling` restarts two nodes in turn under 1,000 resuming subscribers and
+//! counts missed and doubled events by offset (`rolling.rs`). `loadtest xmin` holds a
+//! repeatable-read transaction open while jobs flow and reports throughput and table
+//! sizes before, during and after (`xmin.rs`).
 
+mod ceiling;
+mod connections;
 mod drafts;
 mod events;
 mod jobs;
+mod jobs_peer;
+mod record;
+mod report;
 mod rolling;
 mod rtc;
 mod xmin;
@@ -118,8 +127,16 @@ struct Cli {
 enum Command {
     /// Job queue throughput and latency.
     Jobs(jobs::Options),
+    /// The job scenarios on a peer queue (BullMQ, graphile-worker, pg-boss).
+    JobsPeer(jobs_peer::Options),
     /// Topic fan-out: deliveries per second and publish-to-receive latency.
     Events(events::Options),
+    /// Idle connections: connect rate and hub memory per connection.
+    Connections(connections::Options),
+    /// Holds idle connections for `connections` (started by it).
+    ConnectionsHold(connections::HoldOptions),
+    /// The bare tokio-tungstenite broadcast server the fan-out is compared against.
+    CeilingServer(ceiling::Options),
     /// Drafting: queue-to-document latency, tool calls beside slow drafts.
     Drafts(drafts::Options),
     /// WebRTC: live peers and descriptors after connect/hang-up cycles, tool-call latency.
@@ -128,6 +145,17 @@ enum Command {
     Rolling(rolling::Options),
     /// Held xmin: job throughput and table sizes while a long transaction holds back vacuum.
     Xmin(xmin::Options),
+    /// BENCHMARKS.md's tables from the JSON records under target/bench/.
+    Report(report::Options),
+}
+
+/// Raises this process's open-files soft limit to its hard limit: thousands of client
+/// sockets need more than the usual soft limit of 1,024.
+pub fn raise_open_files() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
 }
 
 #[tokio::main]
@@ -140,12 +168,18 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+    raise_open_files();
     match Cli::parse().command {
         Command::Jobs(options) => jobs::run(options).await,
+        Command::JobsPeer(options) => jobs_peer::run(options).await,
         Command::Events(options) => events::run(options).await,
+        Command::Connections(options) => connections::run(options).await,
+        Command::ConnectionsHold(options) => connections::hold(options).await,
+        Command::CeilingServer(options) => ceiling::run(options).await,
         Command::Drafts(options) => drafts::run(options).await,
         Command::Rtc(options) => rtc::run(options).await,
         Command::Rolling(options) => rolling::run(options).await,
         Command::Xmin(options) => xmin::run(options).await,
+        Command::Report(options) => report::run(options),
     }
 }

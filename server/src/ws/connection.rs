@@ -31,6 +31,12 @@ use tracing::Instrument;
 /// large writes, few enough that one flush stays short.
 const WRITE_BATCH: usize = 64;
 
+// The work a connection does for a message (a tool call, a session query, a control
+// message) is boxed where it is awaited: a task's future is as large as the largest
+// future it awaits inline, and every idle connection would hold that much (8.8 KiB in a
+// debug build) for work it does now and then. Boxed, the allocation lives only while
+// the message is handled.
+
 pub(crate) async fn serve<T: Transport>(
     hub: Hub,
     socket: T,
@@ -193,7 +199,7 @@ async fn read_loop(
     // Registered before the session is read: a revocation committed after that read
     // reaches this connection.
     let (registration, control) = hub.revocations.register(&user);
-    let session = match sessions::open(hub, &user, resume, &client).await {
+    let session = match Box::pin(sessions::open(hub, &user, resume, &client)).await {
         Ok(session) => session,
         Err(error) => return fail_handshake(outbox, Some(id), error, "session refused"),
     };
@@ -218,7 +224,7 @@ async fn read_loop(
         subscriptions: Subscriptions::default(),
         token: claims,
     };
-    connection.sync_presence(hub, &caller).await;
+    Box::pin(connection.sync_presence(hub, &caller)).await;
     let revocations = Revocations {
         registration,
         control,
@@ -233,8 +239,8 @@ async fn read_loop(
     )
     .await;
     drop(connection.subscriptions);
-    hub.presence.leave(connection_id).await;
-    sessions::seen(hub, caller.session.id).await;
+    Box::pin(hub.presence.leave(connection_id)).await;
+    Box::pin(sessions::seen(hub, caller.session.id)).await;
 }
 
 /// The connection's place in the node's revocation registry.
@@ -312,7 +318,7 @@ async fn serve_messages(
                 return outbox.close(close::FORBIDDEN, "access revoked");
             }
             Some(control) = control.recv() => {
-                on_control(hub, caller, connection, outbox, control).await;
+                Box::pin(on_control(hub, caller, connection, outbox, control)).await;
                 continue;
             }
             frame = stream.next_frame() => frame,
@@ -340,7 +346,7 @@ async fn serve_messages(
         }
         strikes = 0;
         let answer = match text {
-            Some(text) => handle(hub, caller, connection, outbox, &text).await,
+            Some(text) => Box::pin(handle(hub, caller, connection, outbox, &text)).await,
             None => Some(ServerMessage::bad_request(
                 None,
                 "binary frames are not supported; send JSON text",
