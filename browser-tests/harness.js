@@ -16,8 +16,11 @@ export { startHub, client, waitFor } from "../client-sdk/test/hub.mjs";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const SCREENSHOTS = resolve(root, "target/screenshots");
 
-/** Headless Chromium from Debian's package (never a downloaded build). */
-export async function launchBrowser() {
+/**
+ * Headless Chromium from Debian's package (never a downloaded build).
+ * @param {string[]} [extraArgs] flags beyond the common ones
+ */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
@@ -29,6 +32,7 @@ export async function launchBrowser() {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extraArgs,
     ],
   });
 }

@@ -297,6 +297,14 @@ ensure_redis() {
 	export REDIS_URL
 }
 
+# The fault tests (server/tests/hub/faults.rs) stop and start servers of their own: a
+# redis-server and a Postgres cluster (initdb, pg_ctl), never the shared ones.
+ensure_fault_test_servers() {
+	[[ -n "$(redis_server_bin)" ]] || apt_install redis-server
+	[[ -n "$(pg_bin_dir)" ]] || apt_install postgresql
+	return 0
+}
+
 # --- Node ----------------------------------------------------------------------
 
 # Node and npm build and test the client SDK; Debian's packages when they are missing.

@@ -1,5 +1,6 @@
-// The Draftline client: one WebSocket to a hub, requests matched to replies, a resumable
-// session, subscriptions that survive reconnects, and live project views.
+// The Draftline client: one connection to a hub (a WebSocket or a WebRTC data channel),
+// requests matched to replies, a resumable session, subscriptions that survive
+// reconnects, and live project views.
 
 import type {
   ClientInfo,
@@ -22,34 +23,31 @@ import { DraftlineError } from "./errors.js";
 import { Emitter } from "./emitter.js";
 import { Subscription, type SubscribeOptions, type Subscribed, type SubscriptionHost } from "./subscription.js";
 import { ProjectView, type ProjectSnapshot, type WatchOptions } from "./watch.js";
-
-/** The WebSocket subprotocol of protocol version 1. */
-export const SUBPROTOCOL = "draftline.v1";
+import { errorText, type Transport, type TransportClose } from "./transport.js";
+import { WebSocketTransport, type WebSocketConstructor } from "./websocket.js";
+import { WebRtcTransport, type IceServer, type RtcPeerConnectionConstructor } from "./webrtc.js";
 
 export type ConnectionState = "disconnected" | "connecting" | "connected";
 
-/** What the client uses of a WebSocket: the browser's, or `ws` on Node. */
-export interface WebSocketLike {
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-}
-
-/** A WebSocket class: `globalThis.WebSocket` in browsers, `WebSocket` from `ws` on Node. */
-export type WebSocketConstructor = new (url: string, protocols: string | string[]) => unknown;
-
 export interface DraftlineClientOptions {
-  /** The hub's WebSocket endpoint, e.g. `ws://127.0.0.1:8080/v1/ws`. */
-  url: string;
+  /**
+   * `"websocket"` (the default) or `"webrtc"`: a data channel labelled `draftline`,
+   * signalled over HTTP at `httpUrl` (docs/protocol.md section 1.3). Both carry the same
+   * protocol, reconnect and recover alike.
+   */
+  transport?: "websocket" | "webrtc";
+  /** The hub's WebSocket endpoint, e.g. `ws://127.0.0.1:8080/v1/ws` (WebRTC: `httpUrl` may stand for it). */
+  url?: string;
   /** A token; or `getToken`, asked at the start and again when the hub says it is invalid or about to expire. */
   token?: string;
   getToken?: () => string | Promise<string>;
   client: ClientInfo;
   /** Defaults to `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;
+  /** WebRTC only: defaults to `globalThis.RTCPeerConnection`. */
+  RTCPeerConnection?: RtcPeerConnectionConstructor;
+  /** WebRTC only: the ICE servers; by default those of the hub's `GET /v1/rtc/config`. */
+  iceServers?: IceServer[];
   /** Resume this session instead of starting a new one. */
   sessionId?: SessionId;
   /** Reconnect delays: full jitter, the cap doubling from `minDelayMs` (500) to `maxDelayMs` (20,000); `false` never reconnects. */
@@ -58,7 +56,7 @@ export interface DraftlineClientOptions {
   requestTimeoutMs?: number;
   /** Overrides the heartbeat the hub announces in `welcome`. */
   heartbeatMs?: number;
-  /** The hub's HTTP base (for `tools`); derived from `url` by default. */
+  /** The hub's HTTP base (for `tools` and WebRTC signalling); derived from `url` by default. */
   httpUrl?: string;
   fetch?: typeof fetch;
 }
@@ -106,6 +104,8 @@ interface Pending {
 // Close codes (docs/protocol.md section 4.3) after which coming back would fail the same way.
 const FATAL_CLOSE = new Set([1008, 1009, 4003, 4029]);
 const UNAUTHORIZED_CLOSE = 4001;
+// A connection lost without a word (no close frame, no error before it).
+const ABNORMAL_CLOSE = 1006;
 // A heartbeat without a word from the hub sends a `ping`; three silent heartbeats mean
 // the hub (or the path to it) is gone, as the hub itself judges its peers.
 const SILENT_HEARTBEATS = 3;
@@ -119,9 +119,11 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
   welcome: Welcome | undefined;
 
   private readonly options: DraftlineClientOptions;
-  private socket: WebSocketLike | undefined;
+  private transport: Transport | undefined;
   private helloId = 0;
   private helloError: DraftlineError | undefined;
+  /** An error without `re` and without a topic: the hub's reason for the close that follows (token expired). */
+  private farewell: DraftlineError | undefined;
   private token: string | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -144,6 +146,9 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
   constructor(options: DraftlineClientOptions) {
     super();
     if (!options.token && !options.getToken) throw new TypeError("DraftlineClient needs token or getToken");
+    if (options.transport === "webrtc" ? !options.url && !options.httpUrl : !options.url) {
+      throw new TypeError(options.transport === "webrtc" ? "DraftlineClient needs httpUrl or url" : "DraftlineClient needs url");
+    }
     this.options = options;
     this.token = options.token;
     this.sessionId = options.sessionId;
@@ -170,10 +175,10 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.refreshTimer);
-    const socket = this.socket;
-    this.detach();
-    socket?.close(1000, "client closed");
-    this.failAll(new DraftlineError("closed", "the client was closed"), true);
+    this.detach()?.close();
+    const closed = new DraftlineError("closed", "the client was closed");
+    this.failAll(closed, true);
+    for (const waiter of this.connecting.splice(0)) waiter.reject(closed);
     for (const sub of [...this.subscriptions.values()]) void sub.unsubscribe();
     this.setState("disconnected");
   }
@@ -364,7 +369,8 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
   /** Sends what waits, unless disconnected or paused by `rate_limited`. */
   private flush(): void {
     clearTimeout(this.flushTimer);
-    if (!this.connected || !this.socket) return;
+    const transport = this.transport;
+    if (!this.connected || !transport) return;
     const wait = this.pausedUntil - Date.now();
     if (wait > 0) {
       this.flushTimer = setTimeout(() => this.flush(), wait);
@@ -374,7 +380,7 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
       const next = this.queued.shift();
       if (!next) break;
       next.sent = true;
-      this.socket.send(next.frame);
+      transport.send(next.frame);
     }
   }
 
@@ -422,50 +428,56 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
   private async open(): Promise<void> {
     this.setState("connecting");
     this.helloError = undefined;
+    this.farewell = undefined;
+    const webrtc = this.options.transport === "webrtc";
     let token: string;
     try {
-      token = this.token ?? (await this.askToken());
+      // Each WebRTC connection starts with an HTTP request that the token must pass, so
+      // a reconnect asks `getToken` for a fresh one; a WebSocket's `hello` learns of an
+      // expired token from the hub (4001) and asks then.
+      const fresh = webrtc && this.established && this.options.getToken !== undefined;
+      token = (!fresh && this.token) || (await this.askToken());
     } catch (e) {
       this.stop(new DraftlineError("unauthorized", `getToken failed: ${errorText(e)}`));
       return;
     }
     if (this.closed || this.state !== "connecting") return;
-    const Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!Ctor) {
-      this.stop(new DraftlineError("internal", "no WebSocket implementation: pass options.WebSocket"));
-      return;
-    }
-    let socket: WebSocketLike;
-    try {
-      socket = new Ctor(this.options.url, SUBPROTOCOL) as WebSocketLike;
-    } catch (e) {
-      this.stop(new DraftlineError("bad_request", `cannot open ${this.options.url}: ${errorText(e)}`));
-      return;
-    }
-    this.socket = socket;
+    const transport: Transport = webrtc
+      ? new WebRtcTransport({
+          httpBase: this.httpBase(),
+          fetch: this.options.fetch ?? globalThis.fetch?.bind(globalThis),
+          RTCPeerConnection:
+            this.options.RTCPeerConnection ??
+            (globalThis as { RTCPeerConnection?: RtcPeerConnectionConstructor }).RTCPeerConnection,
+          iceServers: this.options.iceServers,
+        })
+      : new WebSocketTransport(
+          this.options.url ?? "",
+          this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket,
+        );
+    this.transport = transport;
     const helloId = this.nextId++;
     this.helloId = helloId;
-    socket.onopen = () => {
-      this.touch();
-      const hello: Record<string, unknown> = { type: "hello", id: helloId, token, client: this.options.client };
-      if (this.sessionId) hello["session_id"] = this.sessionId;
-      socket.send(JSON.stringify(hello));
-    };
-    socket.onmessage = (event) => {
-      if (this.socket !== socket) return;
-      this.touch();
-      const text = textOf(event.data);
-      if (text !== undefined) this.receive(text);
-    };
-    socket.onclose = (event) => {
-      if (this.socket === socket) this.dropped(event.code, event.reason);
-    };
-    socket.onerror = () => {
-      // A close event follows with the code.
-    };
-    // `ws` on Node shows the hub's pings; a browser answers them unseen.
-    const node = socket as unknown as { on?: (name: string, listener: () => void) => void };
-    if (typeof node.on === "function") node.on("ping", () => this.touch());
+    transport.open(token, {
+      onopen: () => {
+        if (this.transport !== transport) return;
+        this.touch();
+        const hello: Record<string, unknown> = { type: "hello", id: helloId, token, client: this.options.client };
+        if (this.sessionId) hello["session_id"] = this.sessionId;
+        transport.send(JSON.stringify(hello));
+      },
+      onmessage: (text) => {
+        if (this.transport !== transport) return;
+        this.touch();
+        this.receive(text);
+      },
+      onalive: () => {
+        if (this.transport === transport) this.touch();
+      },
+      onclose: (close) => {
+        if (this.transport === transport) this.dropped(close);
+      },
+    });
   }
 
   private receive(text: string): void {
@@ -489,7 +501,9 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
           return;
         }
         if (message.re === undefined || message.re === null) {
-          this.unsolicited(DraftlineError.fromBody(message));
+          const error = DraftlineError.fromBody(message);
+          if (topicOf(error) === undefined) this.farewell = error;
+          this.unsolicited(error);
           return;
         }
         break;
@@ -499,8 +513,7 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
 
   /** An error that answers no request: a subscription revoked, or news for the app. */
   private unsolicited(error: DraftlineError): void {
-    const details = error.details as { topic?: unknown } | undefined;
-    const topic = typeof details?.topic === "string" ? details.topic : undefined;
+    const topic = topicOf(error);
     const sub = topic ? this.subscriptions.get(topic) : undefined;
     if (sub) sub.end(error);
     else this.emit("error", error);
@@ -521,35 +534,40 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
     for (const waiter of this.connecting.splice(0)) waiter.resolve();
   }
 
-  private dropped(code: number, reason: string): void {
+  private dropped(close: TransportClose): void {
     this.detach();
     this.setState("disconnected");
     for (const sub of this.subscriptions.values()) sub.suspend();
-    this.failAll(new DraftlineError("disconnected", `connection closed (${code}${reason ? ` ${reason}` : ""})`), false);
+    // What the hub said: its refusal of the offer, of `hello`, or the error it sent before
+    // a close that has no code (a data channel's, docs/protocol.md section 1.3).
+    const said = close.error ?? this.helloError ?? (close.code === undefined ? this.farewell : undefined);
+    const code = close.code ?? (said ? closeCodeOf(said) : ABNORMAL_CLOSE);
+    const how = close.code === undefined ? close.reason : `${close.code}${close.reason ? ` ${close.reason}` : ""}`;
+    this.failAll(new DraftlineError("disconnected", `connection closed (${how})`), false);
     if (this.closed) return;
-    const helloError = this.helloError;
     if (!this.established) {
       // The first connection failed: the caller of connect() decides what to do.
-      this.stop(helloError ?? new DraftlineError("disconnected", `could not connect (${code} ${reason})`.trim()));
+      this.stop(said ?? new DraftlineError("disconnected", `could not connect (${how})`));
       return;
     }
     if (code === UNAUTHORIZED_CLOSE) {
       if (!this.options.getToken) {
-        this.stop(helloError ?? new DraftlineError("unauthorized", "the hub refused the token (4001)"));
+        this.stop(said ?? new DraftlineError("unauthorized", "the hub refused the token (4001)"));
         return;
       }
       this.token = undefined; // ask getToken again; it stops the client if it throws
-    } else if (helloError?.code === "not_found") {
+    } else if (this.helloError?.code === "not_found") {
       // The session is gone (not the caller's to resume any more): start a new one.
       this.sessionId = undefined;
     } else if (FATAL_CLOSE.has(code)) {
-      this.stop(helloError ?? new DraftlineError("forbidden", `the hub closed the connection (${code} ${reason})`));
+      this.stop(said ?? new DraftlineError("forbidden", `the hub closed the connection (${how})`));
       return;
     }
-    this.scheduleReconnect();
+    this.scheduleReconnect(said?.retryAfterMs ?? 0);
   }
 
-  private scheduleReconnect(): void {
+  /** Reconnects after a full-jitter delay, and not before `atLeastMs` (a refusal's `retry_after_ms`). */
+  private scheduleReconnect(atLeastMs: number): void {
     if (this.options.reconnect === false) {
       this.stop(new DraftlineError("disconnected", "connection lost"));
       return;
@@ -559,7 +577,7 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
     // Full jitter: anywhere up to a cap that doubles with each failed attempt, so many
     // clients dropped at once by a restart do not come back at once.
     const cap = Math.min(max, min * 2 ** this.attempt);
-    const delay = Math.max(min / 10, Math.random() * cap);
+    const delay = Math.max(min / 10, Math.random() * cap, atLeastMs);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => void this.open(), delay);
   }
@@ -575,33 +593,27 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
     if (waiters.length === 0) this.emit("error", error);
   }
 
-  private detach(): void {
+  /** Forgets the transport (its handlers are ignored from now on) and answers it. */
+  private detach(): Transport | undefined {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.flushTimer);
-    const socket = this.socket;
-    this.socket = undefined;
-    if (socket) {
-      socket.onmessage = null;
-      socket.onclose = null;
-      socket.onopen = null;
-    }
+    const transport = this.transport;
+    this.transport = undefined;
+    return transport;
   }
 
   private startHeartbeat(intervalMs: number): void {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => {
-      const socket = this.socket;
-      if (!socket) return;
+      const transport = this.transport;
+      if (!transport) return;
       const silent = Date.now() - this.lastHeard;
       if (silent >= intervalMs * SILENT_HEARTBEATS) {
         // A dead peer never finishes the close handshake: drop it without waiting.
-        this.detach();
-        const terminate = (socket as unknown as { terminate?: () => void }).terminate;
-        if (typeof terminate === "function") terminate.call(socket);
-        else socket.close(4000, "hub silent");
-        this.dropped(1006, "hub silent");
+        this.detach()?.close(true);
+        this.dropped({ code: ABNORMAL_CLOSE, reason: "hub silent" });
       } else if (silent >= intervalMs) {
-        socket.send(JSON.stringify({ type: "ping", id: this.nextId++ }));
+        transport.send(JSON.stringify({ type: "ping", id: this.nextId++ }));
       }
     }, intervalMs);
   }
@@ -644,7 +656,7 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
 
   private httpBase(): string {
     if (this.options.httpUrl) return this.options.httpUrl.endsWith("/") ? this.options.httpUrl : `${this.options.httpUrl}/`;
-    const url = new URL(this.options.url);
+    const url = new URL(this.options.url ?? "");
     url.protocol = url.protocol === "wss:" ? "https:" : "http:";
     url.pathname = url.pathname.replace(/v1\/ws$/, "");
     url.search = "";
@@ -656,15 +668,33 @@ function unexpected(reply: ServerMessage): DraftlineError {
   return new DraftlineError("internal", `unexpected reply: ${reply.type}`);
 }
 
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+/** The topic an error names (`details.topic`: a subscription ended). */
+function topicOf(error: DraftlineError): string | undefined {
+  const details = error.details as { topic?: unknown } | undefined;
+  return typeof details?.topic === "string" ? details.topic : undefined;
 }
 
-/** The text of a frame; the hub sends text frames only, which arrive as strings. */
-function textOf(data: unknown): string | undefined {
-  if (typeof data === "string") return data;
-  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
-  return undefined;
+/**
+ * The close code that goes with an error the hub sent before closing, or with its refusal
+ * of an offer: the hub's own pairing (docs/protocol.md sections 1.2 and 1.3).
+ */
+function closeCodeOf(error: DraftlineError): number {
+  switch (error.code) {
+    case "unauthorized":
+      return UNAUTHORIZED_CLOSE;
+    case "forbidden":
+      return 4003;
+    case "rate_limited":
+      return 4009;
+    case "internal":
+    case "unavailable":
+      return 1011;
+    case "disconnected":
+    case "timeout":
+      return ABNORMAL_CLOSE;
+    default:
+      return 1008;
+  }
 }
 
 /** The `exp` claim of a JWT, in milliseconds; undefined when it has none or is not a JWT. */

@@ -1,7 +1,7 @@
 // The public surface of `@draftline/client`.
 
 export * from "./generated/protocol.js";
-export { DraftlineClient, SUBPROTOCOL } from "./client.js";
+export { DraftlineClient } from "./client.js";
 export type {
   ConfigureOptions,
   ConnectionState,
@@ -9,10 +9,12 @@ export type {
   ToolArgs,
   ToolOutput,
   TranscriptItem,
-  WebSocketConstructor,
-  WebSocketLike,
   Welcome,
 } from "./client.js";
+export { SUBPROTOCOL } from "./websocket.js";
+export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";
+export { CHANNEL_LABEL } from "./webrtc.js";
+export type { IceServer, RtcDataChannelLike, RtcPeerConnectionConstructor, RtcPeerConnectionLike } from "./webrtc.js";
 export { DraftlineError } from "./errors.js";
 export type { ClientErrorCode } from "./errors.js";
 export { Subscription } from "./subscription.js";

@@ -2,7 +2,13 @@
 // tool name, and wrong names or arguments do not compile.
 
 import NodeWebSocket from "ws";
-import { DraftlineClient, type ProjectState, type Tools, type WebSocketConstructor } from "../src/index.js";
+import {
+  DraftlineClient,
+  type ProjectState,
+  type RtcPeerConnectionConstructor,
+  type Tools,
+  type WebSocketConstructor,
+} from "../src/index.js";
 import { attachGeminiLive } from "../src/bridges/gemini-live.js";
 import { attachOpenAIRealtime } from "../src/bridges/openai-realtime.js";
 
@@ -41,4 +47,15 @@ export function transports(): void {
   attachGeminiLive(client, nodeSocket).close();
   const classes: WebSocketConstructor[] = [WebSocket, NodeWebSocket];
   void classes;
+  // The browser's peer connection class fits the WebRTC transport's option.
+  const peers: RtcPeerConnectionConstructor[] = [RTCPeerConnection];
+  void new DraftlineClient({
+    transport: "webrtc",
+    httpUrl: "http://127.0.0.1:8080/",
+    token: "t",
+    client: { name: "t", version: "1" },
+    RTCPeerConnection,
+    iceServers: [{ urls: "stun:127.0.0.1:3478" }],
+  });
+  void peers;
 }

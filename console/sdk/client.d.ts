@@ -3,34 +3,28 @@ import { DraftlineError } from "./errors.js";
 import { Emitter } from "./emitter.js";
 import { Subscription, type SubscribeOptions, type Subscribed, type SubscriptionHost } from "./subscription.js";
 import { ProjectView, type ProjectSnapshot, type WatchOptions } from "./watch.js";
-/** The WebSocket subprotocol of protocol version 1. */
-export declare const SUBPROTOCOL = "draftline.v1";
+import { type WebSocketConstructor } from "./websocket.js";
+import { type IceServer, type RtcPeerConnectionConstructor } from "./webrtc.js";
 export type ConnectionState = "disconnected" | "connecting" | "connected";
-/** What the client uses of a WebSocket: the browser's, or `ws` on Node. */
-export interface WebSocketLike {
-    send(data: string): void;
-    close(code?: number, reason?: string): void;
-    onopen: ((event: unknown) => void) | null;
-    onmessage: ((event: {
-        data: unknown;
-    }) => void) | null;
-    onclose: ((event: {
-        code: number;
-        reason: string;
-    }) => void) | null;
-    onerror: ((event: unknown) => void) | null;
-}
-/** A WebSocket class: `globalThis.WebSocket` in browsers, `WebSocket` from `ws` on Node. */
-export type WebSocketConstructor = new (url: string, protocols: string | string[]) => unknown;
 export interface DraftlineClientOptions {
-    /** The hub's WebSocket endpoint, e.g. `ws://127.0.0.1:8080/v1/ws`. */
-    url: string;
+    /**
+     * `"websocket"` (the default) or `"webrtc"`: a data channel labelled `draftline`,
+     * signalled over HTTP at `httpUrl` (docs/protocol.md section 1.3). Both carry the same
+     * protocol, reconnect and recover alike.
+     */
+    transport?: "websocket" | "webrtc";
+    /** The hub's WebSocket endpoint, e.g. `ws://127.0.0.1:8080/v1/ws` (WebRTC: `httpUrl` may stand for it). */
+    url?: string;
     /** A token; or `getToken`, asked at the start and again when the hub says it is invalid or about to expire. */
     token?: string;
     getToken?: () => string | Promise<string>;
     client: ClientInfo;
     /** Defaults to `globalThis.WebSocket`. */
     WebSocket?: WebSocketConstructor;
+    /** WebRTC only: defaults to `globalThis.RTCPeerConnection`. */
+    RTCPeerConnection?: RtcPeerConnectionConstructor;
+    /** WebRTC only: the ICE servers; by default those of the hub's `GET /v1/rtc/config`. */
+    iceServers?: IceServer[];
     /** Resume this session instead of starting a new one. */
     sessionId?: SessionId;
     /** Reconnect delays: full jitter, the cap doubling from `minDelayMs` (500) to `maxDelayMs` (20,000); `false` never reconnects. */
@@ -42,7 +36,7 @@ export interface DraftlineClientOptions {
     requestTimeoutMs?: number;
     /** Overrides the heartbeat the hub announces in `welcome`. */
     heartbeatMs?: number;
-    /** The hub's HTTP base (for `tools`); derived from `url` by default. */
+    /** The hub's HTTP base (for `tools` and WebRTC signalling); derived from `url` by default. */
     httpUrl?: string;
     fetch?: typeof fetch;
 }
@@ -78,9 +72,11 @@ export declare class DraftlineClient extends Emitter<ClientEvents> implements Su
     session: Session | undefined;
     welcome: Welcome | undefined;
     private readonly options;
-    private socket;
+    private transport;
     private helloId;
     private helloError;
+    /** An error without `re` and without a topic: the hub's reason for the close that follows (token expired). */
+    private farewell;
     private token;
     private nextId;
     private readonly pending;
@@ -168,9 +164,11 @@ export declare class DraftlineClient extends Emitter<ClientEvents> implements Su
     private unsolicited;
     private welcomed;
     private dropped;
+    /** Reconnects after a full-jitter delay, and not before `atLeastMs` (a refusal's `retry_after_ms`). */
     private scheduleReconnect;
     /** Gives up: fails every waiting request and tells the app why. */
     private stop;
+    /** Forgets the transport (its handlers are ignored from now on) and answers it. */
     private detach;
     private startHeartbeat;
     private touch;

@@ -1,14 +1,18 @@
-// The Draftline client: one WebSocket to a hub, requests matched to replies, a resumable
-// session, subscriptions that survive reconnects, and live project views.
+// The Draftline client: one connection to a hub (a WebSocket or a WebRTC data channel),
+// requests matched to replies, a resumable session, subscriptions that survive
+// reconnects, and live project views.
 import { DraftlineError } from "./errors.js";
 import { Emitter } from "./emitter.js";
 import { Subscription } from "./subscription.js";
 import { ProjectView } from "./watch.js";
-/** The WebSocket subprotocol of protocol version 1. */
-export const SUBPROTOCOL = "draftline.v1";
+import { errorText } from "./transport.js";
+import { WebSocketTransport } from "./websocket.js";
+import { WebRtcTransport } from "./webrtc.js";
 // Close codes (docs/protocol.md section 4.3) after which coming back would fail the same way.
 const FATAL_CLOSE = new Set([1008, 1009, 4003, 4029]);
 const UNAUTHORIZED_CLOSE = 4001;
+// A connection lost without a word (no close frame, no error before it).
+const ABNORMAL_CLOSE = 1006;
 // A heartbeat without a word from the hub sends a `ping`; three silent heartbeats mean
 // the hub (or the path to it) is gone, as the hub itself judges its peers.
 const SILENT_HEARTBEATS = 3;
@@ -20,9 +24,11 @@ export class DraftlineClient extends Emitter {
     session;
     welcome;
     options;
-    socket;
+    transport;
     helloId = 0;
     helloError;
+    /** An error without `re` and without a topic: the hub's reason for the close that follows (token expired). */
+    farewell;
     token;
     nextId = 1;
     pending = new Map();
@@ -45,6 +51,9 @@ export class DraftlineClient extends Emitter {
         super();
         if (!options.token && !options.getToken)
             throw new TypeError("DraftlineClient needs token or getToken");
+        if (options.transport === "webrtc" ? !options.url && !options.httpUrl : !options.url) {
+            throw new TypeError(options.transport === "webrtc" ? "DraftlineClient needs httpUrl or url" : "DraftlineClient needs url");
+        }
         this.options = options;
         this.token = options.token;
         this.sessionId = options.sessionId;
@@ -69,10 +78,11 @@ export class DraftlineClient extends Emitter {
         this.closed = true;
         clearTimeout(this.reconnectTimer);
         clearTimeout(this.refreshTimer);
-        const socket = this.socket;
-        this.detach();
-        socket?.close(1000, "client closed");
-        this.failAll(new DraftlineError("closed", "the client was closed"), true);
+        this.detach()?.close();
+        const closed = new DraftlineError("closed", "the client was closed");
+        this.failAll(closed, true);
+        for (const waiter of this.connecting.splice(0))
+            waiter.reject(closed);
         for (const sub of [...this.subscriptions.values()])
             void sub.unsubscribe();
         this.setState("disconnected");
@@ -254,7 +264,8 @@ export class DraftlineClient extends Emitter {
     /** Sends what waits, unless disconnected or paused by `rate_limited`. */
     flush() {
         clearTimeout(this.flushTimer);
-        if (!this.connected || !this.socket)
+        const transport = this.transport;
+        if (!this.connected || !transport)
             return;
         const wait = this.pausedUntil - Date.now();
         if (wait > 0) {
@@ -266,7 +277,7 @@ export class DraftlineClient extends Emitter {
             if (!next)
                 break;
             next.sent = true;
-            this.socket.send(next.frame);
+            transport.send(next.frame);
         }
     }
     settle(message) {
@@ -314,9 +325,15 @@ export class DraftlineClient extends Emitter {
     async open() {
         this.setState("connecting");
         this.helloError = undefined;
+        this.farewell = undefined;
+        const webrtc = this.options.transport === "webrtc";
         let token;
         try {
-            token = this.token ?? (await this.askToken());
+            // Each WebRTC connection starts with an HTTP request that the token must pass, so
+            // a reconnect asks `getToken` for a fresh one; a WebSocket's `hello` learns of an
+            // expired token from the hub (4001) and asks then.
+            const fresh = webrtc && this.established && this.options.getToken !== undefined;
+            token = (!fresh && this.token) || (await this.askToken());
         }
         catch (e) {
             this.stop(new DraftlineError("unauthorized", `getToken failed: ${errorText(e)}`));
@@ -324,48 +341,43 @@ export class DraftlineClient extends Emitter {
         }
         if (this.closed || this.state !== "connecting")
             return;
-        const Ctor = this.options.WebSocket ?? globalThis.WebSocket;
-        if (!Ctor) {
-            this.stop(new DraftlineError("internal", "no WebSocket implementation: pass options.WebSocket"));
-            return;
-        }
-        let socket;
-        try {
-            socket = new Ctor(this.options.url, SUBPROTOCOL);
-        }
-        catch (e) {
-            this.stop(new DraftlineError("bad_request", `cannot open ${this.options.url}: ${errorText(e)}`));
-            return;
-        }
-        this.socket = socket;
+        const transport = webrtc
+            ? new WebRtcTransport({
+                httpBase: this.httpBase(),
+                fetch: this.options.fetch ?? globalThis.fetch?.bind(globalThis),
+                RTCPeerConnection: this.options.RTCPeerConnection ??
+                    globalThis.RTCPeerConnection,
+                iceServers: this.options.iceServers,
+            })
+            : new WebSocketTransport(this.options.url ?? "", this.options.WebSocket ?? globalThis.WebSocket);
+        this.transport = transport;
         const helloId = this.nextId++;
         this.helloId = helloId;
-        socket.onopen = () => {
-            this.touch();
-            const hello = { type: "hello", id: helloId, token, client: this.options.client };
-            if (this.sessionId)
-                hello["session_id"] = this.sessionId;
-            socket.send(JSON.stringify(hello));
-        };
-        socket.onmessage = (event) => {
-            if (this.socket !== socket)
-                return;
-            this.touch();
-            const text = textOf(event.data);
-            if (text !== undefined)
+        transport.open(token, {
+            onopen: () => {
+                if (this.transport !== transport)
+                    return;
+                this.touch();
+                const hello = { type: "hello", id: helloId, token, client: this.options.client };
+                if (this.sessionId)
+                    hello["session_id"] = this.sessionId;
+                transport.send(JSON.stringify(hello));
+            },
+            onmessage: (text) => {
+                if (this.transport !== transport)
+                    return;
+                this.touch();
                 this.receive(text);
-        };
-        socket.onclose = (event) => {
-            if (this.socket === socket)
-                this.dropped(event.code, event.reason);
-        };
-        socket.onerror = () => {
-            // A close event follows with the code.
-        };
-        // `ws` on Node shows the hub's pings; a browser answers them unseen.
-        const node = socket;
-        if (typeof node.on === "function")
-            node.on("ping", () => this.touch());
+            },
+            onalive: () => {
+                if (this.transport === transport)
+                    this.touch();
+            },
+            onclose: (close) => {
+                if (this.transport === transport)
+                    this.dropped(close);
+            },
+        });
     }
     receive(text) {
         let message;
@@ -390,7 +402,10 @@ export class DraftlineClient extends Emitter {
                     return;
                 }
                 if (message.re === undefined || message.re === null) {
-                    this.unsolicited(DraftlineError.fromBody(message));
+                    const error = DraftlineError.fromBody(message);
+                    if (topicOf(error) === undefined)
+                        this.farewell = error;
+                    this.unsolicited(error);
                     return;
                 }
                 break;
@@ -399,8 +414,7 @@ export class DraftlineClient extends Emitter {
     }
     /** An error that answers no request: a subscription revoked, or news for the app. */
     unsolicited(error) {
-        const details = error.details;
-        const topic = typeof details?.topic === "string" ? details.topic : undefined;
+        const topic = topicOf(error);
         const sub = topic ? this.subscriptions.get(topic) : undefined;
         if (sub)
             sub.end(error);
@@ -424,38 +438,43 @@ export class DraftlineClient extends Emitter {
         for (const waiter of this.connecting.splice(0))
             waiter.resolve();
     }
-    dropped(code, reason) {
+    dropped(close) {
         this.detach();
         this.setState("disconnected");
         for (const sub of this.subscriptions.values())
             sub.suspend();
-        this.failAll(new DraftlineError("disconnected", `connection closed (${code}${reason ? ` ${reason}` : ""})`), false);
+        // What the hub said: its refusal of the offer, of `hello`, or the error it sent before
+        // a close that has no code (a data channel's, docs/protocol.md section 1.3).
+        const said = close.error ?? this.helloError ?? (close.code === undefined ? this.farewell : undefined);
+        const code = close.code ?? (said ? closeCodeOf(said) : ABNORMAL_CLOSE);
+        const how = close.code === undefined ? close.reason : `${close.code}${close.reason ? ` ${close.reason}` : ""}`;
+        this.failAll(new DraftlineError("disconnected", `connection closed (${how})`), false);
         if (this.closed)
             return;
-        const helloError = this.helloError;
         if (!this.established) {
             // The first connection failed: the caller of connect() decides what to do.
-            this.stop(helloError ?? new DraftlineError("disconnected", `could not connect (${code} ${reason})`.trim()));
+            this.stop(said ?? new DraftlineError("disconnected", `could not connect (${how})`));
             return;
         }
         if (code === UNAUTHORIZED_CLOSE) {
             if (!this.options.getToken) {
-                this.stop(helloError ?? new DraftlineError("unauthorized", "the hub refused the token (4001)"));
+                this.stop(said ?? new DraftlineError("unauthorized", "the hub refused the token (4001)"));
                 return;
             }
             this.token = undefined; // ask getToken again; it stops the client if it throws
         }
-        else if (helloError?.code === "not_found") {
+        else if (this.helloError?.code === "not_found") {
             // The session is gone (not the caller's to resume any more): start a new one.
             this.sessionId = undefined;
         }
         else if (FATAL_CLOSE.has(code)) {
-            this.stop(helloError ?? new DraftlineError("forbidden", `the hub closed the connection (${code} ${reason})`));
+            this.stop(said ?? new DraftlineError("forbidden", `the hub closed the connection (${how})`));
             return;
         }
-        this.scheduleReconnect();
+        this.scheduleReconnect(said?.retryAfterMs ?? 0);
     }
-    scheduleReconnect() {
+    /** Reconnects after a full-jitter delay, and not before `atLeastMs` (a refusal's `retry_after_ms`). */
+    scheduleReconnect(atLeastMs) {
         if (this.options.reconnect === false) {
             this.stop(new DraftlineError("disconnected", "connection lost"));
             return;
@@ -465,7 +484,7 @@ export class DraftlineClient extends Emitter {
         // Full jitter: anywhere up to a cap that doubles with each failed attempt, so many
         // clients dropped at once by a restart do not come back at once.
         const cap = Math.min(max, min * 2 ** this.attempt);
-        const delay = Math.max(min / 10, Math.random() * cap);
+        const delay = Math.max(min / 10, Math.random() * cap, atLeastMs);
         this.attempt++;
         this.reconnectTimer = setTimeout(() => void this.open(), delay);
     }
@@ -481,36 +500,28 @@ export class DraftlineClient extends Emitter {
         if (waiters.length === 0)
             this.emit("error", error);
     }
+    /** Forgets the transport (its handlers are ignored from now on) and answers it. */
     detach() {
         clearInterval(this.heartbeatTimer);
         clearTimeout(this.flushTimer);
-        const socket = this.socket;
-        this.socket = undefined;
-        if (socket) {
-            socket.onmessage = null;
-            socket.onclose = null;
-            socket.onopen = null;
-        }
+        const transport = this.transport;
+        this.transport = undefined;
+        return transport;
     }
     startHeartbeat(intervalMs) {
         clearInterval(this.heartbeatTimer);
         this.heartbeatTimer = setInterval(() => {
-            const socket = this.socket;
-            if (!socket)
+            const transport = this.transport;
+            if (!transport)
                 return;
             const silent = Date.now() - this.lastHeard;
             if (silent >= intervalMs * SILENT_HEARTBEATS) {
                 // A dead peer never finishes the close handshake: drop it without waiting.
-                this.detach();
-                const terminate = socket.terminate;
-                if (typeof terminate === "function")
-                    terminate.call(socket);
-                else
-                    socket.close(4000, "hub silent");
-                this.dropped(1006, "hub silent");
+                this.detach()?.close(true);
+                this.dropped({ code: ABNORMAL_CLOSE, reason: "hub silent" });
             }
             else if (silent >= intervalMs) {
-                socket.send(JSON.stringify({ type: "ping", id: this.nextId++ }));
+                transport.send(JSON.stringify({ type: "ping", id: this.nextId++ }));
             }
         }, intervalMs);
     }
@@ -552,7 +563,7 @@ export class DraftlineClient extends Emitter {
     httpBase() {
         if (this.options.httpUrl)
             return this.options.httpUrl.endsWith("/") ? this.options.httpUrl : `${this.options.httpUrl}/`;
-        const url = new URL(this.options.url);
+        const url = new URL(this.options.url ?? "");
         url.protocol = url.protocol === "wss:" ? "https:" : "http:";
         url.pathname = url.pathname.replace(/v1\/ws$/, "");
         url.search = "";
@@ -562,16 +573,32 @@ export class DraftlineClient extends Emitter {
 function unexpected(reply) {
     return new DraftlineError("internal", `unexpected reply: ${reply.type}`);
 }
-function errorText(e) {
-    return e instanceof Error ? e.message : String(e);
+/** The topic an error names (`details.topic`: a subscription ended). */
+function topicOf(error) {
+    const details = error.details;
+    return typeof details?.topic === "string" ? details.topic : undefined;
 }
-/** The text of a frame; the hub sends text frames only, which arrive as strings. */
-function textOf(data) {
-    if (typeof data === "string")
-        return data;
-    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data))
-        return new TextDecoder().decode(data);
-    return undefined;
+/**
+ * The close code that goes with an error the hub sent before closing, or with its refusal
+ * of an offer: the hub's own pairing (docs/protocol.md sections 1.2 and 1.3).
+ */
+function closeCodeOf(error) {
+    switch (error.code) {
+        case "unauthorized":
+            return UNAUTHORIZED_CLOSE;
+        case "forbidden":
+            return 4003;
+        case "rate_limited":
+            return 4009;
+        case "internal":
+        case "unavailable":
+            return 1011;
+        case "disconnected":
+        case "timeout":
+            return ABNORMAL_CLOSE;
+        default:
+            return 1008;
+    }
 }
 /** The `exp` claim of a JWT, in milliseconds; undefined when it has none or is not a JWT. */
 function tokenExpiry(token) {

@@ -139,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
             if migrate {
                 migrate_database(&config.database_url).await?;
             }
+            raise_open_files();
             let listener = tokio::net::TcpListener::bind(config.bind)
                 .await
                 .with_context(|| format!("binding {}", config.bind))?;
@@ -232,6 +233,15 @@ async fn migrate_database(url: &str) -> anyhow::Result<()> {
     store.migrate().await.context("migrating")?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// Every connection is an open file: raise the soft limit (often 1,024) to the hard
+/// limit before accepting any.
+fn raise_open_files() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
 }
 
 fn init_tracing(format: LogFormat) {

@@ -1,32 +1,20 @@
 //! Several `draftline serve` processes on one machine, sharing Postgres and Redis: a
 //! client on one node sees what a client on the other does, and when a node is killed
 //! (no goodbye), its sessions leave the project's presence within the expiry.
+// clippy.toml allows unwrap/expect in `#[test]` functions only, not in the helpers a
+// test crate is made of; allowed here once for the whole crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{database_url, redis_url};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use testkit::{Client, Database, Prefix, free_port, redis_url};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const BIN: &str = env!("CARGO_BIN_EXE_draftline");
 const SECRET: &str = "draftline-nodes-test-secret-0123456789abcdef";
 /// Presence expiry for the test: short, so a dead node's sessions leave quickly.
 const PRESENCE_TTL_MS: u64 = 1_500;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Node {
     port: u16,
@@ -58,86 +46,16 @@ fn serve(url: &str, prefix: &str, node_id: &str) -> Node {
     Node { port, child }
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-struct Client {
-    ws: Socket,
-    next: i64,
-    welcome: Value,
-}
-
-impl Client {
-    async fn connect(node: &Node, token: &str) -> Self {
-        for _ in 0..100 {
-            let mut request = format!("ws://127.0.0.1:{}/v1/ws", node.port)
-                .into_client_request()
-                .unwrap();
-            request
-                .headers_mut()
-                .insert("sec-websocket-protocol", "draftline.v1".parse().unwrap());
-            if let Ok((ws, _)) = tokio_tungstenite::connect_async(request).await {
-                let mut client = Self {
-                    ws,
-                    next: 0,
-                    welcome: Value::Null,
-                };
-                client.welcome = client
-                    .request(json!({"type": "hello", "token": token, "client": {"name": "nodes-test", "version": "1"}}))
-                    .await;
-                assert_eq!(client.welcome["type"], "welcome");
-                return client;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+/// A client of `node` past `hello`, once the process accepts connections.
+async fn connect(node: &Node, token: &str) -> Client {
+    let url = format!("ws://127.0.0.1:{}/v1/ws", node.port);
+    for _ in 0..100 {
+        if let Ok(client) = Client::try_connect(&url, token, "nodes-test").await {
+            return client;
         }
-        panic!("node on port {} does not accept connections", node.port);
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-
-    async fn recv(&mut self) -> Value {
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
-                .await
-                .expect("a message in time")
-                .expect("open")
-                .expect("a frame");
-            if let Message::Text(text) = message {
-                return serde_json::from_str(&text).unwrap();
-            }
-        }
-    }
-
-    async fn request(&mut self, mut frame: Value) -> Value {
-        self.next += 1;
-        frame["id"] = json!(self.next);
-        self.ws
-            .send(Message::text(frame.to_string()))
-            .await
-            .unwrap();
-        loop {
-            let message = self.recv().await;
-            if message["re"] == json!(self.next) {
-                return message;
-            }
-        }
-    }
-
-    async fn call(&mut self, name: &str, arguments: Value) -> Value {
-        let reply = self
-            .request(
-                json!({"type": "tool.call", "call_id": name, "name": name, "arguments": arguments}),
-            )
-            .await;
-        assert_eq!(reply["ok"], true, "{reply}");
-        reply["output"].clone()
-    }
-
-    async fn next_event(&mut self) -> Value {
-        loop {
-            let message = self.recv().await;
-            if message["type"] == "event" {
-                return message;
-            }
-        }
-    }
+    panic!("node on port {} does not accept connections", node.port);
 }
 
 async fn presence(node: &Node, token: &str, project: &str) -> Vec<String> {
@@ -176,45 +94,44 @@ async fn reqwest_get(url: &str, token: &str) -> Value {
 
 #[tokio::test]
 async fn two_processes_share_events_and_a_killed_nodes_sessions_leave() {
-    let name = format!("dl_nodes_{}", uuid::Uuid::new_v4().simple());
-    let url = database_url(&name);
+    let db = Database::reserve("nodes");
     let migrate = Command::new(BIN)
-        .args(["migrate", "--database-url", &url])
+        .args(["migrate", "--database-url", &db.url])
         .output()
         .unwrap();
     assert!(migrate.status.success());
-    let prefix = format!("dl:nodes:{name}:");
-    let node_a = serve(&url, &prefix, "node-a");
-    let mut node_b = serve(&url, &prefix, "node-b");
+    let prefix = Prefix::new("nodes");
+    let node_a = serve(&db.url, prefix.as_str(), "node-a");
+    let mut node_b = serve(&db.url, prefix.as_str(), "node-b");
     let token = server::auth::Auth::new(SECRET)
         .issue("alice", false, 600)
         .unwrap();
 
-    let mut a = Client::connect(&node_a, &token).await;
+    let mut a = connect(&node_a, &token).await;
     assert_eq!(a.welcome["node_id"], "node-a");
-    let project = a.call("create_project", json!({"name": "Two nodes"})).await["project"]["id"]
+    let project = a
+        .call_ok("create_project", json!({"name": "Two nodes"}))
+        .await["project"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    a.call("assign_project_to_session", json!({"project_id": project}))
+    a.call_ok("assign_project_to_session", json!({"project_id": project}))
         .await;
-    let subscribed = a
-        .request(json!({"type": "subscribe", "topic": format!("project:{project}")}))
-        .await;
-    assert_eq!(subscribed["type"], "subscribed");
+    a.subscribe_project(&project).await;
 
-    let mut b = Client::connect(&node_b, &token).await;
+    let mut b = connect(&node_b, &token).await;
     assert_eq!(b.welcome["node_id"], "node-b");
     let b_session = b.welcome["session_id"].as_str().unwrap().to_owned();
-    b.call("assign_project_to_session", json!({"project_id": project}))
+    b.call_ok("assign_project_to_session", json!({"project_id": project}))
         .await;
-    let joined = a.next_event().await;
+    let joined = a.ws.next_event().await;
     assert_eq!(joined["event"]["kind"], "presence.joined");
     assert_eq!(joined["event"]["session_id"], b_session);
     b.request(json!({"type": "session.configure", "mode": "intake"}))
         .await;
-    b.call("create_note", json!({"body": "from node b"})).await;
-    let note = a.next_event().await;
+    b.call_ok("create_note", json!({"body": "from node b"}))
+        .await;
+    let note = a.ws.next_event().await;
     assert_eq!(note["event"]["note"]["body"], "from node b");
 
     let mut both = vec![
@@ -230,7 +147,7 @@ async fn two_processes_share_events_and_a_killed_nodes_sessions_leave() {
     node_b.child.wait().unwrap();
     let started = std::time::Instant::now();
     let left = loop {
-        let event = a.next_event().await;
+        let event = a.ws.next_event().await;
         if event["event"]["kind"] == "presence.left" {
             break event;
         }
@@ -247,5 +164,5 @@ async fn two_processes_share_events_and_a_killed_nodes_sessions_leave() {
     );
     drop(a);
     drop(node_a);
-    common::drop_database(&name).await;
+    db.drop_now().await.unwrap();
 }

@@ -1,11 +1,11 @@
 //! A worker process killed with SIGKILL in the middle of a job: the job's lease expires,
 //! the scheduler puts it back, another worker completes it once, and a late write with
 //! the killed attempt's lease is rejected.
+// clippy.toml allows unwrap/expect in `#[test]` functions only, not in the helpers a
+// test crate is made of; allowed here once for the whole crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{database_url, redis_url};
+use testkit::{Database, Prefix, redis_url};
 
 use futures_util::future::BoxFuture;
 use protocol::entities::JobStatus;
@@ -38,9 +38,9 @@ impl Handler for Quick {
 
 #[tokio::test]
 async fn a_killed_workers_job_is_reclaimed_and_completed_once() {
-    let name = format!("dl_kill_{}", uuid::Uuid::new_v4().simple());
-    let url = database_url(&name);
-    let prefix = format!("dl:kill:{name}:");
+    let db = Database::reserve("kill");
+    let url = db.url.clone();
+    let prefix = Prefix::new("kill");
     let migrate = Command::new(BIN)
         .args(["migrate", "--database-url", &url])
         .output()
@@ -52,7 +52,7 @@ async fn a_killed_workers_job_is_reclaimed_and_completed_once() {
     let manager = redis::aio::ConnectionManager::new(client.clone())
         .await
         .unwrap();
-    let dispatch = Dispatch::new(manager, prefix.clone());
+    let dispatch = Dispatch::new(manager, prefix.prefix.clone());
     let queue = store::queue::Queue::new(store.clone(), dispatch.clone());
     dispatch.ensure_group("default").await.unwrap();
     let job = queue
@@ -68,7 +68,7 @@ async fn a_killed_workers_job_is_reclaimed_and_completed_once() {
         .args(["worker", "--concurrency", "2"])
         .env("DATABASE_URL", &url)
         .env("REDIS_URL", redis_url())
-        .env("DRAFTLINE_REDIS_PREFIX", &prefix)
+        .env("DRAFTLINE_REDIS_PREFIX", prefix.as_str())
         .env("DRAFTLINE_LEASE_MS", LEASE_MS.to_string())
         .env("DRAFTLINE_JOB_HEARTBEAT_MS", "500")
         .stdout(Stdio::null())
@@ -181,5 +181,5 @@ async fn a_killed_workers_job_is_reclaimed_and_completed_once() {
     working.await.unwrap().unwrap();
     scheduling.await.unwrap();
     store.pool.close().await;
-    common::drop_database(&name).await;
+    db.drop_now().await.unwrap();
 }

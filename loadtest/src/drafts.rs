@@ -8,29 +8,19 @@
 //! tokens per update against a full redraft on a long document (compose, which follows
 //! the revision contract a model does, counting the prompt and its answer).
 
+use crate::Install;
 use anyhow::{Context, bail};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "draftline-loadtest-drafts-secret-0123456789";
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// Postgres server; a fresh database is created on it and dropped afterwards.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    redis_url: String,
+    #[command(flatten)]
+    services: crate::Services,
     /// Drafts of the latency scenario (one project each, one after another).
     #[arg(long, default_value_t = 100)]
     drafts: usize,
@@ -59,12 +49,9 @@ pub struct Options {
     long_documents: usize,
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// A protocol client: requests with ids, and the events that arrive meanwhile.
+/// A protocol client (the test kit's) that notes when drafts' events arrive.
 struct Client {
-    ws: Socket,
-    next: i64,
+    ws: testkit::Ws,
     /// `document.updated` seen: (job id, when).
     landed: Vec<(String, Instant)>,
     /// The first `draft.delta` (seq 0) seen of each job: (job id, when).
@@ -73,72 +60,32 @@ struct Client {
 
 impl Client {
     async fn connect(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<Self> {
-        let mut request = format!("ws://{addr}/v1/ws").into_client_request()?;
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", "draftline.v1".parse()?);
-        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
-        let mut client = Self {
+        let mut ws = testkit::Ws::open(&format!("ws://{addr}/v1/ws"), None)
+            .await?
+            .with_wait(Duration::from_secs(60));
+        ws.try_hello(token, "loadtest").await?;
+        Ok(Self {
             ws,
-            next: 0,
             landed: Vec::new(),
             first_delta: Vec::new(),
-        };
-        let welcome = client
-            .request(json!({"type": "hello", "token": token, "client": {"name": "loadtest", "version": "1"}}))
-            .await?;
-        anyhow::ensure!(welcome["type"] == "welcome", "hello refused: {welcome}");
-        Ok(client)
+        })
     }
 
     async fn recv(&mut self) -> anyhow::Result<Value> {
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(60), self.ws.next())
-                .await
-                .context("no message within 60 s")?
-                .context("connection closed")??;
-            if let Message::Text(text) = message {
-                let received = Instant::now();
-                let value: Value = serde_json::from_str(&text)?;
-                if value["type"] == "event"
-                    && value["event"]["kind"] == "draft.delta"
-                    && value["event"]["seq"] == 0
-                {
-                    let job = value["event"]["job_id"].as_str().unwrap_or_default();
-                    self.first_delta.push((job.to_owned(), received));
-                }
-                if value["type"] == "event" && value["event"]["kind"] == "document.updated" {
-                    let job = value["event"]["source"]["job_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    self.landed.push((job, received));
-                }
-                // A draft with nothing to change writes no version: its completion is
-                // where it lands. (A draft that wrote one published `document.updated`
-                // just before, which `landed` finds first.)
-                if value["type"] == "event"
-                    && value["event"]["kind"] == "tool.progress"
-                    && value["event"]["status"] == "completed"
-                {
-                    let job = value["event"]["job_id"].as_str().unwrap_or_default();
-                    self.landed.push((job.to_owned(), received));
-                }
-                return Ok(value);
-            }
-        }
+        let value = self.ws.try_recv().await?;
+        note(&mut self.landed, &mut self.first_delta, &value);
+        Ok(value)
     }
 
-    async fn request(&mut self, mut frame: Value) -> anyhow::Result<Value> {
-        self.next += 1;
-        frame["id"] = json!(self.next);
-        self.ws.send(Message::text(frame.to_string())).await?;
-        loop {
-            let message = self.recv().await?;
-            if message["re"] == json!(self.next) {
-                return Ok(message);
-            }
-        }
+    async fn request(&mut self, frame: Value) -> anyhow::Result<Value> {
+        let Self {
+            ws,
+            landed,
+            first_delta,
+        } = self;
+        Ok(ws
+            .try_request_seeing(frame, |value| note(landed, first_delta, value))
+            .await?)
     }
 
     async fn call(&mut self, name: &str, arguments: Value) -> anyhow::Result<Value> {
@@ -161,6 +108,34 @@ impl Client {
             }
             self.recv().await?;
         }
+    }
+}
+
+/// Notes when a message that ends a draft, or starts its preview, arrived.
+fn note(
+    landed: &mut Vec<(String, Instant)>,
+    first_delta: &mut Vec<(String, Instant)>,
+    value: &Value,
+) {
+    let received = Instant::now();
+    if value["type"] != "event" {
+        return;
+    }
+    let event = &value["event"];
+    if event["kind"] == "draft.delta" && event["seq"] == 0 {
+        let job = event["job_id"].as_str().unwrap_or_default();
+        first_delta.push((job.to_owned(), received));
+    }
+    if event["kind"] == "document.updated" {
+        let job = event["source"]["job_id"].as_str().unwrap_or_default();
+        landed.push((job.to_owned(), received));
+    }
+    // A draft with nothing to change writes no version: its completion is where it
+    // lands. (A draft that wrote one published `document.updated` just before, which
+    // `landed` finds first.)
+    if event["kind"] == "tool.progress" && event["status"] == "completed" {
+        let job = event["job_id"].as_str().unwrap_or_default();
+        landed.push((job.to_owned(), received));
     }
 }
 
@@ -234,55 +209,7 @@ async fn ready(client: &mut Client, n: usize) -> anyhow::Result<String> {
     Ok(project)
 }
 
-struct Install {
-    name: String,
-    options: Options,
-    addr: std::net::SocketAddr,
-    url: String,
-    prefix: String,
-    shutdown: CancellationToken,
-    token: String,
-}
-
 impl Install {
-    async fn start(options: &Options) -> anyhow::Result<Self> {
-        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&options.database_url, &name);
-        store::Store::create_database_if_missing(&url).await?;
-        let store = store::Store::connect(&url, 2).await?;
-        store.migrate().await?;
-        store.pool.close().await;
-        let prefix = format!("dl:bench:{name}:");
-        let mut config = server::Config::new(url.clone(), options.redis_url.clone(), SECRET.into());
-        config.redis_prefix = prefix.clone();
-        config.max_connections_per_user = 100_000;
-        config.max_subscriptions = 100_000;
-        config.messages_per_second = 100_000;
-        config.message_burst = 100_000;
-        // One user queues every draft, and every client connects from 127.0.0.1.
-        config.jobs_per_minute = 100_000;
-        config.max_handshakes_per_address = 100_000;
-        let shutdown = CancellationToken::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let hub = server::connect(config, shutdown.clone()).await?;
-        tokio::spawn(async move {
-            if let Err(e) = server::serve(hub, listener).await {
-                eprintln!("hub failed: {e}");
-            }
-        });
-        let token = server::auth::Auth::new(SECRET).issue("bench", false, 3600)?;
-        Ok(Self {
-            name,
-            options: options.clone(),
-            addr,
-            url,
-            prefix,
-            shutdown,
-            token,
-        })
-    }
-
     /// A worker and scheduler drafting with `compose` at `delay` per piece.
     async fn worker(
         &self,
@@ -299,10 +226,10 @@ impl Install {
 
     /// A worker and scheduler with `config`.
     async fn worker_with(&self, config: worker::WorkerConfig) -> anyhow::Result<CancellationToken> {
-        let store = store::Store::connect(&self.url, 10).await?;
-        let redis = redis::Client::open(self.options.redis_url.as_str())?;
+        let store = store::Store::connect(&self.db.url, 10).await?;
+        let redis = redis::Client::open(self.redis_url.as_str())?;
         let manager = redis::aio::ConnectionManager::new(redis.clone()).await?;
-        let dispatch = store::dispatch::Dispatch::new(manager, self.prefix.clone());
+        let dispatch = store::dispatch::Dispatch::new(manager, self.prefix.prefix.clone());
         let registry = worker::handlers::builtin(&config)?;
         let stop = CancellationToken::new();
         let scheduler = worker::Scheduler::new(
@@ -323,20 +250,6 @@ impl Install {
 
     async fn client(&self) -> anyhow::Result<Client> {
         Client::connect(self.addr, &self.token).await
-    }
-
-    async fn drop_all(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let redis = redis::Client::open(self.options.redis_url.as_str())?;
-        let mut conn = redis.get_multiplexed_async_connection().await?;
-        crate::fresh::drop_install(
-            &self.options.database_url,
-            &self.name,
-            &mut conn,
-            &self.prefix,
-        )
-        .await
     }
 }
 
@@ -404,7 +317,16 @@ async fn change_calls(clients: &mut [Client], calls: usize) -> anyhow::Result<Ve
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let install = Install::start(&options).await?;
+    let install = Install::start(&options.services, SECRET, |config| {
+        config.max_connections_per_user = 100_000;
+        config.max_subscriptions = 100_000;
+        config.messages_per_second = 100_000;
+        config.message_burst = 100_000;
+        // One user queues every draft, and every client connects from 127.0.0.1.
+        config.jobs_per_minute = 100_000;
+        config.max_handshakes_per_address = 100_000;
+    })
+    .await?;
     let result = scenarios(&install, &options).await;
     install.drop_all().await?;
     result
@@ -514,7 +436,7 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
         jobs.push(queued["job_id"].as_str().context("job id")?.to_owned());
     }
     // Wait until every slow draft is running.
-    let db = store::Store::connect(&install.url, 2).await?;
+    let db = store::Store::connect(&install.db.url, 2).await?;
     loop {
         let running: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM jobs WHERE kind = 'draft.update' AND status = 'running'",

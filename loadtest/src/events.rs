@@ -1,45 +1,41 @@
 //! The topic fan-out scenarios: events delivered per second and publish-to-receive
-//! latency through a real hub process. (1) `one`: 1,000 WebSocket subscribers on one
-//! project; (2) `spread`: 10,000 subscribers over 1,000 projects, 10 each. The harness
-//! publishes through Redis with `Topics::publish` at fixed rates, every event carrying
-//! its send time, and every client checks its offsets for gaps and records latencies.
+//! latency through a real server process. (1) `one`: 1,000 WebSocket subscribers on one
+//! project, run against Draftline and, with the same generator, the same subscriber
+//! count and the same rates, against its peers (a Node `ws` broadcast server, Socket.IO
+//! 4 with its Redis adapter, and the bare tokio-tungstenite ceiling); (2) `spread`:
+//! 10,000 Draftline subscribers over 1,000 projects, 10 each. Draftline's events are
+//! published through Redis with `Topics::publish`; a peer's through one publishing
+//! WebSocket client. Every event carries its send time, every client checks the
+//! numbering for gaps and records latencies, all on one clock in this process.
 //!
-//! The hub runs as a child process (`draftline serve --workers 0`): 10,000 client
-//! sockets and 10,000 server sockets in one process would pass this machine's limit of
-//! 20,000 open files.
+//! Every server runs as a child process (`servers.rs`): 10,000 client sockets and
+//! 10,000 server sockets in one process would pass this machine's limit of 20,000 open
+//! files, and each system's CPU is read from its own `/proc/<pid>/stat`.
 
+mod client;
+pub mod servers;
+
+use crate::record::{self, CpuMeter, Figure, Proc, Record, Row};
 use anyhow::Context;
-use futures_util::stream::FuturesUnordered;
+use client::{Client, ClientState, Wire, Ws};
+use futures_util::stream::{FuturesUnordered, SplitSink};
 use futures_util::{SinkExt, StreamExt};
 use protocol::event::{DraftDelta, Event, project_topic};
 use protocol::{JobId, UserId};
-use serde::Deserialize;
-use std::net::SocketAddr;
+use servers::{HubEnv, Kind, Server};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
 use store::topics::{Retention, Topics};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// Postgres server; a fresh database is created on it and dropped afterwards.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    redis_url: String,
+    #[command(flatten)]
+    services: crate::Services,
     /// The `draftline` binary to run as the hub; by default the one next to this binary
     /// (`cargo build --release -p draftline` puts it there).
     #[arg(long)]
@@ -47,11 +43,25 @@ pub struct Options {
     /// Which scenarios: one (every subscriber on one project), spread (many projects).
     #[arg(long, value_delimiter = ',', default_value = "one,spread")]
     scenarios: Vec<String>,
+    /// Systems the `one` scenario measures: draftline, ws, socketio, ceiling (`spread`
+    /// is Draftline's alone).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "draftline,ws,socketio,ceiling"
+    )]
+    targets: Vec<String>,
+    /// The folder of the peers' Node scripts, with their `node_modules`.
+    #[arg(long, default_value = "loadtest/peers")]
+    peers_dir: PathBuf,
+    /// The Node binary that runs the peers.
+    #[arg(long, default_value = "node")]
+    node: String,
     /// Subscribers of the one-project scenario.
     #[arg(long, default_value_t = 1_000)]
     one_subscribers: usize,
     /// Publish rates of the one-project scenario, events/s, one measured step each.
-    #[arg(long, value_delimiter = ',', default_value = "200,500,1000")]
+    #[arg(long, value_delimiter = ',', default_value = "5,20,50,200,500,1000")]
     one_rates: Vec<u32>,
     /// Projects of the spread scenario.
     #[arg(long, default_value_t = 1_000)]
@@ -75,6 +85,9 @@ pub struct Options {
     /// schedule, which the report shows as a lower achieved rate.
     #[arg(long, default_value_t = 64)]
     publish_in_flight: usize,
+    /// Where the JSON record goes (`loadtest report` makes tables of it).
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 const SECRET: &str = "draftline-loadtest-events-secret-0123456789";
@@ -84,16 +97,6 @@ const DRAIN_IDLE: Duration = Duration::from_secs(5);
 
 /// How long one connection may take from TCP connect to `subscribed`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The clients' WebSocket read buffer. tungstenite zero-fills the free part of its
-/// buffer before every read (up to the buffer's size), so its default of 128 KiB costs
-/// two 128 KiB memsets per event at low rates (one read for the frame, one that finds
-/// the socket empty): a third of the clients' CPU in a profile at 50k deliveries/s.
-/// 8 KiB still holds about 40 of these frames per read.
-const CLIENT_READ_BUFFER: usize = 8 * 1024;
-
-/// Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`).
-const CLOCK_TICKS: f64 = 100.0;
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let draftline = match &options.draftline {
@@ -118,6 +121,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 .all(|r| *r > 0),
         "every scenario needs at least one rate, and rates must be positive"
     );
+    let targets = options
+        .targets
+        .iter()
+        .map(|t| Kind::parse(t))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     // `cargo run -p loadtest` does not rebuild the hub: say which build is measured.
     let built = std::fs::metadata(&draftline)
         .and_then(|m| m.modified())
@@ -125,9 +133,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .and_then(|t| t.elapsed().ok())
         .map_or("?".to_owned(), |age| format!("{} min", age.as_secs() / 60));
     let began = Instant::now();
+    let machine_before = record::machine_cpu().unwrap_or(f64::NAN);
+    let mut record = Record::new("events");
     let bench = Bench::new(&options, draftline.clone()).await?;
     println!(
-        "# Draftline topic fan-out, this machine ({} cores shared by the hub, Redis, Postgres and the clients)",
+        "# Topic fan-out, this machine ({} cores shared by the servers, Redis, Postgres and the clients)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
@@ -145,7 +155,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                         projects: 1,
                         per_project: options.one_subscribers,
                     };
-                    scenario_run(&bench, &options, &shape, &options.one_rates).await?
+                    for target in &targets {
+                        scenario_run(
+                            &bench,
+                            &options,
+                            &shape,
+                            &options.one_rates,
+                            *target,
+                            &mut record,
+                        )
+                        .await?;
+                    }
                 }
                 "spread" => {
                     let shape = Shape {
@@ -153,7 +173,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                         projects: options.spread_projects,
                         per_project: options.spread_subscribers,
                     };
-                    scenario_run(&bench, &options, &shape, &options.spread_rates).await?
+                    scenario_run(
+                        &bench,
+                        &options,
+                        &shape,
+                        &options.spread_rates,
+                        Kind::Draftline,
+                        &mut record,
+                    )
+                    .await?
                 }
                 other => anyhow::bail!("unknown scenario `{other}`"),
             }
@@ -162,6 +190,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     .await;
     bench.drop_database().await?;
+    record.machine.busy_cores = record::round3(
+        (record::machine_cpu().unwrap_or(f64::NAN) - machine_before)
+            / began.elapsed().as_secs_f64(),
+    );
+    record.write(options.json.as_deref())?;
     println!();
     println!("# done in {:.0} s", began.elapsed().as_secs_f64());
     result
@@ -169,15 +202,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
 /// The database, Redis prefix and publisher one run shares.
 struct Bench {
-    name: String,
+    db: testkit::Database,
+    prefix: testkit::Prefix,
     draftline: PathBuf,
-    admin_url: String,
-    url: String,
     redis_url: String,
-    prefix: String,
     store: Store,
     topics: Topics,
-    redis: redis::aio::ConnectionManager,
     auth: server::auth::Auth,
     /// Send and receive times are nanoseconds since this instant.
     anchor: Instant,
@@ -185,28 +215,22 @@ struct Bench {
 
 impl Bench {
     async fn new(options: &Options, draftline: PathBuf) -> anyhow::Result<Self> {
-        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&options.database_url, &name);
-        Store::create_database_if_missing(&url).await?;
-        let store = Store::connect(&url, 4)
+        let db = options.services.database().await?;
+        let prefix = options.services.prefix();
+        let store = Store::connect(&db.url, 4)
             .await
             .context("connecting to Postgres")?;
-        store.migrate().await?;
-        let client = redis::Client::open(options.redis_url.as_str())?;
+        let client = redis::Client::open(options.services.redis_url.as_str())?;
         let redis = redis::aio::ConnectionManager::new(client)
             .await
             .context("connecting to Redis")?;
-        let prefix = format!("dl:bench:{name}:");
         Ok(Self {
-            topics: Topics::new(redis.clone(), prefix.clone(), Retention::default()),
-            name,
-            draftline,
-            admin_url: options.database_url.clone(),
-            url,
-            redis_url: options.redis_url.clone(),
+            topics: Topics::new(redis, prefix.prefix.clone(), Retention::default()),
+            db,
             prefix,
+            draftline,
+            redis_url: options.services.redis_url.clone(),
             store,
-            redis,
             auth: server::auth::Auth::new(SECRET),
             anchor: Instant::now(),
         })
@@ -234,26 +258,37 @@ impl Bench {
         Ok(owned)
     }
 
-    /// Redis's CPU time so far, in seconds (user plus system, every thread).
-    async fn redis_cpu(&self) -> anyhow::Result<f64> {
-        let info: String = redis::cmd("INFO")
-            .arg("cpu")
-            .query_async(&mut self.redis.clone())
-            .await?;
-        Ok(info
-            .lines()
-            .filter_map(|l| {
-                l.strip_prefix("used_cpu_sys:")
-                    .or_else(|| l.strip_prefix("used_cpu_user:"))
-            })
-            .filter_map(|v| v.trim().parse::<f64>().ok())
-            .sum())
+    async fn server(&self, kind: Kind, options: &Options, label: &str) -> anyhow::Result<Server> {
+        match kind {
+            Kind::Draftline => {
+                let env = HubEnv {
+                    binary: &self.draftline,
+                    database_url: &self.db.url,
+                    redis_url: &self.redis_url,
+                    redis_prefix: &self.prefix.prefix,
+                    secret: SECRET,
+                };
+                Server::hub(&env, label).await
+            }
+            _ => {
+                Server::peer(
+                    kind,
+                    &options.node,
+                    &options.peers_dir,
+                    &self.redis_url,
+                    &format!("{}socket.io", self.prefix.prefix),
+                    label,
+                )
+                .await
+            }
+        }
     }
 
     async fn drop_database(self) -> anyhow::Result<()> {
         self.store.pool.close().await;
-        let mut conn = self.redis.clone();
-        crate::fresh::drop_install(&self.admin_url, &self.name, &mut conn, &self.prefix).await
+        self.db.drop_now().await?;
+        self.prefix.clean().await?;
+        Ok(())
     }
 }
 
@@ -270,335 +305,78 @@ struct Shape {
     per_project: usize,
 }
 
-/// The hub as a child process; killed when dropped.
-struct HubProcess {
-    child: std::process::Child,
-    addr: SocketAddr,
-    log: PathBuf,
+/// How a step's events leave the generator.
+enum Publisher<'a> {
+    /// Draftline: the Lua script that numbers, stores and PUBLISHes.
+    Topics(&'a Topics),
+    /// A peer: text frames on one publishing WebSocket, numbered here from 1.
+    Socket {
+        wire: Wire,
+        sink: tokio::sync::Mutex<SplitSink<Ws, Message>>,
+        seq: AtomicU64,
+    },
 }
 
-impl HubProcess {
-    async fn start(bench: &Bench, scenario: &str) -> anyhow::Result<Self> {
-        // A port the kernel just handed out and released; the hub binds it at once.
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let log = std::env::temp_dir().join(format!("{}-{scenario}-hub.log", bench.name));
-        let stderr = std::fs::File::create(&log)
-            .with_context(|| format!("creating the hub log {}", log.display()))?;
-        let child = std::process::Command::new(&bench.draftline)
-            .args(["serve", "--workers", "0"])
-            .env("DATABASE_URL", &bench.url)
-            .env("REDIS_URL", &bench.redis_url)
-            .env("DRAFTLINE_JWT_SECRET", SECRET)
-            .env("DRAFTLINE_BIND", addr.to_string())
-            .env("DRAFTLINE_REDIS_PREFIX", &bench.prefix)
-            .env("DRAFTLINE_MAX_CONNECTIONS_PER_USER", "100000")
-            // Every client connects from 127.0.0.1, hundreds at once.
-            .env("DRAFTLINE_MAX_HANDSHAKES_PER_ADDRESS", "100000")
-            // The log is a file: no colour codes in it.
-            .env("NO_COLOR", "1")
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(std::process::Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .with_context(|| format!("starting {}", bench.draftline.display()))?;
-        let mut hub = Self { child, addr, log };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = hub.child.try_wait()? {
-                anyhow::bail!("the hub exited with {status}; see {}", hub.log.display());
-            }
-            if let Ok(body) = http_get(addr, "/readyz").await
-                && body.starts_with("HTTP/1.1 200")
-            {
-                return Ok(hub);
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "the hub was not ready within 15 s; see {}",
-                hub.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The hub's CPU time so far, in seconds.
-    fn cpu(&self) -> f64 {
-        process_cpu(&format!("/proc/{}/stat", self.child.id())).unwrap_or(f64::NAN)
-    }
-
-    /// A counter or gauge from the hub's `/metrics` (summed over its labels).
-    async fn metric(&self, name: &str) -> Option<f64> {
-        let body = http_get(self.addr, "/metrics").await.ok()?;
-        let values: Vec<f64> = body
-            .lines()
-            .filter(|l| {
-                l.strip_prefix(name)
-                    .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-            .collect();
-        (!values.is_empty()).then(|| values.iter().sum())
-    }
-
-    /// Warnings and errors the hub logged.
-    fn complaints(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// CPU time (user plus system) of the process whose `stat` file this is, in seconds.
-fn process_cpu(stat: &str) -> Option<f64> {
-    let text = std::fs::read_to_string(stat).ok()?;
-    // Fields after the command name (which may hold spaces) start at the state, field 3;
-    // utime and stime are fields 14 and 15.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / CLOCK_TICKS)
-}
-
-/// CPU time every process on the machine used so far (all of `/proc/stat`'s busy
-/// states), in seconds: what is left after the hub, the clients and Redis is someone
-/// else's, and a step where that is large was measured on a busy machine.
-fn machine_cpu() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/stat").ok()?;
-    let fields: Vec<f64> = text
-        .lines()
-        .next()?
-        .strip_prefix("cpu ")?
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal ...: everything but idle and iowait.
-    let busy: f64 = fields.iter().sum::<f64>() - fields.get(3)? - fields.get(4)?;
-    Some(busy / CLOCK_TICKS)
-}
-
-/// A plain HTTP/1.1 GET; answers the whole response, status line first.
-async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut body = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut body)).await??;
-    Ok(body)
-}
-
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// One step's deliveries as one client saw them.
-#[derive(Debug, Default)]
-struct StepStats {
-    received: u64,
-    /// Publish-to-receive, microseconds.
-    latencies_us: Vec<u32>,
-    /// Offsets skipped (events this client never got), counted when the next arrived.
-    gaps: u64,
-    /// Offsets at or below one already received.
-    duplicates: u64,
-    last_receive_ns: u64,
-}
-
-/// What one client task records; the harness takes a step's stats once it drained.
-#[derive(Debug, Default)]
-struct ClientState {
-    steps: Vec<StepStats>,
-    /// Frames that were not readable event frames.
-    unreadable: u64,
-    /// How the connection ended, when it did before the scenario's end.
-    closed: Option<String>,
-}
-
-impl ClientState {
-    fn step(&mut self, step: usize) -> &mut StepStats {
-        if self.steps.len() <= step {
-            self.steps.resize_with(step + 1, StepStats::default);
-        }
-        &mut self.steps[step]
-    }
-}
-
-/// The parts of an incoming frame the client looks at.
-#[derive(Deserialize)]
-struct Incoming<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: &'a str,
-    offset: Option<u64>,
-    #[serde(borrow)]
-    event: Option<Payload<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Payload<'a> {
-    #[serde(borrow)]
-    text: Option<&'a str>,
-}
-
-/// The client side of one subscriber.
-struct Client {
-    state: Arc<Mutex<ClientState>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Connects, says hello, subscribes to `topic`; answers the socket and the topic's
-/// offset at subscription.
-async fn open(addr: SocketAddr, token: &str, topic: &str) -> anyhow::Result<(Ws, u64)> {
-    let mut request = format!("ws://{addr}/v1/ws").into_client_request()?;
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static(protocol::SUBPROTOCOL),
-    );
-    let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
-    let hello = serde_json::json!({
-        "type": "hello", "id": 1, "token": token,
-        "client": {"name": "loadtest", "version": env!("CARGO_PKG_VERSION")},
-    });
-    ws.send(Message::text(hello.to_string())).await?;
-    reply(&mut ws, 1, "welcome").await?;
-    let subscribe = serde_json::json!({"type": "subscribe", "id": 2, "topic": topic});
-    ws.send(Message::text(subscribe.to_string())).await?;
-    let subscribed = reply(&mut ws, 2, "subscribed").await?;
-    let offset = subscribed["offset"]
-        .as_u64()
-        .context("`subscribed` without an offset")?;
-    Ok((ws, offset))
-}
-
-/// The reply to request `id`, which must be of type `kind`.
-async fn reply(ws: &mut Ws, id: u64, kind: &str) -> anyhow::Result<serde_json::Value> {
-    loop {
-        match ws.next().await.context("closed during the handshake")?? {
-            Message::Text(text) => {
-                let value: serde_json::Value = serde_json::from_str(&text)?;
-                if value["re"] == serde_json::json!(id) {
-                    anyhow::ensure!(value["type"] == kind, "expected {kind}, got {value}");
-                    return Ok(value);
-                }
-            }
-            Message::Close(frame) => anyhow::bail!("closed during the handshake: {frame:?}"),
-            _ => {}
-        }
-    }
-}
-
-/// Reads events until `stop` or the connection ends, checking offsets and recording
-/// the latency of each.
-async fn read_events(
-    mut ws: Ws,
-    mut last: u64,
-    state: Arc<Mutex<ClientState>>,
-    received: Arc<[AtomicU64]>,
-    anchor: Instant,
-    stop: CancellationToken,
-) {
-    let stopped = stop.cancelled();
-    tokio::pin!(stopped);
-    let closed = loop {
-        let message = tokio::select! {
-            _ = &mut stopped => return,
-            message = ws.next() => message,
-        };
-        let now_ns = u64::try_from(anchor.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let text = match message {
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(frame))) => break format!("closed by the hub: {frame:?}"),
-            // Pings are answered by the library.
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => break format!("connection failed: {e}"),
-            None => break "connection ended".to_owned(),
-        };
-        let parsed = serde_json::from_str::<Incoming<'_>>(&text)
-            .ok()
-            .filter(|f| f.kind == "event")
-            .and_then(|f| {
-                let (step, sent) = f.event?.text?.split_once(':')?;
-                Some((
-                    f.offset?,
-                    step.parse::<usize>().ok()?,
-                    sent.parse::<u64>().ok()?,
-                ))
-            });
-        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-        let Some((offset, step, sent_ns)) = parsed else {
-            state.unreadable += 1;
-            continue;
-        };
-        let stats = state.step(step);
-        if offset <= last {
-            stats.duplicates += 1;
-            continue;
-        }
-        stats.gaps += offset - last - 1;
-        last = offset;
-        stats.received += 1;
-        let latency_us = now_ns.saturating_sub(sent_ns) / 1_000;
-        stats
-            .latencies_us
-            .push(u32::try_from(latency_us).unwrap_or(u32::MAX));
-        stats.last_receive_ns = stats.last_receive_ns.max(now_ns);
-        drop(state);
-        if let Some(counter) = received.get(step) {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
-    };
-    state.lock().unwrap_or_else(|p| p.into_inner()).closed = Some(closed);
-}
-
-/// One scenario: a hub, its subscribers, a warm-up, then one measured step per rate.
+/// One scenario on one system: a server, its subscribers, a warm-up, then one measured
+/// step per rate.
 async fn scenario_run(
     bench: &Bench,
     options: &Options,
     shape: &Shape,
     rates: &[u32],
+    kind: Kind,
+    record: &mut Record,
 ) -> anyhow::Result<()> {
     let subscribers = shape.projects * shape.per_project;
     println!();
     println!(
-        "## {}: {subscribers} subscribers on {} project(s), {} each",
-        shape.name, shape.projects, shape.per_project
+        "## {} on {}: {subscribers} subscribers on {} topic(s), {} each",
+        shape.name,
+        kind.name(),
+        shape.projects,
+        shape.per_project
     );
-    let owned = bench.create_projects(shape.name, shape.projects).await?;
-    let hub = HubProcess::start(bench, shape.name).await?;
+    let wire = match kind {
+        Kind::Draftline => Wire::Draftline,
+        Kind::SocketIo => Wire::SocketIo,
+        Kind::Ws | Kind::Ceiling => Wire::Plain,
+    };
+    // Peers have one room: every subscriber is in it.
+    let owned = if kind == Kind::Draftline {
+        bench.create_projects(shape.name, shape.projects).await?
+    } else {
+        anyhow::ensure!(shape.projects == 1, "peers are measured on one topic only");
+        vec![Owned {
+            token: String::new(),
+            topic: "bench".into(),
+        }]
+    };
+    let server = bench.server(kind, options, shape.name).await?;
 
     // Step 0 is the warm-up, steps 1.. the rates.
     let received: Arc<[AtomicU64]> = (0..=rates.len()).map(|_| AtomicU64::new(0)).collect();
     let stop = CancellationToken::new();
     let started = Instant::now();
+    let addr = server.addr;
     let opened: Vec<anyhow::Result<Client>> = futures_util::stream::iter(0..subscribers)
         .map(|i| {
             let project = &owned[i % shape.projects];
             let (received, stop) = (received.clone(), stop.clone());
             async move {
-                let (ws, offset) = tokio::time::timeout(
-                    CONNECT_TIMEOUT,
-                    open(hub.addr, &project.token, &project.topic),
-                )
+                let (ws, offset) = tokio::time::timeout(CONNECT_TIMEOUT, async {
+                    match wire {
+                        Wire::Draftline => {
+                            client::open_draftline(addr, &project.token, &project.topic).await
+                        }
+                        _ => Ok((client::open_peer(addr, wire, false).await?, 0)),
+                    }
+                })
                 .await
                 .context("connect timed out")??;
                 let state = Arc::new(Mutex::new(ClientState::default()));
-                let task = tokio::spawn(read_events(
+                let task = tokio::spawn(client::read_events(
                     ws,
+                    wire,
                     offset,
                     state.clone(),
                     received,
@@ -618,13 +396,16 @@ async fn scenario_run(
         .map(|e| format!("{e:#}"));
     let clients: Vec<Client> = opened.into_iter().filter_map(Result::ok).collect();
     println!(
-        "connected and subscribed {} of {subscribers} in {:.1} s ({} at a time); hub reports {} subscribers",
+        "connected {} of {subscribers} in {:.1} s ({} at a time){}",
         clients.len(),
         started.elapsed().as_secs_f64(),
         options.connect_concurrency,
-        hub.metric("draftline_subscribers")
+        server
+            .metric("draftline_subscribers")
             .await
-            .map_or("?".into(), |v| format!("{v:.0}")),
+            .map_or(String::new(), |v| format!(
+                "; the hub reports {v:.0} subscribers"
+            )),
     );
     if let Some(error) = first_failure {
         println!("{connect_failures} connections failed; the first: {error}");
@@ -632,15 +413,32 @@ async fn scenario_run(
 
     let result = async {
         anyhow::ensure!(connect_failures == 0, "not every subscriber connected");
+        let publisher = match kind {
+            Kind::Draftline => Publisher::Topics(&bench.topics),
+            _ => Publisher::Socket {
+                wire,
+                sink: tokio::sync::Mutex::new(client::open_peer(addr, wire, true).await?.split().0),
+                seq: AtomicU64::new(0),
+            },
+        };
         let topics: Vec<&str> = owned.iter().map(|o| o.topic.as_str()).collect();
+        let mut procs = vec![
+            ("server", Proc::Pid(server.pid())),
+            ("redis", Proc::Named("redis-server")),
+        ];
+        if kind == Kind::Draftline {
+            procs.push(("postgres", Proc::Named("postgres")));
+        }
         let run = StepRun {
             bench,
-            hub: &hub,
+            server: &server,
+            publisher: &publisher,
             clients: &clients,
             received: &received,
             topics: &topics,
             per_topic: shape.per_project as u64,
             in_flight: options.publish_in_flight,
+            procs: &procs,
         };
         let warmup = run
             .step(0, rates[0], Duration::from_secs(options.warmup_seconds))
@@ -655,7 +453,8 @@ async fn scenario_run(
             let report = run
                 .step(i + 1, *rate, Duration::from_secs(options.seconds))
                 .await?;
-            println!("{}", report.row(subscribers, shape.projects));
+            println!("{}", report.line(subscribers, shape.projects));
+            record.rows.push(report.row(kind, shape, subscribers));
             let closed = report.closed;
             if closed > 0 {
                 println!(
@@ -673,31 +472,21 @@ async fn scenario_run(
     for client in clients {
         let _ = client.task.await;
     }
-    let complaints = hub.complaints();
-    let log = hub.log.clone();
-    drop(hub);
-    match complaints.first() {
-        Some(first) => println!(
-            "the hub logged {} warnings/errors (kept in {}), the first: {first}",
-            complaints.len(),
-            log.display(),
-        ),
-        None => {
-            let _ = std::fs::remove_file(&log);
-        }
-    }
+    server.finish();
     result
 }
 
 /// What every step of a scenario shares.
 struct StepRun<'a> {
     bench: &'a Bench,
-    hub: &'a HubProcess,
+    server: &'a Server,
+    publisher: &'a Publisher<'a>,
     clients: &'a [Client],
     received: &'a Arc<[AtomicU64]>,
     topics: &'a [&'a str],
     per_topic: u64,
     in_flight: usize,
+    procs: &'a [(&'a str, Proc)],
 }
 
 /// One step's outcome over every client.
@@ -722,16 +511,15 @@ struct Report {
     span: f64,
     /// Sorted publish-to-receive latencies, microseconds.
     latencies_us: Vec<u32>,
-    /// CPU used over the step, in cores.
-    cpu_hub: f64,
-    cpu_clients: f64,
-    cpu_redis: f64,
-    /// Everything else on the machine (Postgres, builds, other benchmarks).
-    cpu_other: f64,
+    /// CPU seconds by process over the step, and the step's wall seconds.
+    cpu_seconds: Vec<(String, f64)>,
+    cpu_span: f64,
+    /// The whole machine's busy CPU over the step, in cores.
+    machine_cores: f64,
 }
 
 impl Report {
-    const HEADER: &'static str = "| subscribers | projects | target ev/s | published (ev/s achieved) | deliveries expected | received | lost | gaps | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU hub / clients / Redis / other (cores) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    const HEADER: &'static str = "| subscribers | topics | target ev/s | published (ev/s achieved) | deliveries expected | received | lost | gaps | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU cores by process (machine) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
     fn percentile_ms(&self, p: f64) -> f64 {
         let v = &self.latencies_us;
@@ -742,26 +530,20 @@ impl Report {
         f64::from(v[i]) / 1000.0
     }
 
-    fn row(&self, subscribers: usize, projects: usize) -> String {
-        let mut row = format!(
-            "| {subscribers} | {projects} | {} | {} ({:.0}) | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} / {:.2} / {:.2} / {:.2} |",
-            self.rate,
-            self.published,
-            self.publish_rate,
-            self.expected,
-            self.received,
-            self.expected.saturating_sub(self.received),
-            self.gaps,
-            self.received as f64 / self.span,
-            self.percentile_ms(0.50),
-            self.percentile_ms(0.99),
-            self.percentile_ms(0.999),
-            self.percentile_ms(1.0),
-            self.cpu_hub,
-            self.cpu_clients,
-            self.cpu_redis,
-            self.cpu_other,
-        );
+    fn lost(&self) -> u64 {
+        self.expected.saturating_sub(self.received)
+    }
+
+    fn cores(&self) -> String {
+        let cores: Vec<String> = self
+            .cpu_seconds
+            .iter()
+            .map(|(name, s)| format!("{name} {:.2}", s / self.cpu_span))
+            .collect();
+        format!("{} (machine {:.2})", cores.join(" / "), self.machine_cores)
+    }
+
+    fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         if self.publish_failures > 0 {
             notes.push(format!(
@@ -776,15 +558,69 @@ impl Report {
         if self.unreadable > 0 {
             notes.push(format!("{} unreadable frames", self.unreadable));
         }
+        if self.closed > 0 {
+            notes.push(format!(
+                "{} connections closed (first: {})",
+                self.closed,
+                self.first_close.as_deref().unwrap_or("?")
+            ));
+        }
         if let Some(delivered) = self.hub_delivered
             && delivered as u64 != self.expected
         {
             notes.push(format!("the hub counted {delivered:.0} deliveries"));
         }
+        notes
+    }
+
+    fn line(&self, subscribers: usize, topics: usize) -> String {
+        let mut line = format!(
+            "| {subscribers} | {topics} | {} | {} ({:.0}) | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            self.rate,
+            self.published,
+            self.publish_rate,
+            self.expected,
+            self.received,
+            self.lost(),
+            self.gaps,
+            self.received as f64 / self.span,
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.99),
+            self.percentile_ms(0.999),
+            self.percentile_ms(1.0),
+            self.cores(),
+        );
+        let notes = self.notes();
         if !notes.is_empty() {
-            row.push_str(&format!("\n  note: {}", notes.join("; ")));
+            line.push_str(&format!("\n  note: {}", notes.join("; ")));
         }
-        row
+        line
+    }
+
+    fn row(&self, kind: Kind, shape: &Shape, subscribers: usize) -> Row {
+        let deliveries = |n: f64| Figure::Number(n.round());
+        Row {
+            table: format!("events-{}", shape.name),
+            target: kind.name().into(),
+            case: format!(
+                "{subscribers} subscribers / {} topic(s), {} ev/s",
+                shape.projects, self.rate
+            ),
+            figures: vec![
+                ("ev/s achieved".into(), deliveries(self.publish_rate)),
+                (
+                    "deliveries/s".into(),
+                    deliveries(self.received as f64 / self.span),
+                ),
+                ("lost".into(), Figure::Number(self.lost() as f64)),
+                ("p50 ms".into(), Figure::Number(self.percentile_ms(0.50))),
+                ("p99 ms".into(), Figure::Number(self.percentile_ms(0.99))),
+                ("max ms".into(), Figure::Number(self.percentile_ms(1.0))),
+            ],
+            cpu_seconds: self.cpu_seconds.clone(),
+            seconds: record::round3(self.cpu_span),
+            note: self.notes().join("; "),
+        }
     }
 }
 
@@ -795,13 +631,8 @@ impl StepRun<'_> {
         let bench = self.bench;
         let total = (u64::from(rate) * duration.as_millis() as u64 / 1000).max(1);
         let interval = Duration::from_secs(1) / rate;
-        let hub_before = self.hub.metric("draftline_events_delivered_total").await;
-        let cpu_before = (
-            self.hub.cpu(),
-            process_cpu("/proc/self/stat").unwrap_or(f64::NAN),
-            bench.redis_cpu().await?,
-            machine_cpu().unwrap_or(f64::NAN),
-        );
+        let hub_before = self.server.metric("draftline_events_delivered_total").await;
+        let meter = CpuMeter::start(self.procs);
         let mut report = Report {
             rate,
             ..Report::default()
@@ -810,14 +641,13 @@ impl StepRun<'_> {
         let started = tokio::time::Instant::now();
         let mut in_flight = FuturesUnordered::new();
         let mut succeeded = 0u64;
-        let mut settle =
-            |result: Result<_, store::topics::BusError>, report: &mut Report| match result {
-                Ok(_) => succeeded += 1,
-                Err(e) => {
-                    report.publish_failures += 1;
-                    report.first_publish_error.get_or_insert(e.to_string());
-                }
-            };
+        let mut settle = |result: anyhow::Result<()>, report: &mut Report| match result {
+            Ok(()) => succeeded += 1,
+            Err(e) => {
+                report.publish_failures += 1;
+                report.first_publish_error.get_or_insert(format!("{e:#}"));
+            }
+        };
         for i in 0..total {
             // Event i is due at i/rate; the timer's 1 ms resolution batches faster rates.
             let due = started + interval * u32::try_from(i).unwrap_or(u32::MAX);
@@ -836,13 +666,27 @@ impl StepRun<'_> {
                 }
             }
             let topic = self.topics[i as usize % self.topics.len()];
-            let event = Event::DraftDelta(DraftDelta {
-                job_id: JobId::new(),
-                seq: i,
-                text: format!("{step}:{}", bench.now_ns()),
+            let publisher = self.publisher;
+            in_flight.push(async move {
+                match publisher {
+                    Publisher::Topics(topics) => {
+                        let event = Event::DraftDelta(DraftDelta {
+                            job_id: JobId::new(),
+                            seq: i,
+                            text: format!("{step}:{}", bench.now_ns()),
+                        });
+                        topics.publish(topic, &event).await.map(|_| ())?;
+                    }
+                    Publisher::Socket { wire, sink, seq } => {
+                        // One socket: sends go in order, each numbered as it leaves.
+                        let mut sink = sink.lock().await;
+                        let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
+                        let payload = client::peer_payload(step, bench.now_ns(), n);
+                        sink.send(client::publish_frame(*wire, &payload)).await?;
+                    }
+                }
+                anyhow::Ok(())
             });
-            let topics = &bench.topics;
-            in_flight.push(async move { topics.publish(topic, &event).await });
         }
         while let Some(result) = in_flight.next().await {
             settle(result, &mut report);
@@ -866,18 +710,13 @@ impl StepRun<'_> {
                 quiet_since = Instant::now();
             }
         }
-        let cpu_span = started.elapsed().as_secs_f64();
-        report.cpu_hub = (self.hub.cpu() - cpu_before.0) / cpu_span;
-        report.cpu_clients =
-            (process_cpu("/proc/self/stat").unwrap_or(f64::NAN) - cpu_before.1) / cpu_span;
-        report.cpu_redis = (bench.redis_cpu().await? - cpu_before.2) / cpu_span;
-        report.cpu_other = (machine_cpu().unwrap_or(f64::NAN) - cpu_before.3) / cpu_span
-            - report.cpu_hub
-            - report.cpu_clients
-            - report.cpu_redis;
+        let (cpu_seconds, cpu_span, machine) = meter.stop();
+        report.cpu_seconds = cpu_seconds;
+        report.cpu_span = cpu_span;
+        report.machine_cores = machine / cpu_span;
         if let (Some(before), Some(after)) = (
             hub_before,
-            self.hub.metric("draftline_events_delivered_total").await,
+            self.server.metric("draftline_events_delivered_total").await,
         ) {
             report.hub_delivered = Some(after - before);
         }

@@ -1,5 +1,8 @@
-//! The job queue scenarios.
+//! The job queue scenarios, on Draftline's queue in this process (the worker runs in
+//! the harness, so its CPU is the generator's). `jobs_peer.rs` runs the same scenarios
+//! on the peers.
 
+use crate::record::{CpuMeter, Figure, Proc, Record, Row};
 use anyhow::Context;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -15,15 +18,8 @@ use worker::{Done, Handler, JobContext, JobError, Registry, WorkerConfig};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// Postgres server; a fresh database is created on it and dropped afterwards.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    redis_url: String,
+    #[command(flatten)]
+    services: crate::Services,
     /// Which scenarios: bulk, single, latency (comma separated).
     #[arg(long, value_delimiter = ',', default_value = "bulk,single,latency")]
     scenarios: Vec<String>,
@@ -46,6 +42,29 @@ pub struct Options {
     /// so this is in effect the claim batch; 1,000 matches the bulk enqueue batch.
     #[arg(long, default_value_t = 1_000)]
     concurrency: usize,
+    /// Where the JSON record goes (`loadtest report` makes tables of it).
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+/// The processes a job scenario's CPU is read from (the worker is the generator).
+pub const JOB_PROCS: [(&str, Proc); 2] = [
+    ("postgres", Proc::Named("postgres")),
+    ("redis", Proc::Named("redis-server")),
+];
+
+/// A row of the jobs table.
+pub fn job_row(target: &str, case: &str, figures: Vec<(String, Figure)>, meter: &CpuMeter) -> Row {
+    let (cpu_seconds, seconds, _) = meter.stop();
+    Row {
+        table: "jobs".into(),
+        target: target.into(),
+        case: case.into(),
+        figures,
+        cpu_seconds,
+        seconds: crate::record::round3(seconds),
+        note: String::new(),
+    }
 }
 
 const KIND: &str = "bench.noop";
@@ -70,30 +89,32 @@ impl Handler for Noop {
 }
 
 struct Bench {
-    name: String,
-    admin_url: String,
+    db: testkit::Database,
+    prefix: testkit::Prefix,
     queue: Queue,
     redis: redis::Client,
 }
 
 impl Bench {
     async fn new(options: &Options) -> anyhow::Result<Self> {
-        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&options.database_url, &name);
-        Store::create_database_if_missing(&url).await?;
-        let store = Store::connect(&url, 24)
+        let db = options
+            .services
+            .database()
+            .await
+            .context("creating the database")?;
+        let store = Store::connect(&db.url, 24)
             .await
             .context("connecting to Postgres")?;
-        store.migrate().await?;
-        let redis = redis::Client::open(options.redis_url.as_str())?;
+        let redis = redis::Client::open(options.services.redis_url.as_str())?;
         let manager = redis::aio::ConnectionManager::new(redis.clone())
             .await
             .context("connecting to Redis")?;
-        let dispatch = Dispatch::new(manager, format!("dl:bench:{name}:"));
+        let prefix = options.services.prefix();
+        let dispatch = Dispatch::new(manager, prefix.prefix.clone());
         dispatch.ensure_group(lifecycle::DEFAULT_QUEUE).await?;
         Ok(Self {
-            name,
-            admin_url: options.database_url.clone(),
+            db,
+            prefix,
             queue: Queue::new(store, dispatch),
             redis,
         })
@@ -172,14 +193,17 @@ impl Bench {
 
     async fn drop_database(self) -> anyhow::Result<()> {
         self.queue.store.pool.close().await;
-        let mut conn = self.redis.get_multiplexed_async_connection().await?;
-        let prefix = format!("dl:bench:{}:", self.name);
-        crate::fresh::drop_install(&self.admin_url, &self.name, &mut conn, &prefix).await
+        self.db.drop_now().await?;
+        self.prefix.clean().await?;
+        Ok(())
     }
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let bench = Bench::new(&options).await?;
+    let mut record = Record::new("jobs");
+    let machine_before = crate::record::machine_cpu().unwrap_or(f64::NAN);
+    let began = Instant::now();
     println!(
         "# Draftline job queue, this machine ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -187,9 +211,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let result = async {
         for scenario in &options.scenarios {
             match scenario.as_str() {
-                "bulk" => bulk(&bench, &options).await?,
-                "single" => single(&bench, &options).await?,
-                "latency" => latency(&bench, &options).await?,
+                "bulk" => record.rows.push(bulk(&bench, &options).await?),
+                "single" => record.rows.push(single(&bench, &options).await?),
+                "latency" => record.rows.push(latency(&bench, &options).await?),
                 other => anyhow::bail!("unknown scenario `{other}`"),
             }
             bench.reset().await?;
@@ -198,11 +222,30 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     .await;
     bench.drop_database().await?;
+    record.machine.busy_cores = crate::record::round3(
+        (crate::record::machine_cpu().unwrap_or(f64::NAN) - machine_before)
+            / began.elapsed().as_secs_f64(),
+    );
+    record.write(options.json.as_deref())?;
     result
 }
 
+/// The case names the jobs table uses, shared with the peers' rows.
+pub fn bulk_case(jobs: usize, batch: usize) -> String {
+    format!("(a) bulk: {jobs} jobs in batches of {batch}")
+}
+
+pub fn single_case(jobs: usize, in_flight: usize) -> String {
+    format!("(b) single-add: {jobs} jobs, {in_flight} calls in flight")
+}
+
+pub fn latency_case(tries: usize) -> String {
+    format!("(c) enqueue to start, idle worker, {tries} tries")
+}
+
 /// (a) Bulk: batches of `batch` jobs, enqueued back to back while the worker runs.
-async fn bulk(bench: &Bench, options: &Options) -> anyhow::Result<()> {
+async fn bulk(bench: &Bench, options: &Options) -> anyhow::Result<Row> {
+    let meter = CpuMeter::start(&JOB_PROCS);
     let handler = Noop::default();
     let (stop, worker) = bench.start_worker(options.concurrency, handler.clone());
     let total = options.bulk_jobs;
@@ -235,11 +278,20 @@ async fn bulk(bench: &Bench, options: &Options) -> anyhow::Result<()> {
         total as f64 / enqueued_in.as_secs_f64(),
         handler.runs.load(Ordering::Relaxed),
     );
-    Ok(())
+    Ok(job_row(
+        "draftline",
+        &bulk_case(total, options.batch),
+        vec![(
+            "jobs/s".into(),
+            Figure::Number(total as f64 / elapsed.as_secs_f64()),
+        )],
+        &meter,
+    ))
 }
 
 /// (b) Single-add: one job per enqueue call, `in_flight` calls at once.
-async fn single(bench: &Bench, options: &Options) -> anyhow::Result<()> {
+async fn single(bench: &Bench, options: &Options) -> anyhow::Result<Row> {
+    let meter = CpuMeter::start(&JOB_PROCS);
     let handler = Noop::default();
     let (stop, worker) = bench.start_worker(options.concurrency, handler.clone());
     let total = options.single_jobs;
@@ -271,12 +323,21 @@ async fn single(bench: &Bench, options: &Options) -> anyhow::Result<()> {
         total as f64 / enqueued_in.as_secs_f64(),
         handler.runs.load(Ordering::Relaxed),
     );
-    Ok(())
+    Ok(job_row(
+        "draftline",
+        &single_case(total, options.in_flight),
+        vec![(
+            "jobs/s".into(),
+            Figure::Number(total as f64 / elapsed.as_secs_f64()),
+        )],
+        &meter,
+    ))
 }
 
 /// (c) Latency: one job at a time on an idle worker, from the enqueue call to the
 /// handler's start.
-async fn latency(bench: &Bench, options: &Options) -> anyhow::Result<()> {
+async fn latency(bench: &Bench, options: &Options) -> anyhow::Result<Row> {
+    let meter = CpuMeter::start(&JOB_PROCS);
     let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
     let handler = Noop {
         started: Some(started),
@@ -326,5 +387,14 @@ async fn latency(bench: &Bench, options: &Options) -> anyhow::Result<()> {
         pct(&samples, 1.0),
         pct(&enqueue_calls, 0.50),
     );
-    Ok(())
+    Ok(job_row(
+        "draftline",
+        &latency_case(options.tries),
+        vec![
+            ("p50 ms".into(), Figure::Number(pct(&samples, 0.50))),
+            ("p99 ms".into(), Figure::Number(pct(&samples, 0.99))),
+            ("max ms".into(), Figure::Number(pct(&samples, 1.0))),
+        ],
+        &meter,
+    ))
 }

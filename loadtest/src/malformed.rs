@@ -22,15 +22,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// Postgres server; a fresh database is created on it and dropped afterwards.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    redis_url: String,
+    #[command(flatten)]
+    services: crate::Services,
     /// The `draftline` binary to run as the hub; by default the one next to this binary.
     #[arg(long)]
     draftline: Option<PathBuf>,
@@ -61,19 +54,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             .context("no directory around the loadtest binary")?
             .join("draftline"),
     };
-    let name = format!("dl_malformed_{}", uuid::Uuid::new_v4().simple());
-    let url = store::with_database(&options.database_url, &name);
-    Store::create_database_if_missing(&url).await?;
-    let store = Store::connect(&url, 2)
+    let db = options.services.database().await?;
+    let prefix = options.services.prefix();
+    let store = Store::connect(&db.url, 2)
         .await
         .context("connecting to Postgres")?;
-    store.migrate().await?;
-    let prefix = format!("dl:bench:{name}:");
-    let outcome = scenario(&options, &draftline, &store, &url, &prefix).await;
+    let outcome = scenario(&options, &draftline, &store, &db.url, &prefix.prefix).await;
     store.pool.close().await;
-    let client = redis::Client::open(options.redis_url.as_str())?;
-    let mut redis = redis::aio::ConnectionManager::new(client).await?;
-    crate::fresh::drop_install(&options.database_url, &name, &mut redis, &prefix).await?;
+    db.drop_now().await?;
+    prefix.clean().await?;
     outcome
 }
 
@@ -108,7 +97,7 @@ async fn scenario(
     let mut child = std::process::Command::new(draftline)
         .args(["serve", "--workers", "0"])
         .env("DATABASE_URL", url)
-        .env("REDIS_URL", &options.redis_url)
+        .env("REDIS_URL", &options.services.redis_url)
         .env("DRAFTLINE_JWT_SECRET", SECRET)
         .env("DRAFTLINE_BIND", addr.to_string())
         .env("DRAFTLINE_REDIS_PREFIX", prefix)

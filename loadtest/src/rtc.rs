@@ -5,15 +5,12 @@
 //! after; and the tool-call round trip (p50, p99) over the data channel beside the same
 //! calls over a WebSocket.
 
+use crate::Install;
 use anyhow::{Context, bail};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_util::sync::CancellationToken;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
@@ -27,15 +24,8 @@ const STEP: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
-    /// Postgres server; a fresh database is created on it and dropped afterwards.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    database_url: String,
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    redis_url: String,
+    #[command(flatten)]
+    services: crate::Services,
     /// Connect/hang-up cycles.
     #[arg(long, default_value_t = 1_000)]
     cycles: usize,
@@ -197,115 +187,13 @@ impl RtcClient {
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A WebSocket client past `hello`.
-struct WsClient {
-    ws: Socket,
-    next: i64,
-}
-
-impl WsClient {
-    async fn connect(addr: std::net::SocketAddr, token: &str) -> anyhow::Result<Self> {
-        let mut request = format!("ws://{addr}/v1/ws").into_client_request()?;
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", "draftline.v1".parse()?);
-        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
-        let mut client = Self { ws, next: 0 };
-        let welcome = client
-            .request(json!({"type": "hello", "token": token, "client": {"name": "loadtest", "version": "1"}}))
-            .await?;
-        anyhow::ensure!(welcome["type"] == "welcome", "hello refused: {welcome}");
-        Ok(client)
-    }
-
-    async fn request(&mut self, mut frame: Value) -> anyhow::Result<Value> {
-        self.next += 1;
-        frame["id"] = json!(self.next);
-        self.ws.send(Message::text(frame.to_string())).await?;
-        loop {
-            let message = tokio::time::timeout(STEP, self.ws.next())
-                .await
-                .context("no answer in time")?
-                .context("connection closed")??;
-            if let Message::Text(text) = message {
-                let value: Value = serde_json::from_str(&text)?;
-                if value["re"] == json!(self.next) {
-                    return Ok(value);
-                }
-            }
-        }
-    }
-}
-
 fn tool_call() -> Value {
     json!({"type": "tool.call", "call_id": "c", "name": "list_projects", "arguments": {}})
 }
 
-struct Install {
-    name: String,
-    options: Options,
-    hub: server::Hub,
-    addr: std::net::SocketAddr,
-    prefix: String,
-    shutdown: CancellationToken,
-    token: String,
-}
-
 impl Install {
-    async fn start(options: &Options) -> anyhow::Result<Self> {
-        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&options.database_url, &name);
-        store::Store::create_database_if_missing(&url).await?;
-        let store = store::Store::connect(&url, 2).await?;
-        store.migrate().await?;
-        store.pool.close().await;
-        let prefix = format!("dl:bench:{name}:");
-        let mut config = server::Config::new(url, options.redis_url.clone(), SECRET.into());
-        config.redis_prefix = prefix.clone();
-        config.max_connections_per_user = 100_000;
-        config.messages_per_second = 100_000;
-        config.message_burst = 100_000;
-        let shutdown = CancellationToken::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let hub = server::connect(config, shutdown.clone()).await?;
-        let serving = hub.clone();
-        tokio::spawn(async move {
-            if let Err(e) = server::serve(serving, listener).await {
-                eprintln!("hub failed: {e}");
-            }
-        });
-        let token = server::auth::Auth::new(SECRET).issue("bench", false, 3600)?;
-        Ok(Self {
-            name,
-            options: options.clone(),
-            hub,
-            addr,
-            prefix,
-            shutdown,
-            token,
-        })
-    }
-
     fn base(&self) -> String {
         format!("http://{}", self.addr)
-    }
-
-    async fn drop_all(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let redis = redis::Client::open(self.options.redis_url.as_str())?;
-        let mut conn = redis.get_multiplexed_async_connection().await?;
-        crate::fresh::drop_install(
-            &self.options.database_url,
-            &self.name,
-            &mut conn,
-            &self.prefix,
-        )
-        .await
     }
 }
 
@@ -328,7 +216,12 @@ async fn settled(hub: &server::Hub) -> usize {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let install = Install::start(&options).await?;
+    let install = Install::start(&options.services, SECRET, |config| {
+        config.max_connections_per_user = 100_000;
+        config.messages_per_second = 100_000;
+        config.message_burst = 100_000;
+    })
+    .await?;
     let result = scenarios(&install, &options).await;
     install.drop_all().await?;
     result
@@ -395,10 +288,13 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
 
     // Tool-call round trips, one after another, on each transport.
     let mut rtc_client = RtcClient::connect(&http, &base, token).await?;
-    let mut ws_client = WsClient::connect(install.addr, token).await?;
+    let mut ws_client = testkit::Ws::open(&format!("ws://{}/v1/ws", install.addr), None)
+        .await?
+        .with_wait(STEP);
+    ws_client.try_hello(token, "loadtest").await?;
     for _ in 0..50 {
         rtc_client.request(tool_call()).await?;
-        ws_client.request(tool_call()).await?;
+        ws_client.try_request(tool_call()).await?;
     }
     let mut over_rtc = Vec::with_capacity(options.calls);
     let mut over_ws = Vec::with_capacity(options.calls);
@@ -407,7 +303,7 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
         rtc_client.request(tool_call()).await?;
         over_rtc.push(t.elapsed());
         let t = Instant::now();
-        ws_client.request(tool_call()).await?;
+        ws_client.try_request(tool_call()).await?;
         over_ws.push(t.elapsed());
     }
     over_rtc.sort();

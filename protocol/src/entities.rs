@@ -310,6 +310,16 @@ pub enum OperationStatus {
     RolledBack,
 }
 
+/// The status as the wire spells it (its serde name), for messages.
+impl std::fmt::Display for OperationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(name)) => f.write_str(&name),
+            _ => write!(f, "{self:?}"),
+        }
+    }
+}
+
 /// A change made (or proposed) by a tool call (docs/protocol.md section 8.7).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -183,6 +183,20 @@ pub struct JobStatusEvent {
     pub at: DateTime<Utc>,
 }
 
+impl JobStatusEvent {
+    /// The `job.status` event of `job` on `project`, now: the one place it is built.
+    pub fn of(job: &Job, project: ProjectId, status: JobStatus) -> Event {
+        Event::JobStatus(JobStatusEvent {
+            job_id: job.id,
+            job_kind: job.kind.clone(),
+            project_id: project,
+            status,
+            attempt: job.attempts,
+            at: Utc::now(),
+        })
+    }
+}
+
 /// Where a session's conversation stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

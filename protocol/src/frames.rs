@@ -74,7 +74,6 @@ pub fn subscribed_frame(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::ServerMessage;

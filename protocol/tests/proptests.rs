@@ -1,6 +1,8 @@
 //! Bad input at volume: property tests of the client message decoder and of every
 //! tool's argument parser. Whatever arrives, neither panics, and every error that is
 //! not "this is not JSON" names the field at fault.
+// clippy.toml allows unwrap/expect in `#[test]` functions only, not in the helpers a
+// test crate is made of; allowed here once for the whole crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use garde::Validate;

@@ -4,6 +4,8 @@
 //! between `<!-- generated:NAME begin -->` and `<!-- generated:NAME end -->`. A drift
 //! fails with the difference; `UPDATE_PROTOCOL_DOC=1 cargo test -p protocol --test
 //! protocol_doc` rewrites the blocks instead.
+// clippy.toml allows unwrap/expect in `#[test]` functions only, not in the helpers a
+// test crate is made of; allowed here once for the whole crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use protocol::blueprint::{BlueprintField, GapPriority};

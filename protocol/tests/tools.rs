@@ -1,5 +1,7 @@
 //! The tool catalogue against docs/protocol.md section 8: the mode table, every tool's
 //! argument schema (as the assistant's model reads it) and the argument parser's errors.
+// clippy.toml allows unwrap/expect in `#[test]` functions only, not in the helpers a
+// test crate is made of; allowed here once for the whole crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use garde::Validate;

@@ -3,8 +3,8 @@
 //! so the answer can name both at once; the reply streams from a worker as `chat.delta`
 //! and lands as `chat.message`.
 
+use crate::access::{self, Need};
 use crate::hub::Hub;
-use crate::tools::{check_write, role_in};
 use protocol::entities::{ChatMessage, ChatRole, JobStatus};
 use protocol::event::{Event, JobStatusEvent};
 use protocol::{ErrorBody, JobId, MessageId, ProjectId, SessionId, UserId};
@@ -38,7 +38,7 @@ pub async fn send(
 ) -> Result<ChatSent, ErrorBody> {
     let text = check_text(text)?;
     let mut tx = hub.store.begin().await?;
-    check_write(&mut tx, project, user).await?;
+    access::require(&mut tx, project, user, Need::Write).await?;
     // A reply costs a model call: counted against the user's quota once they may ask.
     hub.limits.job(user)?;
     let message = store::chat::insert(
@@ -66,14 +66,7 @@ pub async fn send(
         message_id: message.id,
         job_id: job.id,
     };
-    let queued = Event::JobStatus(JobStatusEvent {
-        job_id: job.id,
-        job_kind: job.kind.clone(),
-        project_id: project,
-        status: JobStatus::Queued,
-        attempt: job.attempts,
-        at: chrono::Utc::now(),
-    });
+    let queued = JobStatusEvent::of(&job, project, JobStatus::Queued);
     store::outbox::record(&mut tx, project, &[Event::ChatMessage { message }, queued]).await?;
     tx.commit().await.map_err(store::StoreError::from)?;
     // The message is new, so its job is too: the key is the message's id.
@@ -96,7 +89,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<ChatMessage>, ErrorBody> {
     let mut conn = hub.store.acquire().await?;
-    role_in(&mut conn, project, user).await?;
+    access::require(&mut conn, project, user, Need::Read).await?;
     Ok(store::chat::list(&mut conn, project, limit).await?)
 }
 
@@ -118,7 +111,6 @@ fn check_text(text: &str) -> Result<&str, ErrorBody> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]

@@ -135,6 +135,12 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_SSE_KEEPALIVE_MS", default_value_t = 15_000)]
     pub sse_keepalive_ms: u64,
 
+    /// Time the hub keeps trying to hand a closing client its close frame (4008, 1012,
+    /// ...) when the client is not reading: long enough for a client that fell behind to
+    /// drain its socket and read why, short enough not to hold a dead peer.
+    #[arg(long, env = "DRAFTLINE_CLOSE_GRACE_MS", default_value_t = 5_000)]
+    pub close_grace_ms: u64,
+
     /// Time connections get to close after SIGTERM before the process exits anyway.
     #[arg(long, env = "DRAFTLINE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
     pub shutdown_timeout_ms: u64,
@@ -252,6 +258,7 @@ impl std::fmt::Debug for Config {
             .field("presence_ttl_ms", &self.presence_ttl_ms)
             .field("outbox_relay_ms", &self.outbox_relay_ms)
             .field("sse_keepalive_ms", &self.sse_keepalive_ms)
+            .field("close_grace_ms", &self.close_grace_ms)
             .field("shutdown_timeout_ms", &self.shutdown_timeout_ms)
             .finish()
     }
@@ -309,6 +316,7 @@ impl Config {
             presence_ttl_ms: 30_000,
             outbox_relay_ms: 500,
             sse_keepalive_ms: 15_000,
+            close_grace_ms: 5_000,
             shutdown_timeout_ms: 10_000,
             rtc_udp_bind: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             rtc_udp_ports: PortRange::ANY,
@@ -326,6 +334,10 @@ impl Config {
 
     pub fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.heartbeat_ms.max(10))
+    }
+
+    pub fn close_grace(&self) -> Duration {
+        Duration::from_millis(self.close_grace_ms)
     }
 
     pub fn shutdown_timeout(&self) -> Duration {

@@ -2,7 +2,9 @@
 //! operations engine. `run` starts one node on a given listener so tests can run real
 //! servers on port 0 in-process.
 
+pub(crate) mod access;
 pub mod auth;
+pub mod calls;
 pub mod chat;
 pub mod config;
 pub mod connections;
@@ -13,6 +15,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod narrate;
 pub mod operations;
 pub mod presence;
 pub mod revocation;
@@ -83,7 +86,6 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
         hub.config.outbox_relay(),
         shutdown.clone(),
         |tick| {
-            hub::count_published(&tick.published);
             if let Some(rows) = tick.backlog {
                 ::metrics::gauge!(metrics::OUTBOX_ROWS).set(rows as f64);
             }

@@ -32,7 +32,8 @@ pub const TOKENS_EXPIRED: &str = "draftline_tokens_expired_total";
 /// Publications handed to local subscribers' queues.
 pub const EVENTS_DELIVERED: &str = "draftline_events_delivered_total";
 /// Events published by this process, by `kind`.
-pub const EVENTS_PUBLISHED: &str = "draftline_events_published_total";
+/// Counted by `store::topics` as each event reaches Redis, hub and worker alike.
+pub const EVENTS_PUBLISHED: &str = store::topics::EVENTS_PUBLISHED;
 /// Events waiting in the outbox (committed, not yet in Redis), as the relay's leader
 /// last counted them: above zero for long means Redis is unreachable.
 pub const OUTBOX_ROWS: &str = "draftline_outbox_rows";

@@ -5,15 +5,16 @@
 //! first failure: the ones before stay done, the failed one records its error, the rest
 //! stay pending.
 
+use crate::access::{self, Need};
 use crate::hub::Hub;
+use crate::narrate;
+use crate::tools::pending::{announce, change_for, merge_patch, prefix_field};
 use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
 use protocol::client::Decision;
 use protocol::entities::{Operation, OperationStatus, Session};
-use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
-use protocol::tools::args::{ProposeRecoveryArgs, SuggestOperationsArgs};
-use protocol::tools::output::{PendingOut, SuggestedOut};
+use protocol::tools::output::{PendingOut, PendingStatus};
 use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -40,7 +41,7 @@ pub(crate) async fn propose(
     let mut conn = tools::conn(hub).await?;
     let resolved = change.project(&mut conn, caller, &data).await;
     if let Ok(Some(project)) = &resolved {
-        tools::check_write(&mut conn, *project, &caller.user).await?;
+        access::require(&mut conn, *project, &caller.user, Need::Write).await?;
     }
     drop(conn);
     let new = NewOperation {
@@ -92,7 +93,7 @@ pub(crate) async fn propose(
         tracing::debug!(operation_id = %operation.id, tool = %tool, "operation pending approval");
         hub.flush(project).await;
         Ok(tools::to_value(PendingOut {
-            status: "pending_approval".into(),
+            status: PendingStatus::PendingApproval,
             operation_id: operation.id,
             operation,
         }))
@@ -123,184 +124,6 @@ pub(crate) async fn rollback_now(
         serde_json::json!({ "operation_id": operation }),
     )
     .await
-}
-
-/// `suggest_operations`: records each proposed change as a pending operation marked
-/// `suggestion`, whatever the session's `auto_accept`: only a person's
-/// `operation.decide` runs it. Everything is checked before anything is recorded (the
-/// caller may write to the project; each tool changes a project; its arguments parse
-/// and resolve to this project, else `invalid_arguments` naming
-/// `operations[i].tool` or `operations[i].arguments.<field>`), and all are recorded in
-/// one transaction.
-pub(crate) async fn suggest(
-    hub: &Hub,
-    caller: &Caller,
-    args: SuggestOperationsArgs,
-) -> Result<Value, ErrorBody> {
-    let project = tools::project_of(caller, args.project_id)?;
-    let mut conn = tools::conn(hub).await?;
-    tools::check_write(&mut conn, project, &caller.user).await?;
-    // Arguments that leave project_id out mean the suggestion's project.
-    let scoped = Caller {
-        user: caller.user.clone(),
-        session: Session {
-            project_id: Some(project),
-            ..caller.session.clone()
-        },
-    };
-    let mut planned = Vec::with_capacity(args.operations.len());
-    for (i, item) in args.operations.into_iter().enumerate() {
-        let prefix = format!("operations[{i}]");
-        let tool = ToolName::parse(&item.tool).filter(|t| *t != ToolName::CreateProject);
-        let Some((tool, Handler::Change(change))) = tool.map(|t| (t, tools::handler(t))) else {
-            return Err(ErrorBody::invalid_field(
-                &format!("{prefix}.tool"),
-                format!("`{}` is not a tool that changes a project", item.tool),
-            ));
-        };
-        let arguments = format!("{prefix}.arguments");
-        let data = change
-            .check(Value::Object(item.arguments))
-            .map_err(|e| prefix_field(e, &arguments))?;
-        let refused = || {
-            ErrorBody::invalid_field(
-                &format!("{arguments}.{}", change.locator()),
-                "names nothing in this project",
-            )
-        };
-        match change.project(&mut conn, &scoped, &data).await {
-            Ok(Some(resolved)) if resolved == project => {}
-            Ok(_) => return Err(refused()),
-            Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
-            Err(error) => return Err(prefix_field(error, &arguments)),
-        }
-        planned.push(NewOperation {
-            session_id: caller.session.id,
-            project_id: Some(project),
-            seq: 0,
-            tool: tool.as_str().to_owned(),
-            kind: change.kind(),
-            entity: change.entity(),
-            data,
-            suggestion: true,
-            reason: item.reason,
-            recovers: None,
-        });
-    }
-    drop(conn);
-    let mut tx = hub.store.begin().await?;
-    let mut recorded = Vec::with_capacity(planned.len());
-    for new in planned {
-        let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
-        let operation = store::operations::insert(
-            &mut tx,
-            NewOperation { seq, ..new },
-            Outcome::status(OperationStatus::Pending),
-        )
-        .await?;
-        recorded.push(operation);
-    }
-    let mut flush = None;
-    for operation in &recorded {
-        flush = announce(&mut tx, operation, true, Vec::new())
-            .await?
-            .or(flush);
-    }
-    tx.commit().await.map_err(store::StoreError::from)?;
-    hub.flush(flush).await;
-    Ok(tools::to_value(SuggestedOut {
-        status: "pending_approval".into(),
-        operations: recorded,
-    }))
-}
-
-/// `propose_recovery`: proposes a failed operation again, its arguments patched (JSON
-/// merge patch), as a pending operation naming it in `recovers`, whatever the session's
-/// `auto_accept`: a person approves the correction. The failed operation must be one
-/// the caller may see (else `not_found`, as a missing one) and change (`forbidden`),
-/// and `failed` (`conflict`); the patched arguments are checked by its tool and must
-/// stay in its project (`invalid_arguments` naming `arguments.<field>`).
-pub(crate) async fn propose_recovery(
-    hub: &Hub,
-    caller: &Caller,
-    args: ProposeRecoveryArgs,
-) -> Result<Value, ErrorBody> {
-    let mut conn = tools::conn(hub).await?;
-    let hidden = || store::StoreError::not_found("operation", args.operation_id);
-    let failed = store::operations::get(&mut conn, args.operation_id).await?;
-    let Some(project) = failed.project_id else {
-        return Err(hidden().into());
-    };
-    tools::entity_project(&mut conn, &caller.user, project, hidden()).await?;
-    tools::check_write(&mut conn, project, &caller.user).await?;
-    if failed.status != OperationStatus::Failed {
-        return Err(ErrorBody::new(
-            ErrorCode::Conflict,
-            format!(
-                "operation {} is {}: only a failed operation can be recovered",
-                failed.id,
-                status_str(failed.status)
-            ),
-        )
-        .with_details(serde_json::json!({ "operation_id": failed.id })));
-    }
-    let change = change_for(&failed)?;
-    let mut data = failed.data.clone();
-    if let Some(patch) = args.arguments {
-        merge_patch(&mut data, &Value::Object(patch));
-    }
-    let data = change
-        .check(data)
-        .map_err(|e| prefix_field(e, "arguments"))?;
-    // As the failed operation was proposed: its project stands in for an omitted
-    // project_id.
-    let scoped = Caller {
-        user: caller.user.clone(),
-        session: Session {
-            project_id: Some(project),
-            ..caller.session.clone()
-        },
-    };
-    let refused = || {
-        ErrorBody::invalid_field(
-            &format!("arguments.{}", change.locator()),
-            "names nothing in this operation's project",
-        )
-    };
-    match change.project(&mut conn, &scoped, &data).await {
-        Ok(Some(resolved)) if resolved == project => {}
-        Ok(_) => return Err(refused()),
-        Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
-        Err(error) => return Err(prefix_field(error, "arguments")),
-    }
-    drop(conn);
-    let mut tx = hub.store.begin().await?;
-    let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
-    let operation = store::operations::insert(
-        &mut tx,
-        NewOperation {
-            session_id: caller.session.id,
-            project_id: Some(project),
-            seq,
-            tool: failed.tool.clone(),
-            kind: change.kind(),
-            entity: change.entity(),
-            data,
-            suggestion: false,
-            reason: args.reason,
-            recovers: Some(failed.id),
-        },
-        Outcome::status(OperationStatus::Pending),
-    )
-    .await?;
-    let flush = announce(&mut tx, &operation, true, Vec::new()).await?;
-    tx.commit().await.map_err(store::StoreError::from)?;
-    hub.flush(flush).await;
-    Ok(tools::to_value(PendingOut {
-        status: "pending_approval".into(),
-        operation_id: operation.id,
-        operation,
-    }))
 }
 
 /// Whether an operation is new (recorded as it runs) or pending (claimed as it runs).
@@ -426,29 +249,6 @@ async fn record_failure(
     Ok(Some(operation))
 }
 
-/// Writes the events of a change into the outbox, in its transaction: the change's own
-/// events, then the operation (`operation.created` when it was recorded just now, else
-/// `operation.updated`). Answers the project to flush after commit; an operation
-/// without a project (a failed `create_project`) has no topic.
-async fn announce(
-    conn: &mut store::PgConnection,
-    operation: &Operation,
-    created: bool,
-    mut events: Vec<Event>,
-) -> Result<Option<ProjectId>, ErrorBody> {
-    let Some(project) = operation.project_id else {
-        return Ok(None);
-    };
-    let operation = operation.clone();
-    events.push(if created {
-        Event::OperationCreated { operation }
-    } else {
-        Event::OperationUpdated { operation }
-    });
-    store::outbox::record(conn, project, &events).await?;
-    Ok(Some(project))
-}
-
 async fn record(
     conn: &mut store::PgConnection,
     actor: &Actor,
@@ -472,10 +272,9 @@ fn elapsed_ms(since: Instant) -> i64 {
 }
 
 /// `operation.decide`: approve (with optional edits) or reject pending operations.
-/// Everything is checked before anything runs: every id exists, is pending, and the
-/// caller may decide it (write access to its project; for a proposed project, being the
-/// proposing user), and every edit still parses and still resolves to the operation's
-/// project. The decider is recorded on each operation as `decided_by`.
+/// Everything is checked before anything runs ([`validate`]); then the operations are
+/// rejected together ([`reject`]) or run in order ([`approve`]). The decider is recorded
+/// on each operation as `decided_by`.
 pub async fn decide(
     hub: &Hub,
     caller: &Caller,
@@ -483,6 +282,32 @@ pub async fn decide(
     decision: Decision,
     edits: Option<BTreeMap<OperationId, Value>>,
 ) -> Result<Decided, ErrorBody> {
+    let plans = validate(hub, caller, ids, decision, edits.unwrap_or_default()).await?;
+    match decision {
+        Decision::Reject => reject(hub, caller, ids, plans).await,
+        Decision::Approve => approve(hub, caller, ids, plans).await,
+    }
+}
+
+/// One operation a decision will run: the change, its (edited) arguments, its author.
+struct Plan {
+    operation: Operation,
+    change: &'static dyn DynChange,
+    data: Value,
+    author: UserId,
+}
+
+/// Checks a decision before anything runs: every id exists, is pending, and the caller
+/// may decide it (write access to its project; for a proposed project, being the
+/// proposing user), and every edit still parses and still resolves to the operation's
+/// project.
+async fn validate(
+    hub: &Hub,
+    caller: &Caller,
+    ids: &[OperationId],
+    decision: Decision,
+    edits: BTreeMap<OperationId, Value>,
+) -> Result<Vec<Plan>, ErrorBody> {
     if ids.is_empty() {
         return Err(ErrorBody::invalid_field(
             "operation_ids",
@@ -495,7 +320,6 @@ pub async fn decide(
             format!("at most {MAX_DECIDE} at once"),
         ));
     }
-    let edits = edits.unwrap_or_default();
     if decision == Decision::Reject && !edits.is_empty() {
         return Err(ErrorBody::invalid_field(
             "edits",
@@ -522,20 +346,16 @@ pub async fn decide(
     operations.dedup_by_key(|o| o.id);
     let mut plans = Vec::with_capacity(operations.len());
     let mut sessions: HashMap<SessionId, Session> = HashMap::new();
-    for op in &operations {
-        check_decider(&mut conn, caller, op).await?;
+    for op in operations {
+        access::decide(&mut conn, &caller.user, &op).await?;
         if op.status != OperationStatus::Pending {
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
-                format!(
-                    "operation {} is {}, not pending",
-                    op.id,
-                    status_str(op.status)
-                ),
+                format!("operation {} is {}, not pending", op.id, op.status),
             )
             .with_details(serde_json::json!({ "operation_id": op.id })));
         }
-        let change = change_for(op)?;
+        let change = change_for(&op)?;
         // The change runs as the user whose session proposed it (the author).
         let session = match sessions.get(&op.session_id) {
             Some(session) => session.clone(),
@@ -551,55 +371,82 @@ pub async fn decide(
                 let mut data = op.data.clone();
                 merge_patch(&mut data, patch);
                 let data = change.check(data).map_err(|e| prefix_field(e, &prefix))?;
-                recheck_project(&mut conn, change, op, &session, &data)
+                recheck_project(&mut conn, change, &op, &session, &data)
                     .await
                     .map_err(|e| prefix_field(e, &prefix))?;
                 data
             }
             None => op.data.clone(),
         };
-        plans.push((op, change, data, session.user_id));
-    }
-    drop(conn);
-
-    let batch = BatchId::new();
-    let total = operations.len() as u64;
-    if decision == Decision::Reject {
-        let mut tx = hub.store.begin().await?;
-        let named: Vec<(OperationId, Option<ProjectId>)> =
-            operations.iter().map(|o| (o.id, o.project_id)).collect();
-        let mut rejected = store::operations::reject(&mut tx, &named, batch, &caller.user).await?;
-        let count = rejected.len() as u64;
-        // By project, so two deciders take the projects' outbox locks in one order.
-        rejected.sort_by_key(|o| o.project_id);
-        let mut projects = Vec::new();
-        for operation in &rejected {
-            if let Some(project) = announce(&mut tx, operation, false, Vec::new()).await? {
-                projects.push(project);
-            }
-        }
-        tx.commit().await.map_err(store::StoreError::from)?;
-        projects.dedup();
-        for project in projects {
-            hub.flush(Some(project)).await;
-        }
-        let mut conn = tools::conn(hub).await?;
-        let operations = store::operations::get_many(&mut conn, ids).await?;
-        drop(conn);
-        return Ok(Decided {
-            batch_id: batch,
-            operations,
-            completed: count,
-            total,
-            message: format!("{count} of {total} rejected"),
+        plans.push(Plan {
+            operation: op,
+            change,
+            data,
+            author: session.user_id,
         });
     }
+    Ok(plans)
+}
 
+/// Rejects the validated operations in one transaction; one decided by someone else
+/// meanwhile is left as they decided it.
+async fn reject(
+    hub: &Hub,
+    caller: &Caller,
+    ids: &[OperationId],
+    plans: Vec<Plan>,
+) -> Result<Decided, ErrorBody> {
+    let batch = BatchId::new();
+    let total = plans.len() as u64;
+    let mut tx = hub.store.begin().await?;
+    let named: Vec<(OperationId, Option<ProjectId>)> = plans
+        .iter()
+        .map(|p| (p.operation.id, p.operation.project_id))
+        .collect();
+    let mut rejected = store::operations::reject(&mut tx, &named, batch, &caller.user).await?;
+    let count = rejected.len() as u64;
+    // By project, so two deciders take the projects' outbox locks in one order.
+    rejected.sort_by_key(|o| o.project_id);
+    let mut projects = Vec::new();
+    for operation in &rejected {
+        if let Some(project) = announce(&mut tx, operation, false, Vec::new()).await? {
+            projects.push(project);
+        }
+    }
+    tx.commit().await.map_err(store::StoreError::from)?;
+    projects.dedup();
+    for project in projects {
+        hub.flush(Some(project)).await;
+    }
+    let mut conn = tools::conn(hub).await?;
+    let operations = store::operations::get_many(&mut conn, ids).await?;
+    drop(conn);
+    Ok(Decided {
+        batch_id: batch,
+        operations,
+        completed: count,
+        total,
+        message: narrate::rejected(count, total),
+    })
+}
+
+/// Runs the validated operations in order, each in its own transaction, stopping at
+/// the first failure: the ones before stay done, the failed one records its error, the
+/// rest stay pending.
+async fn approve(
+    hub: &Hub,
+    caller: &Caller,
+    ids: &[OperationId],
+    plans: Vec<Plan>,
+) -> Result<Decided, ErrorBody> {
+    let batch = BatchId::new();
+    let total = plans.len() as u64;
     let mut completed = 0u64;
     let mut failure = None;
-    for (op, change, data, author) in plans {
+    for plan in plans {
+        let op = &plan.operation;
         let actor = Actor {
-            user: author,
+            user: plan.author,
             session_id: op.session_id,
             project: op.project_id,
         };
@@ -607,10 +454,10 @@ pub async fn decide(
             id: op.id,
             project: op.project_id,
             batch,
-            data,
+            data: plan.data,
             decided_by: caller.user.clone(),
         };
-        match execute(hub, change, &actor, run).await? {
+        match execute(hub, plan.change, &actor, run).await? {
             (_, Ok(_)) => completed += 1,
             (_, Err(error)) => {
                 failure = Some((op.id, error));
@@ -620,56 +467,14 @@ pub async fn decide(
     }
     let mut conn = tools::conn(hub).await?;
     let operations = store::operations::get_many(&mut conn, ids).await?;
-    let message = match &failure {
-        None => format!("{completed} of {total} completed"),
-        Some((id, error)) => format!(
-            "{completed} of {total} completed; operation {id} failed: {}",
-            error.message
-        ),
-    };
+    let failed = failure.as_ref().map(|(id, e)| (*id, e.message.as_str()));
     Ok(Decided {
         batch_id: batch,
         operations,
         completed,
         total,
-        message,
+        message: narrate::approved(completed, total, failed),
     })
-}
-
-/// A person may decide an operation on a project they may change; an operation that
-/// creates a project may be decided by the user who proposed it. Anyone else's answers
-/// as a missing operation, naming no project.
-async fn check_decider(
-    conn: &mut store::PgConnection,
-    caller: &Caller,
-    op: &Operation,
-) -> Result<(), ErrorBody> {
-    let hidden = || {
-        ErrorBody::new(
-            ErrorCode::NotFound,
-            format!("operation {} not found", op.id),
-        )
-    };
-    match op.project_id {
-        Some(project) => {
-            tools::entity_project(
-                conn,
-                &caller.user,
-                project,
-                store::StoreError::not_found("operation", op.id),
-            )
-            .await?;
-            tools::check_write(conn, project, &caller.user).await
-        }
-        None => {
-            let session = store::sessions::get(conn, op.session_id).await?;
-            if session.user_id == caller.user {
-                Ok(())
-            } else {
-                Err(hidden())
-            }
-        }
-    }
 }
 
 /// An edit may point the change at another entity, but not out of the project the
@@ -705,90 +510,5 @@ async fn recheck_project(
         Ok(_) => Err(refused()),
         Err(error) if error.code == ErrorCode::NotFound => Err(refused()),
         Err(error) => Err(error),
-    }
-}
-
-fn change_for(op: &Operation) -> Result<&'static dyn DynChange, ErrorBody> {
-    match ToolName::parse(&op.tool).map(tools::handler) {
-        Some(Handler::Change(change)) => Ok(change),
-        _ => Err(ErrorBody::new(
-            ErrorCode::Internal,
-            format!("operation {} names no changing tool", op.id),
-        )),
-    }
-}
-
-fn status_str(status: OperationStatus) -> &'static str {
-    match status {
-        OperationStatus::Pending => "pending",
-        OperationStatus::Executing => "executing",
-        OperationStatus::Completed => "completed",
-        OperationStatus::Failed => "failed",
-        OperationStatus::Rejected => "rejected",
-        OperationStatus::RolledBack => "rolled_back",
-    }
-}
-
-/// Names the field of an edit's error under `edits.{id}`.
-fn prefix_field(mut error: ErrorBody, prefix: &str) -> ErrorBody {
-    let field = error
-        .details
-        .as_ref()
-        .and_then(|d| d.get("field"))
-        .and_then(Value::as_str)
-        .map(|f| format!("{prefix}.{f}"))
-        .unwrap_or_else(|| prefix.to_owned());
-    error.message = format!("{prefix}.{}", error.message);
-    error.details = Some(serde_json::json!({ "field": field }));
-    error
-}
-
-/// RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything
-/// else replaces.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Default::default());
-    }
-    if let Value::Object(target) = target {
-        for (key, value) in patch {
-            if value.is_null() {
-                target.remove(key);
-            } else {
-                merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut doc = json!({"title": "a", "tags": ["x"], "nested": {"k": 1, "drop": 2}});
-        merge_patch(
-            &mut doc,
-            &json!({"title": "b", "tags": null, "nested": {"drop": null, "new": 3}}),
-        );
-        assert_eq!(doc, json!({"title": "b", "nested": {"k": 1, "new": 3}}));
-        let mut scalar = json!("x");
-        merge_patch(&mut scalar, &json!({"a": 1}));
-        assert_eq!(scalar, json!({"a": 1}));
-    }
-
-    #[test]
-    fn edit_errors_name_the_edited_field() {
-        let e = prefix_field(
-            ErrorBody::invalid_field("title", "must not be blank"),
-            "edits.x",
-        );
-        assert_eq!(e.details, Some(json!({"field": "edits.x.title"})));
-        assert_eq!(e.message, "edits.x.title: must not be blank");
     }
 }

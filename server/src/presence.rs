@@ -119,7 +119,8 @@ impl Presences {
             let projects: Vec<String> = fanout
                 .topics()
                 .into_iter()
-                .filter(|topic| matches!(Topic::parse(topic), Some(Topic::Project(_))))
+                .filter(|topic| matches!(topic, Topic::Project(_)))
+                .map(|topic| topic.to_string())
                 .collect();
             match self.bus.sweep_presence_many(&projects).await {
                 Ok(0) => {}

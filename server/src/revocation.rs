@@ -277,9 +277,7 @@ impl Revocations {
 /// owner removed them and added them back at once): the newer membership stands. When
 /// Postgres cannot say, the revocation does.
 pub async fn still_member(hub: &crate::Hub, user: &UserId, project: ProjectId) -> bool {
-    let access =
-        crate::subscriptions::check_access(hub, user, protocol::event::Topic::Project(project))
-            .await;
+    let access = crate::access::topic(hub, user, protocol::event::Topic::Project(project)).await;
     if access.is_ok() {
         tracing::info!(%user, %project, "revocation outdated: a member again");
     }

@@ -1,6 +1,7 @@
 //! Session handling shared by the transports: opening (new or resumed), configuring,
 //! and appending to the transcript.
 
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use crate::tools::{self, Caller};
 use protocol::client::TranscriptItemInput;
@@ -49,7 +50,7 @@ pub async fn configure(
 ) -> Result<Session, ErrorBody> {
     let mut conn = tools::conn(hub).await?;
     if let Some(project) = project {
-        tools::role_in(&mut conn, project, &caller.user).await?;
+        access::require(&mut conn, project, &caller.user, Need::Read).await?;
     }
     if let Some(todo) = todo {
         let scoped = Caller {

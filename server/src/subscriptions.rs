@@ -2,6 +2,7 @@
 //! 4-5): access checks, the per-connection limit, and the `subscribed` reply with the
 //! recovered events, sent ahead of the live ones.
 
+use crate::access::{self, Need};
 use crate::fanout::{Publication, Sink, Subscription};
 use crate::hub::Hub;
 use crate::tools::{self, Caller};
@@ -25,23 +26,7 @@ impl Sink for Outbox {
 /// The topics one connection subscribes to.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
-    topics: HashMap<String, Subscription>,
-}
-
-/// Checks that `caller` may read `topic`.
-pub async fn check_access(
-    hub: &Hub,
-    user: &protocol::UserId,
-    topic: Topic,
-) -> Result<(), ErrorBody> {
-    let mut conn = tools::conn(hub).await?;
-    match topic {
-        Topic::Project(project) => tools::role_in(&mut conn, project, user).await.map(|_| ()),
-        Topic::Session(session) => store::sessions::get_owned(&mut conn, session, user)
-            .await
-            .map(|_| ())
-            .map_err(ErrorBody::from),
-    }
+    topics: HashMap<Topic, Subscription>,
 }
 
 impl Subscriptions {
@@ -55,14 +40,15 @@ impl Subscriptions {
         message: Subscribe,
     ) -> Result<(), ErrorBody> {
         let Subscribe { id, topic, since } = message;
-        let parsed = Topic::parse(&topic).ok_or_else(|| {
+        let topic = Topic::parse(&topic).ok_or_else(|| {
             ErrorBody::new(
                 ErrorCode::BadRequest,
                 format!("topic: expected `project:{{id}}` or `session:{{id}}`, got {topic:?}"),
             )
         })?;
-        // The canonical spelling, so `project:X` and an uppercase X are one topic.
-        let topic = parsed.to_string();
+        // Parsed once: `project:X` and an uppercase X are one topic from here on, and
+        // the fan-out is keyed by the parsed topic.
+        let name = topic.to_string();
         // Resubscribing (after a gap, with a position) replaces the subscription.
         self.topics.remove(&topic);
         if self.topics.len() >= hub.config.max_subscriptions {
@@ -74,11 +60,11 @@ impl Subscriptions {
                 ),
             ));
         }
-        check_access(hub, &caller.user, parsed).await?;
+        access::topic(hub, &caller.user, topic).await?;
         let sink: Arc<dyn Sink> = Arc::new(outbox.clone());
         let subscription = hub
             .fanout
-            .subscribe(&topic, sink, since.as_ref(), |start| {
+            .subscribe(topic, sink, since.as_ref(), |start| {
                 let events: Vec<&str> = start.events.iter().map(|e| e.frame.as_str()).collect();
                 let bytes: usize = events.iter().map(|e| e.len()).sum();
                 // A recovery larger than half the outbound queue would close the
@@ -86,7 +72,7 @@ impl Subscriptions {
                 let fits = bytes <= hub.config.outbound_bytes / 2;
                 let frame = subscribed_frame(
                     &id,
-                    &topic,
+                    &name,
                     &start.position.epoch,
                     start.position.offset,
                     start.recovered && fits,
@@ -114,17 +100,17 @@ impl Subscriptions {
 
     /// Drops the subscription to `topic` (access to it was revoked); answers whether
     /// there was one.
-    pub fn drop_topic(&mut self, topic: &str) -> bool {
-        self.topics.remove(topic).is_some()
+    pub fn drop_topic(&mut self, topic: Topic) -> bool {
+        self.topics.remove(&topic).is_some()
     }
 
     /// The projects whose topics are subscribed.
     pub fn projects(&self) -> Vec<ProjectId> {
         self.topics
             .keys()
-            .filter_map(|t| match Topic::parse(t) {
-                Some(Topic::Project(project)) => Some(project),
-                _ => None,
+            .filter_map(|t| match t {
+                Topic::Project(project) => Some(*project),
+                Topic::Session(_) => None,
             })
             .collect()
     }
@@ -137,7 +123,7 @@ impl Subscriptions {
                 format!("topic: unknown topic {topic:?}"),
             )
         })?;
-        self.topics.remove(&parsed.to_string());
+        self.topics.remove(&parsed);
         Ok(())
     }
 }
@@ -151,7 +137,7 @@ pub async fn snapshot(
     project: ProjectId,
 ) -> Result<ServerMessage, ErrorBody> {
     let mut conn = tools::conn(hub).await?;
-    tools::role_in(&mut conn, project, &caller.user).await?;
+    access::require(&mut conn, project, &caller.user, Need::Read).await?;
     let topic = project_topic(project);
     let position: Position = hub.topics.position(&topic).await?;
     let project_row = store::projects::get_for(&mut conn, project, &caller.user).await?;

@@ -9,9 +9,6 @@ use protocol::{JobId, MessageId, ProjectId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-/// The job kind that writes the reply to a person's message.
-pub const REPLY_KIND: &str = "chat.reply";
-
 /// The most messages one listing answers: a page a client can render at once, and the
 /// same cap as the other listings of the HTTP API (document versions, admin jobs).
 pub const MAX_LIST: i64 = 1_000;
@@ -35,7 +32,7 @@ pub fn reply_job(project: ProjectId, session: Option<SessionId>, message: Messag
         reply_id: MessageId::new(),
     };
     let mut job = NewJob::new(
-        REPLY_KIND,
+        crate::jobs::JobKind::ChatReply,
         serde_json::to_value(payload).unwrap_or_default(),
     );
     job.project_id = Some(project);
@@ -77,7 +74,7 @@ impl TryFrom<MessageRow> for ChatMessage {
         Ok(ChatMessage {
             id: r.id,
             project_id: r.project_id,
-            role: crate::parse_enum("chat_messages.role", &r.role)?,
+            role: crate::parse_enum("chat_messages.role", r.id, &r.role)?,
             author_id: r.author_id,
             text: r.text,
             job_id: r.job_id,

@@ -34,6 +34,14 @@ use std::time::Duration;
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// How long taking a connection from the pool may wait. With the server down, sqlx
+/// retries a refused connection until this deadline, so it is how long every call
+/// waits during a Postgres restart: the "answered within a second or two"
+/// (it was 5 s, and calls took 5 s in `faults::postgres_restarted_mid_run_...`). A
+/// pool that cannot hand out a connection for this long is overloaded, and answering
+/// `unavailable` (which clients retry) sheds that load.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1_500);
+
 /// A handle on the database: a connection pool.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -42,12 +50,13 @@ pub struct Store {
 
 impl Store {
     /// Connects a pool of at most `max_connections`. Waiting for a connection is bounded
-    /// so a saturated pool answers `unavailable` instead of hanging a tool call.
+    /// by [`ACQUIRE_TIMEOUT`] so a saturated pool or a server that is down answers
+    /// `unavailable` instead of hanging a tool call.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?.application_name("draftline");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // No ping before every acquire: it doubles the round trips of a one-statement
             // call. A broken connection fails its statement and is closed, and the
             // caller's error path (retry, reclaim) covers that one failure.
@@ -105,10 +114,12 @@ pub fn with_database(url: &str, name: &str) -> String {
 /// Reads a text column holding a snake_case enum value.
 pub(crate) fn parse_enum<T: serde::de::DeserializeOwned>(
     column: &'static str,
+    row: impl std::fmt::Display,
     value: &str,
 ) -> Result<T, StoreError> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned()))
-        .map_err(|_| StoreError::Decode(format!("{column}: unexpected value {value:?}")))
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
+        StoreError::Decode(format!("{column} of row {row}: unexpected value {value:?}"))
+    })
 }
 
 /// Writes a snake_case enum value for a text column.

@@ -17,10 +17,15 @@ struct MemberRow {
 impl TryFrom<MemberRow> for Member {
     type Error = StoreError;
     fn try_from(r: MemberRow) -> Result<Self, StoreError> {
+        let role = parse_enum(
+            "project_members.role",
+            format_args!("{}/{}", r.project_id, r.user_id),
+            &r.role,
+        )?;
         Ok(Member {
             project_id: r.project_id,
             user_id: r.user_id,
-            role: parse_enum("project_members.role", &r.role)?,
+            role,
             created_at: r.created_at,
         })
     }

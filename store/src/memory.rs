@@ -33,7 +33,7 @@ impl TryFrom<MemoryRow> for MemoryEntry {
     fn try_from(r: MemoryRow) -> Result<Self, StoreError> {
         let source = match (r.source_kind, r.source_id) {
             (Some(kind), Some(id)) => Some(MemorySource {
-                kind: parse_enum("memory_entries.source_kind", &kind)?,
+                kind: parse_enum("memory_entries.source_kind", r.id, &kind)?,
                 id,
             }),
             _ => None,
@@ -42,7 +42,7 @@ impl TryFrom<MemoryRow> for MemoryEntry {
             id: r.id,
             project_id: r.project_id,
             user_id: r.user_id,
-            kind: parse_enum("memory_entries.kind", &r.kind)?,
+            kind: parse_enum("memory_entries.kind", r.id, &r.kind)?,
             body: r.body,
             source,
             session_id: r.session_id,

@@ -97,6 +97,7 @@ pub async fn record(
 
 /// What one flush of a project did.
 #[derive(Debug, Default)]
+#[must_use = "a flush that failed or found another publisher leaves rows for the relay"]
 pub struct Flushed {
     /// The kinds of the rows this flush published, in order.
     pub published: Vec<String>,
@@ -173,8 +174,8 @@ impl Outbox {
                     )
                     .await
                 {
-                    Ok((_, true)) => flushed.published.push(row.kind.clone()),
-                    Ok((_, false)) => flushed.skipped += 1,
+                    Ok(Some(_)) => flushed.published.push(row.kind.clone()),
+                    Ok(None) => flushed.skipped += 1,
                     Err(e) => {
                         failure = Some(e);
                         break;

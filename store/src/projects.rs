@@ -31,14 +31,14 @@ impl TryFrom<ProjectRow> for Project {
             owner_id: r.owner_id,
             name: r.name,
             description: r.description,
-            status: parse_enum("projects.status", &r.status)?,
+            status: parse_enum("projects.status", r.id, &r.status)?,
             blueprint: r.blueprint.0,
             blueprint_draft: r.blueprint_draft.0,
             blueprint_version: r.blueprint_version,
             role: r
                 .role
                 .as_deref()
-                .map(|s| parse_enum("role", s))
+                .map(|s| parse_enum("project_members.role", r.id, s))
                 .transpose()?,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -154,7 +154,9 @@ pub async fn role_of(
     .bind(user)
     .fetch_optional(&mut *conn)
     .await?;
-    role.as_deref().map(|r| parse_enum("role", r)).transpose()
+    role.as_deref()
+        .map(|r| parse_enum("project_members.role", format_args!("{id}/{user}"), r))
+        .transpose()
 }
 
 /// Changes the given fields; returns (before, after).

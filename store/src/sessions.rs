@@ -28,7 +28,7 @@ impl TryFrom<SessionRow> for Session {
             id: r.id,
             user_id: r.user_id,
             project_id: r.project_id,
-            mode: parse_enum("sessions.mode", &r.mode)?,
+            mode: parse_enum("sessions.mode", r.id, &r.mode)?,
             auto_accept: r.auto_accept,
             metadata: r.metadata.0,
             client: r.client.map(|c| c.0),

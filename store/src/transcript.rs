@@ -98,7 +98,11 @@ fn into_items(rows: Vec<ItemRow>) -> Result<Vec<TranscriptItem>, StoreError> {
                 session_id: r.session_id,
                 seq: r.seq,
                 item_id: r.item_id,
-                role: parse_enum("transcript_items.role", &r.role)?,
+                role: parse_enum(
+                    "transcript_items.role",
+                    format_args!("{}/{}", r.session_id, r.seq),
+                    &r.role,
+                )?,
                 text: r.text,
                 at: r.at,
             })

@@ -8,6 +8,7 @@ pub mod config;
 pub mod draft;
 pub mod handler;
 pub mod handlers;
+pub mod narrate;
 pub mod runtime;
 pub mod scheduler;
 

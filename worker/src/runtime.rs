@@ -11,7 +11,7 @@ use crate::handler::{Done, JobContext, JobError, Registry, Reported};
 use protocol::JobId;
 use protocol::ProjectId;
 use protocol::entities::{Job, JobStatus};
-use protocol::event::{Event, JobStatusEvent};
+use protocol::event::JobStatusEvent;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -406,7 +406,7 @@ impl Worker {
                     if failed.is_some()
                         && let Some(project) = cx.job.project_id
                     {
-                        let event = status_event(&cx.job, project, status);
+                        let event = JobStatusEvent::of(&cx.job, project, status);
                         store::outbox::record(&mut tx, project, &[event]).await?;
                     }
                     tx.commit().await.map_err(store::StoreError::from)?;
@@ -458,7 +458,7 @@ impl Worker {
         let Some(project) = job.project_id else {
             return;
         };
-        let event = status_event(job, project, status);
+        let event = JobStatusEvent::of(job, project, status);
         self.topics
             .publish_project(project, std::slice::from_ref(&event))
             .await;
@@ -497,7 +497,7 @@ impl Worker {
         }
         if let Some(project) = job.project_id {
             // `job.status` completed first, then what the handler reports.
-            events.insert(0, status_event(job, project, JobStatus::Completed));
+            events.insert(0, JobStatusEvent::of(job, project, JobStatus::Completed));
             store::outbox::record(&mut tx, project, &events).await?;
         }
         tx.commit().await.map_err(store::StoreError::from)?;
@@ -623,16 +623,4 @@ async fn complete_batches(store: Store, mut done: mpsc::Receiver<Lease>) {
 /// among a day's failures, and short enough to read out from a client's screen.
 fn error_id() -> String {
     format!("{:08x}", rand::random::<u32>())
-}
-
-/// The `job.status` event of `job` on `project`.
-fn status_event(job: &Job, project: ProjectId, status: JobStatus) -> Event {
-    Event::JobStatus(JobStatusEvent {
-        job_id: job.id,
-        job_kind: job.kind.clone(),
-        project_id: project,
-        status,
-        attempt: job.attempts,
-        at: chrono::Utc::now(),
-    })
 }

@@ -146,11 +146,17 @@ export type DocumentUpdated = { project_id: ProjectId, document_id: DocumentId, 
 export type DraftDelta = { job_id: JobId, seq: number, text: string, };
 
 /**
+ * How a draft request was answered: it made a new job (`queued`), joined the one
+ * waiting (`merged`), or repeated a recent one at no higher urgency (`throttled`).
+ */
+export type DraftOutcome = "queued" | "merged" | "throttled";
+
+/**
  * What `queue_draft_update` answers: the job that will write the draft, and whether
  * the request made it (`queued`), joined a waiting one (`merged`) or repeated a recent
  * one (`throttled`).
  */
-export type DraftQueuedOut = { job_id: JobId, status: string, };
+export type DraftQueuedOut = { job_id: JobId, status: DraftOutcome, };
 
 /**
  * What an operation changes.
@@ -443,11 +449,12 @@ export type OperationStatus = "pending" | "executing" | "completed" | "failed" |
 /**
  * What a changing tool answers in a session with `auto_accept: false`.
  */
-export type PendingOut = { 
+export type PendingOut = { status: PendingStatus, operation_id: OperationId, operation: Operation, };
+
 /**
- * Always `pending_approval`.
+ * The status of a change recorded for a person to decide: always `pending_approval`.
  */
-status: string, operation_id: OperationId, operation: Operation, };
+export type PendingStatus = "pending_approval";
 
 /**
  * Where a conversation stands: gathering what the person has to say, clarifying what
@@ -729,11 +736,7 @@ reason?: string | null, };
  * What `suggest_operations` answers: the proposals, each a pending operation marked
  * `suggestion`.
  */
-export type SuggestedOut = { 
-/**
- * Always `pending_approval`.
- */
-status: string, operations: Array<Operation>, };
+export type SuggestedOut = { status: PendingStatus, operations: Array<Operation>, };
 
 export type SyncBlueprintFieldArgs = { 
 /**

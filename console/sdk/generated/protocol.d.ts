@@ -197,13 +197,18 @@ export type DraftDelta = {
     text: string;
 };
 /**
+ * How a draft request was answered: it made a new job (`queued`), joined the one
+ * waiting (`merged`), or repeated a recent one at no higher urgency (`throttled`).
+ */
+export type DraftOutcome = "queued" | "merged" | "throttled";
+/**
  * What `queue_draft_update` answers: the job that will write the draft, and whether
  * the request made it (`queued`), joined a waiting one (`merged`) or repeated a recent
  * one (`throttled`).
  */
 export type DraftQueuedOut = {
     job_id: JobId;
-    status: string;
+    status: DraftOutcome;
 };
 /**
  * What an operation changes.
@@ -643,13 +648,14 @@ export type OperationStatus = "pending" | "executing" | "completed" | "failed" |
  * What a changing tool answers in a session with `auto_accept: false`.
  */
 export type PendingOut = {
-    /**
-     * Always `pending_approval`.
-     */
-    status: string;
+    status: PendingStatus;
     operation_id: OperationId;
     operation: Operation;
 };
+/**
+ * The status of a change recorded for a person to decide: always `pending_approval`.
+ */
+export type PendingStatus = "pending_approval";
 /**
  * Where a conversation stands: gathering what the person has to say, clarifying what
  * is unclear, finalizing (only what the document cannot do without), completed.
@@ -1031,10 +1037,7 @@ export type SuggestedOperation = {
  * `suggestion`.
  */
 export type SuggestedOut = {
-    /**
-     * Always `pending_approval`.
-     */
-    status: string;
+    status: PendingStatus;
     operations: Array<Operation>;
 };
 export type SyncBlueprintFieldArgs = {

@@ -111,13 +111,21 @@ pub struct JobOut {
     pub job: Job,
 }
 
+/// The status of a change recorded for a person to decide: always `pending_approval`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PendingStatus {
+    PendingApproval,
+}
+
 /// What a changing tool answers in a session with `auto_accept: false`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingOut {
-    /// Always `pending_approval`.
-    pub status: String,
+    pub status: PendingStatus,
     pub operation_id: OperationId,
     pub operation: Operation,
 }
@@ -130,7 +138,19 @@ pub struct PendingOut {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DraftQueuedOut {
     pub job_id: JobId,
-    pub status: String,
+    pub status: DraftOutcome,
+}
+
+/// How a draft request was answered: it made a new job (`queued`), joined the one
+/// waiting (`merged`), or repeated a recent one at no higher urgency (`throttled`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DraftOutcome {
+    Queued,
+    Merged,
+    Throttled,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -177,7 +197,6 @@ pub struct RolledBackOut {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SuggestedOut {
-    /// Always `pending_approval`.
-    pub status: String,
+    pub status: PendingStatus,
     pub operations: Vec<Operation>,
 }

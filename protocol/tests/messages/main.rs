@@ -1,5 +1,7 @@
 //! Golden JSON for every wire message of docs/protocol.md sections 3 to 5: what clients send,
 //! what the server answers and publishes, and the frames the server must refuse.
+// clippy.toml allows unwrap/expect in `#[test]` functions only, not in the helpers a
+// test crate is made of; allowed here once for the whole crate.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Utc};

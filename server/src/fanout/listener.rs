@@ -12,6 +12,7 @@
 
 use super::{Delivery, Fanout, Publication};
 use protocol::client::Position;
+use protocol::event::Topic;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ProtocolVersion, PushInfo, PushKind, Value};
 use std::collections::HashSet;
@@ -117,7 +118,7 @@ async fn serve(
     catch_up: bool,
     shutdown: &CancellationToken,
 ) -> bool {
-    let mut subscribed = HashSet::<String>::new();
+    let mut subscribed = HashSet::<Topic>::new();
     let bus = fanout.bus().clone();
     let mut catch_up = catch_up;
     // Planning walks every topic: done when the set of topics changed (and at the
@@ -150,17 +151,24 @@ async fn serve(
             replan = false;
             let plan = fanout.plan(&subscribed);
             if !plan.subscribe.is_empty() {
-                let channels: Vec<String> = plan.subscribe.iter().map(|t| bus.channel(t)).collect();
+                let channels: Vec<String> = plan
+                    .subscribe
+                    .iter()
+                    .map(|t| bus.channel(&t.to_string()))
+                    .collect();
                 if let Err(e) = connection.subscribe(&channels).await {
                     tracing::warn!(error = %e, "subscribe failed");
                     return true;
                 }
-                subscribed.extend(plan.subscribe.iter().cloned());
+                subscribed.extend(plan.subscribe.iter().copied());
                 fanout.activate(&plan.subscribe);
             }
             if !plan.unsubscribe.is_empty() {
-                let channels: Vec<String> =
-                    plan.unsubscribe.iter().map(|t| bus.channel(t)).collect();
+                let channels: Vec<String> = plan
+                    .unsubscribe
+                    .iter()
+                    .map(|t| bus.channel(&t.to_string()))
+                    .collect();
                 if let Err(e) = connection.unsubscribe(&channels).await {
                     tracing::warn!(error = %e, "unsubscribe failed");
                     return true;
@@ -175,7 +183,7 @@ async fn serve(
             // in the history.
             catch_up = false;
             for (topic, position) in fanout.positions() {
-                recover(fanout, &topic, &position).await;
+                recover(fanout, topic, &position).await;
             }
         }
     }
@@ -199,14 +207,14 @@ async fn receive(fanout: &Fanout, push: PushInfo) {
     let Ok(channel) = std::str::from_utf8(channel) else {
         return;
     };
-    let Some(topic) = fanout.bus().topic_of(channel) else {
+    let Some(topic) = fanout.bus().topic_of(channel).and_then(Topic::parse) else {
         return;
     };
     let Ok(payload) = std::str::from_utf8(payload) else {
         return;
     };
     let Some(live) = Live::parse(payload) else {
-        tracing::warn!(topic, "unreadable publication");
+        tracing::warn!(%topic, "unreadable publication");
         return;
     };
     let publication = Arc::new(Publication {
@@ -217,7 +225,7 @@ async fn receive(fanout: &Fanout, push: PushInfo) {
     });
     if let Delivery::Gap(last) = fanout.deliver(topic, publication.clone()) {
         tracing::debug!(
-            topic,
+            %topic,
             last = last.offset,
             now = publication.offset,
             "gap: reading history"
@@ -232,8 +240,8 @@ async fn receive(fanout: &Fanout, push: PushInfo) {
 }
 
 /// Delivers what the history holds after `last`; `false` when it cannot say.
-async fn recover(fanout: &Fanout, topic: &str, last: &Position) -> bool {
-    match fanout.bus().since(topic, last, u64::MAX).await {
+async fn recover(fanout: &Fanout, topic: Topic, last: &Position) -> bool {
+    match fanout.bus().since(&topic.to_string(), last, u64::MAX).await {
         Ok(history) if history.recovered => {
             let epoch: Arc<str> = Arc::from(history.position.epoch.as_str());
             let publications = history
@@ -246,7 +254,7 @@ async fn recover(fanout: &Fanout, topic: &str, last: &Position) -> bool {
         }
         Ok(_) => false,
         Err(e) => {
-            tracing::warn!(topic, error = %e, "history unavailable");
+            tracing::warn!(%topic, error = %e, "history unavailable");
             false
         }
     }

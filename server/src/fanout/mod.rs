@@ -17,6 +17,7 @@ pub mod listener;
 
 use axum::extract::ws::Utf8Bytes;
 use protocol::client::Position;
+use protocol::event::Topic;
 use protocol::{ErrorBody, ErrorCode};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -115,7 +116,7 @@ pub struct FanoutConfig {
 }
 
 struct Inner {
-    topics: Mutex<HashMap<String, TopicState>>,
+    topics: Mutex<HashMap<Topic, TopicState>>,
     /// Woken when the set of topics with subscribers changes.
     changed: Notify,
     bus: Topics,
@@ -142,13 +143,13 @@ impl std::fmt::Debug for Fanout {
 #[derive(Debug)]
 pub struct Subscription {
     fanout: Fanout,
-    topic: String,
+    topic: Topic,
     id: u64,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.fanout.remove(&self.topic, self.id);
+        self.fanout.remove(self.topic, self.id);
         metrics::gauge!(crate::metrics::SUBSCRIBERS).decrement(1.0);
     }
 }
@@ -169,13 +170,13 @@ impl Fanout {
         &self.0.bus
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, TopicState>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Topic, TopicState>> {
         self.0.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Topics with local subscribers.
-    pub fn topics(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+    pub fn topics(&self) -> Vec<Topic> {
+        self.lock().keys().copied().collect()
     }
 
     /// Local subscribers over all topics.
@@ -189,7 +190,7 @@ impl Fanout {
     /// `subscribed` reply, an SSE reset); live publications follow it.
     pub async fn subscribe(
         &self,
-        topic: &str,
+        topic: Topic,
         sink: Arc<dyn Sink>,
         since: Option<&Position>,
         start: impl FnOnce(&Start),
@@ -197,7 +198,7 @@ impl Fanout {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         let waiter = {
             let mut topics = self.lock();
-            let state = topics.entry(topic.to_owned()).or_default();
+            let state = topics.entry(topic).or_default();
             state.subs.insert(
                 id,
                 Sub {
@@ -218,7 +219,7 @@ impl Fanout {
         metrics::gauge!(crate::metrics::SUBSCRIBERS).increment(1.0);
         let subscription = Subscription {
             fanout: self.clone(),
-            topic: topic.to_owned(),
+            topic,
             id,
         };
         if let Some(waiter) = waiter {
@@ -238,7 +239,7 @@ impl Fanout {
                 let history = self
                     .0
                     .bus
-                    .since(topic, since, self.0.config.max_recover)
+                    .since(&topic.to_string(), since, self.0.config.max_recover)
                     .await?;
                 Start {
                     position: history.position,
@@ -247,13 +248,13 @@ impl Fanout {
                 }
             }
             None => Start {
-                position: self.0.bus.position(topic).await?,
+                position: self.0.bus.position(&topic.to_string()).await?,
                 recovered: false,
                 events: Vec::new(),
             },
         };
         let mut topics = self.lock();
-        let Some(sub) = topics.get_mut(topic).and_then(|s| s.subs.get_mut(&id)) else {
+        let Some(sub) = topics.get_mut(&topic).and_then(|s| s.subs.get_mut(&id)) else {
             // Dropped meanwhile (its queue overflowed while buffering).
             return Err(ErrorBody::new(ErrorCode::Unavailable, "subscriber dropped"));
         };
@@ -268,21 +269,21 @@ impl Fanout {
                 break;
             }
         }
-        if !alive && let Some(state) = topics.get_mut(topic) {
+        if !alive && let Some(state) = topics.get_mut(&topic) {
             state.subs.remove(&id);
         }
         drop(topics);
         Ok(subscription)
     }
 
-    fn remove(&self, topic: &str, id: u64) {
+    fn remove(&self, topic: Topic, id: u64) {
         let mut topics = self.lock();
-        let Some(state) = topics.get_mut(topic) else {
+        let Some(state) = topics.get_mut(&topic) else {
             return;
         };
         state.subs.remove(&id);
         if state.subs.is_empty() {
-            topics.remove(topic);
+            topics.remove(&topic);
             drop(topics);
             self.0.changed.notify_one();
         }
@@ -291,9 +292,9 @@ impl Fanout {
     /// Delivers one live publication to the topic's local subscribers, unless it is a
     /// duplicate. Answers the gap before it, `Some(last delivered)`, when publications
     /// are missing in between (the caller fills it from the history first).
-    pub fn deliver(&self, topic: &str, publication: Arc<Publication>) -> Delivery {
+    pub fn deliver(&self, topic: Topic, publication: Arc<Publication>) -> Delivery {
         let mut topics = self.lock();
-        let Some(state) = topics.get_mut(topic) else {
+        let Some(state) = topics.get_mut(&topic) else {
             return Delivery::NoSubscribers;
         };
         if let Some((epoch, last)) = &state.last
@@ -311,7 +312,7 @@ impl Fanout {
         }
         self.deliver_locked(state, publication);
         if state.subs.is_empty() {
-            topics.remove(topic);
+            topics.remove(&topic);
             drop(topics);
             self.0.changed.notify_one();
         }
@@ -320,9 +321,9 @@ impl Fanout {
 
     /// Delivers publications recovered from the history (after a gap or a reconnect),
     /// skipping any already delivered.
-    pub fn deliver_recovered(&self, topic: &str, publications: Vec<Arc<Publication>>) {
+    pub fn deliver_recovered(&self, topic: Topic, publications: Vec<Arc<Publication>>) {
         let mut topics = self.lock();
-        let Some(state) = topics.get_mut(topic) else {
+        let Some(state) = topics.get_mut(&topic) else {
             return;
         };
         for publication in publications {
@@ -353,21 +354,21 @@ impl Fanout {
 
     /// Drops the topic's last position: the next publication is delivered whatever its
     /// offset.
-    pub fn forget(&self, topic: &str) {
-        if let Some(state) = self.lock().get_mut(topic) {
+    pub fn forget(&self, topic: Topic) {
+        if let Some(state) = self.lock().get_mut(&topic) {
             state.last = None;
         }
     }
 
     /// The last position delivered on each topic that has one (for catching up after
     /// the node's Redis connection was lost).
-    pub fn positions(&self) -> Vec<(String, Position)> {
+    pub fn positions(&self) -> Vec<(Topic, Position)> {
         self.lock()
             .iter()
             .filter_map(|(topic, state)| {
                 let (epoch, offset) = state.last.as_ref()?;
                 Some((
-                    topic.clone(),
+                    *topic,
                     Position {
                         epoch: epoch.to_string(),
                         offset: *offset,
@@ -379,7 +380,7 @@ impl Fanout {
 
     /// Topics that want the channel subscribed, and channels no longer wanted, given
     /// the set the connection has.
-    fn plan(&self, subscribed: &std::collections::HashSet<String>) -> Plan {
+    fn plan(&self, subscribed: &std::collections::HashSet<Topic>) -> Plan {
         let mut topics = self.lock();
         let mut plan = Plan::default();
         for (topic, state) in topics.iter_mut() {
@@ -392,19 +393,19 @@ impl Fanout {
                     let _ = waiter.send(());
                 }
             } else {
-                plan.subscribe.push(topic.clone());
+                plan.subscribe.push(*topic);
             }
         }
         plan.unsubscribe = subscribed
             .iter()
             .filter(|t| !topics.contains_key(*t))
-            .cloned()
+            .copied()
             .collect();
         plan
     }
 
     /// Marks topics as subscribed on the connection and wakes their waiters.
-    fn activate(&self, subscribed: &[String]) {
+    fn activate(&self, subscribed: &[Topic]) {
         let mut topics = self.lock();
         for topic in subscribed {
             if let Some(state) = topics.get_mut(topic) {
@@ -431,8 +432,8 @@ impl Fanout {
 /// What the listener must change on its connection.
 #[derive(Debug, Default)]
 struct Plan {
-    subscribe: Vec<String>,
-    unsubscribe: Vec<String>,
+    subscribe: Vec<Topic>,
+    unsubscribe: Vec<Topic>,
 }
 
 /// What became of a live publication.

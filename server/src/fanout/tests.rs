@@ -2,8 +2,6 @@
 //! interleavings that matter happen every time instead of by chance: Redis numbers
 //! publications that reach the listener only after a subscriber read its start.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use super::*;
 use protocol::event::{DraftDelta, Event};
 use store::topics::Retention;
@@ -39,16 +37,17 @@ fn delta(seq: u64) -> Event {
 struct Rig {
     fanout: Fanout,
     bus: Topics,
-    topic: String,
+    topic: Topic,
+    /// The test's Redis keys, deleted when the rig is dropped.
+    _prefix: testkit::Prefix,
 }
 
 impl Rig {
     async fn new() -> Self {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let client = redis::Client::open(url).unwrap();
+        let prefix = testkit::Prefix::new("test");
+        let client = redis::Client::open(prefix.redis_url.as_str()).unwrap();
         let manager = client.get_connection_manager().await.unwrap();
-        let prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
-        let bus = Topics::new(manager, prefix, Retention::default());
+        let bus = Topics::new(manager, prefix.prefix.clone(), Retention::default());
         let fanout = Fanout::new(
             bus.clone(),
             FanoutConfig {
@@ -58,16 +57,25 @@ impl Rig {
                 listener_backlog: 1_000,
             },
         );
-        let topic = format!("project:{}", protocol::ProjectId::new());
+        let topic = Topic::Project(protocol::ProjectId::new());
         // The listener's channel subscription is confirmed: subscribers need not wait.
-        fanout.lock().entry(topic.clone()).or_default().active = true;
-        Self { fanout, bus, topic }
+        fanout.lock().entry(topic).or_default().active = true;
+        Self {
+            fanout,
+            bus,
+            topic,
+            _prefix: prefix,
+        }
     }
 
     /// Publishes through Redis (which numbers it) without handing it to the registry:
     /// the node's listener has not read it yet.
     async fn publish_unread(&self, seq: u64) -> Arc<Publication> {
-        let position = self.bus.publish(&self.topic, &delta(seq)).await.unwrap();
+        let position = self
+            .bus
+            .publish(&self.topic.to_string(), &delta(seq))
+            .await
+            .unwrap();
         Arc::new(Publication {
             epoch: Arc::from(position.epoch.as_str()),
             offset: position.offset,
@@ -78,7 +86,7 @@ impl Rig {
 
     /// The listener reads a publication.
     fn listener_reads(&self, publication: &Arc<Publication>) {
-        let delivery = self.fanout.deliver(&self.topic, publication.clone());
+        let delivery = self.fanout.deliver(self.topic, publication.clone());
         assert!(
             matches!(delivery, Delivery::Delivered | Delivery::Duplicate),
             "{delivery:?}"
@@ -90,7 +98,7 @@ impl Rig {
         let mut start = None;
         let subscription = self
             .fanout
-            .subscribe(&self.topic, recorder.clone(), since, |s| {
+            .subscribe(self.topic, recorder.clone(), since, |s| {
                 start = Some(Start {
                     position: s.position.clone(),
                     recovered: s.recovered,
@@ -156,12 +164,12 @@ async fn publications_buffered_during_the_subscribe_are_delivered_once_past_the_
     // A subscriber already in its buffering phase: registered, reading its start.
     let recorder = Arc::new(Recorder::default());
     let fanout = rig.fanout.clone();
-    let topic = rig.topic.clone();
+    let topic = rig.topic;
     let sink: Arc<dyn Sink> = recorder.clone();
     let pending = tokio::spawn(async move {
         let mut started = 0;
         let subscription = fanout
-            .subscribe(&topic, sink, None, |s| started = s.position.offset)
+            .subscribe(topic, sink, None, |s| started = s.position.offset)
             .await;
         (started, subscription)
     });
@@ -204,14 +212,14 @@ async fn a_listener_that_falls_behind_reads_the_dropped_publications_back() {
     );
     let shutdown = tokio_util::sync::CancellationToken::new();
     let listener = tokio::spawn(listener::run(fanout.clone(), client, shutdown.clone()));
-    let topic = format!("project:{}", protocol::ProjectId::new());
+    let topic = Topic::Project(protocol::ProjectId::new());
     let recorder = Arc::new(Recorder::default());
-    let first = bus.publish(&topic, &delta(0)).await.unwrap();
+    let first = bus.publish(&topic.to_string(), &delta(0)).await.unwrap();
     let _subscription = fanout
-        .subscribe(&topic, recorder.clone(), None, |_| {})
+        .subscribe(topic, recorder.clone(), None, |_| {})
         .await
         .unwrap();
-    let warm = bus.publish(&topic, &delta(1)).await.unwrap();
+    let warm = bus.publish(&topic.to_string(), &delta(1)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), async {
         while recorder.offsets() != vec![warm.offset] {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -232,7 +240,9 @@ async fn a_listener_that_falls_behind_reads_the_dropped_publications_back() {
     holding.await.unwrap();
     const BURST: u64 = 20;
     for seq in 0..BURST {
-        bus.publish(&topic, &delta(2 + seq)).await.unwrap();
+        bus.publish(&topic.to_string(), &delta(2 + seq))
+            .await
+            .unwrap();
     }
     // One publication taken by the stalled listener, the backlog full, the rest dropped.
     let must_drop = BURST - 1 - BACKLOG as u64;

@@ -3,6 +3,7 @@
 use super::openapi::ReadErrors;
 use super::{Authed, project_id};
 use super::{Path, Query};
+use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
@@ -22,7 +23,7 @@ pub async fn current(
 ) -> Result<Json<Document>, ApiError> {
     let project = project_id(&id)?;
     let mut conn = tools::conn(&hub).await?;
-    tools::role_in(&mut conn, project, &claims.user()).await?;
+    access::require(&mut conn, project, &claims.user(), Need::Read).await?;
     Ok(Json(store::documents::get(&mut conn, project).await?))
 }
 
@@ -51,7 +52,7 @@ pub async fn versions(
     let project = project_id(&id)?;
     let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     let mut conn = tools::conn(&hub).await?;
-    tools::role_in(&mut conn, project, &claims.user()).await?;
+    access::require(&mut conn, project, &claims.user(), Need::Read).await?;
     let versions = store::documents::versions(&mut conn, project, limit).await?;
     Ok(Json(Versions { versions }))
 }
@@ -71,7 +72,7 @@ pub async fn version(
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "version: not an integer"))?;
     let mut conn = tools::conn(&hub).await?;
-    tools::role_in(&mut conn, project, &claims.user()).await?;
+    access::require(&mut conn, project, &claims.user(), Need::Read).await?;
     Ok(Json(
         store::documents::version(&mut conn, project, version).await?,
     ))

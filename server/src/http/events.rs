@@ -9,11 +9,11 @@
 use super::openapi::ReadErrors;
 use super::{Authed, project_id};
 use super::{Path, Query};
+use crate::access;
 use crate::error::ApiError;
 use crate::fanout::{Publication, Sink};
 use crate::hub::Hub;
 use crate::revocation::Control;
-use crate::subscriptions::check_access;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -127,7 +127,7 @@ async fn next_live(
                 }
                 Control::Revoked(_) => continue,
                 Control::Recheck => {
-                    let access = check_access(hub, &live.user, Topic::Project(project)).await;
+                    let access = access::topic(hub, &live.user, Topic::Project(project)).await;
                     if access.is_err_and(|e| e.code == ErrorCode::NotFound) {
                         return Some(Err(revoked(project)));
                     }
@@ -207,7 +207,7 @@ pub async fn stream(
     // Registered before access is checked, so a revocation committed after the check
     // reaches this stream.
     let (registration, control) = hub.revocations.register(&user);
-    check_access(&hub, &user, Topic::Project(project)).await?;
+    access::topic(&hub, &user, Topic::Project(project)).await?;
     let slot = hub.connections.acquire(&user).await.ok_or_else(|| {
         ApiError::new(ErrorCode::RateLimited, "too many connections for this user")
     })?;
@@ -220,10 +220,9 @@ pub async fn stream(
         gone: gone.clone(),
     });
     let mut first = Vec::new();
-    let topic = project_topic(project);
     let subscription = hub
         .fanout
-        .subscribe(&topic, sink, since.as_ref(), |start| {
+        .subscribe(Topic::Project(project), sink, since.as_ref(), |start| {
             if since.is_some() && !start.recovered {
                 first.push(Item::Reset(start.position.clone()));
             }
@@ -279,7 +278,7 @@ pub async fn presence(
     Path(id): Path<String>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let project = project_id(&id)?;
-    check_access(&hub, &claims.user(), Topic::Project(project)).await?;
+    access::topic(&hub, &claims.user(), Topic::Project(project)).await?;
     let presence = hub.topics.presence(&project_topic(project)).await?;
     Ok(axum::Json(serde_json::json!({ "presence": presence })))
 }

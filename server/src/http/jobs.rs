@@ -4,9 +4,9 @@ use super::Authed;
 use super::Path;
 use super::admin::parse_job_id;
 use super::openapi::OwnErrors;
+use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
-use crate::tools;
 use axum::Json;
 use axum::extract::State;
 use protocol::ErrorCode;
@@ -33,7 +33,7 @@ pub async fn get(
     if !claims.is_admin() {
         let hidden = || ApiError::new(ErrorCode::NotFound, format!("job {id} not found"));
         let project = job.project_id.ok_or_else(hidden)?;
-        tools::role_in(&mut conn, project, &claims.user())
+        access::require(&mut conn, project, &claims.user(), Need::Read)
             .await
             .map_err(|_| hidden())?;
     }

@@ -7,6 +7,7 @@
 use super::Path;
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{Authed, project_id};
+use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
@@ -14,7 +15,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::{Member, Role};
-use protocol::{ErrorCode, ProjectId, UserId};
+use protocol::{ErrorCode, UserId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -32,7 +33,7 @@ pub async fn list(
 ) -> Result<Json<Members>, ApiError> {
     let project = project_id(&id)?;
     let mut conn = tools::conn(&hub).await?;
-    tools::role_in(&mut conn, project, &claims.user()).await?;
+    access::require(&mut conn, project, &claims.user(), Need::Read).await?;
     let members = store::members::list(&mut conn, project).await?;
     Ok(Json(Members { members }))
 }
@@ -41,21 +42,6 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct PutMember {
     role: Role,
-}
-
-async fn check_owner(
-    conn: &mut store::PgConnection,
-    project: ProjectId,
-    user: &UserId,
-) -> Result<(), ApiError> {
-    if tools::role_in(conn, project, user).await? == Role::Owner {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only the project's owner manages members",
-        ))
-    }
 }
 
 #[utoipa::path(put, path = "/v1/projects/{id}/members/{user_id}", tag = "projects",
@@ -80,7 +66,7 @@ pub async fn put(
         ));
     }
     let mut conn = tools::conn(&hub).await?;
-    check_owner(&mut conn, project, &claims.user()).await?;
+    access::require(&mut conn, project, &claims.user(), Need::Own).await?;
     let member =
         store::members::put(&mut conn, project, &UserId(member.to_owned()), request.role).await?;
     Ok(Json(member))
@@ -98,7 +84,7 @@ pub async fn remove(
     let project = project_id(&id)?;
     let member = UserId(member);
     let mut tx = hub.store.begin().await?;
-    check_owner(&mut tx, project, &claims.user()).await?;
+    access::require(&mut tx, project, &claims.user(), Need::Own).await?;
     if !store::members::remove(&mut tx, project, &member).await? {
         return Err(ApiError::new(
             ErrorCode::NotFound,

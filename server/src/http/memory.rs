@@ -6,6 +6,7 @@
 use super::openapi::{ReadErrors, WriteErrors};
 use super::{Authed, project_id};
 use super::{Path, Query};
+use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
@@ -54,7 +55,7 @@ pub async fn list(
         ),
     };
     let mut conn = tools::conn(&hub).await?;
-    tools::role_in(&mut conn, project, &claims.user()).await?;
+    access::require(&mut conn, project, &claims.user(), Need::Read).await?;
     let memory = store::memory::list(&mut conn, project, kind, store::memory::MAX_LIST).await?;
     Ok(Json(MemoryListOut { memory }))
 }
@@ -95,7 +96,7 @@ pub async fn create(
     }
     let user = claims.user();
     let mut tx = hub.store.begin().await?;
-    tools::check_write(&mut tx, project, &user).await?;
+    access::require(&mut tx, project, &user, Need::Write).await?;
     if let Some(source) = &args.source {
         tools::remember::check_source(&mut tx, project, source).await?;
     }
@@ -136,7 +137,7 @@ pub async fn remove(
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "memory_id: not a valid UUID"))?;
     let mut tx = hub.store.begin().await?;
-    tools::check_write(&mut tx, project, &claims.user()).await?;
+    access::require(&mut tx, project, &claims.user(), Need::Write).await?;
     let entry = store::memory::delete(&mut tx, project, memory).await?;
     store::outbox::record(&mut tx, project, &[Event::MemoryDeleted { entry }]).await?;
     tx.commit().await.map_err(store::StoreError::from)?;

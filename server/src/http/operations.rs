@@ -7,6 +7,7 @@ use super::openapi::{ReadErrors, WriteErrors};
 use super::tools::session_header;
 use super::{Authed, project_id};
 use super::{Path, Query};
+use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
@@ -55,7 +56,7 @@ pub async fn list(
             })?,
     };
     let mut conn = tools::conn(&hub).await?;
-    tools::role_in(&mut conn, project, &claims.user()).await?;
+    access::require(&mut conn, project, &claims.user(), Need::Read).await?;
     let operations = store::operations::for_project(&mut conn, project, status).await?;
     Ok(Json(Listed { operations }))
 }
@@ -81,7 +82,7 @@ pub async fn rollback(
     let user = claims.user();
     let session = {
         let mut conn = tools::conn(&hub).await?;
-        tools::check_write(&mut conn, project, &user).await?;
+        access::require(&mut conn, project, &user, Need::Write).await?;
         // Only an operation of the project in the path: another's answers as missing.
         let target = store::operations::get(&mut conn, operation).await;
         if !matches!(&target, Ok(t) if t.project_id == Some(project)) {

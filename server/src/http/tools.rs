@@ -84,7 +84,7 @@ pub async fn call(
         ));
     }
     let mut caller = Caller { user, session };
-    let output = tools::call(&hub, &mut caller, &name, arguments).await?;
+    let output = crate::calls::call(&hub, &mut caller, &name, arguments).await?;
     Ok(Json(output))
 }
 

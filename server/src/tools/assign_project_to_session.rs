@@ -3,7 +3,8 @@
 //! operation. It answers what earlier conversations learned (memory, newest first),
 //! so a new session starts from it.
 
-use super::{Caller, Query, conn, role_in, to_value};
+use super::{Caller, Query, conn, to_value};
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use protocol::ErrorBody;
 use protocol::tools::args::AssignProjectArgs;
@@ -17,7 +18,7 @@ impl Query for Assign {
 
     async fn run(hub: &Hub, caller: &mut Caller, args: Self::Args) -> Result<Value, ErrorBody> {
         let mut conn = conn(hub).await?;
-        role_in(&mut conn, args.project_id, &caller.user).await?;
+        access::require(&mut conn, args.project_id, &caller.user, Need::Read).await?;
         let session = store::sessions::configure(
             &mut conn,
             caller.session.id,

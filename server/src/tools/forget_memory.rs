@@ -1,6 +1,7 @@
 //! `forget_memory`: remove a memory entry; the operation keeps it as `before`.
 
-use super::{Actor, Applied, Caller, Change, entity_project};
+use super::{Actor, Applied, Caller, Change};
+use crate::access;
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::ForgetMemoryArgs;
@@ -23,9 +24,9 @@ impl Change for ForgetMemory {
     ) -> Result<Option<ProjectId>, ErrorBody> {
         let entry = store::memory::get(conn, args.memory_id).await?;
         let hidden = store::StoreError::not_found("memory entry", args.memory_id);
-        entity_project(conn, &caller.user, entry.project_id, hidden)
+        access::entity(conn, &caller.user, entry.project_id, hidden)
             .await
-            .map(Some)
+            .map(|grant| Some(grant.project))
     }
 
     async fn apply(

@@ -1,7 +1,8 @@
 //! `list_memory`: what earlier conversations learned about the person and the project,
 //! newest first.
 
-use super::{Caller, Query, conn, project_of, role_in, to_value};
+use super::{Caller, Query, conn, project_of, to_value};
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use protocol::ErrorBody;
 use protocol::tools::args::{ListMemoryArgs, ToolArgs};
@@ -16,7 +17,7 @@ impl Query for ListMemory {
     async fn run(hub: &Hub, caller: &mut Caller, args: Self::Args) -> Result<Value, ErrorBody> {
         let id = project_of(caller, args.project_id())?;
         let mut conn = conn(hub).await?;
-        role_in(&mut conn, id, &caller.user).await?;
+        access::require(&mut conn, id, &caller.user, Need::Read).await?;
         let memory = store::memory::list(&mut conn, id, args.kind, store::memory::MAX_LIST).await?;
         Ok(to_value(MemoryListOut { memory }))
     }

@@ -1,6 +1,7 @@
 //! `list_notes`: the project's notes, newest first.
 
-use super::{Caller, Query, conn, project_of, role_in, to_value};
+use super::{Caller, Query, conn, project_of, to_value};
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use protocol::ErrorBody;
 use protocol::tools::args::{ProjectArgs, ToolArgs};
@@ -15,7 +16,7 @@ impl Query for ListNotes {
     async fn run(hub: &Hub, caller: &mut Caller, args: Self::Args) -> Result<Value, ErrorBody> {
         let id = project_of(caller, args.project_id())?;
         let mut conn = conn(hub).await?;
-        role_in(&mut conn, id, &caller.user).await?;
+        access::require(&mut conn, id, &caller.user, Need::Read).await?;
         let notes = store::notes::list(&mut conn, id).await?;
         Ok(to_value(NotesOut { notes }))
     }

@@ -1,6 +1,7 @@
 //! `list_todos`: the project's todos, unfinished and most important first.
 
-use super::{Caller, Query, conn, project_of, role_in, to_value};
+use super::{Caller, Query, conn, project_of, to_value};
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use protocol::ErrorBody;
 use protocol::tools::args::{ListTodosArgs, ToolArgs};
@@ -15,7 +16,7 @@ impl Query for ListTodos {
     async fn run(hub: &Hub, caller: &mut Caller, args: Self::Args) -> Result<Value, ErrorBody> {
         let id = project_of(caller, args.project_id())?;
         let mut conn = conn(hub).await?;
-        role_in(&mut conn, id, &caller.user).await?;
+        access::require(&mut conn, id, &caller.user, Need::Read).await?;
         let todos = store::todos::list(&mut conn, id, args.status).await?;
         Ok(to_value(TodosOut { todos }))
     }

@@ -1,7 +1,7 @@
-//! Tool calls: look the tool up in the catalogue, check the session's mode, parse and
-//! check the arguments, then run it. A tool that changes project data is a [`Change`]
-//! and goes through the operations engine; the others are [`Query`]s. Every tool is
-//! registered once, in [`handler`]; one file per tool.
+//! The tools: every tool of the catalogue registered once, in [`handler`], one file per
+//! tool. A tool that changes project data is a [`Change`], which the operations engine
+//! records and runs (`crate::calls` hands it over); the others are [`Query`]s. Nothing
+//! here depends on the operations engine.
 
 mod apply_document_edits;
 mod assign_project_to_session;
@@ -21,6 +21,7 @@ mod list_memory;
 mod list_notes;
 mod list_projects;
 mod list_todos;
+pub(crate) mod pending;
 mod propose_recovery;
 mod queue_draft_update;
 mod record_transcript_pointer;
@@ -35,11 +36,10 @@ mod update_todo;
 mod update_todo_status;
 
 use crate::hub::Hub;
-use crate::operations;
 use futures_util::future::BoxFuture;
-use protocol::entities::{Entity, OperationKind, Role, Session};
+use protocol::entities::{Entity, OperationKind, Session};
 use protocol::tools::args::ToolArgs;
-use protocol::tools::{ToolName, parse_args, tools_for};
+use protocol::tools::{ToolName, parse_args};
 use protocol::{ErrorBody, ErrorCode, ProjectId, SessionId, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -52,54 +52,6 @@ use store::PgConnection;
 pub struct Caller {
     pub user: UserId,
     pub session: Session,
-}
-
-/// Runs one tool call and answers its output; records its latency by tool and outcome
-/// (unknown names are counted as `unknown`, so clients cannot grow the label set).
-pub async fn call(
-    hub: &Hub,
-    caller: &mut Caller,
-    name: &str,
-    raw: Value,
-) -> Result<Value, ErrorBody> {
-    let started = std::time::Instant::now();
-    let tool = ToolName::parse(name);
-    let result = match tool {
-        Some(tool) => dispatch(hub, caller, tool, raw).await,
-        None => Err(ErrorBody::new(
-            ErrorCode::UnknownTool,
-            format!("no tool named `{name}`"),
-        )),
-    };
-    let outcome = result.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok");
-    metrics::histogram!(
-        crate::metrics::TOOL_CALL_SECONDS,
-        "tool" => tool.map_or("unknown", ToolName::as_str),
-        "outcome" => outcome
-    )
-    .record(started.elapsed().as_secs_f64());
-    result
-}
-
-async fn dispatch(
-    hub: &Hub,
-    caller: &mut Caller,
-    tool: ToolName,
-    raw: Value,
-) -> Result<Value, ErrorBody> {
-    let mode = caller.session.mode;
-    if !tool.allowed_in(mode) {
-        let allowed: Vec<&str> = tools_for(mode).map(ToolName::as_str).collect();
-        return Err(ErrorBody::new(
-            ErrorCode::ToolNotAllowed,
-            format!("`{tool}` is not available in mode `{mode}`"),
-        )
-        .with_details(serde_json::json!({ "mode": mode, "allowed": allowed })));
-    }
-    match handler(tool) {
-        Handler::Query(q) => q.run(hub, caller, raw).await,
-        Handler::Change(c) => operations::propose(hub, caller, tool, c, raw).await,
-    }
 }
 
 /// How a tool is carried out.
@@ -378,50 +330,6 @@ pub(crate) fn project_of(
             "required: this session has no project yet (call assign_project_to_session, or pass project_id)",
         )
     })
-}
-
-/// The caller's role in the project; not a member reads as not found.
-pub(crate) async fn role_in(
-    conn: &mut PgConnection,
-    project: ProjectId,
-    user: &UserId,
-) -> Result<Role, ErrorBody> {
-    store::projects::role_of(conn, project, user)
-        .await?
-        .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found")))
-}
-
-/// The project of an entity the caller named by id, when the caller is in it. An entity
-/// of a project the caller is not in answers exactly like one that does not exist
-/// (`hidden`), so ids of other projects can be neither probed nor traced to their
-/// project.
-pub(crate) async fn entity_project(
-    conn: &mut PgConnection,
-    user: &UserId,
-    project: ProjectId,
-    hidden: store::StoreError,
-) -> Result<ProjectId, ErrorBody> {
-    match store::projects::role_of(conn, project, user).await? {
-        Some(_) => Ok(project),
-        None => Err(hidden.into()),
-    }
-}
-
-/// Checks that the caller may change the project.
-pub(crate) async fn check_write(
-    conn: &mut PgConnection,
-    project: ProjectId,
-    user: &UserId,
-) -> Result<(), ErrorBody> {
-    let role = role_in(conn, project, user).await?;
-    if role.can_write() {
-        Ok(())
-    } else {
-        Err(ErrorBody::new(
-            ErrorCode::Forbidden,
-            format!("your role in project {project} is read-only"),
-        ))
-    }
 }
 
 /// A pooled connection, or `unavailable`.

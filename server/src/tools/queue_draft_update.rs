@@ -4,7 +4,8 @@
 //! an operation: it changes no project data itself; the draft's document version records
 //! the job as its source.
 
-use super::{Caller, Query, check_write, project_of, to_value};
+use super::{Caller, Query, project_of, to_value};
+use crate::access::{self, Need};
 use crate::hub::Hub;
 use protocol::ErrorBody;
 use protocol::entities::JobStatus;
@@ -28,7 +29,7 @@ impl Query for QueueDraftUpdate {
     async fn run(hub: &Hub, caller: &mut Caller, args: Self::Args) -> Result<Value, ErrorBody> {
         let project = project_of(caller, args.project_id())?;
         let mut tx = hub.store.begin().await?;
-        check_write(&mut tx, project, &caller.user).await?;
+        access::require(&mut tx, project, &caller.user, Need::Write).await?;
         // A draft costs a model call: counted against the user's quota (merged and
         // throttled requests too, which a client cannot tell apart in advance).
         hub.limits.job(&caller.user)?;
@@ -55,14 +56,7 @@ impl Query for QueueDraftUpdate {
         let queued = outcome == DraftOutcome::Queued;
         if queued {
             let events = [
-                Event::JobStatus(JobStatusEvent {
-                    job_id: job.id,
-                    job_kind: job.kind.clone(),
-                    project_id: project,
-                    status: JobStatus::Queued,
-                    attempt: job.attempts,
-                    at: chrono::Utc::now(),
-                }),
+                JobStatusEvent::of(&job, project, JobStatus::Queued),
                 Event::ToolProgress(ToolProgress {
                     job_id: job.id,
                     project_id: project,
@@ -71,7 +65,7 @@ impl Query for QueueDraftUpdate {
                     summary: request.summary.clone(),
                     error: None,
                     sections: None,
-                    narration: Some("I've asked for the draft to be updated.".into()),
+                    narration: Some(crate::narrate::draft_requested()),
                 }),
             ];
             store::outbox::record(&mut tx, project, &events).await?;
@@ -86,14 +80,9 @@ impl Query for QueueDraftUpdate {
                 .await;
             hub.flush(Some(project)).await;
         }
-        let status = match outcome {
-            DraftOutcome::Queued => "queued",
-            DraftOutcome::Merged => "merged",
-            DraftOutcome::Throttled => "throttled",
-        };
         Ok(to_value(DraftQueuedOut {
             job_id: job.id,
-            status: status.into(),
+            status: outcome,
         }))
     }
 }

@@ -3,7 +3,8 @@
 //! `before`; each only while the entity is exactly as the operation left it (`after`),
 //! so a rollback never overwrites what someone changed since.
 
-use super::{Actor, Applied, Caller, Change, entity_project, to_value};
+use super::{Actor, Applied, Caller, Change, to_value};
+use crate::access;
 use protocol::entities::{Entity, Note, Operation, OperationKind, OperationStatus, Todo};
 use protocol::event::Event;
 use protocol::tools::args::RollbackOperationArgs;
@@ -33,9 +34,9 @@ impl Change for RollbackOperation {
         let hidden = || store::StoreError::not_found("operation", args.operation_id);
         let target = store::operations::get(conn, args.operation_id).await?;
         match target.project_id {
-            Some(project) => entity_project(conn, &caller.user, project, hidden())
+            Some(project) => access::entity(conn, &caller.user, project, hidden())
                 .await
-                .map(Some),
+                .map(|grant| Some(grant.project)),
             // A proposed project that never ran changed nothing of any project.
             None => Err(hidden().into()),
         }
@@ -49,10 +50,7 @@ impl Change for RollbackOperation {
         let project = actor.project()?;
         let target = store::operations::lock(conn, project, args.operation_id).await?;
         if target.status != OperationStatus::Completed {
-            let status = serde_json::to_value(target.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let status = target.status;
             return Err(ErrorBody::new(
                 ErrorCode::Conflict,
                 format!(

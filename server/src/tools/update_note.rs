@@ -1,6 +1,7 @@
 //! `update_note`: change a note's text or tags.
 
-use super::{Actor, Applied, Caller, Change, entity_project};
+use super::{Actor, Applied, Caller, Change};
+use crate::access;
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::UpdateNoteArgs;
@@ -23,9 +24,9 @@ impl Change for UpdateNote {
     ) -> Result<Option<ProjectId>, ErrorBody> {
         let note = store::notes::get(conn, args.note_id).await?;
         let hidden = store::StoreError::not_found("note", args.note_id);
-        entity_project(conn, &caller.user, note.project_id, hidden)
+        access::entity(conn, &caller.user, note.project_id, hidden)
             .await
-            .map(Some)
+            .map(|grant| Some(grant.project))
     }
 
     async fn apply(

@@ -1,6 +1,7 @@
 //! `update_todo`: change a todo's title, details, priority or status.
 
-use super::{Actor, Applied, Caller, Change, entity_project};
+use super::{Actor, Applied, Caller, Change};
+use crate::access;
 use crate::focus::focused;
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
@@ -20,9 +21,9 @@ pub(crate) async fn todo_project(
 ) -> Result<Option<ProjectId>, ErrorBody> {
     let todo = store::todos::get(conn, id).await?;
     let hidden = store::StoreError::not_found("todo", id);
-    entity_project(conn, &caller.user, todo.project_id, hidden)
+    access::entity(conn, &caller.user, todo.project_id, hidden)
         .await
-        .map(Some)
+        .map(|grant| Some(grant.project))
 }
 
 /// Applies changes to a todo of the actor's project and answers it.

@@ -10,7 +10,7 @@ use crate::hub::Hub;
 use crate::limits::Handshake;
 use crate::revocation::{Control, Registration};
 use crate::subscriptions::{self, Subscriptions};
-use crate::tools::{self, Caller};
+use crate::tools::Caller;
 use crate::{operations, sessions};
 use protocol::client::{
     AuthRefresh, DecodeError, Hello, OperationDecide, Ping, SessionConfigure, Snapshot, ToolCall,
@@ -27,14 +27,15 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::Instrument;
 
-/// Time the writer gets to send a close frame before the socket is dropped: long enough
-/// for a client that fell behind to drain its socket and read why (4008), short enough
-/// not to hold a dead peer.
-const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
 /// Most frames written before one flush: enough to turn a burst of events into a few
 /// large writes, few enough that one flush stays short.
 const WRITE_BATCH: usize = 64;
+
+// The work a connection does for a message (a tool call, a session query, a control
+// message) is boxed where it is awaited: a task's future is as large as the largest
+// future it awaits inline, and every idle connection would hold that much (8.8 KiB in a
+// debug build) for work it does now and then. Boxed, the allocation lives only while
+// the message is handled.
 
 pub(crate) async fn serve<T: Transport>(
     hub: Hub,
@@ -48,8 +49,15 @@ pub(crate) async fn serve<T: Transport>(
         let (sink, mut stream) = socket.split();
         let (outbox, inbox) =
             outbox::channel(hub.config.outbound_messages, hub.config.outbound_bytes);
-        let writer =
-            tokio::spawn(write_loop(sink, inbox, hub.config.heartbeat()).in_current_span());
+        let writer = tokio::spawn(
+            write_loop(
+                sink,
+                inbox,
+                hub.config.heartbeat(),
+                hub.config.close_grace(),
+            )
+            .in_current_span(),
+        );
         read_loop(
             &hub,
             connection_id,
@@ -61,16 +69,32 @@ pub(crate) async fn serve<T: Transport>(
         .await;
         // The writer ends once it has sent what the reader queued (and any close).
         drop(outbox);
-        if timeout(hub.config.shutdown_timeout(), writer)
-            .await
-            .is_err()
-        {
+        // Input goes on being read, and thrown away, until then: a socket dropped with
+        // unread input is reset, and a reset can discard the close frame before the
+        // client reads it.
+        let finished = timeout(hub.config.shutdown_timeout(), async {
+            tokio::select! {
+                joined = writer => joined,
+                never = discard_input(&mut stream) => match never {},
+            }
+        });
+        if finished.await.is_err() {
             tracing::warn!("writer did not finish in time");
         }
         tracing::debug!("connection closed");
     }
     .instrument(span)
     .await
+}
+
+/// Reads and drops frames until the peer is gone (or sends more than a frame may hold),
+/// then waits forever: the caller stops waiting when the writer is done.
+async fn discard_input(stream: &mut impl FrameSource) -> std::convert::Infallible {
+    while matches!(
+        stream.next_frame().await,
+        Frame::Text(_) | Frame::Binary | Frame::Control
+    ) {}
+    std::future::pending().await
 }
 
 fn reply(outbox: &Outbox, message: &ServerMessage) {
@@ -175,7 +199,7 @@ async fn read_loop(
     // Registered before the session is read: a revocation committed after that read
     // reaches this connection.
     let (registration, control) = hub.revocations.register(&user);
-    let session = match sessions::open(hub, &user, resume, &client).await {
+    let session = match Box::pin(sessions::open(hub, &user, resume, &client)).await {
         Ok(session) => session,
         Err(error) => return fail_handshake(outbox, Some(id), error, "session refused"),
     };
@@ -200,7 +224,7 @@ async fn read_loop(
         subscriptions: Subscriptions::default(),
         token: claims,
     };
-    connection.sync_presence(hub, &caller).await;
+    Box::pin(connection.sync_presence(hub, &caller)).await;
     let revocations = Revocations {
         registration,
         control,
@@ -215,8 +239,8 @@ async fn read_loop(
     )
     .await;
     drop(connection.subscriptions);
-    hub.presence.leave(connection_id).await;
-    sessions::seen(hub, caller.session.id).await;
+    Box::pin(hub.presence.leave(connection_id)).await;
+    Box::pin(sessions::seen(hub, caller.session.id)).await;
 }
 
 /// The connection's place in the node's revocation registry.
@@ -294,7 +318,7 @@ async fn serve_messages(
                 return outbox.close(close::FORBIDDEN, "access revoked");
             }
             Some(control) = control.recv() => {
-                on_control(hub, caller, connection, outbox, control).await;
+                Box::pin(on_control(hub, caller, connection, outbox, control)).await;
                 continue;
             }
             frame = stream.next_frame() => frame,
@@ -322,7 +346,7 @@ async fn serve_messages(
         }
         strikes = 0;
         let answer = match text {
-            Some(text) => handle(hub, caller, connection, outbox, &text).await,
+            Some(text) => Box::pin(handle(hub, caller, connection, outbox, &text)).await,
             None => Some(ServerMessage::bad_request(
                 None,
                 "binary frames are not supported; send JSON text",
@@ -388,7 +412,7 @@ async fn handle(
             name,
             arguments,
         }) => {
-            let result = tools::call(hub, caller, &name, arguments).await;
+            let result = crate::calls::call(hub, caller, &name, arguments).await;
             if let Err(e) = &result {
                 tracing::debug!(tool = %name, code = %e.code, message = %e.message, "tool call failed");
             }
@@ -517,7 +541,7 @@ async fn on_control(
             }
             let mut lost = Vec::new();
             for project in held {
-                let access = subscriptions::check_access(
+                let access = crate::access::topic(
                     hub,
                     &caller.user,
                     protocol::event::Topic::Project(project),
@@ -546,7 +570,9 @@ async fn revoke(
     project: ProjectId,
 ) {
     let topic = project_topic(project);
-    let subscribed = connection.subscriptions.drop_topic(&topic);
+    let subscribed = connection
+        .subscriptions
+        .drop_topic(protocol::event::Topic::Project(project));
     let in_session = caller.session.project_id == Some(project);
     if in_session {
         // The node that removed the member cleared its sessions in the same
@@ -582,7 +608,12 @@ fn ok(re: RequestId, data: OkData) -> ServerMessage {
 
 /// Sends what the reader queues, pings every heartbeat, and closes the socket with the
 /// close frame asked for.
-async fn write_loop(mut sink: impl FrameSink, mut inbox: Inbox, heartbeat: Duration) {
+async fn write_loop(
+    mut sink: impl FrameSink,
+    mut inbox: Inbox,
+    heartbeat: Duration,
+    close_grace: Duration,
+) {
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let close = loop {
         let message = tokio::select! {
@@ -627,7 +658,7 @@ async fn write_loop(mut sink: impl FrameSink, mut inbox: Inbox, heartbeat: Durat
         }
     };
     if let Some((code, reason)) = close {
-        let _ = timeout(CLOSE_GRACE, sink.send_close(code, reason)).await;
+        let _ = timeout(close_grace, sink.send_close(code, reason)).await;
     }
     let _ = timeout(Duration::from_secs(1), sink.close()).await;
     inbox.finish();

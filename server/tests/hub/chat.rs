@@ -50,26 +50,6 @@ async fn chat_send(client: &mut Client, project: &str, text: &str) -> Value {
         .await
 }
 
-/// A client subscribed to the project's topic.
-async fn subscriber(server: &TestServer, user: &str, project: &str) -> Client {
-    let mut client = server.connect(user).await;
-    let reply = client
-        .request(json!({"type": "subscribe", "topic": format!("project:{project}")}))
-        .await;
-    assert_eq!(reply["type"], "subscribed", "{reply}");
-    client
-}
-
-/// The next event of `kind`, skipping others.
-async fn next_event(client: &mut Client, kind: &str) -> Value {
-    loop {
-        let message = client.ws.recv().await;
-        if message["type"] == "event" && message["event"]["kind"] == kind {
-            return message["event"].clone();
-        }
-    }
-}
-
 async fn created_project(client: &mut Client, name: &str) -> String {
     let output = client
         .call_ok("create_project", json!({"name": name}))
@@ -82,7 +62,7 @@ async fn chat_send_answers_at_once_stores_the_message_and_its_job_and_publishes_
     let server = TestServer::start().await;
     let mut alice = server.connect("alice").await;
     let project = created_project(&mut alice, "Harbour").await;
-    let mut watcher = subscriber(&server, "alice", &project).await;
+    let mut watcher = server.watcher("alice", &project).await;
 
     let reply = chat_send(&mut alice, &project, "  What is still missing?\n").await;
     assert_eq!(reply["type"], "ok", "{reply}");
@@ -127,13 +107,13 @@ async fn chat_send_answers_at_once_stores_the_message_and_its_job_and_publishes_
     );
 
     // Another client of the project sees the message, then the queued job.
-    let event = next_event(&mut watcher, "chat.message").await;
+    let event = watcher.ws.next_event_of("chat.message").await;
     assert_eq!(event["message"]["id"], message_id.as_str());
     assert_eq!(event["message"]["role"], "user");
     assert_eq!(event["message"]["author_id"], "alice");
     assert_eq!(event["message"]["text"], "What is still missing?");
     assert_eq!(event["message"]["job_id"], Value::Null);
-    let queued = next_event(&mut watcher, "job.status").await;
+    let queued = watcher.ws.next_event_of("job.status").await;
     assert_eq!(queued["job_id"], job_id.as_str());
     assert_eq!(queued["job_kind"], "chat.reply");
     assert_eq!(queued["status"], "queued");
@@ -158,7 +138,7 @@ async fn chat_over_http_sends_and_lists_oldest_first() {
     let server = TestServer::start().await;
     let mut alice = server.connect("alice").await;
     let project = created_project(&mut alice, "Harbour").await;
-    let mut watcher = subscriber(&server, "alice", &project).await;
+    let mut watcher = server.watcher("alice", &project).await;
 
     let session = alice.session_id();
     let (status, first) = post(
@@ -171,7 +151,7 @@ async fn chat_over_http_sends_and_lists_oldest_first() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert!(first["message_id"].is_string() && first["job_id"].is_string());
-    let event = next_event(&mut watcher, "chat.message").await;
+    let event = watcher.ws.next_event_of("chat.message").await;
     assert_eq!(event["message"]["id"], first["message_id"]);
 
     // Without a session header, too.

@@ -5,11 +5,10 @@
 //! when it fails for good; tool calls do not wait for drafts.
 
 use crate::support::*;
-use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use testkit::model::{Reply, Script, plain_stream, server_then};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use worker::WorkerConfig;
@@ -119,13 +118,6 @@ pub(crate) async fn ready_project(client: &mut Client) -> String {
     project
 }
 
-pub(crate) async fn subscribe(client: &mut Client, project: &str) {
-    let reply = client
-        .request(json!({"type": "subscribe", "topic": format!("project:{project}")}))
-        .await;
-    assert_eq!(reply["type"], "subscribed", "{reply}");
-}
-
 /// Queues a draft that must be accepted; answers its job id.
 pub(crate) async fn queue_draft(client: &mut Client, arguments: Value) -> String {
     let queued = client.call_ok("queue_draft_update", arguments).await;
@@ -180,24 +172,36 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
     let mut other = server.connect("alice").await;
-    subscribe(&mut other, &project).await;
+    other.subscribe_project(&project).await;
     // The asking session's own topic carries its jobs' progress.
     let own = alice
         .request(json!({"type": "subscribe", "topic": format!("session:{}", alice.session_id())}))
         .await;
     assert_eq!(own["type"], "subscribed", "{own}");
 
-    let queued = alice
-        .call_ok(
-            "queue_draft_update",
-            json!({
+    // On a busy machine the worker can start before the tool's result reaches the
+    // client: the session-topic events that arrive first are kept, not skipped.
+    let mut early = Vec::new();
+    let session_topic = format!("session:{}", alice.session_id());
+    let reply = alice
+        .ws
+        .try_request_seeing(
+            json!({"type": "tool.call", "call_id": "draft", "name": "queue_draft_update", "arguments": {
                 "urgency": "normal",
                 "summary": "A first full draft",
                 "message_pointers": ["item-3"],
                 "transcript_anchors": [{"item_id": "item-2", "quote": "Who else"}]
-            }),
+            }}),
+            |message| {
+                if message["type"] == "event" && message["topic"] == session_topic.as_str() {
+                    early.push(message["event"].clone());
+                }
+            },
         )
-        .await;
+        .await
+        .unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    let queued = &reply["output"];
     assert_eq!(queued["status"], "queued");
     let job = queued["job_id"].as_str().unwrap().to_owned();
 
@@ -220,7 +224,16 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
     }
     let streamed: String = deltas.iter().map(|d| d["text"].as_str().unwrap()).collect();
 
-    let mine = job_events(&mut alice.ws, &job, "completed").await;
+    let finished_early = early
+        .iter()
+        .any(|e| e["job_id"] == job.as_str() && e["status"] == "completed");
+    let mut mine: Vec<Value> = early
+        .into_iter()
+        .filter(|e| e["job_id"] == job.as_str())
+        .collect();
+    if !finished_early {
+        mine.extend(job_events(&mut alice.ws, &job, "completed").await);
+    }
     // `queued` is published before the tool's result is sent; whether it reaches the
     // session's topic before or after that result is a race the request helper may read
     // past, so it is not counted here (the project's topic check above covers it).
@@ -330,7 +343,7 @@ async fn a_persons_edit_during_a_draft_survives_the_merge() {
     let _jobs = Jobs::start(&server, |c| c.model.compose_delay_ms = 25).await;
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
-    subscribe(&mut alice, &project).await;
+    alice.subscribe_project(&project).await;
     let first = queue_draft(&mut alice, json!({"urgency": "normal"})).await;
     job_events(&mut alice.ws, &first, "completed").await;
     let v1 = alice.call_ok("get_document", json!({})).await["document"].clone();
@@ -432,41 +445,22 @@ async fn a_persons_edit_during_a_draft_survives_the_merge() {
 }
 
 /// A model endpoint speaking the OpenAI chat completions stream that answers 503 to its
-/// first `failures` requests.
-async fn flaky_model(failures: usize) -> (String, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        axum::routing::post(move || {
-            let counter = counter.clone();
-            async move {
-                let n = counter.fetch_add(1, Ordering::SeqCst);
-                if n < failures {
-                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "overloaded")
-                        .into_response();
-                }
-                let pieces = [
-                    "# Harbour Workshop\n\n",
-                    "## Overview\n\nA workshop for the town.\n",
-                    "\n---DRAFTLINE---\n",
-                    r#"{"summary": "A short draft from the model.", "sections": ["Overview"]}"#,
-                ];
-                let mut body = String::new();
-                for piece in pieces {
-                    let chunk = json!({"choices": [{"index": 0, "delta": {"content": piece}}]});
-                    body.push_str(&format!("data: {chunk}\n\n"));
-                }
-                let usage = json!({"choices": [], "usage": {"prompt_tokens": 120, "completion_tokens": 30}});
-                body.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
-                ([("content-type", "text/event-stream")], body).into_response()
-            }
-        }),
+/// first `failures` requests, then a short draft; its script counts the requests.
+async fn flaky_model(failures: usize) -> (String, Script) {
+    let overloaded = Reply::Status(503, vec![], "overloaded");
+    if failures == usize::MAX {
+        return server_then(vec![], overloaded).await;
+    }
+    let answer = plain_stream(
+        &[
+            "# Harbour Workshop\n\n",
+            "## Overview\n\nA workshop for the town.\n",
+            "\n---DRAFTLINE---\n",
+            r#"{"summary": "A short draft from the model.", "sections": ["Overview"]}"#,
+        ],
+        Some((120, 30)),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, calls)
+    server_then(vec![overloaded; failures], Reply::Stream(answer)).await
 }
 
 fn openai(config: &mut WorkerConfig, url: &str) {
@@ -484,7 +478,7 @@ async fn a_model_that_fails_twice_then_succeeds_gives_one_version_after_three_at
     let _jobs = Jobs::start(&server, |c| openai(c, &url)).await;
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
-    subscribe(&mut alice, &project).await;
+    alice.subscribe_project(&project).await;
     let job = queue_draft(&mut alice, json!({"urgency": "normal"})).await;
     let events = job_events(&mut alice.ws, &job, "completed").await;
     let retries: Vec<&Value> = events
@@ -501,7 +495,7 @@ async fn a_model_that_fails_twice_then_succeeds_gives_one_version_after_three_at
         retries[0]
     );
     assert!(!error.contains("overloaded"), "{error}");
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(calls.requests().len(), 3);
     let status = alice.call_ok("get_draft_status", json!({})).await["job"].clone();
     assert_eq!(status["attempts"], 3);
     assert_eq!(status["status"], "completed");
@@ -543,7 +537,7 @@ async fn a_draft_that_fails_for_good_is_narrated_and_alerted() {
     .await;
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
-    subscribe(&mut alice, &project).await;
+    alice.subscribe_project(&project).await;
     let job = queue_draft(&mut alice, json!({"urgency": "low"})).await;
     let events = job_events(&mut alice.ws, &job, "failed").await;
     let failed = events.last().unwrap();
@@ -596,7 +590,7 @@ async fn tool_calls_do_not_wait_for_slow_drafts() {
     let _jobs = Jobs::start(&server, |c| c.model.compose_delay_ms = 40).await;
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
-    subscribe(&mut alice, &project).await;
+    alice.subscribe_project(&project).await;
     let job = queue_draft(&mut alice, json!({"urgency": "normal"})).await;
     let running = next_progress(&mut alice.ws, "running").await;
     assert_eq!(running["job_id"], job);

@@ -1,13 +1,16 @@
 //! Dependencies failing and coming back, against real processes: a private
-//! `redis-server` killed and restarted mid-run, Postgres connections terminated. Each
+//! `redis-server` killed and restarted mid-run, Postgres connections terminated, a
+//! private Postgres server stopped and started again. Each
 //! test counts what users would see afterwards: answers in time, every committed change
 //! delivered once by offset, every job completed once, no acknowledged write lost.
 
 use crate::drafting::Jobs;
+use crate::private_postgres::PrivatePostgres;
 use crate::support::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// How long a tool call may take while a dependency is down (the issue: "within a second
 /// or two"); generous over the ~1 s the Redis timeouts allow, so a loaded machine does
@@ -354,6 +357,155 @@ async fn postgres_connections_killed_mid_run_answer_unavailable_then_recover_los
     assert!(delivered.values().all(|c| *c == 1), "{delivered:?}");
 }
 
+/// One `create_note` call made while Postgres went away and came back.
+struct Attempt {
+    started: Instant,
+    took: Duration,
+    /// The note's id when the call was acknowledged.
+    note: Option<String>,
+    reply: Value,
+}
+
+#[tokio::test]
+async fn postgres_restarted_mid_run_answers_unavailable_in_time_then_recovers_losing_nothing() {
+    let pg = PrivatePostgres::start().await;
+    let server = TestServer::start_on(&pg.url("postgres"), |c| c.outbox_relay_ms = 100).await;
+    let mut writer = server.connect("alice").await;
+    let project = writer.project_in_mode("Restarted", "intake").await;
+    let (mut watcher, subscribed) = subscriber(&server, &project).await;
+    let mut seen = Received::new(&subscribed);
+
+    // A client writes continuously (about 20 calls a second) on one connection
+    // through the outage; every call is reported with its time and answer.
+    let stop = CancellationToken::new();
+    // Bounded by the run: at most a few hundred calls in a minute.
+    let (report, mut attempts) = tokio::sync::mpsc::channel::<Attempt>(4_096);
+    let writing = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut i = 0;
+            while !stop.is_cancelled() {
+                let started = Instant::now();
+                let reply = writer
+                    .call("create_note", json!({"body": format!("note {i}")}))
+                    .await;
+                i += 1;
+                let note = (reply["ok"] == true)
+                    .then(|| reply["output"]["note"]["id"].as_str().unwrap().to_owned());
+                let took = started.elapsed();
+                let attempt = Attempt {
+                    started,
+                    took,
+                    note,
+                    reply,
+                };
+                if report.send(attempt).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stopped = Instant::now();
+    pg.stop().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    pg.start_again().await;
+    let restarted = Instant::now();
+    println!("Postgres stopped for {:?}", restarted - stopped);
+    // Recovery without restarting the node: acknowledged calls again, on the same
+    // connection.
+    let mut all = Vec::new();
+    let deadline = restarted + CATCH_UP;
+    while all
+        .iter()
+        .filter(|a: &&Attempt| a.started >= restarted && a.note.is_some())
+        .count()
+        < 10
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let attempt = tokio::time::timeout(left, attempts.recv())
+            .await
+            .expect("the node recovers in time")
+            .expect("the writer runs");
+        all.push(attempt);
+    }
+    stop.cancel();
+    writing.await.unwrap();
+    while let Some(attempt) = attempts.recv().await {
+        all.push(attempt);
+    }
+
+    let mut acknowledged = BTreeSet::new();
+    let mut unavailable_during = 0;
+    let mut slowest = Duration::ZERO;
+    for attempt in &all {
+        slowest = slowest.max(attempt.took);
+        assert!(
+            attempt.took < OUTAGE_ANSWER,
+            "create_note took {:?}: {}",
+            attempt.took,
+            attempt.reply
+        );
+        match &attempt.note {
+            Some(id) => {
+                acknowledged.insert(id.clone());
+            }
+            None => {
+                assert_eq!(
+                    attempt.reply["error"]["code"], "unavailable",
+                    "a clean error: {}",
+                    attempt.reply
+                );
+                if (stopped..restarted).contains(&attempt.started) {
+                    unavailable_during += 1;
+                }
+            }
+        }
+    }
+    let first_ok = all
+        .iter()
+        .filter(|a| a.started >= restarted && a.note.is_some())
+        .map(|a| a.started + a.took - restarted)
+        .min()
+        .unwrap();
+    println!(
+        "{} calls: {} acknowledged, {} unavailable ({unavailable_during} while Postgres was down); \
+         slowest answer {slowest:?}; first acknowledged {first_ok:?} after Postgres accepted connections",
+        all.len(),
+        acknowledged.len(),
+        all.len() - acknowledged.len(),
+    );
+    assert!(unavailable_during > 0, "the calls saw the outage");
+
+    // No acknowledged write lost, and every committed note reaches the subscriber once.
+    let db = server.db().await;
+    let stored = note_ids(&db, &project).await;
+    println!("{} notes stored", stored.len());
+    assert!(
+        acknowledged.is_subset(&stored),
+        "acknowledged notes missing: {:?}",
+        acknowledged.difference(&stored).collect::<Vec<_>>()
+    );
+    let n = stored.len();
+    seen.until(&mut watcher.ws, |events| {
+        events
+            .iter()
+            .filter(|e| e["kind"] == "note.created")
+            .count()
+            == n
+    })
+    .await;
+    let delivered = seen.ids("note.created", "note");
+    assert_eq!(delivered.keys().cloned().collect::<BTreeSet<_>>(), stored);
+    assert!(delivered.values().all(|c| *c == 1), "{delivered:?}");
+    db.close().await;
+    // Nothing panicked: the node's task ends cleanly when asked to stop.
+    let mut server = server;
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn rows_left_by_a_crashed_publisher_are_published_once_by_the_surviving_nodes_relay() {
     // Two nodes, both in the relay's election (the first started most likely leads); the
@@ -400,11 +552,11 @@ async fn rows_left_by_a_crashed_publisher_are_published_once_by_the_surviving_no
         second.config.redis_prefix.clone(),
         store::topics::Retention::default(),
     );
-    let (_, published) = topics
+    let published = topics
         .publish_once(&topic, project_id, id, (&kind, &head, &tail))
         .await
         .unwrap();
-    assert!(published);
+    assert!(published.is_some());
 
     // The surviving node's relay takes the lead and publishes the rest; the row Redis
     // already took is skipped, not published again.

@@ -7,14 +7,7 @@ use serde_json::{Value, json};
 
 /// The operation row, as JSON.
 async fn operation_row(db: &sqlx::PgPool, id: &str) -> Value {
-    json_rows(
-        db,
-        "SELECT to_jsonb(o) FROM operations o WHERE id::text = $1",
-        id,
-    )
-    .await
-    .pop()
-    .expect("the operation row")
+    row(db, "operations", id).await.expect("the operation row")
 }
 
 async fn todos_of(db: &sqlx::PgPool, project: &str) -> Vec<Value> {
@@ -32,19 +25,6 @@ async fn project_name(db: &sqlx::PgPool, project: &str) -> String {
         .fetch_one(db)
         .await
         .unwrap()
-}
-
-/// `PUT /v1/projects/{project}/members/{user}` as the owner.
-async fn put_member(server: &TestServer, owner: &str, project: &str, user: &str, role: &str) {
-    let response = server
-        .http
-        .put(server.url(&format!("/v1/projects/{project}/members/{user}")))
-        .bearer_auth(server.token(owner))
-        .json(&json!({ "role": role }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
 }
 
 /// Sends `operation.decide`; answers the whole reply.

@@ -8,38 +8,6 @@ use crate::support::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-async fn put_member(server: &TestServer, owner: &str, project: &str, user: &str, role: &str) {
-    let response = server
-        .http
-        .put(server.url(&format!("/v1/projects/{project}/members/{user}")))
-        .bearer_auth(server.token(owner))
-        .json(&json!({ "role": role }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{:?}", response.text().await);
-}
-
-/// The sessions present in the project, as `GET .../presence` on `server` answers.
-async fn present(server: &TestServer, user: &str, project: &str) -> Vec<String> {
-    let reply: Value = server
-        .http
-        .get(server.url(&format!("/v1/projects/{project}/presence")))
-        .bearer_auth(server.token(user))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["presence"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{reply}"))
-        .iter()
-        .map(|p| p["session_id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// The next message that is not an `event`.
 async fn next_non_event(ws: &mut Ws) -> Value {
     loop {
@@ -47,22 +15,6 @@ async fn next_non_event(ws: &mut Ws) -> Value {
         if message["type"] != "event" {
             return message;
         }
-    }
-}
-
-/// Fails when an `event` arrives within `ms`.
-async fn no_event_within(ws: &mut Ws, ms: u64) {
-    let quiet = tokio::time::timeout(Duration::from_millis(ms), async {
-        loop {
-            let message = ws.recv().await;
-            if message["type"] == "event" {
-                return message;
-            }
-        }
-    })
-    .await;
-    if let Ok(event) = quiet {
-        panic!("unexpected event: {event}");
     }
 }
 
@@ -175,7 +127,7 @@ async fn a_removed_member_loses_subscription_stream_session_and_presence_on_anot
     alice
         .call_ok("create_note", json!({"body": "after bob left"}))
         .await;
-    no_event_within(&mut bob.ws, 500).await;
+    bob.ws.no_event_within(Duration::from_millis(500)).await;
     let again = bob
         .request(json!({"type": "subscribe", "topic": topic}))
         .await;

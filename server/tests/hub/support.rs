@@ -1,83 +1,35 @@
-//! The test harness: a fresh database and Redis key prefix per test, an in-process
-//! server on port 0, and a WebSocket client that speaks the protocol.
+//! The hub's test harness: an in-process server on port 0 (and more nodes of the same
+//! install) built on the shared test kit (`testkit`: a fresh database and Redis key
+//! prefix, the protocol client), plus what only the hub's tests need: tokens, SSE
+//! streams, a private Redis to break.
+//!
+//! `TestServer` lives here rather than in the kit: it runs `server`, and a kit that
+//! depended on `server` could not serve `server`'s own unit tests or the worker's.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use server::Config;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
+
+/// The test's own database (`name`, `url`), dropped when its last node is.
+pub use testkit::Database as TestDb;
+pub use testkit::{Client, Prefix, WAIT, Ws, redis_url};
 
 /// Signs the tests' tokens; as long as the server requires (32 bytes at least).
 pub const SECRET: &str = "draftline-hub-test-secret-0123456789abcdef";
-/// How long a test waits for any one message before failing.
-pub const WAIT: Duration = Duration::from_secs(10);
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// A database of its own, dropped when the test ends.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub async fn create() -> Self {
-        let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&admin_url(), &name);
-        store::Store::create_database_if_missing(&url)
-            .await
-            .expect("create the test database (is Postgres reachable at DATABASE_URL?)");
-        let store = store::Store::connect(&url, 2).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        store.pool.close().await;
-        Self { name, url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let admin = store::with_database(&admin_url(), "postgres");
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime; use a thread with a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                rt.block_on(async {
-                    use sqlx::Connection;
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                        let _ = sqlx::query(&sql).execute(&mut conn).await;
-                    }
-                });
-            }
-        })
-        .join();
-    }
-}
 
 /// A hub node running in this process.
 pub struct TestServer {
     pub addr: SocketAddr,
     /// Shared by every node of the test.
     pub db: Arc<TestDb>,
+    /// The nodes' Redis key prefix, its keys deleted when the last node is dropped.
+    pub prefix: Arc<Prefix>,
     /// The configuration it runs with (peers share its database and Redis prefix).
     pub config: Config,
     pub shutdown: CancellationToken,
@@ -92,12 +44,23 @@ impl TestServer {
 
     /// Starts a node after `tune` adjusts its configuration.
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
-        let db = Arc::new(TestDb::create().await);
+        Self::start_on(&testkit::database_url(), tune).await
+    }
+
+    /// Starts a node whose database lives on the Postgres server of `admin` (a URL of
+    /// any database there), after `tune` adjusts its configuration.
+    pub async fn start_on(admin: &str, tune: impl FnOnce(&mut Config)) -> Self {
+        let db = Arc::new(
+            TestDb::try_create(admin, "test")
+                .await
+                .unwrap_or_else(|e| panic!("create the test database on {admin}: {e}")),
+        );
+        let prefix = Arc::new(Prefix::new("test"));
         let mut config = Config::new(db.url.clone(), redis_url(), SECRET.into());
-        config.redis_prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
+        config.redis_prefix = prefix.prefix.clone();
         config.db_max_connections = 5;
         tune(&mut config);
-        Self::launch(db, config).await
+        Self::launch(db, prefix, config).await
     }
 
     /// Another node of the same install: same database, Redis and key prefix, its own
@@ -105,10 +68,10 @@ impl TestServer {
     pub async fn peer(&self) -> Self {
         let mut config = self.config.clone();
         config.node_id = None;
-        Self::launch(self.db.clone(), config).await
+        Self::launch(self.db.clone(), self.prefix.clone(), config).await
     }
 
-    async fn launch(db: Arc<TestDb>, config: Config) -> Self {
+    async fn launch(db: Arc<TestDb>, prefix: Arc<Prefix>, config: Config) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
@@ -122,6 +85,7 @@ impl TestServer {
         Self {
             addr,
             db,
+            prefix,
             config,
             shutdown,
             handle: Some(handle),
@@ -144,12 +108,7 @@ impl TestServer {
 
     /// A client past `hello` with `token`.
     pub async fn connect_with(&self, token: &str) -> Client {
-        let mut ws = self.raw("").await;
-        let welcome = ws
-            .request(json!({"type": "hello", "token": token, "client": {"name": "test", "version": "1"}}))
-            .await;
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
-        Client { ws, welcome }
+        Client::connect(&self.ws_url(""), token).await
     }
 
     /// A token with the `admin` scope.
@@ -174,38 +133,24 @@ impl TestServer {
         query: &str,
         bearer: Option<&str>,
     ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
-        let mut request = format!("ws://{}/v1/ws{query}", self.addr)
-            .into_client_request()
-            .unwrap();
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_static("draftline.v1"),
-        );
-        if let Some(token) = bearer {
-            request.headers_mut().insert(
-                "authorization",
-                HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-            );
-        }
-        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
-        assert_eq!(
-            response
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|v| v.to_str().ok()),
-            Some("draftline.v1")
-        );
-        Ok(Ws { ws, next_id: 0 })
+        Ws::open(&self.ws_url(query), bearer).await
+    }
+
+    /// The node's WebSocket URL with `query` appended.
+    pub fn ws_url(&self, query: &str) -> String {
+        format!("ws://{}/v1/ws{query}", self.addr)
     }
 
     /// A client past `hello` as `user`, in a new session.
     pub async fn connect(&self, user: &str) -> Client {
-        let mut ws = self.raw("").await;
-        let welcome = ws
-            .request(json!({"type": "hello", "token": self.token(user), "client": {"name": "test", "version": "1"}}))
-            .await;
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
-        Client { ws, welcome }
+        self.connect_with(&self.token(user)).await
+    }
+
+    /// A client of `user` subscribed to the project's topic.
+    pub async fn watcher(&self, user: &str, project: &str) -> Client {
+        let mut client = self.connect(user).await;
+        client.subscribe_project(project).await;
+        client
     }
 
     /// A client resuming `session_id` as `user`; answers the reply to `hello`.
@@ -240,177 +185,53 @@ impl Drop for TestServer {
     }
 }
 
-/// A WebSocket speaking the protocol's JSON frames.
-pub struct Ws {
-    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    next_id: i64,
+/// `PUT /v1/projects/{project}/members/{user}` as the owner; the member must come back
+/// with `role`.
+pub async fn put_member(server: &TestServer, owner: &str, project: &str, user: &str, role: &str) {
+    let response = server
+        .http
+        .put(server.url(&format!("/v1/projects/{project}/members/{user}")))
+        .bearer_auth(server.token(owner))
+        .json(&json!({ "role": role }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["role"], role, "{body}");
 }
 
-/// How a connection ended, as the client saw it.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Closed {
-    pub code: u16,
-    pub reason: String,
+/// The sessions present in the project, as `GET .../presence` on `server` answers to
+/// `user`.
+pub async fn present(server: &TestServer, user: &str, project: &str) -> Vec<String> {
+    let reply: Value = server
+        .http
+        .get(server.url(&format!("/v1/projects/{project}/presence")))
+        .bearer_auth(server.token(user))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["presence"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{reply}"))
+        .iter()
+        .map(|p| p["session_id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
-impl Ws {
-    pub async fn send(&mut self, frame: Value) {
-        self.ws
-            .send(Message::text(frame.to_string()))
-            .await
-            .unwrap();
-    }
-
-    pub async fn send_text(&mut self, text: &str) {
-        self.ws.send(Message::text(text.to_owned())).await.unwrap();
-    }
-
-    /// The next JSON message (pings are answered by the library and skipped); panics on
-    /// a close or after [`WAIT`].
-    pub async fn recv(&mut self) -> Value {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a message in time")
-                .expect("connection open")
-                .expect("valid frame");
-            match msg {
-                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-                Message::Close(frame) => panic!("closed: {frame:?}"),
-                _ => continue,
-            }
-        }
-    }
-
-    /// The next JSON message within `wait`, `None` when none came; panics on a close.
-    pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
-        loop {
-            let msg = tokio::time::timeout(wait, self.ws.next())
-                .await
-                .ok()?
-                .expect("connection open")
-                .expect("valid frame");
-            match msg {
-                Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
-                Message::Close(frame) => panic!("closed: {frame:?}"),
-                _ => continue,
-            }
-        }
-    }
-
-    /// The next JSON message, or `None` once the connection closed (a close frame, an
-    /// error, or the end of the stream); panics after [`WAIT`].
-    pub async fn recv_or_closed(&mut self) -> Option<Value> {
-        loop {
-            let msg = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a message or a close in time");
-            match msg {
-                Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
-                Some(Ok(_)) => continue,
-            }
-        }
-    }
-
-    /// Sends `frame` with a fresh `id` and answers the reply carrying that `re`.
-    pub async fn request(&mut self, mut frame: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        frame["id"] = json!(id);
-        self.send(frame).await;
-        loop {
-            let msg = self.recv().await;
-            if msg["re"] == json!(id) {
-                return msg;
-            }
-        }
-    }
-
-    /// Reads until the server closes; answers the close code and reason.
-    pub async fn closed(&mut self) -> Closed {
-        loop {
-            let next = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("a close in time");
-            match next {
-                Some(Ok(Message::Close(Some(frame)))) => {
-                    return Closed {
-                        code: frame.code.into(),
-                        reason: frame.reason.to_string(),
-                    };
-                }
-                Some(Ok(Message::Close(None))) | None => {
-                    return Closed {
-                        code: 1005,
-                        reason: String::new(),
-                    };
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => panic!("connection failed before a close frame: {e}"),
-            }
-        }
-    }
-}
-
-/// A client past `hello`.
-pub struct Client {
-    pub ws: Ws,
-    pub welcome: Value,
-}
-
-impl Client {
-    pub fn session_id(&self) -> String {
-        self.welcome["session_id"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn request(&mut self, frame: Value) -> Value {
-        self.ws.request(frame).await
-    }
-
-    /// Calls a tool; answers the whole `tool.result`.
-    pub async fn call(&mut self, name: &str, arguments: Value) -> Value {
-        let reply = self
-            .request(json!({"type": "tool.call", "call_id": format!("call-{name}"), "name": name, "arguments": arguments}))
-            .await;
-        assert_eq!(reply["type"], "tool.result", "{reply}");
-        assert_eq!(reply["call_id"], format!("call-{name}"));
-        reply
-    }
-
-    /// Calls a tool that must succeed; answers its output.
-    pub async fn call_ok(&mut self, name: &str, arguments: Value) -> Value {
-        let reply = self.call(name, arguments).await;
-        assert_eq!(reply["ok"], true, "{name} failed: {reply}");
-        reply["output"].clone()
-    }
-
-    /// Calls a tool that must fail; answers its error.
-    pub async fn call_err(&mut self, name: &str, arguments: Value) -> Value {
-        let reply = self.call(name, arguments).await;
-        assert_eq!(reply["ok"], false, "{name} should fail: {reply}");
-        reply["error"].clone()
-    }
-
-    /// `session.configure`; answers the session.
-    pub async fn configure(&mut self, settings: Value) -> Value {
-        let mut frame = settings;
-        frame["type"] = json!("session.configure");
-        let reply = self.request(frame).await;
-        assert_eq!(reply["type"], "ok", "{reply}");
-        reply["data"]["session"].clone()
-    }
-
-    /// Creates a project, assigns it to the session and switches to `mode`; answers the
-    /// project id.
-    pub async fn project_in_mode(&mut self, name: &str, mode: &str) -> String {
-        let project = self.call_ok("create_project", json!({"name": name})).await;
-        let id = project["project"]["id"].as_str().unwrap().to_owned();
-        self.call_ok("assign_project_to_session", json!({"project_id": id}))
-            .await;
-        self.configure(json!({"mode": mode})).await;
-        id
-    }
+/// The row of `table` with `id`, as JSON.
+pub async fn row(db: &sqlx::PgPool, table: &str, id: &str) -> Option<Value> {
+    json_rows(
+        db,
+        &format!("SELECT to_jsonb(t) FROM {table} t WHERE id::text = $1"),
+        id,
+    )
+    .await
+    .pop()
 }
 
 /// The JSON values a one-parameter query answers, straight from the test database.
@@ -459,13 +280,8 @@ impl PrivateRedis {
     }
 
     fn start_unspawned() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         Self {
-            port,
+            port: testkit::free_port(),
             child: None,
             dir: None,
         }

@@ -5,7 +5,7 @@
 //! one waits per project).
 
 use super::lifecycle::{NewJob, enqueue};
-use super::{COLUMNS, DRAFT_KIND, JobRow, log};
+use super::{COLUMNS, JobKind, JobRow, log};
 use crate::StoreError;
 use protocol::entities::{Job, Urgency};
 use protocol::tools::args::TranscriptAnchor;
@@ -62,13 +62,13 @@ pub struct DraftRequest {
     pub context: Option<serde_json::Value>,
 }
 
-/// How a request was answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DraftOutcome {
-    Queued,
-    Merged,
-    Throttled,
+/// How a request was answered (the wire's `queue_draft_update` status).
+pub use protocol::tools::output::DraftOutcome;
+
+/// A draft job's stored payload; one that does not decode is an error naming the job.
+fn stored_payload(job: &Job) -> Result<DraftPayload, StoreError> {
+    serde_json::from_value(job.payload.clone())
+        .map_err(|e| StoreError::Decode(format!("jobs.payload of job {}: {e}", job.id)))
 }
 
 /// The summary as the throttle compares it: trimmed, lower case, single spaces.
@@ -160,13 +160,12 @@ pub async fn request(
     );
     let waiting: Option<JobRow> = sqlx::query_as(&sql)
         .bind(req.project_id)
-        .bind(DRAFT_KIND)
+        .bind(JobKind::DraftUpdate.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(waiting) = waiting {
         let job: Job = waiting.try_into()?;
-        let mut payload: DraftPayload =
-            serde_json::from_value(job.payload.clone()).unwrap_or_default();
+        let mut payload = stored_payload(&job)?;
         payload.merge(req);
         let urgency = payload.urgency.unwrap_or(req.urgency);
         let sql = format!(
@@ -192,14 +191,14 @@ pub async fn request(
     );
     let recent: Option<JobRow> = sqlx::query_as(&sql)
         .bind(req.project_id)
-        .bind(DRAFT_KIND)
+        .bind(JobKind::DraftUpdate.as_str())
         .bind(&hash)
         .bind(throttle.as_secs_f64() * 1000.0)
         .fetch_optional(&mut *conn)
         .await?;
     if let Some(recent) = recent {
         let job: Job = recent.try_into()?;
-        let payload: DraftPayload = serde_json::from_value(job.payload.clone()).unwrap_or_default();
+        let payload = stored_payload(&job)?;
         if req.urgency <= payload.urgency.unwrap_or(Urgency::Normal) {
             return Ok((job, DraftOutcome::Throttled));
         }
@@ -208,7 +207,7 @@ pub async fn request(
     let mut payload = DraftPayload::default();
     payload.merge(req);
     let mut new = NewJob::new(
-        DRAFT_KIND,
+        JobKind::DraftUpdate,
         serde_json::to_value(&payload).map_err(|e| StoreError::Decode(e.to_string()))?,
     );
     new.project_id = Some(req.project_id);

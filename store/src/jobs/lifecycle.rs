@@ -421,7 +421,7 @@ pub async fn fail(
     let Some(status) = status else {
         return Ok(None);
     };
-    let status: JobStatus = crate::parse_enum("jobs.status", &status)?;
+    let status: JobStatus = crate::parse_enum("jobs.status", lease.id, &status)?;
     let message = if status == JobStatus::Queued {
         "retrying"
     } else {
@@ -501,7 +501,7 @@ pub async fn reclaim_expired(
     .await?;
     rows.into_iter()
         .map(|(id, kind, project_id, status, attempts)| {
-            let status: JobStatus = crate::parse_enum("jobs.status", &status)?;
+            let status: JobStatus = crate::parse_enum("jobs.status", id, &status)?;
             Ok(Reclaimed {
                 id,
                 kind,

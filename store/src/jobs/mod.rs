@@ -4,7 +4,10 @@
 //! fencing; `draft` holds the dedup rules of draft requests.
 
 pub mod draft;
+mod kind;
 pub mod lifecycle;
+
+pub use kind::JobKind;
 
 use crate::{StoreError, parse_enum};
 use chrono::{DateTime, Utc};
@@ -13,9 +16,6 @@ use protocol::{JobId, ProjectId, SessionId};
 use serde_json::Value;
 use sqlx::PgConnection;
 use sqlx::types::Json;
-
-/// The `draft.update` job kind.
-pub const DRAFT_KIND: &str = "draft.update";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct JobRow {
@@ -52,7 +52,7 @@ impl TryFrom<JobRow> for Job {
             queue: r.queue,
             project_id: r.project_id,
             session_id: r.session_id,
-            status: parse_enum("jobs.status", &r.status)?,
+            status: parse_enum("jobs.status", r.id, &r.status)?,
             priority: r.priority,
             payload: r.payload.0,
             idempotency_key: r.idempotency_key,
@@ -95,7 +95,7 @@ pub async fn get(conn: &mut PgConnection, id: JobId) -> Result<Job, StoreError> 
 pub async fn latest(
     conn: &mut PgConnection,
     project: ProjectId,
-    kind: &str,
+    kind: JobKind,
 ) -> Result<Option<Job>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM jobs WHERE project_id = $1 AND kind = $2 \
@@ -103,7 +103,7 @@ pub async fn latest(
     );
     let row: Option<JobRow> = sqlx::query_as(&sql)
         .bind(project)
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     row.map(Job::try_from).transpose()

@@ -117,6 +117,14 @@ impl std::fmt::Debug for Topics {
     }
 }
 
+/// Events published by this process, by `kind` (hub and worker alike).
+pub const EVENTS_PUBLISHED: &str = "draftline_events_published_total";
+
+/// Counts one event that reached its topic.
+fn count_published(kind: &str) {
+    metrics::counter!(EVENTS_PUBLISHED, "kind" => kind.to_owned()).increment(1);
+}
+
 /// A fresh epoch: random, hex (it is spliced into frames unescaped).
 fn new_epoch() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
@@ -159,7 +167,9 @@ impl Topics {
         millis(self.retention.idle_ttl)
     }
 
-    /// Appends `event` to `topic` and publishes it; answers its position.
+    /// Appends `event` to `topic` and publishes it; answers its position. Every path that
+    /// puts an event on a topic (this, [`Topics::publish_project`], the outbox through
+    /// [`Topics::publish_once`]) counts it in [`EVENTS_PUBLISHED`], hub and worker alike.
     pub async fn publish(&self, topic: &str, event: &Event) -> Result<Position, BusError> {
         let parts = event_frame_parts(topic, event)?;
         let mut invocation = SCRIPTS.publish.prepare_invoke();
@@ -169,19 +179,20 @@ impl Topics {
         self.publish_args(&mut invocation, topic, &parts);
         let (epoch, offset): (String, u64) =
             invocation.invoke_async(&mut self.redis.clone()).await?;
+        count_published(parts.kind);
         Ok(Position { epoch, offset })
     }
 
     /// Publishes one outbox row on its topic unless the topic already took it (the
-    /// meta hash records the last row applied per project); answers the topic's
-    /// position and whether this call published.
+    /// meta hash records the last row applied per project); answers the row's position
+    /// when this call published it, `None` when the topic had already taken it.
     pub async fn publish_once(
         &self,
         topic: &str,
         project: protocol::ProjectId,
         row_id: i64,
         (kind, head, tail): (&str, &str, &str),
-    ) -> Result<(Position, bool), BusError> {
+    ) -> Result<Option<Position>, BusError> {
         let mut invocation = SCRIPTS.publish_once.prepare_invoke();
         for key in self.keys(topic) {
             invocation.key(key);
@@ -199,13 +210,18 @@ impl Topics {
             .arg(row_id);
         let (epoch, offset, published): (Option<String>, Option<u64>, i64) =
             invocation.invoke_async(&mut self.redis.clone()).await?;
-        Ok((
-            Position {
-                epoch: epoch.unwrap_or_default(),
-                offset: offset.unwrap_or_default(),
-            },
-            published == 1,
-        ))
+        if published != 1 {
+            return Ok(None);
+        }
+        match (epoch, offset) {
+            (Some(epoch), Some(offset)) => {
+                count_published(kind);
+                Ok(Some(Position { epoch, offset }))
+            }
+            _ => Err(BusError::Reply(
+                "the publish script answered no position".into(),
+            )),
+        }
     }
 
     /// The eight arguments every appending script starts with.

@@ -155,7 +155,6 @@ fn placeholder() -> Presence {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
     use crate::topics::{Retention, Topics};

@@ -237,7 +237,6 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::fixtures::{input, message};
     use super::*;
 

@@ -477,7 +477,6 @@ fn summary(input: &PromptInput) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::super::prompt::fixtures::{at, input, note};
     use super::*;
     use protocol::SessionId;

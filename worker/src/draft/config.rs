@@ -244,7 +244,6 @@ impl ModelConfig {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     /// The flags without their environment variables, so a developer's shell cannot
     /// change what the test sees.

@@ -168,7 +168,6 @@ fn same(a: Option<&Chunk>, b: Option<&Chunk>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::super::compose::Compose;
     use super::super::prompt::fixtures::{input, note};
     use super::*;

@@ -10,7 +10,6 @@ pub mod chat;
 pub mod compose;
 pub mod config;
 pub mod merge;
-pub mod narrate;
 pub mod openai;
 pub mod prompt;
 pub mod provider;
@@ -20,7 +19,6 @@ pub use chat::{ChatInput, ChatPrompt, ChatTurn, build as build_chat_prompt};
 pub use compose::Compose;
 pub use config::{ModelConfig, ModelConfigError, ModelKind};
 pub use merge::{Merged, merge};
-pub use narrate::narration;
 pub use openai::{LimitField, OpenAi, OpenAiConfig};
 pub use prompt::{Excerpt, Prompt, PromptInput, build as build_prompt, estimate_tokens};
 pub use provider::{

@@ -474,7 +474,6 @@ impl PreviewGate {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     const DOC: &str = "# Harbour\n\n## Overview\n\nA workshop. For everyone.\n\n## Goals & momentum\n\nOpen by spring.\n";

@@ -350,7 +350,6 @@ fn assemble(parts: &[Part]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     const DOC: &str = "# Doc\n\n## A\n\na by Ana\n\n## B\n\nb\n\n### B1\n\nb1\n\n## C\n\nc";

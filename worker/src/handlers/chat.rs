@@ -16,7 +16,7 @@ use std::sync::Arc;
 use store::PgConnection;
 use store::chat::{NewMessage, ReplyPayload};
 
-pub use store::chat::REPLY_KIND as KIND;
+pub const KIND: store::jobs::JobKind = store::jobs::JobKind::ChatReply;
 
 /// Messages of the chat a reply sees, the one it answers included: about ten exchanges,
 /// enough for a follow-up question to make sense; the prompt's token budget trims

@@ -5,8 +5,8 @@ use crate::handler::{Done, Handler, JobContext, JobError};
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 
-pub const NOOP: &str = "debug.noop";
-pub const SLEEP: &str = "debug.sleep";
+pub const NOOP: store::jobs::JobKind = store::jobs::JobKind::DebugNoop;
+pub const SLEEP: store::jobs::JobKind = store::jobs::JobKind::DebugSleep;
 
 /// Longest pause a `debug.sleep` job may ask for.
 const MAX_SLEEP: Duration = Duration::from_secs(600);

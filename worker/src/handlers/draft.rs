@@ -11,12 +11,13 @@
 use super::deltas::{self, Batching};
 use crate::draft::{
     Deltas, Drafted, Excerpt, Prompt, PromptInput, Provider, ProviderError, build_prompt,
-    delta_channel, merge, narration,
+    delta_channel, merge,
 };
 use crate::handler::{Done, Handler, JobContext, JobError, Reported, Writes, Written};
+use crate::narrate;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use protocol::entities::{Document, JobStatus, Section, Source};
+use protocol::entities::{Document, Job, JobStatus, Section, Source};
 use protocol::event::{DocumentUpdated, DraftDelta, Event, ToolProgress};
 use protocol::{JobId, ProjectId, SessionId};
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,7 @@ use std::time::Instant;
 use store::PgConnection;
 use store::jobs::draft::DraftPayload;
 
-pub use store::jobs::DRAFT_KIND as KIND;
+pub const KIND: store::jobs::JobKind = store::jobs::JobKind::DraftUpdate;
 
 /// Recent transcript items given to every draft beside the ones the job names: enough
 /// for the last few exchanges of a conversation.
@@ -95,12 +96,18 @@ impl Draft {
                 .await?
                 .markdown;
             if let Some(job) = version.source.job_id {
-                previous = store::jobs::get(&mut conn, job)
-                    .await
-                    .ok()
-                    .and_then(|j| j.result)
-                    .and_then(|r| serde_json::from_value(r).ok())
-                    .unwrap_or_default();
+                previous = match store::jobs::get(&mut conn, job).await {
+                    Ok(Job {
+                        result: Some(result),
+                        ..
+                    }) => serde_json::from_value(result).map_err(|e| {
+                        JobError::Permanent(format!("jobs.result of job {job}: {e}"))
+                    })?,
+                    // No result, or the job was pruned: the draft starts from the
+                    // version alone.
+                    Ok(_) | Err(store::StoreError::NotFound { .. }) => Seen::default(),
+                    Err(e) => return Err(e.into()),
+                };
             }
             previous.material_as_of = previous.material_as_of.or(Some(version.created_at));
         }
@@ -289,7 +296,7 @@ impl Handler for Draft {
                 seen,
             } = self.load(cx, project).await?;
             let mut running = Self::progress(cx, project, session, JobStatus::Running);
-            running.narration = Some("I'm updating the draft now.".into());
+            running.narration = Some(narrate::draft_started());
             cx.topics
                 .publish_project(project, &[Event::ToolProgress(running)])
                 .await;
@@ -340,10 +347,7 @@ impl Handler for Draft {
             };
             let mut progress = Self::progress(cx, project, None, status);
             progress.error = Some(error.message.clone());
-            progress.narration = Some(match status {
-                JobStatus::Retrying => "The draft hit a problem; I'm trying again.".into(),
-                _ => "I couldn't update the draft this time.".into(),
-            });
+            progress.narration = Some(narrate::draft_failed(status == JobStatus::Retrying));
             cx.topics
                 .publish_project(project, &[Event::ToolProgress(progress)])
                 .await;
@@ -406,8 +410,7 @@ impl Writes for Apply {
                 metrics::histogram!(DRAFT_SECONDS).record(elapsed.as_secs_f64());
                 progress.summary = Some(current.summary.clone());
                 progress.sections = Some(titles(&current.sections));
-                progress.narration =
-                    Some("The draft is already up to date; nothing needed changing.".into());
+                progress.narration = Some(narrate::draft_unchanged());
                 let mut result = json!({
                     "document_id": current.id,
                     "version": current.version,
@@ -465,7 +468,7 @@ impl Writes for Apply {
             .await?;
             progress.summary = Some(drafted.summary.clone());
             progress.sections = Some(drafted.sections.clone());
-            progress.narration = Some(narration(&drafted.summary, &changed, &kept));
+            progress.narration = Some(narrate::draft_finished(&drafted.summary, &changed, &kept));
             let document = Event::DocumentUpdated(DocumentUpdated {
                 project_id: project,
                 document_id: after.id,

@@ -5,7 +5,7 @@ use crate::handler::{Done, Handler, JobContext, JobError};
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 
-pub const KIND: &str = "maintenance.prune";
+pub const KIND: store::jobs::JobKind = store::jobs::JobKind::MaintenancePrune;
 
 /// Rows deleted per statement.
 const SLICE: i64 = 5_000;

@@ -8,7 +8,7 @@ use crate::handler::{Done, Handler, JobContext, JobError};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 
-pub const KIND: &str = "transcript.check";
+pub const KIND: store::jobs::JobKind = store::jobs::JobKind::TranscriptCheck;
 
 /// Sessions active in the last two days are checked: a nightly run covers the day
 /// since the last one, with a day of overlap for a run that was missed.

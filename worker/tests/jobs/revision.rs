@@ -4,7 +4,6 @@
 //! draft survives it; a cut-off answer changes nothing; a fenced answer is stored as
 //! Markdown sections; the material a draft saw is not offered to the next one as new.
 
-use crate::fake_model::*;
 use crate::support::*;
 use protocol::entities::{Document, JobStatus, Source, Urgency};
 use protocol::{ProjectId, UserId};
@@ -12,6 +11,7 @@ use serde_json::Value;
 use std::time::Duration;
 use store::jobs::draft::{self, DraftRequest};
 use store::jobs::lifecycle::Dispatchable;
+use testkit::model::*;
 use worker::WorkerConfig;
 
 /// A worker whose drafts go to the fake model at `url`, one request per attempt and

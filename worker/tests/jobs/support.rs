@@ -1,5 +1,6 @@
-//! Test harness for the job runtime: a fresh database and Redis key prefix per test,
-//! and helpers to enqueue jobs and run workers and schedulers in-process.
+//! Test harness for the job runtime: a fresh database and Redis key prefix per test
+//! (from the shared test kit), and helpers to enqueue jobs and run workers and
+//! schedulers in-process.
 
 use futures_util::future::BoxFuture;
 use protocol::entities::JobEvent;
@@ -12,53 +13,39 @@ use std::time::Duration;
 use store::Store;
 use store::dispatch::Dispatch;
 use store::jobs::lifecycle::{self, NewJob};
+use testkit::{Database, Prefix};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use worker::{
     Done, Handler, JobContext, JobError, Registry, Scheduler, SchedulerConfig, WorkerConfig,
 };
 
-pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
 /// A database, Redis prefix and store of its own; dropped when the test ends.
 pub struct Env {
-    pub name: String,
-    pub url: String,
-    pub prefix: String,
     pub store: Store,
     pub dispatch: Dispatch,
     pub redis: redis::Client,
+    // Declared last so they are dropped after the pool and connections above.
+    pub prefix: Prefix,
+    pub db: Database,
 }
 
 impl Env {
     pub async fn new() -> Self {
-        let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
-        let url = store::with_database(&admin_url(), &name);
-        Store::create_database_if_missing(&url)
-            .await
-            .expect("create database");
-        let store = Store::connect(&url, 10).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
-        let redis = redis::Client::open(redis_url()).expect("redis url");
+        let db = Database::create().await;
+        let store = Store::connect(&db.url, 10).await.expect("connect");
+        let prefix = Prefix::new("test");
+        let redis = redis::Client::open(prefix.redis_url.as_str()).expect("redis url");
         let manager = redis::aio::ConnectionManager::new(redis.clone())
             .await
             .expect("redis");
-        let dispatch = Dispatch::new(manager, prefix.clone());
+        let dispatch = Dispatch::new(manager, prefix.prefix.clone());
         Self {
-            name,
-            url,
-            prefix,
             store,
             dispatch,
             redis,
+            prefix,
+            db,
         }
     }
 
@@ -136,43 +123,6 @@ impl Env {
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        let admin = store::with_database(&admin_url(), "postgres");
-        let name = self.name.clone();
-        let prefix = self.prefix.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                use sqlx::Connection;
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::query(&sql).execute(&mut conn).await;
-                }
-                if let Ok(client) = redis::Client::open(redis_url())
-                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                {
-                    let keys: Vec<String> = redis::cmd("KEYS")
-                        .arg(format!("{prefix}*"))
-                        .query_async(&mut conn)
-                        .await
-                        .unwrap_or_default();
-                    if !keys.is_empty() {
-                        let _: Result<(), _> =
-                            redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-                    }
-                }
-            });
-        })
-        .join();
-    }
-}
-
 /// A fast worker configuration for tests.
 pub fn fast_config() -> WorkerConfig {
     WorkerConfig {
@@ -210,7 +160,7 @@ pub fn noop_job() -> NewJob {
 impl Env {
     /// Another pool on this test's database (a second worker or scheduler process).
     pub async fn connect(&self, max_connections: u32) -> Store {
-        Store::connect(&self.url, max_connections)
+        Store::connect(&self.db.url, max_connections)
             .await
             .expect("connect")
     }
@@ -290,21 +240,7 @@ impl Env {
     /// Deletes every Redis key of this test's prefix (never anything else: other tests
     /// share the server), as if Redis had lost its data. Answers how many were deleted.
     pub async fn lose_redis_data(&self) -> usize {
-        let mut conn = self.redis.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        assert!(keys.iter().all(|k| k.starts_with(&self.prefix)));
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-        }
-        keys.len()
+        self.prefix.delete_keys().await.unwrap()
     }
 
     /// The lease token a running job holds now (internal: not part of [`Job`]).

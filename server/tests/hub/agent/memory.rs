@@ -1,37 +1,29 @@
 //! Memory kept across sessions, listed and forgotten, and given to drafts and chat replies.
 
 use super::*;
+use testkit::model::{Reply, Script, plain_stream, server_then};
 
-/// A model endpoint speaking the OpenAI chat completions stream that keeps every
-/// request body it is sent (the prompts) and answers a short draft.
-async fn capturing_model() -> (String, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let kept = seen.clone();
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        axum::routing::post(move |body: String| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().unwrap().push(body);
-                let pieces = [
-                    "# Harbour Workshop\n\n## Overview\n\nShort and plain.\n",
-                    "\n---DRAFTLINE---\n",
-                    r#"{"summary": "A short draft.", "sections": ["Overview"]}"#,
-                ];
-                let mut body = String::new();
-                for piece in pieces {
-                    let chunk = json!({"choices": [{"index": 0, "delta": {"content": piece}}]});
-                    body.push_str(&format!("data: {chunk}\n\n"));
-                }
-                body.push_str("data: [DONE]\n\n");
-                ([("content-type", "text/event-stream")], body).into_response()
-            }
-        }),
+/// A model endpoint that keeps every request it is sent (the prompts) and answers each
+/// with a short draft.
+async fn capturing_model() -> (String, Script) {
+    let answer = plain_stream(
+        &[
+            "# Harbour Workshop\n\n## Overview\n\nShort and plain.\n",
+            "\n---DRAFTLINE---\n",
+            r#"{"summary": "A short draft.", "sections": ["Overview"]}"#,
+        ],
+        None,
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
+    server_then(vec![], Reply::Stream(answer)).await
+}
+
+/// The request bodies the model was sent, oldest first, as JSON text.
+fn prompts_of(script: &Script) -> Vec<String> {
+    script
+        .requests()
+        .into_iter()
+        .map(|(_, body)| body.to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -113,15 +105,10 @@ async fn memory_survives_a_new_session_and_reaches_drafts_and_chat_replies() {
 
     // The draft's prompt carries it.
     later.configure(json!({"mode": "ghostwriting"})).await;
-    subscribe(&mut later, &project).await;
+    later.subscribe_project(&project).await;
     let job = queue_draft(&mut later, json!({"urgency": "high"})).await;
     job_events(&mut later.ws, &job, "completed").await;
-    let prompt = prompts
-        .lock()
-        .unwrap()
-        .last()
-        .cloned()
-        .expect("the draft's prompt");
+    let prompt = prompts_of(&prompts).pop().expect("the draft's prompt");
     assert!(
         prompt.contains("Remembered from earlier conversations"),
         "{prompt}"
@@ -141,12 +128,9 @@ async fn memory_survives_a_new_session_and_reaches_drafts_and_chat_replies() {
     assert_eq!(reply["type"], "ok", "{reply}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let chat_prompt = prompts
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|p| p.contains("How long should it be?"))
-            .cloned();
+        let chat_prompt = prompts_of(&prompts)
+            .into_iter()
+            .find(|p| p.contains("How long should it be?"));
         if let Some(chat_prompt) = chat_prompt {
             assert!(
                 chat_prompt.contains("Prefers short plain sentences"),
@@ -162,13 +146,13 @@ async fn memory_survives_a_new_session_and_reaches_drafts_and_chat_replies() {
     }
 
     // Forgotten, it is gone for the next session, and every client is told.
-    let mut watcher = watcher(&server, "alice", &project).await;
+    let mut watcher = server.watcher("alice", &project).await;
     later.configure(json!({"mode": "update"})).await;
     let forgotten = later
         .call_ok("forget_memory", json!({"memory_id": newer["entry"]["id"]}))
         .await;
     assert_eq!(forgotten["entry"]["id"], newer["entry"]["id"]);
-    let event = next_event(&mut watcher, "memory.deleted").await;
+    let event = watcher.ws.next_event_of("memory.deleted").await;
     assert_eq!(event["entry"]["id"], newer["entry"]["id"]);
     let mut next_day = server.connect("alice").await;
     let assigned = next_day
@@ -190,7 +174,7 @@ async fn memory_over_http_and_its_checks() {
     );
     let mut alice = server.connect("alice").await;
     let project = alice.project_in_mode("Garden", "update").await;
-    let mut watcher = watcher(&server, "alice", &project).await;
+    let mut watcher = server.watcher("alice", &project).await;
     let url = server.url(&format!("/v1/projects/{project}/memory"));
     let post = |body: Value| {
         server
@@ -207,7 +191,7 @@ async fn memory_over_http_and_its_checks() {
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["entry"]["kind"], "decision");
     assert_eq!(created["entry"]["session_id"], Value::Null);
-    let event = next_event(&mut watcher, "memory.created").await;
+    let event = watcher.ws.next_event_of("memory.created").await;
     assert_eq!(event["entry"]["id"], created["entry"]["id"]);
 
     for (body, field) in [

@@ -5,11 +5,9 @@
 //! and given to drafts and chat replies; a session focused on one todo; recovering an
 //! approved operation that failed.
 
-use crate::drafting::{Jobs, job_events, queue_draft, ready_project, subscribe};
+use crate::drafting::{Jobs, job_events, queue_draft, ready_project};
 use crate::support::*;
-use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 
 /// The latest operation of `tool` on `entity_id`, as its row.
 async fn operation_of(db: &sqlx::PgPool, tool: &str, entity_id: &str) -> Value {
@@ -25,54 +23,15 @@ async fn operation_of(db: &sqlx::PgPool, tool: &str, entity_id: &str) -> Value {
 }
 
 async fn operation_row(db: &sqlx::PgPool, id: &str) -> Value {
-    json_rows(
-        db,
-        "SELECT to_jsonb(o) FROM operations o WHERE id::text = $1",
-        id,
-    )
-    .await
-    .pop()
-    .expect("the operation row")
+    row(db, "operations", id).await.expect("the operation row")
 }
 
 async fn todo_row(db: &sqlx::PgPool, id: &str) -> Option<Value> {
-    json_rows(
-        db,
-        "SELECT to_jsonb(t) FROM todos t WHERE id::text = $1",
-        id,
-    )
-    .await
-    .pop()
+    row(db, "todos", id).await
 }
 
 async fn note_row(db: &sqlx::PgPool, id: &str) -> Option<Value> {
-    json_rows(
-        db,
-        "SELECT to_jsonb(n) FROM notes n WHERE id::text = $1",
-        id,
-    )
-    .await
-    .pop()
-}
-
-/// A client subscribed to the project's topic.
-async fn watcher(server: &TestServer, user: &str, project: &str) -> Client {
-    let mut client = server.connect(user).await;
-    let reply = client
-        .request(json!({"type": "subscribe", "topic": format!("project:{project}")}))
-        .await;
-    assert_eq!(reply["type"], "subscribed", "{reply}");
-    client
-}
-
-/// The next event of `kind`, skipping others.
-async fn next_event(client: &mut Client, kind: &str) -> Value {
-    loop {
-        let message = client.ws.recv().await;
-        if message["type"] == "event" && message["event"]["kind"] == kind {
-            return message["event"].clone();
-        }
-    }
+    row(db, "notes", id).await
 }
 
 fn id_of(output: &Value, entity: &str) -> String {

@@ -13,7 +13,7 @@ async fn phase_changes_reach_every_client_and_pick_the_next_question() {
     );
     let project = alice.project_in_mode("Memoir", "intake").await;
     let session = alice.session_id();
-    let mut project_watcher = watcher(&server, "alice", &project).await;
+    let mut project_watcher = server.watcher("alice", &project).await;
     let mut session_watcher = server.connect("alice").await;
     let reply = session_watcher
         .request(json!({"type": "subscribe", "topic": format!("session:{session}")}))
@@ -36,7 +36,7 @@ async fn phase_changes_reach_every_client_and_pick_the_next_question() {
         json!({"phase": "clarifying", "dimensions_covered": [], "dimensions_open": ["voice", "people_bonds"]})
     );
     for client in [&mut project_watcher, &mut session_watcher] {
-        let event = next_event(client, "session.phase").await;
+        let event = client.ws.next_event_of("session.phase").await;
         assert_eq!(event["session_id"], session.as_str());
         assert_eq!(event["project_id"], project.as_str());
         assert_eq!(event["phase"], "clarifying");
@@ -52,7 +52,7 @@ async fn phase_changes_reach_every_client_and_pick_the_next_question() {
             json!({"field": "voice", "value": "Warm, plain"}),
         )
         .await;
-    let event = next_event(&mut project_watcher, "session.phase").await;
+    let event = project_watcher.ws.next_event_of("session.phase").await;
     assert_eq!(event["dimensions_covered"], json!(["voice"]));
     assert_eq!(event["dimensions_open"], json!(["people_bonds"]));
     let phase = alice.call_ok("get_session_phase", json!({})).await;

@@ -58,7 +58,7 @@ async fn a_failed_approval_reaches_the_assistant_which_proposes_a_correction() {
     assert_eq!(operation_row(&db, &second).await["status"], "pending");
 
     // The assistant is told on its own session's topic, with the error.
-    let told = next_event(&mut own_topic, "operation.updated").await;
+    let told = own_topic.ws.next_event_of("operation.updated").await;
     assert_eq!(told["operation"]["id"], first.as_str(), "{told}");
     assert_eq!(told["operation"]["status"], "failed");
     assert_eq!(told["operation"]["error"]["code"], "not_found");

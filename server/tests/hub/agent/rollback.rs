@@ -8,7 +8,7 @@ async fn rolling_back_a_creation_deletes_it_unless_it_changed_since() {
     let db = server.db().await;
     let mut alice = server.connect("alice").await;
     let project = alice.project_in_mode("Garden", "update").await;
-    let mut bob = watcher(&server, "alice", &project).await;
+    let mut bob = server.watcher("alice", &project).await;
 
     let todo = id_of(
         &alice.call_ok("create_todo", json!({"title": "Dig"})).await,
@@ -36,10 +36,10 @@ async fn rolling_back_a_creation_deletes_it_unless_it_changed_since() {
     assert_eq!(rollback["before"], created["after"]);
 
     // Every client sees it: the todo deleted, the operation updated.
-    let deleted = next_event(&mut bob, "todo.deleted").await;
+    let deleted = bob.ws.next_event_of("todo.deleted").await;
     assert_eq!(deleted["todo"]["id"], todo.as_str());
     loop {
-        let updated = next_event(&mut bob, "operation.updated").await;
+        let updated = bob.ws.next_event_of("operation.updated").await;
         if updated["operation"]["id"] == created_id.as_str() {
             assert_eq!(updated["operation"]["status"], "rolled_back");
             break;
@@ -189,7 +189,7 @@ async fn rolling_back_a_deletion_recreates_it_and_only_once() {
     let db = server.db().await;
     let mut alice = server.connect("alice").await;
     let project = alice.project_in_mode("Garden", "update").await;
-    let mut watcher = watcher(&server, "alice", &project).await;
+    let mut watcher = server.watcher("alice", &project).await;
     let created = alice
         .call_ok("create_todo", json!({"title": "Prune", "priority": "high"}))
         .await;
@@ -211,9 +211,9 @@ async fn rolling_back_a_deletion_recreates_it_and_only_once() {
         listed["todos"][0]["created_at"],
         created["todo"]["created_at"]
     );
-    let back = next_event(&mut watcher, "todo.created").await;
+    let back = watcher.ws.next_event_of("todo.created").await;
     assert_eq!(back["todo"]["id"], created["todo"]["id"]);
-    let back = next_event(&mut watcher, "todo.created").await;
+    let back = watcher.ws.next_event_of("todo.created").await;
     assert_eq!(back["todo"]["id"], todo.as_str());
     let rollback = operation_of(&db, "rollback_operation", &todo).await;
     assert_eq!(rollback["kind"], "create");

@@ -12,7 +12,7 @@ async fn suggestions_wait_for_a_person_even_with_auto_accept() {
         &alice.call_ok("create_todo", json!({"title": "Dig"})).await,
         "todo",
     );
-    let mut watcher = watcher(&server, "alice", &project).await;
+    let mut watcher = server.watcher("alice", &project).await;
     // The auditing assistant's session accepts changes at once, yet cannot make any.
     let session = alice
         .configure(json!({"mode": "audit", "auto_accept": true}))
@@ -59,7 +59,7 @@ async fn suggestions_wait_for_a_person_even_with_auto_accept() {
     );
     assert_eq!(todo_row(&db, &todo).await.unwrap()["priority"], "medium");
     // Every client sees the proposals.
-    let seen = next_event(&mut watcher, "operation.created").await;
+    let seen = watcher.ws.next_event_of("operation.created").await;
     assert_eq!(seen["operation"]["suggestion"], true, "{seen}");
     assert_eq!(seen["operation"]["status"], "pending");
 

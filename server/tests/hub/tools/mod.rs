@@ -16,30 +16,7 @@ async fn operations_of(db: &sqlx::PgPool, session: &str) -> Vec<Value> {
 }
 
 async fn project_row(db: &sqlx::PgPool, project: &str) -> Value {
-    json_rows(
-        db,
-        "SELECT to_jsonb(p) FROM projects p WHERE id::text = $1",
-        project,
-    )
-    .await
-    .pop()
-    .expect("the project row")
-}
-
-/// `PUT /v1/projects/{project}/members/{user}` as the owner.
-async fn put_member(server: &TestServer, owner: &str, project: &str, user: &str, role: &str) {
-    let response = server
-        .http
-        .put(server.url(&format!("/v1/projects/{project}/members/{user}")))
-        .bearer_auth(server.token(owner))
-        .json(&json!({ "role": role }))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["role"], role, "{body}");
+    row(db, "projects", project).await.expect("the project row")
 }
 
 fn ids_of(list: &Value) -> Vec<String> {

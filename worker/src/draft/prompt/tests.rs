@@ -1,7 +1,6 @@
 //! The prompt package: snapshots of a fixed input, the budget's trimming order, and the
 //! sections the model is shown.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::fixtures::*;
 use super::*;
 

@@ -2,9 +2,8 @@
 //! with the next scripted reply (an event stream built step by step, another status, or
 //! silence), records what it was sent, and builds chunks in the documented stream shapes
 //! of OpenAI, vLLM (with and without a reasoning parser), llama.cpp's server and Ollama's
-//! OpenAI-compatible endpoint. Shared by the provider tests and the job tests; each uses
-//! a part of it.
-#![allow(dead_code)]
+//! OpenAI-compatible endpoint. Shared by the provider tests, the job tests and the hub's
+//! drafting tests; each uses a part of it.
 
 use axum::Router;
 use axum::body::Body;
@@ -15,7 +14,7 @@ use axum::routing::post;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// One step of a streamed body.
@@ -43,14 +42,28 @@ pub enum Reply {
 #[derive(Clone, Default)]
 pub struct Script {
     pub replies: Arc<Mutex<VecDeque<Reply>>>,
+    /// What every request gets once `replies` is used up; none: a 500 saying so.
+    pub then: Option<Reply>,
     /// Each request's authorization header and JSON body, in order.
     pub requests: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 impl Script {
     pub fn requests(&self) -> Vec<(String, Value)> {
-        self.requests.lock().unwrap().clone()
+        locked(&self.requests).clone()
     }
+
+    /// The next reply: the next scripted one, else the standing one.
+    fn next_reply(&self) -> Option<Reply> {
+        locked(&self.replies)
+            .pop_front()
+            .or_else(|| self.then.clone())
+    }
+}
+
+/// A test that panicked while holding the lock leaves data that is still worth reading.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 async fn chat(State(script): State<Script>, headers: HeaderMap, body: String) -> Response {
@@ -60,18 +73,20 @@ async fn chat(State(script): State<Script>, headers: HeaderMap, body: String) ->
         .unwrap_or("")
         .to_owned();
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    script.requests.lock().unwrap().push((auth, body));
-    let reply = script.replies.lock().unwrap().pop_front();
-    match reply {
+    locked(&script.requests).push((auth, body));
+    match script.next_reply() {
         None => (StatusCode::INTERNAL_SERVER_ERROR, "no reply scripted").into_response(),
         Some(Reply::Hang) => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
         Some(Reply::Status(code, headers, body)) => {
-            let mut response = (StatusCode::from_u16(code).unwrap(), body).into_response();
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = (status, body).into_response();
             for (name, value) in headers {
-                response.headers_mut().insert(name, value.parse().unwrap());
+                if let Ok(value) = value.parse() {
+                    response.headers_mut().insert(name, value);
+                }
             }
             response
         }
@@ -88,27 +103,58 @@ async fn chat(State(script): State<Script>, headers: HeaderMap, body: String) ->
                     }
                 })
                 .filter_map(|item| async move { item });
-            Response::builder()
-                .header("content-type", "text/event-stream")
-                .body(Body::from_stream(body))
-                .unwrap()
+            let mut response = Body::from_stream(body).into_response();
+            response.headers_mut().insert(
+                "content-type",
+                axum::http::HeaderValue::from_static("text/event-stream"),
+            );
+            response
         }
     }
 }
 
-/// Starts the server on a free port; answers with `replies` in order.
+/// Starts the server on a free port; answers with `replies` in order, then 500s. Answers
+/// its base URL (`http://127.0.0.1:port/v1`) and the script.
 pub async fn server(replies: Vec<Reply>) -> (String, Script) {
+    start(replies, None).await
+}
+
+/// Like [`server`], but every request after `replies` gets `then`.
+pub async fn server_then(replies: Vec<Reply>, then: Reply) -> (String, Script) {
+    start(replies, Some(then)).await
+}
+
+async fn start(replies: Vec<Reply>, then: Option<Reply>) -> (String, Script) {
     let script = Script {
         replies: Arc::new(Mutex::new(replies.into())),
+        then,
         requests: Arc::default(),
     };
     let app = Router::new()
         .route("/v1/chat/completions", post(chat))
         .with_state(script.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind the model server: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("the model server's address: {e}"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/v1"), script)
+}
+
+/// A short streamed draft in the plainest chunk shape (content deltas only, then the
+/// usage), `pieces` being the answer text.
+pub fn plain_stream(pieces: &[&str], usage: Option<(u64, u64)>) -> Vec<Step> {
+    let mut steps: Vec<Step> = pieces
+        .iter()
+        .map(|piece| event(json!({"choices": [{"index": 0, "delta": {"content": piece}}]})))
+        .collect();
+    if let Some((prompt, completion)) = usage {
+        steps.push(event(json!({"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion}})));
+    }
+    steps.push(done());
+    steps
 }
 
 /// An SSE event carrying one content delta, as OpenAI streams them.

@@ -1,7 +1,28 @@
-//! The sentence an assistant can say aloud when a draft lands: which sections changed
-//! and which kept people's edits, short enough to speak in a breath.
+//! Every sentence the worker gives an assistant to say aloud (`tool.progress`
+//! `narration`): a draft starting, retrying, failing, finding nothing to change, and
+//! landing (which sections changed and which kept people's edits), each short enough to
+//! speak in a breath.
 
-use super::provider::first_sentence;
+use crate::draft::provider::first_sentence;
+
+/// A draft job has started.
+pub fn draft_started() -> String {
+    "I'm updating the draft now.".to_owned()
+}
+
+/// A draft attempt failed: another comes (`retrying`), or none does.
+pub fn draft_failed(retrying: bool) -> String {
+    if retrying {
+        "The draft hit a problem; I'm trying again.".to_owned()
+    } else {
+        "I couldn't update the draft this time.".to_owned()
+    }
+}
+
+/// The draft's answer left the document as people had it: no new version.
+pub fn draft_unchanged() -> String {
+    "The draft is already up to date; nothing needed changing.".to_owned()
+}
 
 /// Section names spoken before the rest are counted ("Overview, Goals and two more
 /// sections"): three names are still easy to follow by ear, four are a list.
@@ -10,7 +31,7 @@ const NAMED: usize = 3;
 /// One sentence on a finished draft. `changed` and `conflicts` are section titles (an
 /// empty title is the text before the first heading); `summary` is the document's
 /// summary, said when no section changed.
-pub fn narration(summary: &str, changed: &[String], conflicts: &[String]) -> String {
+pub fn draft_finished(summary: &str, changed: &[String], conflicts: &[String]) -> String {
     let kept = kept_clause(conflicts);
     match (changed.is_empty(), kept) {
         (false, None) => format!("I updated the draft: {} changed.", names(changed)),
@@ -120,18 +141,38 @@ mod tests {
         ];
         for (changed, conflicts, want) in cases {
             assert_eq!(
-                narration("ignored.", &titles(changed), &titles(conflicts)),
+                draft_finished("ignored.", &titles(changed), &titles(conflicts)),
                 *want
             );
         }
     }
 
     #[test]
+    fn a_draft_is_announced_retried_and_given_up_on() {
+        assert_eq!(draft_started(), "I'm updating the draft now.");
+        assert_eq!(
+            draft_failed(true),
+            "The draft hit a problem; I'm trying again."
+        );
+        assert_eq!(
+            draft_failed(false),
+            "I couldn't update the draft this time."
+        );
+        assert_eq!(
+            draft_unchanged(),
+            "The draft is already up to date; nothing needed changing."
+        );
+    }
+
+    #[test]
     fn with_nothing_changed_the_summary_is_said() {
         assert_eq!(
-            narration("A plan for the workshop. More detail here.", &[], &[]),
+            draft_finished("A plan for the workshop. More detail here.", &[], &[]),
             "The draft is already up to date: A plan for the workshop."
         );
-        assert_eq!(narration("", &[], &[]), "The draft is already up to date.");
+        assert_eq!(
+            draft_finished("", &[], &[]),
+            "The draft is already up to date."
+        );
     }
 }
