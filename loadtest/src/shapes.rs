@@ -69,7 +69,7 @@ pub enum Answer {
 }
 
 /// How many shapes [`shape`] cycles through.
-pub const SHAPES: usize = 24;
+pub const SHAPES: usize = 26;
 
 fn text(value: Value) -> Outgoing {
     Outgoing::Text(value.to_string())
@@ -234,6 +234,23 @@ pub fn shape(i: usize, max_frame: usize) -> Shape {
             "id out of range",
             Outgoing::Text(r#"{"type":"ping","id":1e300}"#.into()),
             error("id"),
+        ),
+        23 => (
+            "NUL character in a message field",
+            text(json!({"type": "transcript.append", "id": id, "items": [
+                {"item_id": "a", "role": "user", "text": "x\u{0}y", "at": "2024-05-01T12:00:00Z"}]})),
+            error("items[0].text"),
+        ),
+        24 => (
+            "NUL character in a tool argument",
+            text(
+                json!({"type": "tool.call", "id": id, "call_id": "c", "name": "create_note",
+                "arguments": {"body": "b\u{0}"}}),
+            ),
+            Expect::ToolError {
+                code: "invalid_arguments",
+                field: Some("body"),
+            },
         ),
         _ => (
             "duplicated keys and a reused id",

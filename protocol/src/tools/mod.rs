@@ -458,6 +458,9 @@ pub fn parse_args<T: DeserializeOwned + Validate<Context = ()>>(
             "must be a JSON object",
         ));
     }
+    if let Some(path) = crate::error::nul_at(&value) {
+        return Err(ErrorBody::invalid_field(&path, crate::error::NUL_PROBLEM));
+    }
     let args: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let problem = e.into_inner().to_string();

@@ -145,6 +145,19 @@ async fn tools_can_be_called_over_http_in_a_session() {
     assert_eq!(created["project"]["name"], "Memoir");
     let project = created["project"]["id"].as_str().unwrap().to_owned();
 
+    // Text Postgres cannot store is refused naming the field, not failed as internal.
+    let (status, refused) = call(
+        &server,
+        "alice",
+        &alice,
+        "create_project",
+        r#"{"name": "Mem\u0000oir"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "invalid_arguments", "{refused}");
+    assert_eq!(refused["details"]["field"], "name", "{refused}");
+
     let (status, listed) = call(&server, "alice", &alice, "list_projects", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["projects"][0]["id"], project.as_str());

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 #[path = "../../../loadtest/src/shapes.rs"]
 mod shapes;
 
-/// Connections sending malformed frames, and frames each: 3,000 in all, every shape
-/// 125 times.
+/// Connections sending malformed frames, and frames each: 3,120 in all, every shape
+/// 120 times.
 const FLOODERS: usize = 6;
-const FRAMES_EACH: usize = 500;
+const FRAMES_EACH: usize = 520;
 
 /// A client in `update` mode on a project of its own.
 async fn ready(server: &TestServer, user: &str, project: Option<&str>) -> (Client, String) {
