@@ -16,6 +16,8 @@
 //! counts missed and doubled events by offset (`rolling.rs`). `loadtest xmin` holds a
 //! repeatable-read transaction open while jobs flow and reports throughput and table
 //! sizes before, during and after (`xmin.rs`).
+//! `loadtest malformed` sends 100,000 malformed frames of many shapes to a hub process
+//! beside a well-behaved client: memory, latency, every frame answered.
 
 mod ceiling;
 mod connections;
@@ -23,10 +25,12 @@ mod drafts;
 mod events;
 mod jobs;
 mod jobs_peer;
+mod malformed;
 mod record;
 mod report;
 mod rolling;
 mod rtc;
+mod shapes;
 mod xmin;
 
 use clap::{Parser, Subcommand};
@@ -139,6 +143,8 @@ enum Command {
     CeilingServer(ceiling::Options),
     /// Drafting: queue-to-document latency, tool calls beside slow drafts.
     Drafts(drafts::Options),
+    /// Bad input at volume: malformed frames against a hub beside a well-behaved client.
+    Malformed(malformed::Options),
     /// WebRTC: live peers and descriptors after connect/hang-up cycles, tool-call latency.
     Rtc(rtc::Options),
     /// Rolling restart of two nodes under resuming subscribers: missed and doubled events.
@@ -177,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
         Command::ConnectionsHold(options) => connections::hold(options).await,
         Command::CeilingServer(options) => ceiling::run(options).await,
         Command::Drafts(options) => drafts::run(options).await,
+        Command::Malformed(options) => malformed::run(options).await,
         Command::Rtc(options) => rtc::run(options).await,
         Command::Rolling(options) => rolling::run(options).await,
         Command::Xmin(options) => xmin::run(options).await,

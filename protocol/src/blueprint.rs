@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
     schemars::JsonSchema,
 )]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BlueprintField {
     Summary,
@@ -41,6 +42,7 @@ pub enum BlueprintField {
 /// How urgently a missing field should be asked about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GapPriority {
     High,
@@ -51,6 +53,7 @@ pub enum GapPriority {
 /// A missing blueprint field, as `get_blueprint_gaps` lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Gap {
     pub field: BlueprintField,
     pub priority: GapPriority,

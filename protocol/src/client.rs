@@ -274,6 +274,20 @@ impl ClientMessage {
                 });
             }
         };
+        // A tool call's arguments are the tool's to refuse (a failed `tool.result` the
+        // model can act on); the rest of every message is refused here.
+        let arguments = (kind == "tool.call")
+            .then(|| fields.remove("arguments"))
+            .flatten();
+        if let Some(path) = crate::error::nul_in(&fields) {
+            return Err(DecodeError::Invalid {
+                id,
+                message: format!("{path}: {}", crate::error::NUL_PROBLEM),
+            });
+        }
+        if let Some(arguments) = arguments {
+            fields.insert("arguments".into(), arguments);
+        }
         let rest = serde_json::Value::Object(fields);
         // The variant is chosen by `type` first, so field errors keep their path (a
         // tagged enum would read the whole frame into a buffer and lose it).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// The wire error codes. Each has one HTTP status for the HTTP API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -81,6 +82,7 @@ impl std::fmt::Display for ErrorCode {
 /// `{code, message, retry_after_ms?, details?}`: what every failure looks like on the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -126,6 +128,55 @@ impl std::fmt::Display for ErrorBody {
 
 impl std::error::Error for ErrorBody {}
 
+/// What is said of text holding U+0000: Postgres stores no such character, so it is
+/// refused where it arrives rather than failing the write.
+pub const NUL_PROBLEM: &str = "must not contain the NUL character (U+0000)";
+
+/// The path (`items[0].text`, `metadata.<key>` for a key) of the first string or object
+/// key in `value` holding U+0000, if any; `.` for the value itself.
+pub fn nul_at(value: &serde_json::Value) -> Option<String> {
+    let mut path = String::new();
+    nul_walk(value, &mut path).then(|| if path.is_empty() { ".".into() } else { path })
+}
+
+/// [`nul_at`] for the fields of an object.
+pub fn nul_in(fields: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let mut path = String::new();
+    nul_fields(fields, &mut path).then_some(path)
+}
+
+fn nul_walk(value: &serde_json::Value, path: &mut String) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = nul_walk(item, path);
+            if !found {
+                path.truncate(len);
+            }
+            found
+        }),
+        serde_json::Value::Object(fields) => nul_fields(fields, path),
+        _ => false,
+    }
+}
+
+fn nul_fields(fields: &serde_json::Map<String, serde_json::Value>, path: &mut String) -> bool {
+    fields.iter().any(|(key, item)| {
+        let len = path.len();
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(&key.replace('\0', "\\u0000"));
+        let found = key.contains('\0') || nul_walk(item, path);
+        if !found {
+            path.truncate(len);
+        }
+        found
+    })
+}
+
 /// Names the field a serde error is about: `path` as `serde_path_to_error` gives it
 /// (`.` for the root) and serde's message. Missing fields are reported at their parent
 /// with the name in backticks, so the name is appended. Answers (field, message).
@@ -151,7 +202,20 @@ pub fn field_problem(path: &str, problem: &str) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::{ErrorCode, field_problem};
+    use super::{ErrorCode, field_problem, nul_at};
+
+    #[test]
+    fn nul_at_names_the_first_string_or_key_holding_nul() {
+        let value = serde_json::json!({"a": "fine", "items": [{"text": "ok"}, {"text": "a\0b"}]});
+        assert_eq!(nul_at(&value).as_deref(), Some("items[1].text"));
+        let key = serde_json::json!({"metadata": {"k\0": 1}});
+        assert_eq!(nul_at(&key).as_deref(), Some("metadata.k\\u0000"));
+        assert_eq!(nul_at(&serde_json::json!("\0")).as_deref(), Some("."));
+        assert_eq!(
+            nul_at(&serde_json::json!({"a": ["b", {"c": "d"}], "e": 1})),
+            None
+        );
+    }
 
     #[test]
     fn all_lists_every_code_once() {

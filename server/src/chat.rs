@@ -106,6 +106,12 @@ fn check_text(text: &str) -> Result<&str, ErrorBody> {
             format!("at most {MAX_TEXT_CHARS} characters"),
         ));
     }
+    if text.contains('\0') {
+        return Err(ErrorBody::invalid_field(
+            "text",
+            protocol::error::NUL_PROBLEM,
+        ));
+    }
     Ok(trimmed)
 }
 

@@ -64,6 +64,9 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 }
 
 /// `GET /metrics` in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
+    responses((status = 200, description = "Prometheus text exposition",
+        content_type = "text/plain", body = String)))]
 pub async fn render() -> impl IntoResponse {
     let body = install().map(PrometheusHandle::render).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)

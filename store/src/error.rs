@@ -13,6 +13,10 @@ pub enum StoreError {
     /// A column held something the code does not understand.
     #[error("decode: {0}")]
     Decode(String),
+    /// Postgres refused a value the caller sent (text holding U+0000, which it cannot
+    /// store); the edges refuse it first, naming the field, wherever they parse JSON.
+    #[error("{0}")]
+    Invalid(String),
     /// The pool could not hand out a connection in time.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -30,6 +34,12 @@ impl From<sqlx::Error> for StoreError {
             }
             sqlx::Error::Database(ref db) if db.is_unique_violation() => {
                 Self::Conflict("already exists".into())
+            }
+            // 22021: a NUL byte in text; 22P05: `\u0000` in jsonb.
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| c == "22021" || c == "22P05") =>
+            {
+                Self::Invalid(format!("text {}", protocol::error::NUL_PROBLEM))
             }
             // The server ended the connection or cannot take one now (administrator
             // command, crash recovery, shutdown, failover: SQLSTATE classes 57P and
@@ -60,6 +70,7 @@ impl StoreError {
         match self {
             Self::NotFound { .. } => ErrorBody::new(ErrorCode::NotFound, self.to_string()),
             Self::Conflict(m) => ErrorBody::new(ErrorCode::Conflict, m.clone()),
+            Self::Invalid(m) => ErrorBody::new(ErrorCode::InvalidArguments, m.clone()),
             Self::Unavailable(_) => ErrorBody::new(
                 ErrorCode::Unavailable,
                 "the database is unavailable, try again",

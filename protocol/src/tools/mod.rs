@@ -364,6 +364,7 @@ pub fn tools_for(mode: Mode) -> impl Iterator<Item = ToolName> {
 /// tools in `session.update`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FunctionDef {
     #[serde(rename = "type")]
     pub kind: String,
@@ -456,6 +457,9 @@ pub fn parse_args<T: DeserializeOwned + Validate<Context = ()>>(
             "arguments",
             "must be a JSON object",
         ));
+    }
+    if let Some(path) = crate::error::nul_at(&value) {
+        return Err(ErrorBody::invalid_field(&path, crate::error::NUL_PROBLEM));
     }
     let args: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();

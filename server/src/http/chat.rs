@@ -2,27 +2,44 @@
 //! optionally in the session named by `X-Draftline-Session`) and answers `{message_id,
 //! job_id}` at once; `GET /v1/projects/{id}/chat` lists the chat, oldest first.
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::tools::SESSION_HEADER;
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use protocol::entities::ChatMessage;
 use protocol::{ErrorBody, ErrorCode, JobId, MessageId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Sent {
     message_id: MessageId,
     job_id: JobId,
 }
 
+/// The body of `POST .../chat`. Only describes the body; [`text_of`] reads it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NewMessage {
+    /// Not blank; at most `MAX_TEXT_CHARS` (see crate::chat) characters.
+    #[schema(min_length = 1, max_length = 20000, pattern = r"\S")]
+    text: String,
+}
+
 /// Answers 201: the message is created (its reply follows on the project's topic).
+#[utoipa::path(post, path = "/v1/projects/{id}/chat", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"),
+        ("X-Draftline-Session" = Option<Uuid>, Header, nullable = false, description = "The caller's session, if any")),
+    request_body = NewMessage,
+    responses((status = 201, description = "Sent; the reply follows on the project's topic", body = Sent), WriteErrors))]
 pub async fn send(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -45,17 +62,23 @@ pub async fn send(
 }
 
 /// `limit` is read by hand so a bad value answers in the protocol's error shape.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// The newest this many (default 100, at most 1,000).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Messages {
     messages: Vec<ChatMessage>,
 }
 
 /// The newest `limit` messages (default 100, at most 1,000), oldest first.
+#[utoipa::path(get, path = "/v1/projects/{id}/chat", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"), Page),
+    responses((status = 200, description = "Messages, oldest first", body = Messages), ReadErrors))]
 pub async fn list(
     State(hub): State<Hub>,
     Authed(claims): Authed,

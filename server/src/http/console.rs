@@ -3,11 +3,11 @@
 //! The page signs in with a token kept in the browser (the `#token=` fragment never
 //! reaches the server) and talks to the hub like any other client.
 
+use super::Path;
 use crate::error::ApiError;
-use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use protocol::ErrorCode;
+use protocol::{ErrorBody, ErrorCode};
 use rust_embed::RustEmbed;
 
 #[derive(RustEmbed)]
@@ -20,10 +20,20 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+#[utoipa::path(get, path = "/console", tag = "console", security(()),
+    responses((status = 200, description = "The console page", content_type = "text/html", body = String)))]
 pub async fn page() -> Response {
     serve("index.html")
 }
 
+#[utoipa::path(get, path = "/console/{path}", tag = "console", security(()),
+    params(("path" = String, Path, description = "A file of the console")),
+    responses(
+        (status = 200, description = "The file", content(
+            (String = "text/html"), (String = "text/css"), (String = "text/javascript"),
+            (String = "image/svg+xml"), (String = "image/png"), (String = "application/octet-stream"))),
+        (status = 404, description = "No such file", body = ErrorBody),
+    ))]
 pub async fn asset(Path(path): Path<String>) -> Response {
     serve(&path)
 }

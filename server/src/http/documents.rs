@@ -1,16 +1,21 @@
 //! A project's document and its version history over HTTP.
 
+use super::openapi::ReadErrors;
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use protocol::ErrorCode;
 use protocol::entities::{Document, DocumentVersion};
 use serde::{Deserialize, Serialize};
 
+#[utoipa::path(get, path = "/v1/projects/{id}/document", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    responses((status = 200, description = "The current document", body = Document), ReadErrors))]
 pub async fn current(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -22,17 +27,22 @@ pub async fn current(
     Ok(Json(store::documents::get(&mut conn, project).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// At most this many (default 100, at most 1,000).
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Versions {
     versions: Vec<DocumentVersion>,
 }
 
 /// Newest first, without Markdown; at most `limit` (default 100, at most 1,000).
+#[utoipa::path(get, path = "/v1/projects/{id}/document/versions", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"), Page),
+    responses((status = 200, description = "Versions, newest first", body = Versions), ReadErrors))]
 pub async fn versions(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -48,6 +58,10 @@ pub async fn versions(
 }
 
 /// One version with its Markdown (to compare, or to roll back by applying it again).
+#[utoipa::path(get, path = "/v1/projects/{id}/document/versions/{version}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"),
+        ("version" = i32, Path, description = "The version number")),
+    responses((status = 200, description = "The version with its Markdown", body = DocumentVersion), ReadErrors))]
 pub async fn version(
     State(hub): State<Hub>,
     Authed(claims): Authed,

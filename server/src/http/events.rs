@@ -6,13 +6,15 @@
 //! A stream counts toward its user's connection limit, and ends with `event: error`
 //! when its token expires or the user loses access to the project (on any node).
 
+use super::openapi::ReadErrors;
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::access;
 use crate::error::ApiError;
 use crate::fanout::{Publication, Sink};
 use crate::hub::Hub;
 use crate::revocation::Control;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt};
@@ -25,8 +27,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Resume after this `epoch:offset` (as `Last-Event-ID`).
+    #[param(pattern = r"^[0-9A-Za-z]+:[0-9]{1,19}$")]
     since: Option<String>,
 }
 
@@ -160,6 +165,16 @@ struct Live {
     done: bool,
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/events", tag = "projects",
+    description = "Server-sent events of the project's topic (docs/protocol.md section 6): \
+        `id: {epoch}:{offset}`, `event: {kind}`, the `event` frame as data; \
+        `event: reset` when the position is lost, `event: error` as the last message.",
+    security(("bearer" = []), ("access_token" = [])),
+    params(("id" = Uuid, Path, description = "The project"), EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = r"^[0-9A-Za-z]+:[0-9]{1,19}$",
+            description = "Resume after this `epoch:offset`")),
+    responses((status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        ReadErrors))]
 pub async fn stream(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -168,16 +183,23 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let project: ProjectId = project_id(&id)?;
-    let since = match headers.get("last-event-id") {
-        Some(value) => {
-            let raw = value
+    // An empty `Last-Event-ID` or `since` is no position (a browser whose last event had
+    // no id sends none), like an absent one.
+    let last_event_id = headers
+        .get("last-event-id")
+        .map(|value| {
+            value
                 .to_str()
-                .map_err(|_| ApiError::new(ErrorCode::BadRequest, "Last-Event-ID: not text"))?;
-            Some(parse_position("Last-Event-ID", raw)?)
-        }
+                .map_err(|_| ApiError::new(ErrorCode::BadRequest, "Last-Event-ID: not text"))
+        })
+        .transpose()?
+        .filter(|raw| !raw.trim().is_empty());
+    let since = match last_event_id {
+        Some(raw) => Some(parse_position("Last-Event-ID", raw)?),
         None => query
             .since
             .as_deref()
+            .filter(|raw| !raw.trim().is_empty())
             .map(|raw| parse_position("since", raw))
             .transpose()?,
     };
@@ -247,6 +269,9 @@ pub async fn stream(
 
 /// `GET /v1/projects/{id}/presence`: the sessions present in the project, on any node
 /// (docs/protocol.md section 5.6).
+#[utoipa::path(get, path = "/v1/projects/{id}/presence", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    responses((status = 200, description = "`{presence: [...]}`: the sessions present", body = Object), ReadErrors))]
 pub async fn presence(
     State(hub): State<Hub>,
     Authed(claims): Authed,

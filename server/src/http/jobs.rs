@@ -1,22 +1,27 @@
 //! `GET /v1/jobs/{id}`: a job with its log, for members of its project (or admins).
 
 use super::Authed;
+use super::Path;
 use super::admin::parse_job_id;
+use super::openapi::OwnErrors;
 use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use protocol::ErrorCode;
 use protocol::entities::{Job, JobEvent};
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobWithEvents {
     job: Job,
     events: Vec<JobEvent>,
 }
 
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    responses((status = 200, description = "The job and its log", body = JobWithEvents), OwnErrors))]
 pub async fn get(
     State(hub): State<Hub>,
     Authed(claims): Authed,

@@ -4,23 +4,28 @@
 //! still read, and nothing caches write access (every change checks the role in
 //! Postgres), so the next write is refused.
 
+use super::Path;
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{Authed, project_id};
 use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::{Member, Role};
 use protocol::{ErrorCode, UserId};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Members {
     members: Vec<Member>,
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/members", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    responses((status = 200, description = "The members", body = Members), ReadErrors))]
 pub async fn list(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -33,12 +38,17 @@ pub async fn list(
     Ok(Json(Members { members }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutMember {
     role: Role,
 }
 
+#[utoipa::path(put, path = "/v1/projects/{id}/members/{user_id}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"),
+        ("user_id" = String, Path, pattern = r"\S", description = "The member's user id (`sub`)")),
+    request_body = PutMember,
+    responses((status = 200, description = "The member", body = Member), WriteErrors))]
 pub async fn put(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -62,6 +72,10 @@ pub async fn put(
     Ok(Json(member))
 }
 
+#[utoipa::path(delete, path = "/v1/projects/{id}/members/{user_id}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"),
+        ("user_id" = String, Path, pattern = r"\S", description = "The member's user id (`sub`)")),
+    responses((status = 204, description = "Removed"), WriteErrors))]
 pub async fn remove(
     State(hub): State<Hub>,
     Authed(claims): Authed,

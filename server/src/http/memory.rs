@@ -3,14 +3,16 @@
 //! source?}`), `DELETE .../memory/{memory_id}` forgets one. A person's own entries are
 //! not operations (nobody is asked to approve them), like member changes.
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::MemoryKind;
 use protocol::event::Event;
@@ -23,11 +25,17 @@ use serde_json::Value;
 use store::memory::NewMemory;
 
 /// `kind` is read by hand so a bad value answers in the protocol's error shape.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KindQuery {
+    /// Only entries of this kind.
+    #[param(value_type = Option<MemoryKind>)]
     kind: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/memory", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"), KindQuery),
+    responses((status = 200, description = "Entries, newest first", body = MemoryListOut), ReadErrors))]
 pub async fn list(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -52,7 +60,25 @@ pub async fn list(
     Ok(Json(MemoryListOut { memory }))
 }
 
+/// The body of `POST .../memory`: `remember`'s arguments without `project_id` (the path
+/// names the project). Only describes the body; it is parsed as [`RememberArgs`].
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct NewEntry {
+    kind: MemoryKind,
+    /// What to remember, in a sentence (at most `MAX_MEMORY`, 2,000, characters).
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    body: String,
+    /// Where it was said or decided.
+    source: Option<protocol::entities::MemorySource>,
+}
+
 /// Answers 201 with the entry; it is published as `memory.created`.
+#[utoipa::path(post, path = "/v1/projects/{id}/memory", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project")),
+    request_body = NewEntry,
+    responses((status = 201, description = "The entry", body = MemoryOut), WriteErrors))]
 pub async fn create(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -97,6 +123,10 @@ pub async fn create(
 
 /// Answers 204; the entry is published as `memory.deleted`. An entry of another project
 /// is `not_found`, like a missing one.
+#[utoipa::path(delete, path = "/v1/projects/{id}/memory/{memory_id}", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"),
+        ("memory_id" = Uuid, Path, description = "The entry")),
+    responses((status = 204, description = "Forgotten"), WriteErrors))]
 pub async fn remove(
     State(hub): State<Hub>,
     Authed(claims): Authed,

@@ -10,6 +10,7 @@ mod health;
 mod jobs;
 mod members;
 mod memory;
+pub mod openapi;
 mod operations;
 mod sessions;
 mod tools;
@@ -19,7 +20,8 @@ use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::ws::{self, TokenQuery};
 use axum::Router;
-use axum::extract::{FromRequestParts, MatchedPath, Query};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use protocol::{ErrorCode, ProjectId};
@@ -33,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("GET", "/console"),
     ("GET", "/console/{*path}"),
+    ("GET", "/v1/openapi.json"),
     ("GET", "/v1/ws"),
     ("POST", "/v1/rtc/offer"),
     ("DELETE", "/v1/rtc/sessions/{id}"),
@@ -72,6 +75,7 @@ fn endpoint(method: &str, path: &str) -> Option<MethodRouter<Hub>> {
         ("GET", "/metrics") => get(crate::metrics::render),
         ("GET", "/console") => get(console::page),
         ("GET", "/console/{*path}") => get(console::asset),
+        ("GET", "/v1/openapi.json") => get(openapi::document),
         ("GET", "/v1/ws") => get(ws::upgrade),
         ("POST", "/v1/rtc/offer") => post(crate::rtc::offer),
         ("DELETE", "/v1/rtc/sessions/{id}") => delete(crate::rtc::hang_up),
@@ -135,7 +139,7 @@ impl FromRequestParts<Hub> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, hub: &Hub) -> Result<Self, ApiError> {
-        let query = Query::<TokenQuery>::try_from_uri(&parts.uri)
+        let query = axum::extract::Query::<TokenQuery>::try_from_uri(&parts.uri)
             .map(|q| q.0)
             .unwrap_or(TokenQuery { access_token: None });
         let route = parts
@@ -157,6 +161,28 @@ impl FromRequestParts<Hub> for Authed {
             .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "invalid token"))?;
         hub.limits.request(&claims.user())?;
         Ok(Authed(claims))
+    }
+}
+
+/// `axum`'s `Query`, refusing a malformed query string in the protocol's error shape.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// `axum`'s `Path`, refusing a malformed path in the protocol's error shape.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::new(ErrorCode::BadRequest, format!("query: {}", e.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        ApiError::new(ErrorCode::BadRequest, format!("path: {}", e.body_text()))
     }
 }
 

@@ -3,31 +3,39 @@
 //! `POST /v1/projects/{id}/operations/{op}/rollback`: a person undoes a completed
 //! operation at once, recorded in the session named by `X-Draftline-Session`.
 
+use super::openapi::{ReadErrors, WriteErrors};
 use super::tools::session_header;
 use super::{Authed, project_id};
+use super::{Path, Query};
 use crate::access::{self, Need};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use protocol::entities::{Operation, OperationStatus};
 use protocol::{ErrorCode, OperationId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Listed {
     operations: Vec<Operation>,
 }
 
 /// `status` is read by hand so a bad value answers in the protocol's error shape.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatusQuery {
+    /// Default `pending`.
+    #[param(value_type = Option<OperationStatus>)]
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/projects/{id}/operations", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"), StatusQuery),
+    responses((status = 200, description = "The operations", body = Listed), ReadErrors))]
 pub async fn list(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -55,6 +63,11 @@ pub async fn list(
 
 /// The person asking is the approval: the rollback runs now whatever the session's
 /// `auto_accept`, and whatever its mode (modes bound what an assistant may call).
+#[utoipa::path(post, path = "/v1/projects/{id}/operations/{op}/rollback", tag = "projects",
+    params(("id" = Uuid, Path, description = "The project"),
+        ("op" = Uuid, Path, description = "A completed operation"),
+        ("X-Draftline-Session" = Uuid, Header, description = "The session the rollback is recorded in")),
+    responses((status = 200, description = "The rollback's output", body = Object), WriteErrors))]
 pub async fn rollback(
     State(hub): State<Hub>,
     Authed(claims): Authed,

@@ -2,17 +2,19 @@
 //! `GET /v1/sessions/{id}`.
 
 use super::Authed;
+use super::Path;
+use super::openapi::{OwnErrors, WriteErrors};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools::{self, Caller};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::entities::{ClientInfo, Session};
 use protocol::{ErrorCode, Mode, ProjectId, SessionId};
 use serde::Deserialize;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSession {
     mode: Option<Mode>,
@@ -21,6 +23,9 @@ pub struct NewSession {
     client: Option<ClientInfo>,
 }
 
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions",
+    request_body(content = Option<NewSession>, description = "Optional; an empty body or `null` opens an unconfigured session"),
+    responses((status = 201, description = "The new session", body = Session), WriteErrors))]
 pub async fn create(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -29,8 +34,9 @@ pub async fn create(
     let request: NewSession = if body.iter().all(u8::is_ascii_whitespace) {
         NewSession::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<NewSession>>(&body)
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?
+            .unwrap_or_default()
     };
     let user = claims.user();
     let client = request.client.unwrap_or(ClientInfo {
@@ -53,6 +59,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(caller.session)))
 }
 
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions",
+    params(("id" = Uuid, Path, description = "One of the caller's sessions")),
+    responses((status = 200, description = "The session", body = Session), OwnErrors))]
 pub async fn get(
     State(hub): State<Hub>,
     Authed(claims): Authed,

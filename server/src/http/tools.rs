@@ -3,28 +3,38 @@
 //! `X-Draftline-Session`).
 
 use super::Authed;
+use super::openapi::WriteErrors;
+use super::{Path, Query};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::tools::{self, Caller};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use protocol::tools::{FunctionDef, ToolName, tools_for};
-use protocol::{ErrorCode, Mode, SessionId};
+use protocol::{ErrorBody, ErrorCode, Mode, SessionId};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The header naming the session an HTTP tool call runs in.
 pub const SESSION_HEADER: &str = "x-draftline-session";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ModeQuery {
+    /// Only the tools of this mode.
+    #[param(value_type = Option<Mode>)]
     mode: Option<String>,
 }
 
 /// The catalogue is public: it holds no user data, and a page configuring a realtime
 /// model fetches it before it has a session.
+#[utoipa::path(get, path = "/v1/tools", tag = "tools", security(()), params(ModeQuery),
+    responses(
+        (status = 200, description = "Tool definitions", body = Vec<FunctionDef>),
+        (status = 400, description = "An unknown mode", body = ErrorBody),
+    ))]
 pub async fn list(Query(query): Query<ModeQuery>) -> Result<Json<Vec<FunctionDef>>, ApiError> {
     let tools: Vec<FunctionDef> = match query.mode.as_deref() {
         None => ToolName::ALL.into_iter().map(ToolName::function).collect(),
@@ -41,6 +51,13 @@ pub async fn list(Query(query): Query<ModeQuery>) -> Result<Json<Vec<FunctionDef
     Ok(Json(tools))
 }
 
+#[utoipa::path(post, path = "/v1/tools/{name}", tag = "tools",
+    params(
+        ("name" = String, Path, description = "The tool (see `GET /v1/tools`)"),
+        ("X-Draftline-Session" = Uuid, Header, description = "The session the call runs in"),
+    ),
+    request_body(content = Object, description = "The tool's arguments (its `parameters` schema); empty for none"),
+    responses((status = 200, description = "The tool's output", body = Object), WriteErrors))]
 pub async fn call(
     State(hub): State<Hub>,
     Authed(claims): Authed,

@@ -11,11 +11,14 @@ pub use peer::Peers;
 
 use crate::error::ApiError;
 use crate::http::Authed;
+use crate::http::Path;
+use crate::http::openapi::{AuthErrors, OwnErrors, WriteErrors};
 use crate::hub::Hub;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use protocol::ErrorBody;
 use protocol::ErrorCode;
 use serde::Serialize;
 use webrtc::peer_connection::RTCSessionDescription;
@@ -25,6 +28,16 @@ pub const CHANNEL_LABEL: &str = "draftline";
 
 /// `POST /v1/rtc/offer`: the client's SDP offer in, the answer out (201), with the peer's
 /// `Location` to hang up.
+#[utoipa::path(post, path = "/v1/rtc/offer", tag = "realtime",
+    description = "An SDP offer with a data channel; the answer carries the realtime \
+        protocol over the `draftline` channel (docs/protocol.md section 1.3).",
+    request_body(content = String, content_type = "application/sdp"),
+    responses(
+        (status = 201, description = "The SDP answer", content_type = "application/sdp", body = String,
+            headers(("Location" = String, description = "Where to hang up"))),
+        (status = 415, description = "The body is not `application/sdp`", body = ErrorBody),
+        WriteErrors,
+    ))]
 pub async fn offer(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -94,6 +107,9 @@ pub async fn offer(
 
 /// `DELETE /v1/rtc/sessions/{id}`: hangs up one of the caller's peers and answers once
 /// it is freed.
+#[utoipa::path(delete, path = "/v1/rtc/sessions/{id}", tag = "realtime",
+    params(("id" = Uuid, Path, description = "The peer (from the offer's `Location`)")),
+    responses((status = 204, description = "Hung up and freed"), OwnErrors))]
 pub async fn hang_up(
     State(hub): State<Hub>,
     Authed(claims): Authed,
@@ -110,7 +126,7 @@ pub async fn hang_up(
 }
 
 /// One entry of `iceServers`, as a browser's `RTCPeerConnection` takes it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,13 +135,15 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RtcConfig {
     pub ice_servers: Vec<IceServer>,
 }
 
 /// `GET /v1/rtc/config`: the ICE servers a client should use (behind a token: TURN
 /// credentials are not for everyone).
+#[utoipa::path(get, path = "/v1/rtc/config", tag = "realtime",
+    responses((status = 200, description = "The ICE servers to use", body = RtcConfig), AuthErrors))]
 pub async fn config(State(hub): State<Hub>, Authed(_): Authed) -> axum::Json<RtcConfig> {
     let config = &hub.config;
     let ice_servers = if config.rtc_ice_servers.is_empty() {

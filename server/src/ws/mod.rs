@@ -10,12 +10,14 @@ pub mod transport;
 
 use crate::auth::Claims;
 use crate::error::ApiError;
+use crate::http::Query;
 use crate::hub::Hub;
 use axum::Extension;
-use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use protocol::ErrorCode;
+use protocol::{ErrorBody, ErrorCode};
 use serde::Deserialize;
 
 /// Each connection's WebSocket read buffer. tungstenite's default is 128 KiB, allocated
@@ -43,13 +45,41 @@ pub fn request_token<'a>(headers: &'a HeaderMap, query: &'a TokenQuery) -> Optio
         .or(query.access_token.as_deref())
 }
 
+#[utoipa::path(get, path = "/v1/ws", tag = "realtime",
+    description = "The WebSocket of the realtime protocol (subprotocol `draftline.v1`, \
+        docs/protocol.md sections 1 to 5). The token may come as a header, as \
+        `access_token`, or later in `hello`.",
+    security((), ("bearer" = []), ("access_token" = [])),
+    params(("access_token" = Option<String>, Query, description = "The token, for browsers")),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket handshake, or a malformed query", body = ErrorBody),
+        (status = 401, description = "An invalid or expired token", body = ErrorBody),
+        (status = 426, description = "The connection cannot be upgraded", body = ErrorBody),
+        (status = 429, description = "Too many connections from this address waiting for `hello`", body = ErrorBody),
+    ))]
 pub async fn upgrade(
     State(hub): State<Hub>,
     peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     Query(query): Query<TokenQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    // A plain request (no handshake headers) answers in the protocol's error shape,
+    // keeping the status axum chose (400, or 426 when the connection cannot upgrade).
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            let status = rejection.status();
+            let mut response = ApiError::new(
+                ErrorCode::BadRequest,
+                format!("not a WebSocket handshake: {}", rejection.body_text()),
+            )
+            .into_response();
+            *response.status_mut() = status;
+            return response;
+        }
+    };
     let claims: Option<Claims> = match request_token(&headers, &query) {
         Some(token) => match hub.auth.verify(token) {
             Ok(claims) => Some(claims),

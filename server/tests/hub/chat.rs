@@ -247,6 +247,7 @@ async fn bad_chat_input_is_refused_naming_the_field() {
         ("{}", "invalid_arguments", Some("text")),
         (r#"{"text": 5}"#, "invalid_arguments", Some("text")),
         (r#"{"text": "   "}"#, "invalid_arguments", Some("text")),
+        (r#"{"text": "a\u0000b"}"#, "invalid_arguments", Some("text")),
         (r#"{"text": "hi", "mood": "happy"}"#, "bad_request", None),
         ("not json", "bad_request", None),
         ("[]", "bad_request", None),

@@ -145,6 +145,19 @@ async fn tools_can_be_called_over_http_in_a_session() {
     assert_eq!(created["project"]["name"], "Memoir");
     let project = created["project"]["id"].as_str().unwrap().to_owned();
 
+    // Text Postgres cannot store is refused naming the field, not failed as internal.
+    let (status, refused) = call(
+        &server,
+        "alice",
+        &alice,
+        "create_project",
+        r#"{"name": "Mem\u0000oir"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "invalid_arguments", "{refused}");
+    assert_eq!(refused["details"]["field"], "name", "{refused}");
+
     let (status, listed) = call(&server, "alice", &alice, "list_projects", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["projects"][0]["id"], project.as_str());
@@ -459,4 +472,52 @@ async fn metrics_count_connections_messages_and_tool_calls() {
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_public_and_malformed_urls_answer_in_the_error_shape() {
+    let server = TestServer::start().await;
+    let response = server
+        .http
+        .get(server.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "{response:?}"
+    );
+    let (status, doc) = body(response).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let post = &doc["paths"]["/v1/tools/{name}"]["post"];
+    // Bearer by default; the public routes say they need nothing.
+    assert_eq!(doc["security"], json!([{"bearer": []}]));
+    assert!(post["security"].is_null(), "{post}");
+    assert_eq!(
+        doc["paths"]["/v1/openapi.json"]["get"]["security"],
+        json!([{}])
+    );
+    assert!(post["responses"]["422"].is_object(), "{post}");
+
+    // A query axum cannot read (a repeated field) and a plain GET of the WebSocket are
+    // refused with the protocol's error body, as the document says.
+    let response = server
+        .http
+        .get(server.url("/v1/tools?mode=intake&mode=audit"))
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = body(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["code"], "bad_request", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().starts_with("query:"),
+        "{error}"
+    );
+    let response = server.http.get(server.url("/v1/ws")).send().await.unwrap();
+    let (status, error) = body(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["code"], "bad_request", "{error}");
 }

@@ -15,6 +15,7 @@ mod faults;
 mod http;
 mod jobs;
 mod limits;
+mod malformed;
 mod operations;
 mod private_postgres;
 mod revocation;

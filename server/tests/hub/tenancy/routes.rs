@@ -26,6 +26,8 @@ enum Guard {
 fn route_case(method: &str, path: &str) -> Option<Guard> {
     Some(match (method, path) {
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/v1/tools") => Guard::Public,
+        // The API's description: the same document for everyone, no data in it.
+        ("GET", "/v1/openapi.json") => Guard::Public,
         // The console's static page and scripts: the same bytes for everyone.
         ("GET", "/console" | "/console/{*path}") => Guard::Public,
         // The upgrade answers no project data; what a WebSocket reaches is the tool
