@@ -94,7 +94,60 @@ impl Modify for Security {
 /// The document as JSON, built once.
 pub fn json() -> &'static [u8] {
     static JSON: OnceLock<Vec<u8>> = OnceLock::new();
-    JSON.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default().into_bytes())
+    JSON.get_or_init(|| {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        // An error's message may quote what the client sent, NUL included.
+        let errors = document
+            .pointer_mut("/components/schemas")
+            .and_then(|schemas| schemas.as_object_mut()?.remove("ErrorBody"));
+        forbid_nul(&mut document);
+        if let (Some(errors), Some(schemas)) = (
+            errors,
+            document
+                .pointer_mut("/components/schemas")
+                .and_then(|s| s.as_object_mut()),
+        ) {
+            schemas.insert("ErrorBody".into(), errors);
+        }
+        serde_json::to_vec(&document).unwrap_or_default()
+    })
+}
+
+/// No text holds U+0000: Postgres cannot store it, so the hub refuses it naming the field
+/// (docs/protocol.md section 2).
+const NUL_FREE: &str = "^[^\\u0000]*$";
+/// `\S` (not blank) without U+0000.
+const NUL_FREE_NOT_BLANK: &str = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$";
+
+/// Says of every free-text string schema that it holds no U+0000: a pattern where there is
+/// none, the not-blank pattern `\S` made NUL-free. Anchored patterns (ids, positions)
+/// already exclude it; formats (uuid, date-time) and enums cannot hold it.
+fn forbid_nul(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            let is_string = match fields.get("type") {
+                Some(serde_json::Value::String(t)) => t == "string",
+                Some(serde_json::Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            let free_text = !["format", "enum", "const"]
+                .iter()
+                .any(|k| fields.contains_key(*k));
+            if is_string && free_text {
+                let pattern = match fields.get("pattern").and_then(|p| p.as_str()) {
+                    None => Some(NUL_FREE),
+                    Some("\\S") => Some(NUL_FREE_NOT_BLANK),
+                    Some(_) => None,
+                };
+                if let Some(pattern) = pattern {
+                    fields.insert("pattern".into(), pattern.into());
+                }
+            }
+            fields.values_mut().for_each(forbid_nul);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(forbid_nul),
+        _ => {}
+    }
 }
 
 /// This document. Public: it describes the API, not anyone's data.
@@ -198,6 +251,7 @@ errors! {
 mod tests {
     use super::*;
     use crate::http::ROUTES;
+    use serde_json::Value;
 
     /// The path of a route as OpenAPI writes it (`{*path}` is `{path}`).
     fn openapi_path(route: &str) -> String {
@@ -238,6 +292,65 @@ mod tests {
                     .any(|&(m, r)| m == method && openapi_path(r) == *path),
                 "{method} {path} is documented but not served"
             );
+        }
+    }
+
+    #[test]
+    fn every_free_text_string_is_described_without_nul() {
+        let document: Value = serde_json::from_slice(json()).unwrap();
+        let mut patterns = Vec::new();
+        collect_string_patterns(&document, &mut patterns);
+        assert!(patterns.len() > 20, "{patterns:?}");
+        for pattern in &patterns {
+            let pattern = pattern.as_deref().unwrap_or("(none)");
+            assert!(
+                pattern.starts_with('^') && pattern.ends_with('$'),
+                "a free-text string pattern that may admit U+0000: {pattern}"
+            );
+        }
+        assert!(
+            patterns
+                .iter()
+                .any(|p| p.as_deref() == Some(NUL_FREE_NOT_BLANK))
+        );
+    }
+
+    /// The pattern of every string schema without a format or enum (but the error
+    /// body's, whose message may quote the client's input).
+    fn collect_string_patterns(value: &Value, out: &mut Vec<Option<String>>) {
+        match value {
+            Value::Object(fields) => {
+                if fields.contains_key("ErrorBody") {
+                    assert!(
+                        fields["ErrorBody"]["properties"]["message"]
+                            .get("pattern")
+                            .is_none()
+                    );
+                }
+                let is_string = fields.get("type").is_some_and(|t| {
+                    t == "string"
+                        || t.as_array()
+                            .is_some_and(|ts| ts.iter().any(|t| t == "string"))
+                });
+                if is_string
+                    && !["format", "enum", "const"]
+                        .iter()
+                        .any(|k| fields.contains_key(*k))
+                {
+                    out.push(
+                        fields
+                            .get("pattern")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    );
+                }
+                fields
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "ErrorBody")
+                    .for_each(|(_, v)| collect_string_patterns(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect_string_patterns(v, out)),
+            _ => {}
         }
     }
 
