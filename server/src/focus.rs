@@ -3,10 +3,8 @@
 //! meanwhile are tagged with it, and the assistant is given its context.
 
 use crate::tools::{self, Caller};
-use protocol::entities::{Note, Session, Todo, TranscriptItem};
-use protocol::tools::ToolName;
+use protocol::entities::{Note, Todo, TranscriptItem};
 use protocol::{ErrorBody, TodoId};
-use serde_json::Value;
 use store::PgConnection;
 
 /// Transcript items a task's context carries: the recent conversation about it, not
@@ -50,51 +48,29 @@ pub(crate) async fn check_todo(
     Ok(store::todos::get(conn, todo).await?)
 }
 
-/// Scopes a changing call's checked arguments to the session's focus: the todo tools
-/// default to the todo in focus and are refused another (naming `todo_id`), and a note
-/// is tagged with it. Other tools, and sessions without focus, pass unchanged.
-pub(crate) fn scope(
-    tool: ToolName,
-    mut data: Value,
-    session: &Session,
-) -> Result<Value, ErrorBody> {
-    let Some(todo) = session.metadata.todo_id else {
-        return Ok(data);
-    };
-    let Some(args) = data.as_object_mut() else {
-        return Ok(data);
-    };
-    match tool {
-        ToolName::UpdateTodo | ToolName::UpdateTodoStatus | ToolName::DeleteTodo => {
-            match args.get("todo_id").and_then(Value::as_str) {
-                None => {
-                    args.insert("todo_id".into(), Value::String(todo.to_string()));
-                }
-                Some(named) if named == todo.to_string() => {}
-                Some(_) => {
-                    return Err(ErrorBody::invalid_field(
-                        "todo_id",
-                        format!(
-                            "this session is focused on todo {todo}; call focus_todo to move on first"
-                        ),
-                    ));
-                }
-            }
+/// Scopes a todo tool's checked arguments to the todo in focus: it is the default, and
+/// another is refused (naming `todo_id`) until the person moves on.
+pub(crate) fn scope_todo(named: &mut Option<TodoId>, todo: TodoId) -> Result<(), ErrorBody> {
+    match named {
+        None => *named = Some(todo),
+        Some(named) if *named == todo => {}
+        Some(_) => {
+            return Err(ErrorBody::invalid_field(
+                "todo_id",
+                format!("this session is focused on todo {todo}; call focus_todo to move on first"),
+            ));
         }
-        ToolName::CreateNote => {
-            let tag = Value::String(tag(todo));
-            let tags = args
-                .entry("tags")
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(tags) = tags
-                && !tags.contains(&tag)
-            {
-                tags.push(tag);
-            }
-        }
-        _ => {}
     }
-    Ok(data)
+    Ok(())
+}
+
+/// Tags a note written while the session is focused on `todo` with it.
+pub(crate) fn tag_note(tags: &mut Option<Vec<String>>, todo: TodoId) {
+    let tag = tag(todo);
+    let tags = tags.get_or_insert_with(Vec::new);
+    if !tags.contains(&tag) {
+        tags.push(tag);
+    }
 }
 
 /// What the assistant is given about the todo in focus: the notes tagged with it or

@@ -9,7 +9,7 @@ use crate::access::{self, Need};
 use crate::hub::Hub;
 use crate::narrate;
 use crate::tools::pending::{announce, change_for, merge_patch, prefix_field};
-use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler};
+use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler, Prepared};
 use protocol::client::Decision;
 use protocol::entities::{Operation, OperationStatus, Session};
 use protocol::server::Decided;
@@ -34,12 +34,12 @@ pub(crate) async fn propose(
     raw: Value,
 ) -> Result<Value, ErrorBody> {
     let started = Instant::now();
-    let data = change.check(raw)?;
+    let mut prepared = change.prepare(raw)?;
     // A session focused on a todo: the call is scoped to it, then checked again (the
     // todo filled in, a tag added).
-    let data = change.check(crate::focus::scope(tool, data, &caller.session)?)?;
+    prepared.focus(&caller.session)?;
     let mut conn = tools::conn(hub).await?;
-    let resolved = change.project(&mut conn, caller, &data).await;
+    let resolved = prepared.project(&mut conn, caller).await;
     if let Ok(Some(project)) = &resolved {
         access::require(&mut conn, *project, &caller.user, Need::Write).await?;
     }
@@ -51,7 +51,7 @@ pub(crate) async fn propose(
         tool: tool.as_str().to_owned(),
         kind: change.kind(),
         entity: change.entity(),
-        data,
+        data: prepared.data().clone(),
         suggestion: false,
         reason: None,
         recovers: None,
@@ -77,7 +77,7 @@ pub(crate) async fn propose(
             session_id: caller.session.id,
             project,
         };
-        let (_, result) = execute(hub, change, &actor, Run::Now(new)).await?;
+        let (_, result) = execute(hub, Ok(prepared), &actor, Run::Now(new)).await?;
         result
     } else {
         let mut tx = hub.store.begin().await?;
@@ -141,17 +141,18 @@ enum Run {
 
 /// Runs a change and records its operation. The outer `Result` is a failure to record
 /// anything (storage down; nothing changed); the inner one is the tool's own answer.
-/// `None` for an approval means someone else decided the operation first.
+/// `None` for an approval means someone else decided the operation first. A change
+/// whose arguments did not parse fails as if it had run.
 async fn execute(
     hub: &Hub,
-    change: &dyn DynChange,
+    prepared: Result<Box<dyn Prepared>, ErrorBody>,
     actor: &Actor,
     run: Run,
 ) -> Result<(Option<Operation>, Result<Value, ErrorBody>), ErrorBody> {
     let started = Instant::now();
     let mut tx = hub.store.begin().await?;
-    let data = match &run {
-        Run::Now(new) => new.data.clone(),
+    match &run {
+        Run::Now(_) => {}
         Run::Approved {
             id,
             project,
@@ -171,10 +172,13 @@ async fn execute(
                     )),
                 ));
             }
-            data.clone()
         }
+    }
+    let applied = match prepared {
+        Ok(prepared) => prepared.apply(&mut tx, actor).await,
+        Err(error) => Err(error),
     };
-    match change.apply(&mut tx, actor, data).await {
+    match applied {
         Ok(applied) => {
             let Applied {
                 output,
@@ -294,6 +298,9 @@ struct Plan {
     operation: Operation,
     change: &'static dyn DynChange,
     data: Value,
+    /// The edited arguments, parsed as they were checked; unedited ones are parsed from
+    /// `data` when they run.
+    prepared: Option<Box<dyn Prepared>>,
     author: UserId,
 }
 
@@ -365,23 +372,24 @@ async fn validate(
                 session
             }
         };
-        let data = match edits.get(&op.id) {
+        let (data, prepared) = match edits.get(&op.id) {
             Some(patch) => {
                 let prefix = format!("edits.{}", op.id);
                 let mut data = op.data.clone();
                 merge_patch(&mut data, patch);
-                let data = change.check(data).map_err(|e| prefix_field(e, &prefix))?;
-                recheck_project(&mut conn, change, &op, &session, &data)
+                let prepared = change.prepare(data).map_err(|e| prefix_field(e, &prefix))?;
+                recheck_project(&mut conn, change, prepared.as_ref(), &op, &session)
                     .await
                     .map_err(|e| prefix_field(e, &prefix))?;
-                data
+                (prepared.data().clone(), Some(prepared))
             }
-            None => op.data.clone(),
+            None => (op.data.clone(), None),
         };
         plans.push(Plan {
             operation: op,
             change,
             data,
+            prepared,
             author: session.user_id,
         });
     }
@@ -450,6 +458,12 @@ async fn approve(
             session_id: op.session_id,
             project: op.project_id,
         };
+        // An operation approved unedited is parsed from its stored data here: that is
+        // this call's one parse of it.
+        let prepared = match plan.prepared {
+            Some(prepared) => Ok(prepared),
+            None => plan.change.prepare(plan.data.clone()),
+        };
         let run = Run::Approved {
             id: op.id,
             project: op.project_id,
@@ -457,7 +471,7 @@ async fn approve(
             data: plan.data,
             decided_by: caller.user.clone(),
         };
-        match execute(hub, plan.change, &actor, run).await? {
+        match execute(hub, prepared, &actor, run).await? {
             (_, Ok(_)) => completed += 1,
             (_, Err(error)) => {
                 failure = Some((op.id, error));
@@ -486,9 +500,9 @@ async fn approve(
 async fn recheck_project(
     conn: &mut store::PgConnection,
     change: &dyn DynChange,
+    prepared: &dyn Prepared,
     op: &Operation,
     author: &Session,
-    data: &Value,
 ) -> Result<(), ErrorBody> {
     // The session's own project stands in for arguments that leave it out, as when the
     // operation was proposed; the session may have moved on since.
@@ -505,7 +519,7 @@ async fn recheck_project(
             "names nothing in this operation's project",
         )
     };
-    match change.project(conn, &caller, data).await {
+    match prepared.project(conn, &caller).await {
         Ok(project) if project == op.project_id => Ok(()),
         Ok(_) => Err(refused()),
         Err(error) if error.code == ErrorCode::NotFound => Err(refused()),

@@ -467,6 +467,13 @@ pub fn parse_args<T: DeserializeOwned + Validate<Context = ()>>(
         let (field, _) = crate::error::field_problem(&path, &problem);
         ErrorBody::invalid_field(&field, problem)
     })?;
+    validate_args(&args)?;
+    Ok(args)
+}
+
+/// Checks parsed arguments by their `garde` rules again (after the server filled some
+/// in), naming the first failing field as [`parse_args`] does.
+pub fn validate_args<T: Validate<Context = ()>>(args: &T) -> Result<(), ErrorBody> {
     args.validate().map_err(|report| {
         let (path, error) = report
             .iter()
@@ -479,6 +486,5 @@ pub fn parse_args<T: DeserializeOwned + Validate<Context = ()>>(
             path
         };
         ErrorBody::invalid_field(&field, error)
-    })?;
-    Ok(args)
+    })
 }

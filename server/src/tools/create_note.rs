@@ -1,11 +1,12 @@
 //! `create_note`: write down something worth keeping.
 
 use super::{Actor, Applied, Change};
-use protocol::ErrorBody;
+use crate::focus::tag_note;
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::CreateNoteArgs;
 use protocol::tools::output::NoteOut;
+use protocol::{ErrorBody, TodoId};
 use store::PgConnection;
 
 pub(crate) struct CreateNote;
@@ -14,6 +15,11 @@ impl Change for CreateNote {
     type Args = CreateNoteArgs;
     const KIND: OperationKind = OperationKind::Create;
     const ENTITY: Entity = Entity::Note;
+
+    fn focus(args: &mut Self::Args, todo: TodoId) -> Result<(), ErrorBody> {
+        tag_note(&mut args.tags, todo);
+        Ok(())
+    }
 
     async fn apply(
         conn: &mut PgConnection,

@@ -2,12 +2,12 @@
 
 use super::update_todo::todo_project;
 use super::{Actor, Applied, Caller, Change};
-use crate::focus::focused;
+use crate::focus::{focused, scope_todo};
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::DeleteTodoArgs;
 use protocol::tools::output::TodoOut;
-use protocol::{ErrorBody, ProjectId};
+use protocol::{ErrorBody, ProjectId, TodoId};
 use store::PgConnection;
 
 pub(crate) struct DeleteTodo;
@@ -17,6 +17,10 @@ impl Change for DeleteTodo {
     const KIND: OperationKind = OperationKind::Delete;
     const ENTITY: Entity = Entity::Todo;
     const LOCATOR: &'static str = "todo_id";
+
+    fn focus(args: &mut Self::Args, todo: TodoId) -> Result<(), ErrorBody> {
+        scope_todo(&mut args.todo_id, todo)
+    }
 
     async fn project(
         conn: &mut PgConnection,

@@ -39,8 +39,8 @@ use crate::hub::Hub;
 use futures_util::future::BoxFuture;
 use protocol::entities::{Entity, OperationKind, Session};
 use protocol::tools::args::ToolArgs;
-use protocol::tools::{ToolName, parse_args};
-use protocol::{ErrorBody, ErrorCode, ProjectId, SessionId, UserId};
+use protocol::tools::{ToolName, parse_args, validate_args};
+use protocol::{ErrorBody, ErrorCode, ProjectId, SessionId, TodoId, UserId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -211,6 +211,13 @@ pub(crate) trait Change: Send + Sync + 'static {
         async move { project.map(Some) }
     }
 
+    /// Scopes the checked arguments to the todo the session is focused on (see
+    /// `crate::focus`): by default they pass unchanged.
+    fn focus(args: &mut Self::Args, todo: TodoId) -> Result<(), ErrorBody> {
+        let _ = (args, todo);
+        Ok(())
+    }
+
     /// Carries the change out in the caller's transaction.
     fn apply(
         conn: &mut PgConnection,
@@ -251,19 +258,28 @@ pub(crate) trait DynChange: Send + Sync {
     fn kind(&self) -> OperationKind;
     fn entity(&self) -> Entity;
     fn locator(&self) -> &'static str;
-    /// Parses and checks the arguments; answers them normalized (as stored in `data`).
-    fn check(&self, raw: Value) -> Result<Value, ErrorBody>;
+    /// Parses and checks the arguments, once: a call's as it arrives, or an operation's
+    /// stored `data` when it is approved.
+    fn prepare(&self, raw: Value) -> Result<Box<dyn Prepared>, ErrorBody>;
+}
+
+/// A change with its arguments parsed and checked: the typed arguments, and the same
+/// normalized (as stored in the operation's `data`).
+pub(crate) trait Prepared: Send + Sync {
+    /// The normalized arguments.
+    fn data(&self) -> &Value;
+    /// Scopes the arguments to the todo the session is focused on, if any (see
+    /// [`Change::focus`]), and checks them again.
+    fn focus(&mut self, session: &Session) -> Result<(), ErrorBody>;
     fn project<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         caller: &'a Caller,
-        data: &'a Value,
     ) -> BoxFuture<'a, Result<Option<ProjectId>, ErrorBody>>;
     fn apply<'a>(
-        &'a self,
+        self: Box<Self>,
         conn: &'a mut PgConnection,
         actor: &'a Actor,
-        data: Value,
     ) -> BoxFuture<'a, Result<Applied, ErrorBody>>;
 }
 
@@ -282,33 +298,47 @@ impl<T: Change> DynChange for ChangeHandler<T> {
         T::LOCATOR
     }
 
-    fn check(&self, raw: Value) -> Result<Value, ErrorBody> {
+    fn prepare(&self, raw: Value) -> Result<Box<dyn Prepared>, ErrorBody> {
         let args = parse_args::<T::Args>(raw)?;
-        Ok(to_value(&args))
+        let data = to_value(&args);
+        Ok(Box::new(PreparedChange::<T> { args, data }))
+    }
+}
+
+struct PreparedChange<T: Change> {
+    args: T::Args,
+    data: Value,
+}
+
+impl<T: Change> Prepared for PreparedChange<T> {
+    fn data(&self) -> &Value {
+        &self.data
+    }
+
+    fn focus(&mut self, session: &Session) -> Result<(), ErrorBody> {
+        let Some(todo) = session.metadata.todo_id else {
+            return Ok(());
+        };
+        T::focus(&mut self.args, todo)?;
+        validate_args(&self.args)?;
+        self.data = to_value(&self.args);
+        Ok(())
     }
 
     fn project<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         caller: &'a Caller,
-        data: &'a Value,
     ) -> BoxFuture<'a, Result<Option<ProjectId>, ErrorBody>> {
-        Box::pin(async move {
-            let args = parse_args::<T::Args>(data.clone())?;
-            T::project(conn, caller, &args).await
-        })
+        Box::pin(T::project(conn, caller, &self.args))
     }
 
     fn apply<'a>(
-        &'a self,
+        self: Box<Self>,
         conn: &'a mut PgConnection,
         actor: &'a Actor,
-        data: Value,
     ) -> BoxFuture<'a, Result<Applied, ErrorBody>> {
-        Box::pin(async move {
-            let args = parse_args::<T::Args>(data)?;
-            T::apply(conn, actor, args).await
-        })
+        Box::pin(T::apply(conn, actor, self.args))
     }
 }
 
@@ -340,6 +370,70 @@ pub(crate) async fn conn(hub: &Hub) -> Result<store::Conn, ErrorBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn focused_on(todo: TodoId) -> Session {
+        Session {
+            id: SessionId::new(),
+            user_id: UserId::from("someone"),
+            project_id: Some(ProjectId::new()),
+            mode: protocol::mode::Mode::Update,
+            auto_accept: true,
+            metadata: protocol::entities::SessionMetadata {
+                todo_id: Some(todo),
+                ..Default::default()
+            },
+            client: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn prepare(tool: ToolName, raw: Value) -> Box<dyn Prepared> {
+        let Handler::Change(change) = handler(tool) else {
+            panic!("{tool} is not a change");
+        };
+        change.prepare(raw).expect("arguments parse")
+    }
+
+    #[test]
+    fn focus_fills_in_and_holds_the_todo() {
+        let todo = TodoId::new();
+        let session = focused_on(todo);
+        let mut filled = prepare(ToolName::DeleteTodo, serde_json::json!({}));
+        filled.focus(&session).expect("scoped");
+        assert_eq!(filled.data(), &serde_json::json!({ "todo_id": todo }));
+
+        let other = serde_json::json!({ "todo_id": TodoId::new(), "status": "done" });
+        let Err(error) = prepare(ToolName::UpdateTodoStatus, other).focus(&session) else {
+            panic!("another todo is refused");
+        };
+        assert_eq!(error.code, ErrorCode::InvalidArguments);
+        assert_eq!(
+            error.details,
+            Some(serde_json::json!({ "field": "todo_id" }))
+        );
+    }
+
+    #[test]
+    fn focus_tags_a_note_once_and_checks_the_tags_again() {
+        let todo = TodoId::new();
+        let session = focused_on(todo);
+        let tag = crate::focus::tag(todo);
+        let mut note = prepare(ToolName::CreateNote, serde_json::json!({ "body": "b" }));
+        note.focus(&session).expect("scoped");
+        note.focus(&session).expect("scoped again");
+        assert_eq!(note.data()["tags"], serde_json::json!([tag]));
+
+        let full: Vec<String> = (0..protocol::tools::args::MAX_TAGS)
+            .map(|i| format!("t{i}"))
+            .collect();
+        let raw = serde_json::json!({ "body": "b", "tags": full });
+        let Err(error) = prepare(ToolName::CreateNote, raw).focus(&session) else {
+            panic!("one tag too many is refused");
+        };
+        assert_eq!(error.code, ErrorCode::InvalidArguments);
+        assert_eq!(error.details, Some(serde_json::json!({ "field": "tags" })));
+    }
 
     #[test]
     fn registry_matches_the_catalogue() {

@@ -56,8 +56,8 @@ async fn propose_recovery(
     if let Some(patch) = args.arguments {
         merge_patch(&mut data, &Value::Object(patch));
     }
-    let data = change
-        .check(data)
+    let prepared = change
+        .prepare(data)
         .map_err(|e| prefix_field(e, "arguments"))?;
     // As the failed operation was proposed: its project stands in for an omitted
     // project_id.
@@ -74,7 +74,7 @@ async fn propose_recovery(
             "names nothing in this operation's project",
         )
     };
-    match change.project(&mut conn, &scoped, &data).await {
+    match prepared.project(&mut conn, &scoped).await {
         Ok(Some(resolved)) if resolved == project => {}
         Ok(_) => return Err(refused()),
         Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
@@ -92,7 +92,7 @@ async fn propose_recovery(
             tool: failed.tool.clone(),
             kind: change.kind(),
             entity: change.entity(),
-            data,
+            data: prepared.data().clone(),
             suggestion: false,
             reason: args.reason,
             recovers: Some(failed.id),

@@ -58,8 +58,8 @@ async fn suggest(
             ));
         };
         let arguments = format!("{prefix}.arguments");
-        let data = change
-            .check(Value::Object(item.arguments))
+        let prepared = change
+            .prepare(Value::Object(item.arguments))
             .map_err(|e| prefix_field(e, &arguments))?;
         let refused = || {
             ErrorBody::invalid_field(
@@ -67,7 +67,7 @@ async fn suggest(
                 "names nothing in this project",
             )
         };
-        match change.project(&mut conn, &scoped, &data).await {
+        match prepared.project(&mut conn, &scoped).await {
             Ok(Some(resolved)) if resolved == project => {}
             Ok(_) => return Err(refused()),
             Err(error) if error.code == ErrorCode::NotFound => return Err(refused()),
@@ -80,7 +80,7 @@ async fn suggest(
             tool: tool.as_str().to_owned(),
             kind: change.kind(),
             entity: change.entity(),
-            data,
+            data: prepared.data().clone(),
             suggestion: true,
             reason: item.reason,
             recovers: None,

@@ -2,7 +2,7 @@
 
 use super::{Actor, Applied, Caller, Change};
 use crate::access;
-use crate::focus::focused;
+use crate::focus::{focused, scope_todo};
 use protocol::entities::{Entity, OperationKind};
 use protocol::event::Event;
 use protocol::tools::args::UpdateTodoArgs;
@@ -50,6 +50,10 @@ impl Change for UpdateTodo {
     const KIND: OperationKind = OperationKind::Update;
     const ENTITY: Entity = Entity::Todo;
     const LOCATOR: &'static str = "todo_id";
+
+    fn focus(args: &mut Self::Args, todo: TodoId) -> Result<(), ErrorBody> {
+        scope_todo(&mut args.todo_id, todo)
+    }
 
     async fn project(
         conn: &mut PgConnection,

@@ -2,10 +2,10 @@
 
 use super::update_todo::{change_todo, todo_project};
 use super::{Actor, Applied, Caller, Change};
-use crate::focus::focused;
+use crate::focus::{focused, scope_todo};
 use protocol::entities::{Entity, OperationKind};
 use protocol::tools::args::UpdateTodoStatusArgs;
-use protocol::{ErrorBody, ProjectId};
+use protocol::{ErrorBody, ProjectId, TodoId};
 use store::PgConnection;
 use store::todos::TodoChanges;
 
@@ -16,6 +16,10 @@ impl Change for UpdateTodoStatus {
     const KIND: OperationKind = OperationKind::Update;
     const ENTITY: Entity = Entity::Todo;
     const LOCATOR: &'static str = "todo_id";
+
+    fn focus(args: &mut Self::Args, todo: TodoId) -> Result<(), ErrorBody> {
+        scope_todo(&mut args.todo_id, todo)
+    }
 
     async fn project(
         conn: &mut PgConnection,
