@@ -356,15 +356,7 @@ async fn an_offer_with_only_mdns_candidates_connects_through_peer_reflexive_ones
 
 /// This node's open protocol connections, from `/readyz` (per node, unlike the gauge).
 async fn connections(server: &TestServer) -> u64 {
-    let ready: Value = server
-        .http
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = server.get_json("/readyz", None).await;
     ready["connections"].as_u64().unwrap()
 }
 

@@ -122,6 +122,15 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `GET path` as `user` (no token without one), its body as JSON whatever the status.
+    pub async fn get_json(&self, path: &str, user: Option<&str>) -> Value {
+        let mut request = self.http.get(self.url(path));
+        if let Some(user) = user {
+            request = request.bearer_auth(self.token(user));
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
     /// A WebSocket with nothing sent yet; `query` is appended to `/v1/ws`.
     pub async fn raw(&self, query: &str) -> Ws {
         self.raw_with(query, None).await.expect("upgrade")
@@ -205,16 +214,9 @@ pub async fn put_member(server: &TestServer, owner: &str, project: &str, user: &
 /// The sessions present in the project, as `GET .../presence` on `server` answers to
 /// `user`.
 pub async fn present(server: &TestServer, user: &str, project: &str) -> Vec<String> {
-    let reply: Value = server
-        .http
-        .get(server.url(&format!("/v1/projects/{project}/presence")))
-        .bearer_auth(server.token(user))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = server
+        .get_json(&format!("/v1/projects/{project}/presence"), Some(user))
+        .await;
     reply["presence"]
         .as_array()
         .unwrap_or_else(|| panic!("{reply}"))

@@ -215,16 +215,12 @@ async fn memory_over_http_and_its_checks() {
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["details"]["field"], field, "{body}: {error}");
     }
-    let listed: Value = server
-        .http
-        .get(format!("{url}?kind=decision"))
-        .bearer_auth(server.token("alice"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = server
+        .get_json(
+            &format!("/v1/projects/{project}/memory?kind=decision"),
+            Some("alice"),
+        )
+        .await;
     assert_eq!(listed["memory"].as_array().unwrap().len(), 1, "{listed}");
     let entry = str_of(&created["entry"]["id"]);
     let delete = |id: String| {
