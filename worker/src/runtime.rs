@@ -577,10 +577,19 @@ async fn heartbeat_loop(worker: Worker, running: RunningSet, stop: CancellationT
         .await;
         match extended {
             Ok(ids) => {
+                // A job that finished meanwhile is no longer in the running set: its lease
+                // went with it, which is no news. One still running lost its lease
+                // (reclaimed or cancelled) and must stop.
+                let still_running = |id: &JobId| {
+                    running
+                        .lock()
+                        .map(|map| map.contains_key(id))
+                        .unwrap_or(true)
+                };
                 for job in held.iter().filter(|r| !ids.contains(&r.lease.id)) {
-                    // Reclaimed, cancelled or finished meanwhile: a finished job's token is
-                    // no longer watched, so cancelling it is harmless.
-                    tracing::warn!(job_id = %job.lease.id, "lease gone; stopping the job");
+                    if still_running(&job.lease.id) {
+                        tracing::warn!(job_id = %job.lease.id, "lease gone; stopping the job");
+                    }
                     job.cancel.cancel();
                 }
             }
