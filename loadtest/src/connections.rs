@@ -6,7 +6,7 @@
 //! 20,000 open files; each holder spreads its sockets over loopback source addresses
 //! (127.0.0.2, 127.0.0.3, ...) so no address runs out of ephemeral ports.
 
-use crate::events::servers::{HubEnv, Server};
+use crate::events::servers::{self, HubEnv, Server};
 use crate::record::{self, CpuMeter, Figure, Proc, Record, Row};
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
@@ -113,17 +113,7 @@ struct Held {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let draftline = match &options.draftline {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("locating this binary")?
-            .with_file_name("draftline"),
-    };
-    anyhow::ensure!(
-        draftline.is_file(),
-        "the hub binary {} is missing: build it with `cargo build --release -p draftline`",
-        draftline.display()
-    );
+    let draftline = servers::hub_binary(options.draftline.as_deref())?;
     anyhow::ensure!(
         options.projects > 0 && options.nodes.iter().all(|n| *n > 0),
         "--projects and --nodes must be positive"
@@ -146,6 +136,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             redis_url: &options.services.redis_url,
             redis_prefix: &prefix.prefix,
             secret: SECRET,
+            extra: &[],
         };
         println!("# Idle connections: hello, one subscription each; hub memory per connection");
         println!(

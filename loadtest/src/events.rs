@@ -99,18 +99,7 @@ const DRAIN_IDLE: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let draftline = match &options.draftline {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("locating this binary")?
-            .with_file_name("draftline"),
-    };
-    anyhow::ensure!(
-        draftline.is_file(),
-        "the hub binary {} is missing: build it with `cargo build --release -p draftline` \
-         (or pass --draftline PATH)",
-        draftline.display()
-    );
+    let draftline = servers::hub_binary(options.draftline.as_deref())?;
     anyhow::ensure!(
         !options.one_rates.is_empty()
             && !options.spread_rates.is_empty()
@@ -267,6 +256,7 @@ impl Bench {
                     redis_url: &self.redis_url,
                     redis_prefix: &self.prefix.prefix,
                     secret: SECRET,
+                    extra: &[],
                 };
                 Server::hub(&env, label).await
             }

@@ -5,6 +5,7 @@
 //! before and during the flood, and fails when a frame was not answered as documented
 //! or the hub logged a panic.
 
+use crate::events::servers::{self, HubEnv, Server};
 use crate::shapes::{self, Answer, Socket};
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
@@ -15,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use store::Store;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -47,13 +47,7 @@ const MAX_FRAME: usize = 65_536;
 const RSS_EVERY: Duration = Duration::from_millis(50);
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let draftline = match &options.draftline {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("no directory around the loadtest binary")?
-            .join("draftline"),
-    };
+    let draftline = servers::hub_binary(options.draftline.as_deref())?;
     let db = options.services.database().await?;
     let prefix = options.services.prefix();
     let store = Store::connect(&db.url, 2)
@@ -92,31 +86,24 @@ async fn scenario(
     let projects = projects(store, &users).await?;
     let auth = server::auth::Auth::new(SECRET);
 
-    let log = std::env::temp_dir().join(format!("{prefix}hub.log").replace(':', "-"));
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let mut child = std::process::Command::new(draftline)
-        .args(["serve", "--workers", "0"])
-        .env("DATABASE_URL", url)
-        .env("REDIS_URL", &options.services.redis_url)
-        .env("DRAFTLINE_JWT_SECRET", SECRET)
-        .env("DRAFTLINE_BIND", addr.to_string())
-        .env("DRAFTLINE_REDIS_PREFIX", prefix)
-        .env("DRAFTLINE_MAX_FRAME_BYTES", MAX_FRAME.to_string())
-        // Each flooder is one user sending as fast as the hub answers: the per-user rate
-        // would answer most frames `rate_limited` instead of exercising the decoder.
-        .env("DRAFTLINE_MESSAGES_PER_SECOND", "1000000")
-        .env("DRAFTLINE_MESSAGES_BURST", "1000000")
-        // Every client connects from 127.0.0.1 and reconnects after each close.
-        .env("DRAFTLINE_MAX_HANDSHAKES_PER_ADDRESS", "100000")
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log)?)
-        .spawn()
-        .with_context(|| format!("starting {}", draftline.display()))?;
-    let pid = child.id();
+    let extra = [("DRAFTLINE_MAX_FRAME_BYTES", MAX_FRAME.to_string())];
+    // The hub lifts the per-user message rate (each flooder sends as fast as it is
+    // answered: the decoder is what is measured) and the handshakes per address (every
+    // client reconnects from 127.0.0.1 after each close).
+    let hub = Server::hub(
+        &HubEnv {
+            binary: draftline,
+            database_url: url,
+            redis_url: &options.services.redis_url,
+            redis_prefix: prefix,
+            secret: SECRET,
+            extra: &extra,
+        },
+        "malformed",
+    )
+    .await?;
+    let (addr, pid) = (hub.addr, hub.pid());
     let result = async {
-        wait_ready(addr).await?;
         let calm_token = auth.issue("calm", false, 3600)?;
         let calm_project = projects[options.connections].clone();
         let mut calm = connect(addr, &calm_token, &calm_project).await?;
@@ -207,19 +194,18 @@ async fn scenario(
         for problem in problems.iter().take(10) {
             println!("  {problem}");
         }
-        let panics = std::fs::read_to_string(&log)?
+        let panics = std::fs::read_to_string(&hub.log)?
             .lines()
             .filter(|l| l.contains("panicked"))
             .count();
         println!("panics in the hub log: {panics}");
         anyhow::ensure!(problems.is_empty(), "frames were not answered as documented");
-        anyhow::ensure!(panics == 0, "the hub panicked; see {}", log.display());
+        anyhow::ensure!(panics == 0, "the hub panicked; see {}", hub.log.display());
         anyhow::ensure!(sent == options.frames, "sent {sent} of {}", options.frames);
         Ok(())
     }
     .await;
-    let _ = child.kill();
-    let _ = child.wait();
+    hub.finish();
     result
 }
 
@@ -332,13 +318,10 @@ async fn note(ws: &mut Socket, body: &str) -> anyhow::Result<Duration> {
     Ok(started.elapsed())
 }
 
-/// The resident set of process `pid`, in KiB (`VmRSS` of `/proc/<pid>/status`).
+/// The resident set of process `pid`, in KiB.
 fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    servers::rss_bytes(pid)
+        .map(|bytes| bytes / 1024)
         .context("no VmRSS")
 }
 
@@ -348,21 +331,4 @@ fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     }
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
-}
-
-async fn wait_ready(addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await {
-            stream
-                .write_all(b"GET /readyz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n")
-                .await?;
-            let mut head = [0u8; 12];
-            if stream.read_exact(&mut head).await.is_ok() && head.starts_with(b"HTTP/1.1 200") {
-                return Ok(());
-            }
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the hub was not ready in 15 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

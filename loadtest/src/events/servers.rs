@@ -51,6 +51,26 @@ pub struct HubEnv<'a> {
     pub redis_url: &'a str,
     pub redis_prefix: &'a str,
     pub secret: &'a str,
+    /// Settings of the scenario's own, set after (and so over) the defaults below.
+    pub extra: &'a [(&'a str, String)],
+}
+
+/// The hub binary a scenario runs: `given`, or the `draftline` next to this binary
+/// (`cargo build --release -p draftline` puts it there).
+pub fn hub_binary(given: Option<&Path>) -> anyhow::Result<std::path::PathBuf> {
+    let binary = match given {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()
+            .context("locating this binary")?
+            .with_file_name("draftline"),
+    };
+    anyhow::ensure!(
+        binary.is_file(),
+        "the hub binary {} is missing: build it with `cargo build --release -p draftline` \
+         (or pass --draftline PATH)",
+        binary.display()
+    );
+    Ok(binary)
 }
 
 /// A server as a child process.
@@ -81,6 +101,9 @@ impl Server {
             // not the per-user rate limit.
             .env("DRAFTLINE_MESSAGES_PER_SECOND", "1000000")
             .env("DRAFTLINE_MESSAGE_BURST", "1000000");
+        for (name, value) in env.extra {
+            command.env(name, value);
+        }
         Self::spawn(Kind::Draftline, command, addr, label).await
     }
 
@@ -190,16 +213,7 @@ impl Server {
 
     /// Resident memory, bytes (`VmRSS` of `/proc/<pid>/status`).
     pub fn rss_bytes(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib * 1024)
+        rss_bytes(self.pid())
     }
 
     /// A counter or gauge from the hub's `/metrics` (summed over its labels).
@@ -256,6 +270,20 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Resident memory of process `pid`, bytes (`VmRSS` of `/proc/<pid>/status`).
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// A port the kernel just handed out and released; the server binds it at once.
