@@ -1,8 +1,8 @@
 // The Socket.IO 4 server the fan-out scenario measures beside Draftline, with
 // `@socket.io/redis-adapter` so a broadcast also goes through Redis as it would between
-// nodes. A client connecting with `?role=publisher` emits `publish` events, each sent to
-// the `bench` room as an `event`; every other client joins that room. WebSocket
-// transport only. Listens on 127.0.0.1:$PORT; Redis at $REDIS_URL, channels under
+// nodes. A client connecting with `?role=publisher` emits `publish` events with a
+// topic and a text, each text sent to the topic's room as an `event`; every other
+// client joins the room named by its `?topic=`. WebSocket transport only. Listens on 127.0.0.1:$PORT; Redis at $REDIS_URL, channels under
 // $REDIS_PREFIX.
 'use strict';
 const { createServer } = require('node:http');
@@ -29,9 +29,9 @@ const io = new Server(http, {
 
 io.on('connection', (socket) => {
   if (socket.handshake.query.role === 'publisher') {
-    socket.on('publish', (text) => io.to('bench').emit('event', text));
+    socket.on('publish', (topic, text) => io.to(topic).emit('event', text));
   } else {
-    socket.join('bench');
+    socket.join(String(socket.handshake.query.topic ?? ''));
   }
 });
 

@@ -1,13 +1,16 @@
 //! `loadtest ceiling-server`: the fan-out ceiling the scenarios compare against, a bare
 //! tokio-tungstenite broadcast server with no Redis, no durability, no authentication
-//! and no protocol. A client on `/publish` is the publisher: each text frame it sends
-//! goes to every other client. Each subscriber's writer sends what piled up (up to 64
+//! and no protocol. A subscriber connects to `/?topic=T`; a client on `/publish` is the
+//! publisher: each text frame `T PAYLOAD` it sends goes, as PAYLOAD, to every
+//! subscriber of T (one broadcast channel per topic). Each subscriber's writer sends what piled up (up to 64
 //! frames) before one flush, as the hub's writer does, and a subscriber that falls
 //! more than the channel's capacity behind is closed, as the hub closes slow consumers.
 
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -34,26 +37,53 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .with_context(|| format!("binding {}", options.bind))?;
-    let (events, _) = broadcast::channel::<Utf8Bytes>(BACKLOG);
+    let topics = Topics::default();
     loop {
         let (stream, _) = listener.accept().await?;
-        let events = events.clone();
+        let topics = topics.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve(stream, events).await {
+            if let Err(e) = serve(stream, topics).await {
                 tracing::debug!(error = %e, "ceiling connection ended");
             }
         });
     }
 }
 
+/// Each topic's broadcast channel, made by its first subscriber.
+#[derive(Clone, Default)]
+struct Topics(Arc<Mutex<HashMap<String, broadcast::Sender<Utf8Bytes>>>>);
+
+impl Topics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Utf8Bytes>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn subscribe(&self, topic: &str) -> broadcast::Receiver<Utf8Bytes> {
+        self.lock()
+            .entry(topic.to_owned())
+            .or_insert_with(|| broadcast::channel(BACKLOG).0)
+            .subscribe()
+    }
+
+    /// Sends `PAYLOAD` of a `TOPIC PAYLOAD` frame to the topic's subscribers.
+    fn publish(&self, frame: &str) {
+        let Some((topic, payload)) = frame.split_once(' ') else {
+            return;
+        };
+        let sender = self.lock().get(topic).cloned();
+        if let Some(sender) = sender {
+            // No subscriber left is not an error.
+            let _ = sender.send(Utf8Bytes::from(payload));
+        }
+    }
+}
+
 // The handshake callback's error type (an HTTP response) is tungstenite's, not ours.
 #[allow(clippy::result_large_err)]
-async fn serve(
-    stream: tokio::net::TcpStream,
-    events: broadcast::Sender<Utf8Bytes>,
-) -> anyhow::Result<()> {
+async fn serve(stream: tokio::net::TcpStream, topics: Topics) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
     let mut publisher = false;
+    let mut topic = String::new();
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0);
@@ -61,6 +91,12 @@ async fn serve(
         stream,
         |request: &Request, response: Response| {
             publisher = request.uri().path() == "/publish";
+            topic = request
+                .uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("topic=")))
+                .unwrap_or_default()
+                .to_owned();
             Ok(response)
         },
         Some(config),
@@ -70,13 +106,12 @@ async fn serve(
     if publisher {
         while let Some(message) = source.next().await {
             if let Message::Text(text) = message? {
-                // No subscriber yet is not an error.
-                let _ = events.send(text);
+                topics.publish(&text);
             }
         }
         return Ok(());
     }
-    let mut events = events.subscribe();
+    let mut events = topics.subscribe(&topic);
     loop {
         tokio::select! {
             event = events.recv() => {

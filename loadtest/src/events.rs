@@ -3,15 +3,24 @@
 //! project, run against Draftline and, with the same generator, the same subscriber
 //! count and the same rates, against its peers (a Node `ws` broadcast server, Socket.IO
 //! 4 with its Redis adapter, and the bare tokio-tungstenite ceiling); (2) `spread`:
-//! 10,000 Draftline subscribers over 1,000 projects, 10 each. Draftline's events are
-//! published through Redis with `Topics::publish`; a peer's through one publishing
-//! WebSocket client. Every event carries its send time, every client checks the
-//! numbering for gaps and records latencies, all on one clock in this process.
+//! 10,000 subscribers over 1,000 topics, 10 each, against the same systems (projects on
+//! Draftline, per-topic subscriber sets in the `ws` server and the ceiling, rooms in
+//! Socket.IO). Draftline's events are published through Redis with `Topics::publish`; a
+//! peer's through one publishing WebSocket client that names the topic of each. Every
+//! event carries its send time, every client checks its topic's numbering for gaps and
+//! records latencies, all on one clock in this process.
+//!
+//! Each scenario is a ramp: rising rates, one measured step each, stopping after the
+//! first step that loses anything or has a p99 at or over the limit (100 ms); the
+//! highest step that passed is the target's limit, written as its own row. During
+//! Draftline's steps, calm clients call `create_note` a few times a second (`calm.rs`):
+//! their round trips show whether an answer waits behind fan-out work.
 //!
 //! Every server runs as a child process (`servers.rs`): 10,000 client sockets and
 //! 10,000 server sockets in one process would pass this machine's limit of 20,000 open
 //! files, and each system's CPU is read from its own `/proc/<pid>/stat`.
 
+mod calm;
 mod client;
 pub mod servers;
 
@@ -24,7 +33,7 @@ use protocol::event::{DraftDelta, Event, project_topic};
 use protocol::{JobId, UserId};
 use servers::{HubEnv, Kind, Server};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
@@ -43,8 +52,7 @@ pub struct Options {
     /// Which scenarios: one (every subscriber on one project), spread (many projects).
     #[arg(long, value_delimiter = ',', default_value = "one,spread")]
     scenarios: Vec<String>,
-    /// Systems the `one` scenario measures: draftline, ws, socketio, ceiling (`spread`
-    /// is Draftline's alone).
+    /// Systems each scenario measures: draftline, ws, socketio, ceiling.
     #[arg(
         long,
         value_delimiter = ',',
@@ -60,8 +68,13 @@ pub struct Options {
     /// Subscribers of the one-project scenario.
     #[arg(long, default_value_t = 1_000)]
     one_subscribers: usize,
-    /// Publish rates of the one-project scenario, events/s, one measured step each.
-    #[arg(long, value_delimiter = ',', default_value = "5,20,50,200,500,1000")]
+    /// Publish rates of the one-project scenario, events/s, one measured step each; the
+    /// ramp stops after the first step that fails (see --p99-limit-ms).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "5,20,50,100,150,200,300,500"
+    )]
     one_rates: Vec<u32>,
     /// Projects of the spread scenario.
     #[arg(long, default_value_t = 1_000)]
@@ -69,11 +82,23 @@ pub struct Options {
     /// Subscribers per project in the spread scenario.
     #[arg(long, default_value_t = 10)]
     spread_subscribers: usize,
-    /// Publish rates of the spread scenario (round-robin over the projects), events/s.
-    #[arg(long, value_delimiter = ',', default_value = "2000,5000,10000")]
+    /// Publish rates of the spread scenario (round-robin over the projects), events/s;
+    /// a ramp as --one-rates.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,2000,5000,10000,15000,20000,30000"
+    )]
     spread_rates: Vec<u32>,
-    /// Seconds each rate is published for.
+    /// A step passes with nothing lost, its publisher on schedule and a p99 under this.
+    #[arg(long, default_value_t = 100.0)]
+    p99_limit_ms: f64,
+    /// `create_note` calls per second of each calm client during Draftline's steps
+    /// (0: no calm clients).
     #[arg(long, default_value_t = 10)]
+    calm_per_second: u32,
+    /// Seconds each rate is published for.
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
     /// Seconds published at the first rate before measuring (not counted).
     #[arg(long, default_value_t = 2)]
@@ -162,15 +187,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                         projects: options.spread_projects,
                         per_project: options.spread_subscribers,
                     };
-                    scenario_run(
-                        &bench,
-                        &options,
-                        &shape,
-                        &options.spread_rates,
-                        Kind::Draftline,
-                        &mut record,
-                    )
-                    .await?
+                    for target in &targets {
+                        scenario_run(
+                            &bench,
+                            &options,
+                            &shape,
+                            &options.spread_rates,
+                            *target,
+                            &mut record,
+                        )
+                        .await?;
+                    }
                 }
                 other => anyhow::bail!("unknown scenario `{other}`"),
             }
@@ -229,18 +256,25 @@ impl Bench {
         u64::try_from(self.anchor.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Projects owned by one user each, created in one transaction.
-    async fn create_projects(&self, scenario: &str, n: usize) -> anyhow::Result<Vec<Owned>> {
+    /// Projects owned by one user each, created in one transaction. `users` names the
+    /// owners (`bench-{users}-{i}`, one user may own several projects).
+    async fn create_projects(
+        &self,
+        users: &str,
+        name: &str,
+        n: usize,
+    ) -> anyhow::Result<Vec<Owned>> {
         let mut tx = self.store.begin().await?;
         let mut owned = Vec::with_capacity(n);
         for i in 0..n {
-            let user = format!("bench-{scenario}-{i}");
+            let user = format!("bench-{users}-{i}");
             let project =
-                store::projects::create(&mut tx, &UserId(user.clone()), &format!("p{i}"), "")
+                store::projects::create(&mut tx, &UserId(user.clone()), &format!("{name}{i}"), "")
                     .await?;
             owned.push(Owned {
                 token: self.auth.issue(&user, false, 3600)?,
                 topic: project_topic(project.id),
+                project: project.id.to_string(),
             });
         }
         tx.commit().await?;
@@ -286,6 +320,7 @@ impl Bench {
 struct Owned {
     token: String,
     topic: String,
+    project: String,
 }
 
 /// Who subscribes to what.
@@ -299,11 +334,12 @@ struct Shape {
 enum Publisher<'a> {
     /// Draftline: the Lua script that numbers, stores and PUBLISHes.
     Topics(&'a Topics),
-    /// A peer: text frames on one publishing WebSocket, numbered here from 1.
+    /// A peer: text frames on one publishing WebSocket, numbered here from 1 on each
+    /// topic (by the topic's index).
     Socket {
         wire: Wire,
         sink: tokio::sync::Mutex<SplitSink<Ws, Message>>,
-        seq: AtomicU64,
+        seqs: Vec<AtomicU64>,
     },
 }
 
@@ -331,15 +367,19 @@ async fn scenario_run(
         Kind::SocketIo => Wire::SocketIo,
         Kind::Ws | Kind::Ceiling => Wire::Plain,
     };
-    // Peers have one room: every subscriber is in it.
+    // Peers' topics are names the harness makes up; they have no owners.
     let owned = if kind == Kind::Draftline {
-        bench.create_projects(shape.name, shape.projects).await?
+        bench
+            .create_projects(shape.name, "p", shape.projects)
+            .await?
     } else {
-        anyhow::ensure!(shape.projects == 1, "peers are measured on one topic only");
-        vec![Owned {
-            token: String::new(),
-            topic: "bench".into(),
-        }]
+        (0..shape.projects)
+            .map(|i| Owned {
+                token: String::new(),
+                topic: format!("t{i}"),
+                project: String::new(),
+            })
+            .collect()
     };
     let server = bench.server(kind, options, shape.name).await?;
 
@@ -358,7 +398,10 @@ async fn scenario_run(
                         Wire::Draftline => {
                             client::open_draftline(addr, &project.token, &project.topic).await
                         }
-                        _ => Ok((client::open_peer(addr, wire, false).await?, 0)),
+                        _ => Ok((
+                            client::open_peer(addr, wire, Some(&project.topic)).await?,
+                            0,
+                        )),
                     }
                 })
                 .await
@@ -407,9 +450,16 @@ async fn scenario_run(
             Kind::Draftline => Publisher::Topics(&bench.topics),
             _ => Publisher::Socket {
                 wire,
-                sink: tokio::sync::Mutex::new(client::open_peer(addr, wire, true).await?.split().0),
-                seq: AtomicU64::new(0),
+                sink: tokio::sync::Mutex::new(client::open_peer(addr, wire, None).await?.split().0),
+                seqs: owned.iter().map(|_| AtomicU64::new(0)).collect(),
             },
+        };
+        let phase = Arc::new(AtomicUsize::new(0));
+        let calm_stop = stop.child_token();
+        let calm = if kind == Kind::Draftline && options.calm_per_second > 0 {
+            start_calm(bench, shape, &owned[0], addr, options, &phase, &calm_stop).await?
+        } else {
+            Vec::new()
         };
         let topics: Vec<&str> = owned.iter().map(|o| o.topic.as_str()).collect();
         let mut procs = vec![
@@ -429,7 +479,24 @@ async fn scenario_run(
             per_topic: shape.per_project as u64,
             in_flight: options.publish_in_flight,
             procs: &procs,
+            phase: &phase,
+            calm: &calm,
         };
+        if !calm.is_empty() {
+            // The calm clients alone first: their round trips with no fan-out at all.
+            let idle = rates.len() + 1;
+            phase.store(idle + 1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_secs(options.seconds)).await;
+            phase.store(0, Ordering::Relaxed);
+            let report = Report {
+                calm: calm.iter().map(|c| (c.name, c.take(idle))).collect(),
+                ..Report::default()
+            };
+            print_calm(&report.calm);
+            record
+                .rows
+                .extend(report.calm_rows(shape, subscribers, options.calm_per_second));
+        }
         let warmup = run
             .step(0, rates[0], Duration::from_secs(options.warmup_seconds))
             .await?;
@@ -439,19 +506,43 @@ async fn scenario_run(
         );
         println!();
         println!("{}", Report::HEADER);
+        let mut highest: Option<Passed> = None;
+        let mut failed = None;
         for (i, rate) in rates.iter().enumerate() {
             let report = run
                 .step(i + 1, *rate, Duration::from_secs(options.seconds))
                 .await?;
             println!("{}", report.line(subscribers, shape.projects));
+            print_calm(&report.calm);
             record.rows.push(report.row(kind, shape, subscribers));
-            let closed = report.closed;
-            if closed > 0 {
-                println!(
-                    "{closed} connections were closed during this step (first: {}); stopping this scenario",
-                    report.first_close.as_deref().unwrap_or("?")
-                );
+            record
+                .rows
+                .extend(report.calm_rows(shape, subscribers, options.calm_per_second));
+            if let Some(why) = report.failure(options.p99_limit_ms) {
+                println!("failed at {rate} ev/s: {why}; the ramp stops here");
+                failed = Some(format!("{rate} ev/s: {why}"));
                 break;
+            }
+            highest = Some(Passed {
+                rate: *rate,
+                deliveries_per_second: report.deliveries_per_second(),
+                p99_ms: report.percentile_ms(0.99),
+                cpu_seconds: report.cpu_seconds,
+                cpu_span: report.cpu_span,
+            });
+        }
+        let limit = Limit {
+            highest: highest.as_ref(),
+            failed: failed.as_deref(),
+            per_topic: shape.per_project,
+            p99_limit_ms: options.p99_limit_ms,
+        };
+        println!("{}", limit.line());
+        record.rows.push(limit.row(kind, shape, subscribers));
+        calm_stop.cancel();
+        for calm in calm {
+            if let Err(e) = calm.finish().await {
+                println!("calm client failed: {e:#}");
             }
         }
         Ok(())
@@ -466,6 +557,50 @@ async fn scenario_run(
     result
 }
 
+/// Starts the calm clients of a Draftline scenario: one apart (a user and project of
+/// its own, no subscription), one inside (the owner of the first busy project,
+/// subscribed to its topic, writing to a second project so its notes stay off the
+/// busy topic).
+async fn start_calm(
+    bench: &Bench,
+    shape: &Shape,
+    busy: &Owned,
+    addr: std::net::SocketAddr,
+    options: &Options,
+    phase: &Arc<AtomicUsize>,
+    stop: &CancellationToken,
+) -> anyhow::Result<Vec<calm::Calm>> {
+    let apart = bench
+        .create_projects(&format!("{}-calm", shape.name), "calm", 1)
+        .await?;
+    // `bench-{shape}-0` owns the first busy project; this is its second.
+    let inside = bench.create_projects(shape.name, "calm-inside", 1).await?;
+    let every = Duration::from_secs(1) / options.calm_per_second;
+    let desks = [
+        calm::Desk {
+            name: "apart",
+            token: apart[0].token.clone(),
+            project_id: apart[0].project.clone(),
+            subscribe: None,
+        },
+        calm::Desk {
+            name: "subscribed",
+            token: inside[0].token.clone(),
+            project_id: inside[0].project.clone(),
+            subscribe: Some(busy.topic.clone()),
+        },
+    ];
+    let mut started = Vec::new();
+    for desk in desks {
+        let name = desk.name;
+        let calm = calm::Calm::start(addr, desk, every, phase.clone(), stop.clone())
+            .await
+            .with_context(|| format!("starting the {name} calm client"))?;
+        started.push(calm);
+    }
+    Ok(started)
+}
+
 /// What every step of a scenario shares.
 struct StepRun<'a> {
     bench: &'a Bench,
@@ -477,6 +612,9 @@ struct StepRun<'a> {
     per_topic: u64,
     in_flight: usize,
     procs: &'a [(&'a str, Proc)],
+    /// The step being published + 1, 0 between steps: what the calm clients count in.
+    phase: &'a Arc<AtomicUsize>,
+    calm: &'a [calm::Calm],
 }
 
 /// One step's outcome over every client.
@@ -497,6 +635,8 @@ struct Report {
     first_close: Option<String>,
     /// Hub deliveries counted by the hub (its `draftline_events_delivered_total`).
     hub_delivered: Option<f64>,
+    /// What the hub should count: `expected` and the calm subscriber's deliveries.
+    hub_expected: u64,
     /// First publish to last receive, seconds.
     span: f64,
     /// Sorted publish-to-receive latencies, microseconds.
@@ -506,6 +646,8 @@ struct Report {
     cpu_span: f64,
     /// The whole machine's busy CPU over the step, in cores.
     machine_cores: f64,
+    /// Each calm client's calls while the step published.
+    calm: Vec<(&'static str, calm::CallStats)>,
 }
 
 impl Report {
@@ -522,6 +664,79 @@ impl Report {
 
     fn lost(&self) -> u64 {
         self.expected.saturating_sub(self.received)
+    }
+
+    fn deliveries_per_second(&self) -> f64 {
+        self.received as f64 / self.span
+    }
+
+    /// Why this step does not count as sustained, if it does not: anything lost or
+    /// out of order, a publisher behind its schedule (under 95% of the rate), or a p99
+    /// at or over `p99_limit_ms`.
+    fn failure(&self, p99_limit_ms: f64) -> Option<String> {
+        let p99 = self.percentile_ms(0.99);
+        if self.publish_failures > 0 {
+            Some(format!("{} publishes failed", self.publish_failures))
+        } else if self.lost() > 0 || self.gaps > 0 || self.closed > 0 {
+            Some(format!(
+                "{} deliveries lost, {} gaps, {} connections closed",
+                self.lost(),
+                self.gaps,
+                self.closed
+            ))
+        } else if self.publish_rate < 0.95 * f64::from(self.rate) {
+            Some(format!(
+                "the publisher managed {:.0} ev/s",
+                self.publish_rate
+            ))
+        } else if !(p99 < p99_limit_ms) {
+            Some(format!("p99 {p99:.1} ms"))
+        } else {
+            None
+        }
+    }
+
+    /// The calm clients' rows: round trips of `create_note` beside this step.
+    fn calm_rows(&self, shape: &Shape, subscribers: usize, per_second: u32) -> Vec<Row> {
+        self.calm
+            .iter()
+            .map(|(name, calls)| Row {
+                table: "events-calm".into(),
+                target: "draftline".into(),
+                case: format!(
+                    "{}: {subscribers} subscribers / {} topic(s), {}; calm client {name}, {per_second} calls/s",
+                    shape.name,
+                    shape.projects,
+                    match self.rate {
+                        0 => "no events".to_owned(),
+                        rate => format!("{rate} ev/s"),
+                    }
+                ),
+                figures: vec![
+                    (
+                        "deliveries/s".into(),
+                        Figure::Number(self.deliveries_per_second().round()),
+                    ),
+                    (
+                        "fan-out p99 ms".into(),
+                        Figure::Number(self.percentile_ms(0.99)),
+                    ),
+                    (
+                        "calls".into(),
+                        Figure::Number(calls.latencies_us.len() as f64),
+                    ),
+                    ("call p50 ms".into(), Figure::Number(calls.percentile_ms(0.50))),
+                    ("call p99 ms".into(), Figure::Number(calls.percentile_ms(0.99))),
+                    ("call max ms".into(), Figure::Number(calls.percentile_ms(1.0))),
+                ],
+                cpu_seconds: self.cpu_seconds.clone(),
+                seconds: record::round3(self.cpu_span),
+                note: match (calls.failed, calls.skipped) {
+                    (0, 0) => String::new(),
+                    (failed, skipped) => format!("{failed} failed, {skipped} skipped"),
+                },
+            })
+            .collect()
     }
 
     fn cores(&self) -> String {
@@ -556,7 +771,7 @@ impl Report {
             ));
         }
         if let Some(delivered) = self.hub_delivered
-            && delivered as u64 != self.expected
+            && delivered as u64 != self.hub_expected
         {
             notes.push(format!("the hub counted {delivered:.0} deliveries"));
         }
@@ -573,7 +788,7 @@ impl Report {
             self.received,
             self.lost(),
             self.gaps,
-            self.received as f64 / self.span,
+            self.deliveries_per_second(),
             self.percentile_ms(0.50),
             self.percentile_ms(0.99),
             self.percentile_ms(0.999),
@@ -600,7 +815,7 @@ impl Report {
                 ("ev/s achieved".into(), deliveries(self.publish_rate)),
                 (
                     "deliveries/s".into(),
-                    deliveries(self.received as f64 / self.span),
+                    deliveries(self.deliveries_per_second()),
                 ),
                 ("lost".into(), Figure::Number(self.lost() as f64)),
                 ("p50 ms".into(), Figure::Number(self.percentile_ms(0.50))),
@@ -610,6 +825,91 @@ impl Report {
             cpu_seconds: self.cpu_seconds.clone(),
             seconds: record::round3(self.cpu_span),
             note: self.notes().join("; "),
+        }
+    }
+}
+
+fn print_calm(calm: &[(&'static str, calm::CallStats)]) {
+    for (name, calls) in calm {
+        println!(
+            "  calm {name}: {} create_note calls, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} failed, {} skipped",
+            calls.latencies_us.len(),
+            calls.percentile_ms(0.50),
+            calls.percentile_ms(0.99),
+            calls.percentile_ms(1.0),
+            calls.failed,
+            calls.skipped
+        );
+    }
+}
+
+/// A ramp step that passed.
+struct Passed {
+    rate: u32,
+    deliveries_per_second: f64,
+    p99_ms: f64,
+    cpu_seconds: Vec<(String, f64)>,
+    cpu_span: f64,
+}
+
+/// The end of a ramp: the highest step that passed and the one that did not.
+struct Limit<'a> {
+    highest: Option<&'a Passed>,
+    failed: Option<&'a str>,
+    per_topic: usize,
+    p99_limit_ms: f64,
+}
+
+impl Limit<'_> {
+    fn line(&self) -> String {
+        let reached = match self.highest {
+            Some(r) => format!(
+                "{} ev/s ({:.0} deliveries/s, p99 {:.2} ms)",
+                r.rate, r.deliveries_per_second, r.p99_ms
+            ),
+            None => "none of the rates".into(),
+        };
+        format!(
+            "highest rate with p99 under {} ms and nothing lost: {reached}; {}",
+            self.p99_limit_ms,
+            self.stopped()
+        )
+    }
+
+    fn stopped(&self) -> String {
+        match self.failed {
+            Some(failed) => format!("failed at {failed}"),
+            None => "every rate passed: the limit is higher".into(),
+        }
+    }
+
+    fn row(&self, kind: Kind, shape: &Shape, subscribers: usize) -> Row {
+        let (rate, deliveries, p99, cpu, seconds) = match self.highest {
+            Some(r) => (
+                f64::from(r.rate),
+                r.deliveries_per_second.round(),
+                r.p99_ms,
+                r.cpu_seconds.clone(),
+                record::round3(r.cpu_span),
+            ),
+            None => (0.0, 0.0, f64::NAN, Vec::new(), 0.0),
+        };
+        Row {
+            table: "events-limits".into(),
+            target: kind.name().into(),
+            case: format!(
+                "{}: {subscribers} subscribers / {} topic(s), {} each",
+                shape.name, shape.projects, self.per_topic
+            ),
+            figures: vec![
+                ("highest ev/s".into(), Figure::Number(rate)),
+                ("deliveries/s".into(), Figure::Number(deliveries)),
+                ("p99 ms".into(), Figure::Number(p99)),
+                ("next step".into(), Figure::Text(self.stopped())),
+            ],
+            cpu_seconds: cpu,
+            seconds,
+            note: String::new(),
         }
     }
 }
@@ -629,6 +929,7 @@ impl StepRun<'_> {
         };
         let first_publish_ns = bench.now_ns();
         let started = tokio::time::Instant::now();
+        self.phase.store(step + 1, Ordering::Relaxed);
         let mut in_flight = FuturesUnordered::new();
         let mut succeeded = 0u64;
         let mut settle = |result: anyhow::Result<()>, report: &mut Report| match result {
@@ -655,7 +956,8 @@ impl StepRun<'_> {
                     }
                 }
             }
-            let topic = self.topics[i as usize % self.topics.len()];
+            let index = i as usize % self.topics.len();
+            let topic = self.topics[index];
             let publisher = self.publisher;
             in_flight.push(async move {
                 match publisher {
@@ -667,12 +969,13 @@ impl StepRun<'_> {
                         });
                         topics.publish(topic, &event).await.map(|_| ())?;
                     }
-                    Publisher::Socket { wire, sink, seq } => {
+                    Publisher::Socket { wire, sink, seqs } => {
                         // One socket: sends go in order, each numbered as it leaves.
                         let mut sink = sink.lock().await;
-                        let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
+                        let n = seqs[index].fetch_add(1, Ordering::Relaxed) + 1;
                         let payload = client::peer_payload(step, bench.now_ns(), n);
-                        sink.send(client::publish_frame(*wire, &payload)).await?;
+                        sink.send(client::publish_frame(*wire, topic, &payload))
+                            .await?;
                     }
                 }
                 anyhow::Ok(())
@@ -682,11 +985,17 @@ impl StepRun<'_> {
             settle(result, &mut report);
         }
         let published_in = started.elapsed();
+        self.phase.store(0, Ordering::Relaxed);
         report.published = total;
         report.publish_rate = total as f64 / published_in.as_secs_f64();
 
         // Every published event goes to the `per_topic` subscribers of its topic.
         report.expected = succeeded * self.per_topic;
+        // A subscribed calm client listens to the first topic, which gets every
+        // `topics.len()`-th event.
+        let watchers = self.calm.iter().filter(|c| c.subscribed).count() as u64;
+        let topics = self.topics.len() as u64;
+        report.hub_expected = report.expected + watchers * succeeded.div_ceil(topics);
 
         // Drain: until everything arrived, or nothing more did for a while.
         let counter = &self.received[step];
@@ -728,6 +1037,7 @@ impl StepRun<'_> {
         }
         report.latencies_us.sort_unstable();
         report.span = (last_receive_ns - first_publish_ns) as f64 / 1e9;
+        report.calm = self.calm.iter().map(|c| (c.name, c.take(step))).collect();
         Ok(report)
     }
 }

@@ -5,8 +5,11 @@
 //! Engine.IO v4 / Socket.IO v5 over a bare WebSocket (`/socket.io/?EIO=4&transport=
 //! websocket`: the server's `0{...}` open packet, `40` to join the default namespace,
 //! events as `42["event",...]`, and the server's ping `2` answered with pong `3`).
-//! A peer event's text is `STEP:SENT_NS:SEQ:` padded to Draftline's frame size; the
-//! sequence number finds losses as Draftline's offsets do.
+//! A peer subscriber names its topic in the URL (`?topic=T`); the peers' publisher sends
+//! `T PAYLOAD` (Socket.IO: `42["publish","T","PAYLOAD"]`) and each server passes the
+//! payload to that topic's subscribers alone, as Draftline does per project. A peer
+//! event's payload is `STEP:SENT_NS:SEQ:` padded to Draftline's frame size; the
+//! sequence number, counted per topic, finds losses as Draftline's offsets do.
 
 use anyhow::Context;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -114,6 +117,11 @@ async fn connect(url: &str, subprotocol: Option<&'static str>) -> anyhow::Result
     Ok(ws)
 }
 
+/// A WebSocket to a Draftline hub, before `hello`.
+pub async fn connect_draftline(addr: SocketAddr) -> anyhow::Result<Ws> {
+    connect(&format!("ws://{addr}/v1/ws"), Some(protocol::SUBPROTOCOL)).await
+}
+
 /// Connects a Draftline subscriber: hello, subscribe to `topic`; answers the socket and
 /// the topic's offset at subscription.
 pub async fn open_draftline(
@@ -121,7 +129,7 @@ pub async fn open_draftline(
     token: &str,
     topic: &str,
 ) -> anyhow::Result<(Ws, u64)> {
-    let mut ws = connect(&format!("ws://{addr}/v1/ws"), Some(protocol::SUBPROTOCOL)).await?;
+    let mut ws = connect_draftline(addr).await?;
     let hello = serde_json::json!({
         "type": "hello", "id": 1, "token": token,
         "client": {"name": "loadtest", "version": env!("CARGO_PKG_VERSION")},
@@ -154,16 +162,23 @@ async fn reply(ws: &mut Ws, id: u64, kind: &str) -> anyhow::Result<serde_json::V
     }
 }
 
-/// Connects to a peer as a subscriber (`publisher` false) or as the publisher. Peer
-/// events are numbered from 1, so a subscriber starts at 0.
-pub async fn open_peer(addr: SocketAddr, wire: Wire, publisher: bool) -> anyhow::Result<Ws> {
-    let role = if publisher { "publisher" } else { "subscriber" };
+/// Connects to a peer as a subscriber of `topic` (`Some`) or as the publisher (`None`).
+/// Peer events are numbered from 1 on each topic, so a subscriber starts at 0. Topic
+/// names are the scenario's own (`t0`, `t1`, ...): nothing to escape in a URL.
+pub async fn open_peer(addr: SocketAddr, wire: Wire, topic: Option<&str>) -> anyhow::Result<Ws> {
     match wire {
         Wire::Plain => {
-            let path = if publisher { "/publish" } else { "/" };
+            let path = match topic {
+                Some(topic) => format!("/?topic={topic}"),
+                None => "/publish".to_owned(),
+            };
             connect(&format!("ws://{addr}{path}"), None).await
         }
         Wire::SocketIo => {
+            let role = match topic {
+                Some(topic) => format!("subscriber&topic={topic}"),
+                None => "publisher".to_owned(),
+            };
             let mut ws = connect(
                 &format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&role={role}"),
                 None,
@@ -210,12 +225,12 @@ pub fn peer_payload(step: usize, sent_ns: u64, seq: u64) -> String {
     text
 }
 
-/// The frame the publisher sends for `payload`.
-pub fn publish_frame(wire: Wire, payload: &str) -> Message {
+/// The frame the publisher sends for `payload` on `topic`.
+pub fn publish_frame(wire: Wire, topic: &str, payload: &str) -> Message {
     match wire {
-        // The payload holds only digits, colons and `x`: no JSON escaping needed.
-        Wire::SocketIo => Message::text(format!("42[\"publish\",\"{payload}\"]")),
-        _ => Message::text(payload.to_owned()),
+        // Topic and payload hold only letters, digits and colons: no JSON escaping.
+        Wire::SocketIo => Message::text(format!("42[\"publish\",\"{topic}\",\"{payload}\"]")),
+        _ => Message::text(format!("{topic} {payload}")),
     }
 }
 
