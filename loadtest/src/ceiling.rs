@@ -139,3 +139,22 @@ async fn serve(stream: tokio::net::TcpStream, topics: Topics) -> anyhow::Result<
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_publication_reaches_its_topic_only() {
+        let topics = Topics::default();
+        let mut t0 = topics.subscribe("t0");
+        let mut t1 = topics.subscribe("t1");
+        topics.publish("t1 1:2:3:x");
+        topics.publish("t9 nobody listens");
+        topics.publish("no-space");
+        assert_eq!(t1.try_recv().unwrap().as_str(), "1:2:3:x");
+        assert!(t1.try_recv().is_err());
+        assert!(t0.try_recv().is_err());
+    }
+}

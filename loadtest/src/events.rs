@@ -22,13 +22,15 @@
 
 mod calm;
 mod client;
+mod outcome;
 pub mod servers;
 
-use crate::record::{self, CpuMeter, Figure, Proc, Record, Row};
+use crate::record::{self, CpuMeter, Proc, Record};
 use anyhow::Context;
 use client::{Client, ClientState, Wire, Ws};
 use futures_util::stream::{FuturesUnordered, SplitSink};
 use futures_util::{SinkExt, StreamExt};
+use outcome::{Limit, Passed, Report, print_calm};
 use protocol::event::{DraftDelta, Event, project_topic};
 use protocol::{JobId, UserId};
 use servers::{HubEnv, Kind, Server};
@@ -456,10 +458,39 @@ async fn scenario_run(
         };
         let phase = Arc::new(AtomicUsize::new(0));
         let calm_stop = stop.child_token();
-        let calm = if kind == Kind::Draftline && options.calm_per_second > 0 {
-            start_calm(bench, shape, &owned[0], addr, options, &phase, &calm_stop).await?
+        // Beside a peer, the calm client calls an idle Draftline hub of its own: the
+        // control that shows what the machine's load alone does to a call.
+        let control = if kind != Kind::Draftline && options.calm_per_second > 0 {
+            Some(bench.server(Kind::Draftline, options, "control").await?)
         } else {
-            Vec::new()
+            None
+        };
+        let calm = match (&control, options.calm_per_second) {
+            (_, 0) => Vec::new(),
+            (None, _) => {
+                start_calm(
+                    bench,
+                    shape,
+                    Some(&owned[0]),
+                    addr,
+                    options,
+                    &phase,
+                    &calm_stop,
+                )
+                .await?
+            }
+            (Some(control), _) => {
+                start_calm(
+                    bench,
+                    shape,
+                    None,
+                    control.addr,
+                    options,
+                    &phase,
+                    &calm_stop,
+                )
+                .await?
+            }
         };
         let topics: Vec<&str> = owned.iter().map(|o| o.topic.as_str()).collect();
         let mut procs = vec![
@@ -482,7 +513,7 @@ async fn scenario_run(
             phase: &phase,
             calm: &calm,
         };
-        if !calm.is_empty() {
+        if kind == Kind::Draftline && !calm.is_empty() {
             // The calm clients alone first: their round trips with no fan-out at all.
             let idle = rates.len() + 1;
             phase.store(idle + 1, Ordering::Relaxed);
@@ -492,10 +523,10 @@ async fn scenario_run(
                 calm: calm.iter().map(|c| (c.name, c.take(idle))).collect(),
                 ..Report::default()
             };
-            print_calm(&report.calm);
+            print_calm("no events", &report.calm);
             record
                 .rows
-                .extend(report.calm_rows(shape, subscribers, options.calm_per_second));
+                .extend(report.calm_rows(kind, shape, subscribers, options.calm_per_second));
         }
         let warmup = run
             .step(0, rates[0], Duration::from_secs(options.warmup_seconds))
@@ -513,11 +544,11 @@ async fn scenario_run(
                 .step(i + 1, *rate, Duration::from_secs(options.seconds))
                 .await?;
             println!("{}", report.line(subscribers, shape.projects));
-            print_calm(&report.calm);
+            print_calm(&format!("{rate} ev/s"), &report.calm);
             record.rows.push(report.row(kind, shape, subscribers));
             record
                 .rows
-                .extend(report.calm_rows(shape, subscribers, options.calm_per_second));
+                .extend(report.calm_rows(kind, shape, subscribers, options.calm_per_second));
             if let Some(why) = report.failure(options.p99_limit_ms) {
                 println!("failed at {rate} ev/s: {why}; the ramp stops here");
                 failed = Some(format!("{rate} ev/s: {why}"));
@@ -557,14 +588,14 @@ async fn scenario_run(
     result
 }
 
-/// Starts the calm clients of a Draftline scenario: one apart (a user and project of
-/// its own, no subscription), one inside (the owner of the first busy project,
+/// Starts the calm clients of a scenario: one apart (a user and project of its own, no
+/// subscription) and, given the `busy` Draftline project, one inside (its owner,
 /// subscribed to its topic, writing to a second project so its notes stay off the
 /// busy topic).
 async fn start_calm(
     bench: &Bench,
     shape: &Shape,
-    busy: &Owned,
+    busy: Option<&Owned>,
     addr: std::net::SocketAddr,
     options: &Options,
     phase: &Arc<AtomicUsize>,
@@ -573,23 +604,27 @@ async fn start_calm(
     let apart = bench
         .create_projects(&format!("{}-calm", shape.name), "calm", 1)
         .await?;
-    // `bench-{shape}-0` owns the first busy project; this is its second.
-    let inside = bench.create_projects(shape.name, "calm-inside", 1).await?;
     let every = Duration::from_secs(1) / options.calm_per_second;
-    let desks = [
-        calm::Desk {
-            name: "apart",
-            token: apart[0].token.clone(),
-            project_id: apart[0].project.clone(),
-            subscribe: None,
+    let mut desks = vec![calm::Desk {
+        name: if busy.is_some() {
+            "apart"
+        } else {
+            "apart, on an idle Draftline hub"
         },
-        calm::Desk {
+        token: apart[0].token.clone(),
+        project_id: apart[0].project.clone(),
+        subscribe: None,
+    }];
+    if let Some(busy) = busy {
+        // `bench-{shape}-0` owns the first busy project; this is its second.
+        let inside = bench.create_projects(shape.name, "calm-inside", 1).await?;
+        desks.push(calm::Desk {
             name: "subscribed",
             token: inside[0].token.clone(),
             project_id: inside[0].project.clone(),
             subscribe: Some(busy.topic.clone()),
-        },
-    ];
+        });
+    }
     let mut started = Vec::new();
     for desk in desks {
         let name = desk.name;
@@ -615,303 +650,6 @@ struct StepRun<'a> {
     /// The step being published + 1, 0 between steps: what the calm clients count in.
     phase: &'a Arc<AtomicUsize>,
     calm: &'a [calm::Calm],
-}
-
-/// One step's outcome over every client.
-#[derive(Debug, Default)]
-struct Report {
-    rate: u32,
-    published: u64,
-    publish_failures: u64,
-    first_publish_error: Option<String>,
-    /// Achieved publish rate, events/s.
-    publish_rate: f64,
-    expected: u64,
-    received: u64,
-    gaps: u64,
-    duplicates: u64,
-    unreadable: u64,
-    closed: usize,
-    first_close: Option<String>,
-    /// Hub deliveries counted by the hub (its `draftline_events_delivered_total`).
-    hub_delivered: Option<f64>,
-    /// What the hub should count: `expected` and the calm subscriber's deliveries.
-    hub_expected: u64,
-    /// First publish to last receive, seconds.
-    span: f64,
-    /// Sorted publish-to-receive latencies, microseconds.
-    latencies_us: Vec<u32>,
-    /// CPU seconds by process over the step, and the step's wall seconds.
-    cpu_seconds: Vec<(String, f64)>,
-    cpu_span: f64,
-    /// The whole machine's busy CPU over the step, in cores.
-    machine_cores: f64,
-    /// Each calm client's calls while the step published.
-    calm: Vec<(&'static str, calm::CallStats)>,
-}
-
-impl Report {
-    const HEADER: &'static str = "| subscribers | topics | target ev/s | published (ev/s achieved) | deliveries expected | received | lost | gaps | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU cores by process (machine) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
-
-    fn percentile_ms(&self, p: f64) -> f64 {
-        let v = &self.latencies_us;
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-        f64::from(v[i]) / 1000.0
-    }
-
-    fn lost(&self) -> u64 {
-        self.expected.saturating_sub(self.received)
-    }
-
-    fn deliveries_per_second(&self) -> f64 {
-        self.received as f64 / self.span
-    }
-
-    /// Why this step does not count as sustained, if it does not: anything lost or
-    /// out of order, a publisher behind its schedule (under 95% of the rate), or a p99
-    /// at or over `p99_limit_ms`.
-    fn failure(&self, p99_limit_ms: f64) -> Option<String> {
-        let p99 = self.percentile_ms(0.99);
-        if self.publish_failures > 0 {
-            Some(format!("{} publishes failed", self.publish_failures))
-        } else if self.lost() > 0 || self.gaps > 0 || self.closed > 0 {
-            Some(format!(
-                "{} deliveries lost, {} gaps, {} connections closed",
-                self.lost(),
-                self.gaps,
-                self.closed
-            ))
-        } else if self.publish_rate < 0.95 * f64::from(self.rate) {
-            Some(format!(
-                "the publisher managed {:.0} ev/s",
-                self.publish_rate
-            ))
-        } else if !(p99 < p99_limit_ms) {
-            Some(format!("p99 {p99:.1} ms"))
-        } else {
-            None
-        }
-    }
-
-    /// The calm clients' rows: round trips of `create_note` beside this step.
-    fn calm_rows(&self, shape: &Shape, subscribers: usize, per_second: u32) -> Vec<Row> {
-        self.calm
-            .iter()
-            .map(|(name, calls)| Row {
-                table: "events-calm".into(),
-                target: "draftline".into(),
-                case: format!(
-                    "{}: {subscribers} subscribers / {} topic(s), {}; calm client {name}, {per_second} calls/s",
-                    shape.name,
-                    shape.projects,
-                    match self.rate {
-                        0 => "no events".to_owned(),
-                        rate => format!("{rate} ev/s"),
-                    }
-                ),
-                figures: vec![
-                    (
-                        "deliveries/s".into(),
-                        Figure::Number(self.deliveries_per_second().round()),
-                    ),
-                    (
-                        "fan-out p99 ms".into(),
-                        Figure::Number(self.percentile_ms(0.99)),
-                    ),
-                    (
-                        "calls".into(),
-                        Figure::Number(calls.latencies_us.len() as f64),
-                    ),
-                    ("call p50 ms".into(), Figure::Number(calls.percentile_ms(0.50))),
-                    ("call p99 ms".into(), Figure::Number(calls.percentile_ms(0.99))),
-                    ("call max ms".into(), Figure::Number(calls.percentile_ms(1.0))),
-                ],
-                cpu_seconds: self.cpu_seconds.clone(),
-                seconds: record::round3(self.cpu_span),
-                note: match (calls.failed, calls.skipped) {
-                    (0, 0) => String::new(),
-                    (failed, skipped) => format!("{failed} failed, {skipped} skipped"),
-                },
-            })
-            .collect()
-    }
-
-    fn cores(&self) -> String {
-        let cores: Vec<String> = self
-            .cpu_seconds
-            .iter()
-            .map(|(name, s)| format!("{name} {:.2}", s / self.cpu_span))
-            .collect();
-        format!("{} (machine {:.2})", cores.join(" / "), self.machine_cores)
-    }
-
-    fn notes(&self) -> Vec<String> {
-        let mut notes = Vec::new();
-        if self.publish_failures > 0 {
-            notes.push(format!(
-                "{} publishes failed (first: {})",
-                self.publish_failures,
-                self.first_publish_error.as_deref().unwrap_or("?")
-            ));
-        }
-        if self.duplicates > 0 {
-            notes.push(format!("{} duplicates", self.duplicates));
-        }
-        if self.unreadable > 0 {
-            notes.push(format!("{} unreadable frames", self.unreadable));
-        }
-        if self.closed > 0 {
-            notes.push(format!(
-                "{} connections closed (first: {})",
-                self.closed,
-                self.first_close.as_deref().unwrap_or("?")
-            ));
-        }
-        if let Some(delivered) = self.hub_delivered
-            && delivered as u64 != self.hub_expected
-        {
-            notes.push(format!("the hub counted {delivered:.0} deliveries"));
-        }
-        notes
-    }
-
-    fn line(&self, subscribers: usize, topics: usize) -> String {
-        let mut line = format!(
-            "| {subscribers} | {topics} | {} | {} ({:.0}) | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
-            self.rate,
-            self.published,
-            self.publish_rate,
-            self.expected,
-            self.received,
-            self.lost(),
-            self.gaps,
-            self.deliveries_per_second(),
-            self.percentile_ms(0.50),
-            self.percentile_ms(0.99),
-            self.percentile_ms(0.999),
-            self.percentile_ms(1.0),
-            self.cores(),
-        );
-        let notes = self.notes();
-        if !notes.is_empty() {
-            line.push_str(&format!("\n  note: {}", notes.join("; ")));
-        }
-        line
-    }
-
-    fn row(&self, kind: Kind, shape: &Shape, subscribers: usize) -> Row {
-        let deliveries = |n: f64| Figure::Number(n.round());
-        Row {
-            table: format!("events-{}", shape.name),
-            target: kind.name().into(),
-            case: format!(
-                "{subscribers} subscribers / {} topic(s), {} ev/s",
-                shape.projects, self.rate
-            ),
-            figures: vec![
-                ("ev/s achieved".into(), deliveries(self.publish_rate)),
-                (
-                    "deliveries/s".into(),
-                    deliveries(self.deliveries_per_second()),
-                ),
-                ("lost".into(), Figure::Number(self.lost() as f64)),
-                ("p50 ms".into(), Figure::Number(self.percentile_ms(0.50))),
-                ("p99 ms".into(), Figure::Number(self.percentile_ms(0.99))),
-                ("max ms".into(), Figure::Number(self.percentile_ms(1.0))),
-            ],
-            cpu_seconds: self.cpu_seconds.clone(),
-            seconds: record::round3(self.cpu_span),
-            note: self.notes().join("; "),
-        }
-    }
-}
-
-fn print_calm(calm: &[(&'static str, calm::CallStats)]) {
-    for (name, calls) in calm {
-        println!(
-            "  calm {name}: {} create_note calls, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} failed, {} skipped",
-            calls.latencies_us.len(),
-            calls.percentile_ms(0.50),
-            calls.percentile_ms(0.99),
-            calls.percentile_ms(1.0),
-            calls.failed,
-            calls.skipped
-        );
-    }
-}
-
-/// A ramp step that passed.
-struct Passed {
-    rate: u32,
-    deliveries_per_second: f64,
-    p99_ms: f64,
-    cpu_seconds: Vec<(String, f64)>,
-    cpu_span: f64,
-}
-
-/// The end of a ramp: the highest step that passed and the one that did not.
-struct Limit<'a> {
-    highest: Option<&'a Passed>,
-    failed: Option<&'a str>,
-    per_topic: usize,
-    p99_limit_ms: f64,
-}
-
-impl Limit<'_> {
-    fn line(&self) -> String {
-        let reached = match self.highest {
-            Some(r) => format!(
-                "{} ev/s ({:.0} deliveries/s, p99 {:.2} ms)",
-                r.rate, r.deliveries_per_second, r.p99_ms
-            ),
-            None => "none of the rates".into(),
-        };
-        format!(
-            "highest rate with p99 under {} ms and nothing lost: {reached}; {}",
-            self.p99_limit_ms,
-            self.stopped()
-        )
-    }
-
-    fn stopped(&self) -> String {
-        match self.failed {
-            Some(failed) => format!("failed at {failed}"),
-            None => "every rate passed: the limit is higher".into(),
-        }
-    }
-
-    fn row(&self, kind: Kind, shape: &Shape, subscribers: usize) -> Row {
-        let (rate, deliveries, p99, cpu, seconds) = match self.highest {
-            Some(r) => (
-                f64::from(r.rate),
-                r.deliveries_per_second.round(),
-                r.p99_ms,
-                r.cpu_seconds.clone(),
-                record::round3(r.cpu_span),
-            ),
-            None => (0.0, 0.0, f64::NAN, Vec::new(), 0.0),
-        };
-        Row {
-            table: "events-limits".into(),
-            target: kind.name().into(),
-            case: format!(
-                "{}: {subscribers} subscribers / {} topic(s), {} each",
-                shape.name, shape.projects, self.per_topic
-            ),
-            figures: vec![
-                ("highest ev/s".into(), Figure::Number(rate)),
-                ("deliveries/s".into(), Figure::Number(deliveries)),
-                ("p99 ms".into(), Figure::Number(p99)),
-                ("next step".into(), Figure::Text(self.stopped())),
-            ],
-            cpu_seconds: cpu,
-            seconds,
-            note: String::new(),
-        }
-    }
 }
 
 impl StepRun<'_> {
