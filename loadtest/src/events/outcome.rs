@@ -110,19 +110,19 @@ impl Report {
                 figures: vec![
                     (
                         "deliveries/s".into(),
-                        Figure::Number(self.deliveries_per_second().round()),
+                        figure(self.deliveries_per_second().round()),
                     ),
                     (
                         "fan-out p99 ms".into(),
-                        Figure::Number(self.percentile_ms(0.99)),
+                        figure(self.percentile_ms(0.99)),
                     ),
                     (
                         "calls".into(),
-                        Figure::Number(calls.latencies_us.len() as f64),
+                        figure(calls.latencies_us.len() as f64),
                     ),
-                    ("call p50 ms".into(), Figure::Number(calls.percentile_ms(0.50))),
-                    ("call p99 ms".into(), Figure::Number(calls.percentile_ms(0.99))),
-                    ("call max ms".into(), Figure::Number(calls.percentile_ms(1.0))),
+                    ("call p50 ms".into(), figure(calls.percentile_ms(0.50))),
+                    ("call p99 ms".into(), figure(calls.percentile_ms(0.99))),
+                    ("call max ms".into(), figure(calls.percentile_ms(1.0))),
                 ],
                 cpu_seconds: self.cpu_seconds.clone(),
                 seconds: record::round3(self.cpu_span),
@@ -198,7 +198,7 @@ impl Report {
     }
 
     pub(super) fn row(&self, kind: Kind, shape: &Shape, subscribers: usize) -> Row {
-        let deliveries = |n: f64| Figure::Number(n.round());
+        let deliveries = |n: f64| figure(n.round());
         Row {
             table: format!("events-{}", shape.name),
             target: kind.name().into(),
@@ -212,10 +212,10 @@ impl Report {
                     "deliveries/s".into(),
                     deliveries(self.deliveries_per_second()),
                 ),
-                ("lost".into(), Figure::Number(self.lost() as f64)),
-                ("p50 ms".into(), Figure::Number(self.percentile_ms(0.50))),
-                ("p99 ms".into(), Figure::Number(self.percentile_ms(0.99))),
-                ("max ms".into(), Figure::Number(self.percentile_ms(1.0))),
+                ("lost".into(), figure(self.lost() as f64)),
+                ("p50 ms".into(), figure(self.percentile_ms(0.50))),
+                ("p99 ms".into(), figure(self.percentile_ms(0.99))),
+                ("max ms".into(), figure(self.percentile_ms(1.0))),
             ],
             cpu_seconds: self.cpu_seconds.clone(),
             seconds: record::round3(self.cpu_span),
@@ -297,15 +297,24 @@ impl Limit<'_> {
                 shape.name, shape.projects, self.per_topic
             ),
             figures: vec![
-                ("highest ev/s".into(), Figure::Number(rate)),
-                ("deliveries/s".into(), Figure::Number(deliveries)),
-                ("p99 ms".into(), Figure::Number(p99)),
+                ("highest ev/s".into(), figure(rate)),
+                ("deliveries/s".into(), figure(deliveries)),
+                ("p99 ms".into(), figure(p99)),
                 ("next step".into(), Figure::Text(self.stopped())),
             ],
             cpu_seconds: cpu,
             seconds,
             note: String::new(),
         }
+    }
+}
+
+/// A number, or a dash where there is none (NaN does not survive the JSON record).
+fn figure(value: f64) -> Figure {
+    if value.is_finite() {
+        Figure::Number(value)
+    } else {
+        Figure::Text("-".into())
     }
 }
 
