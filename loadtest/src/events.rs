@@ -75,7 +75,7 @@ pub struct Options {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "5,20,50,100,150,200,300,500"
+        default_value = "5,20,50,75,100,150,200,300,500"
     )]
     one_rates: Vec<u32>,
     /// Projects of the spread scenario.
@@ -89,7 +89,7 @@ pub struct Options {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "1000,2000,5000,10000,15000,20000,30000"
+        default_value = "1000,2000,3000,5000,7500,10000,15000,20000,30000"
     )]
     spread_rates: Vec<u32>,
     /// A step passes with nothing lost, its publisher on schedule and a p99 under this.
