@@ -37,6 +37,8 @@ pub(super) struct Report {
     pub(super) machine_cores: f64,
     /// Each calm client's calls while the step published.
     pub(super) calm: Vec<(&'static str, calm::CallStats)>,
+    /// Why the first attempt at this rate failed, when this is the second.
+    pub(super) retried: Option<String>,
 }
 
 impl Report {
@@ -145,6 +147,9 @@ impl Report {
 
     fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
+        if let Some(why) = &self.retried {
+            notes.push(format!("second attempt (the first: {why})"));
+        }
         if self.publish_failures > 0 {
             notes.push(format!(
                 "{} publishes failed (first: {})",
