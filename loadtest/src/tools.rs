@@ -9,7 +9,9 @@
 //! Steps: the sessions at `--rate` calls/s each, then a ramp of total rates until one
 //! misses p99 < 50 ms or has errors. Each step reports offered and achieved calls/s,
 //! errors by code, p50/p99/max, the CPU of the hub, Postgres, Redis and the generator,
-//! and the Postgres work per call from `pg_stat_database` (commits, rows written).
+//! and the Postgres work per call: commits and rows written (`pg_stat_database`) and the
+//! CPU of the database's backends (`pg_stat_activity`'s pids, so the machine's other
+//! databases do not count).
 
 use crate::events::servers::{self, HubEnv, Server};
 use crate::record::{self, CpuMeter, Figure, Proc, Record, Row};
@@ -184,6 +186,8 @@ async fn scenario(
         for (i, (case, total)) in rates.iter().enumerate() {
             let per_session = total / n;
             let before = pg_counters(store).await?;
+            let backends = backend_pids(store).await?;
+            let backends_before = backends_cpu(&backends);
             let meter = CpuMeter::start(&[
                 ("hub", Proc::Pid(hub.pid())),
                 ("postgres", Proc::Named("postgres")),
@@ -193,9 +197,17 @@ async fn scenario(
                 step(sockets, per_session, options.seconds, &format!("s{i}")).await?;
             sockets = back;
             let (cpu, wall, _) = meter.stop();
+            let backends_used = backends_cpu(&backends) - backends_before;
             tokio::time::sleep(STATS_SETTLE).await;
             let after = pg_counters(store).await?;
-            let row = tally.row(case, *total, options.seconds, before, after, cpu, wall);
+            let row = tally.row(
+                case,
+                *total,
+                options.seconds,
+                (before, after, backends_used),
+                cpu,
+                wall,
+            );
             println!("{}", tally.line(case, *total, options.seconds, &row));
             let passed = tally.errors.is_empty() && tally.percentile_ms(0.99) < RAMP_P99_MS;
             record.rows.push(row);
@@ -287,14 +299,12 @@ impl Tally {
             .join(", ")
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn row(
         &self,
         case: &str,
         offered: f64,
         seconds: u64,
-        before: PgCounters,
-        after: PgCounters,
+        (before, after, backends_used): (PgCounters, PgCounters, f64),
         cpu_seconds: Vec<(String, f64)>,
         wall: f64,
     ) -> Row {
@@ -323,7 +333,11 @@ impl Tally {
                 "rows written/call".into(),
                 ((after.rows_written - before.rows_written) as f64 / calls).into(),
             ),
-            ("Postgres CPU µs/call".into(), cpu_us("postgres").into()),
+            (
+                "Postgres backends CPU µs/call".into(),
+                (backends_used / calls * 1e6).into(),
+            ),
+            ("all Postgres CPU µs/call".into(), cpu_us("postgres").into()),
             ("hub CPU µs/call".into(), cpu_us("hub").into()),
         ];
         Row {
@@ -465,4 +479,22 @@ async fn pg_counters(store: &Store) -> anyhow::Result<PgCounters> {
         commits,
         rows_written,
     })
+}
+
+/// The backends connected to the bench database (the hub's pool and this harness's):
+/// their CPU is this scenario's Postgres work, whatever else the machine's Postgres does.
+async fn backend_pids(store: &Store) -> anyhow::Result<Vec<u32>> {
+    let pids: Vec<i32> =
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            .fetch_all(&store.pool)
+            .await?;
+    Ok(pids
+        .into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect())
+}
+
+/// CPU seconds so far of `pids` (a backend that exited meanwhile counts as nothing).
+fn backends_cpu(pids: &[u32]) -> f64 {
+    pids.iter().filter_map(|p| record::process_cpu(*p)).sum()
 }
