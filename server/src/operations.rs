@@ -62,12 +62,7 @@ pub(crate) async fn propose(
         // recorded like any other failure.
         Err(error) if error.code == ErrorCode::NotFound => {
             drop(tx);
-            let actor = Actor {
-                user: caller.user.clone(),
-                session_id: caller.session.id,
-                project: None,
-            };
-            record_failure(hub, &actor, &Run::Now(new), &error, started).await?;
+            record_failure(hub, &Run::Now(new), &error, started).await?;
             return Err(error);
         }
         Err(error) => return Err(error),
@@ -209,7 +204,7 @@ async fn execute(
         Err(error) => {
             // Nothing of the change stays; the failure is recorded on its own.
             drop(tx);
-            let operation = record_failure(hub, actor, &run, &error, started).await?;
+            let operation = record_failure(hub, &run, &error, started).await?;
             Ok((operation, Err(error)))
         }
     }
@@ -219,7 +214,6 @@ async fn execute(
 /// was decided by someone else meanwhile.
 async fn record_failure(
     hub: &Hub,
-    actor: &Actor,
     run: &Run,
     error: &ErrorBody,
     started: Instant,
