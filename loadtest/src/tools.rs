@@ -206,13 +206,12 @@ async fn scenario(
             let after = pg_counters(store).await?;
             let row = tally.row(
                 case,
-                *total,
                 options.seconds,
                 (before, after, backends_used),
                 cpu,
                 wall,
             );
-            println!("{}", tally.line(case, *total, options.seconds, &row));
+            println!("{}", tally.line(case, options.seconds, &row));
             let passed = tally.errors.is_empty() && tally.percentile_ms(0.99) < RAMP_P99_MS;
             record.rows.push(row);
             if tally.errors.contains_key("unanswered") {
@@ -311,7 +310,6 @@ impl Tally {
     fn row(
         &self,
         case: &str,
-        offered: f64,
         seconds: u64,
         (before, after, backends_used): (PgCounters, PgCounters, f64),
         cpu_seconds: Vec<(String, f64)>,
@@ -326,7 +324,11 @@ impl Tally {
                 .map_or(f64::NAN, |(_, s)| s / calls * 1e6)
         };
         let figures: Vec<(String, Figure)> = vec![
-            ("offered calls/s".into(), offered.into()),
+            // What was sent: each session's calls are rounded to whole calls per step.
+            (
+                "offered calls/s".into(),
+                (self.sent as f64 / seconds as f64).into(),
+            ),
             (
                 "achieved calls/s".into(),
                 (self.latencies_us.len() as f64 / seconds as f64).into(),
@@ -365,7 +367,7 @@ impl Tally {
         }
     }
 
-    fn line(&self, case: &str, offered: f64, seconds: u64, row: &Row) -> String {
+    fn line(&self, case: &str, seconds: u64, row: &Row) -> String {
         let figures: Vec<String> = row
             .figures
             .iter()
@@ -380,8 +382,8 @@ impl Tally {
             .map(|(name, s)| format!("{name} {:.2}", s / row.seconds.max(1e-9)))
             .collect();
         format!(
-            "{case}: {:.0} calls offered over {seconds} s; {}; CPU cores: {}",
-            offered * seconds as f64,
+            "{case}: {} calls sent over {seconds} s; {}; CPU cores: {}",
+            self.sent,
             figures.join(", "),
             cpu.join(", ")
         )
