@@ -17,7 +17,8 @@
 //! repeatable-read transaction open while jobs flow and reports throughput and table
 //! sizes before, during and after (`xmin.rs`).
 //! `loadtest malformed` sends 100,000 malformed frames of many shapes to a hub process
-//! beside a well-behaved client: memory, latency, every frame answered.
+//! beside a well-behaved client: memory, latency, every frame answered. `loadtest tools`
+//! measures writing tool calls from many sessions, open loop (`tools.rs`).
 
 mod ceiling;
 mod connections;
@@ -31,6 +32,7 @@ mod report;
 mod rolling;
 mod rtc;
 mod shapes;
+mod tools;
 mod xmin;
 
 use clap::{Parser, Subcommand};
@@ -149,6 +151,8 @@ enum Command {
     Rtc(rtc::Options),
     /// Rolling restart of two nodes under resuming subscribers: missed and doubled events.
     Rolling(rolling::Options),
+    /// Writing tool calls from many sessions: round trip, highest rate, Postgres work per call.
+    Tools(tools::Options),
     /// Held xmin: job throughput and table sizes while a long transaction holds back vacuum.
     Xmin(xmin::Options),
     /// BENCHMARKS.md's tables from the JSON records under target/bench/.
@@ -186,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Malformed(options) => malformed::run(options).await,
         Command::Rtc(options) => rtc::run(options).await,
         Command::Rolling(options) => rolling::run(options).await,
+        Command::Tools(options) => tools::run(options).await,
         Command::Xmin(options) => xmin::run(options).await,
         Command::Report(options) => report::run(options),
     }

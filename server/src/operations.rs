@@ -24,8 +24,9 @@ use store::operations::{NewOperation, Outcome};
 /// Most operations one `operation.decide` may name.
 pub const MAX_DECIDE: usize = 100;
 
-/// A changing tool call: parse, resolve the project and check write access (one pooled
-/// connection), then run it now or record it as pending.
+/// A changing tool call: parse, resolve the project and check write access, then run it
+/// now or record it as pending. The check and the write share one transaction (one pool
+/// checkout, no commit of its own); checking first keeps a refused call from writing.
 pub(crate) async fn propose(
     hub: &Hub,
     caller: &Caller,
@@ -38,12 +39,11 @@ pub(crate) async fn propose(
     // A session focused on a todo: the call is scoped to it, then checked again (the
     // todo filled in, a tag added).
     prepared.focus(&caller.session)?;
-    let mut conn = tools::conn(hub).await?;
-    let resolved = prepared.project(&mut conn, caller).await;
+    let mut tx = hub.store.begin().await?;
+    let resolved = prepared.project(&mut tx, caller).await;
     if let Ok(Some(project)) = &resolved {
-        access::require(&mut conn, *project, &caller.user, Need::Write).await?;
+        access::require(&mut tx, *project, &caller.user, Need::Write).await?;
     }
-    drop(conn);
     let new = NewOperation {
         session_id: caller.session.id,
         project_id: resolved.as_ref().ok().copied().flatten(),
@@ -61,12 +61,8 @@ pub(crate) async fn propose(
         // The entity the change names is gone: that is the change failing, and it is
         // recorded like any other failure.
         Err(error) if error.code == ErrorCode::NotFound => {
-            let actor = Actor {
-                user: caller.user.clone(),
-                session_id: caller.session.id,
-                project: None,
-            };
-            record_failure(hub, &actor, &Run::Now(new), &error, started).await?;
+            drop(tx);
+            record_failure(hub, &Run::Now(new), &error, started).await?;
             return Err(error);
         }
         Err(error) => return Err(error),
@@ -77,17 +73,12 @@ pub(crate) async fn propose(
             session_id: caller.session.id,
             project,
         };
-        let (_, result) = execute(hub, Ok(prepared), &actor, Run::Now(new)).await?;
+        let (_, result) = execute(hub, tx, Ok(prepared), &actor, Run::Now(new)).await?;
         result
     } else {
-        let mut tx = hub.store.begin().await?;
-        let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
-        let operation = store::operations::insert(
-            &mut tx,
-            NewOperation { seq, ..new },
-            Outcome::status(OperationStatus::Pending),
-        )
-        .await?;
+        let operation =
+            store::operations::insert_next(&mut tx, new, Outcome::status(OperationStatus::Pending))
+                .await?;
         let project = announce(&mut tx, &operation, true, Vec::new()).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         tracing::debug!(operation_id = %operation.id, tool = %tool, "operation pending approval");
@@ -142,15 +133,16 @@ enum Run {
 /// Runs a change and records its operation. The outer `Result` is a failure to record
 /// anything (storage down; nothing changed); the inner one is the tool's own answer.
 /// `None` for an approval means someone else decided the operation first. A change
-/// whose arguments did not parse fails as if it had run.
+/// whose arguments did not parse fails as if it had run. `tx` is the transaction the
+/// change runs in (a proposal's already holds its access check).
 async fn execute(
     hub: &Hub,
+    mut tx: store::Transaction<'static, store::Postgres>,
     prepared: Result<Box<dyn Prepared>, ErrorBody>,
     actor: &Actor,
     run: Run,
 ) -> Result<(Option<Operation>, Result<Value, ErrorBody>), ErrorBody> {
     let started = Instant::now();
-    let mut tx = hub.store.begin().await?;
     match &run {
         Run::Now(_) => {}
         Run::Approved {
@@ -203,7 +195,7 @@ async fn execute(
                 entity,
                 rollback_of,
             };
-            let operation = record(&mut tx, actor, &run, outcome).await?;
+            let operation = record(&mut tx, &run, outcome).await?;
             let project = announce(&mut tx, &operation, matches!(run, Run::Now(_)), events).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             hub.flush(project).await;
@@ -212,7 +204,7 @@ async fn execute(
         Err(error) => {
             // Nothing of the change stays; the failure is recorded on its own.
             drop(tx);
-            let operation = record_failure(hub, actor, &run, &error, started).await?;
+            let operation = record_failure(hub, &run, &error, started).await?;
             Ok((operation, Err(error)))
         }
     }
@@ -222,7 +214,6 @@ async fn execute(
 /// was decided by someone else meanwhile.
 async fn record_failure(
     hub: &Hub,
-    actor: &Actor,
     run: &Run,
     error: &ErrorBody,
     started: Instant,
@@ -246,7 +237,7 @@ async fn record_failure(
         duration_ms: Some(elapsed_ms(started)),
         ..Outcome::status(OperationStatus::Failed)
     };
-    let operation = record(&mut tx, actor, run, outcome).await?;
+    let operation = record(&mut tx, run, outcome).await?;
     let project = announce(&mut tx, &operation, matches!(run, Run::Now(_)), Vec::new()).await?;
     tx.commit().await.map_err(store::StoreError::from)?;
     hub.flush(project).await;
@@ -255,16 +246,11 @@ async fn record_failure(
 
 async fn record(
     conn: &mut store::PgConnection,
-    actor: &Actor,
     run: &Run,
     outcome: Outcome,
 ) -> Result<Operation, ErrorBody> {
     Ok(match run {
-        Run::Now(new) => {
-            let seq = store::sessions::next_operation_seq(conn, actor.session_id).await?;
-            let new = NewOperation { seq, ..new.clone() };
-            store::operations::insert(conn, new, outcome).await?
-        }
+        Run::Now(new) => store::operations::insert_next(conn, new.clone(), outcome).await?,
         Run::Approved { id, project, .. } => {
             store::operations::finish(conn, *id, *project, outcome).await?
         }
@@ -471,7 +457,7 @@ async fn approve(
             data: plan.data,
             decided_by: caller.user.clone(),
         };
-        match execute(hub, prepared, &actor, run).await? {
+        match execute(hub, hub.store.begin().await?, prepared, &actor, run).await? {
             (_, Ok(_)) => completed += 1,
             (_, Err(error)) => {
                 failure = Some((op.id, error));

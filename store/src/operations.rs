@@ -129,24 +129,67 @@ pub async fn insert(
     op: NewOperation,
     outcome: Outcome,
 ) -> Result<Operation, StoreError> {
-    let executed = outcome.status != OperationStatus::Pending;
     let sql = format!(
-        "INSERT INTO operations (id, session_id, project_id, seq, tool, kind, entity, entity_id, \
-           data, before, after, status, error, executed_at, duration_ms, rollback_of, \
-           suggestion, reason, recovers) \
-         VALUES ($1, $2, COALESCE($3, $16), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-           CASE WHEN $14 THEN now() END, $15, $17, $18, $19, $20) RETURNING {COLUMNS}"
+        "INSERT INTO operations ({INSERTED}) VALUES ({}) RETURNING {COLUMNS}",
+        values("$4")
     );
-    let row: OperationRow = sqlx::query_as(&sql)
+    let row = bind_new(sqlx::query_as(&sql), op, outcome)
+        .fetch_one(&mut *conn)
+        .await?;
+    row.try_into()
+}
+
+/// [`insert`] numbered by its session: the session's operation counter is bumped in the
+/// same statement and the operation takes the new value as its `seq` (`op.seq` is not
+/// used), one round trip where `sessions::next_operation_seq` and [`insert`] take two.
+/// A missing session is `not_found`, as there.
+pub async fn insert_next(
+    conn: &mut PgConnection,
+    op: NewOperation,
+    outcome: Outcome,
+) -> Result<Operation, StoreError> {
+    let session = op.session_id;
+    let sql = format!(
+        "WITH next AS (UPDATE sessions SET operation_seq = operation_seq + 1 WHERE id = $2 \
+           RETURNING operation_seq) \
+         INSERT INTO operations ({INSERTED}) SELECT {} FROM next RETURNING {COLUMNS}",
+        values("next.operation_seq")
+    );
+    let row: Option<OperationRow> = bind_new(sqlx::query_as(&sql), op, outcome)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.ok_or_else(|| StoreError::not_found("session", session))?
+        .try_into()
+}
+
+/// The columns a new operation fills, in the order of [`values`].
+const INSERTED: &str = "id, session_id, project_id, seq, tool, kind, entity, entity_id, \
+    data, before, after, status, error, executed_at, duration_ms, rollback_of, \
+    suggestion, reason, recovers";
+
+/// The values of a new operation as [`bind_new`] binds them, with `seq` taken from `seq`.
+fn values(seq: &str) -> String {
+    format!(
+        "$1, $2, COALESCE($3, $16), {seq}, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         CASE WHEN $14 THEN now() END, $15, $17, $18, $19, $20"
+    )
+}
+
+type InsertQuery<'q> =
+    sqlx::query::QueryAs<'q, sqlx::Postgres, OperationRow, sqlx::postgres::PgArguments>;
+
+fn bind_new(query: InsertQuery<'_>, op: NewOperation, outcome: Outcome) -> InsertQuery<'_> {
+    let executed = outcome.status != OperationStatus::Pending;
+    query
         .bind(OperationId::new())
         .bind(op.session_id)
         .bind(op.project_id)
         .bind(op.seq)
-        .bind(&op.tool)
+        .bind(op.tool)
         .bind(enum_str(&outcome.kind.unwrap_or(op.kind)))
         .bind(enum_str(&outcome.entity.unwrap_or(op.entity)))
         .bind(outcome.entity_id)
-        .bind(Json(&op.data))
+        .bind(Json(op.data))
         .bind(outcome.before.map(Json))
         .bind(outcome.after.map(Json))
         .bind(enum_str(&outcome.status))
@@ -156,11 +199,8 @@ pub async fn insert(
         .bind(outcome.project_id)
         .bind(outcome.rollback_of)
         .bind(op.suggestion)
-        .bind(&op.reason)
+        .bind(op.reason)
         .bind(op.recovers)
-        .fetch_one(&mut *conn)
-        .await?;
-    row.try_into()
 }
 
 pub async fn get(conn: &mut PgConnection, id: OperationId) -> Result<Operation, StoreError> {

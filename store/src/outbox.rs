@@ -142,12 +142,18 @@ impl Outbox {
         loop {
             rounds += 1;
             let mut tx = self.store.begin().await?;
-            let locked: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext($2::text))")
-                    .bind(PUBLISH_LOCK)
-                    .bind(project)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            // This transaction only deletes rows Redis has taken, so its commit need not
+            // wait for the WAL flush: a delete lost in a crash leaves rows the relay
+            // publishes again, and `publish_once` skips each as already applied. Set in
+            // the statement that takes the lock, so it costs no round trip.
+            let (_, locked): (String, bool) = sqlx::query_as(
+                "SELECT set_config('synchronous_commit', 'off', true),
+                        pg_try_advisory_xact_lock($1, hashtext($2::text))",
+            )
+            .bind(PUBLISH_LOCK)
+            .bind(project)
+            .fetch_one(&mut *tx)
+            .await?;
             if !locked {
                 flushed.busy = true;
                 return Ok(flushed);
