@@ -129,6 +129,8 @@ fn fail_handshake(
     None
 }
 
+/// The `hello` handshake: the first frame, the token, the user's connection count, the
+/// session and its `welcome`. `None` when the connection ends instead.
 async fn hello(
     hub: &Hub,
     connection_id: ConnectionId,
