@@ -280,10 +280,10 @@ impl Worker {
             let span = tracing::info_span!("job", job_id = %lease.id, kind = %claimed.job.kind);
             jobs.spawn(
                 async move {
-                    worker.execute(claimed.job, lease, cancel, done_tx).await;
-                    if let Ok(mut map) = running.lock() {
-                        map.remove(&lease.id);
-                    }
+                    worker
+                        .execute(claimed.job, lease, cancel, done_tx, &running)
+                        .await;
+                    leave(&running, lease.id);
                     drop(permit);
                 }
                 .instrument(span),
@@ -313,6 +313,7 @@ impl Worker {
         lease: Lease,
         cancel: CancellationToken,
         done_tx: mpsc::Sender<Lease>,
+        running: &RunningSet,
     ) {
         let started = Instant::now();
         let attempt = job.attempts;
@@ -353,6 +354,9 @@ impl Worker {
             }
             Ok(done) => match self.complete(&cx.job, lease, done).await {
                 Ok(Some(())) => {
+                    // Committed: the lease is gone with the job, so the heartbeat must
+                    // not miss it while the outbox is flushed.
+                    leave(running, lease.id);
                     self.flush(cx.job.project_id).await;
                     Ok(())
                 }
@@ -420,6 +424,8 @@ impl Worker {
                 });
                 match result {
                     Ok(Some(stored)) => {
+                        // As after a completion: the lease ended with this commit.
+                        leave(running, lease.id);
                         tracing::warn!(
                             error_id = %reported.error_id,
                             error = %reported.detail,
@@ -577,8 +583,9 @@ async fn heartbeat_loop(worker: Worker, running: RunningSet, stop: CancellationT
         .await;
         match extended {
             Ok(ids) => {
-                // A job that finished meanwhile is no longer in the running set: its lease
-                // went with it, which is no news. One still running lost its lease
+                // A job whose completion (or failure) committed while this heartbeat was
+                // on its way left the running set right after that commit: its lease
+                // went with it, which is no news. One still in the set lost its lease
                 // (reclaimed or cancelled) and must stop.
                 let still_running = |id: &JobId| {
                     running
@@ -595,6 +602,13 @@ async fn heartbeat_loop(worker: Worker, running: RunningSet, stop: CancellationT
             }
             Err(e) => tracing::warn!(error = %e, "heartbeat failed; leases may expire"),
         }
+    }
+}
+
+/// Takes a job out of the running set: the heartbeat no longer extends its lease.
+fn leave(running: &RunningSet, id: JobId) {
+    if let Ok(mut map) = running.lock() {
+        map.remove(&id);
     }
 }
 

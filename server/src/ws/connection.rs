@@ -6,6 +6,7 @@
 use super::outbox::{self, Inbox, Out, Outbox};
 use super::transport::{Frame, FrameSink, FrameSource, Message, Transport};
 use crate::auth::Claims;
+use crate::connections::ConnectionSlot;
 use crate::hub::Hub;
 use crate::limits::Handshake;
 use crate::revocation::{Control, Registration};
@@ -31,33 +32,37 @@ use tracing::Instrument;
 /// large writes, few enough that one flush stays short.
 const WRITE_BATCH: usize = 64;
 
-// The work a connection does for a message (a tool call, a session query, a control
-// message) is boxed where it is awaited: a task's future is as large as the largest
-// future it awaits inline, and every idle connection would hold that much (8.8 KiB in a
-// debug build) for work it does now and then. Boxed, the allocation lives only while
-// the message is handled.
+// The work a connection does now and then (a tool call, a session query, a control
+// message, the connection count and presence, which talk to Redis) is boxed where it is
+// awaited: a task's future is as large as the largest future it awaits inline, and
+// every idle connection would hold that much for work it does now and then (8.8 KiB in
+// a debug build with none of it boxed; in release the connection's future was 4.2 KB
+// with the connection count and presence inline). Boxed, the allocation lives only
+// while that work is done.
 
-pub(crate) async fn serve<T: Transport>(
+pub(crate) fn serve<T: Transport>(
     hub: Hub,
     socket: T,
     upgrade_claims: Option<Claims>,
     handshake: Handshake,
-) {
+) -> impl Future<Output = ()> + Send {
     let connection_id = ConnectionId::new();
     let span = tracing::info_span!("connection", %connection_id, transport = T::NAME, user = tracing::field::Empty);
+    // Split and the writer started here, before the connection's future exists: that
+    // future then holds the reader's half alone, not the transport as well (an async
+    // fn keeps its arguments for its whole life, 368 bytes for a WebSocket).
+    let (sink, mut stream) = socket.split();
+    let (outbox, inbox) = outbox::channel(hub.config.outbound_messages, hub.config.outbound_bytes);
+    let writer = tokio::spawn(
+        write_loop(
+            sink,
+            inbox,
+            hub.config.heartbeat(),
+            hub.config.close_grace(),
+        )
+        .instrument(span.clone()),
+    );
     async move {
-        let (sink, mut stream) = socket.split();
-        let (outbox, inbox) =
-            outbox::channel(hub.config.outbound_messages, hub.config.outbound_bytes);
-        let writer = tokio::spawn(
-            write_loop(
-                sink,
-                inbox,
-                hub.config.heartbeat(),
-                hub.config.close_grace(),
-            )
-            .in_current_span(),
-        );
         read_loop(
             &hub,
             connection_id,
@@ -84,7 +89,6 @@ pub(crate) async fn serve<T: Transport>(
         tracing::debug!("connection closed");
     }
     .instrument(span)
-    .await
 }
 
 /// Reads and drops frames until the peer is gone (or sends more than a frame may hold),
@@ -112,27 +116,36 @@ fn handshake_close_code(error: &ErrorBody) -> u16 {
     }
 }
 
-fn fail_handshake(outbox: &Outbox, re: Option<RequestId>, error: ErrorBody, reason: &'static str) {
+/// Answers a refused `hello` and closes; nothing is accepted.
+fn fail_handshake(
+    outbox: &Outbox,
+    re: Option<RequestId>,
+    error: ErrorBody,
+    reason: &'static str,
+) -> Option<Accepted> {
     let code = handshake_close_code(&error);
     reply(outbox, &ServerMessage::error(re, error));
     outbox.close(code, reason);
+    None
 }
 
-async fn read_loop(
+/// The `hello` handshake: the first frame, the token, the user's connection count, the
+/// session and its `welcome`. `None` when the connection ends instead.
+async fn hello(
     hub: &Hub,
     connection_id: ConnectionId,
     stream: &mut impl FrameSource,
     outbox: &Outbox,
     upgrade_claims: Option<Claims>,
     handshake: Handshake,
-) {
+) -> Option<Accepted> {
     let config = &hub.config;
     let first = tokio::select! {
         _ = hub.shutdown.cancelled() => {
             outbox.close(close::RESTART, "server restarting");
-            return;
+            return None;
         }
-        _ = outbox.aborted() => return,
+        _ = outbox.aborted() => return None,
         first = timeout(config.hello_timeout(), stream.next_frame()) => first,
     };
     // The first message arrived (or never will): the connection no longer counts as
@@ -147,8 +160,11 @@ async fn read_loop(
             return fail_handshake(outbox, None, error, "hello expected");
         }
         Ok(Frame::Text(text)) => text,
-        Ok(Frame::TooBig) => return outbox.close(close::TOO_BIG, "frame too large"),
-        Ok(Frame::Gone) => return,
+        Ok(Frame::TooBig) => {
+            outbox.close(close::TOO_BIG, "frame too large");
+            return None;
+        }
+        Ok(Frame::Gone) => return None,
         Ok(Frame::Binary | Frame::Control) => {
             let error = ErrorBody::new(ErrorCode::BadRequest, "the first message must be hello");
             return fail_handshake(outbox, None, error, "hello expected");
@@ -186,7 +202,7 @@ async fn read_loop(
     };
     let user = claims.user();
     tracing::Span::current().record("user", tracing::field::display(&user));
-    let Some(_slot) = hub.connections.acquire(&user).await else {
+    let Some(slot) = Box::pin(hub.connections.acquire(&user)).await else {
         reply(
             outbox,
             &ServerMessage::error(
@@ -194,7 +210,8 @@ async fn read_loop(
                 ErrorBody::new(ErrorCode::RateLimited, "too many connections for this user"),
             ),
         );
-        return outbox.close(close::TOO_MANY_CONNECTIONS, "too many connections");
+        outbox.close(close::TOO_MANY_CONNECTIONS, "too many connections");
+        return None;
     };
     // Registered before the session is read: a revocation committed after that read
     // reaches this connection.
@@ -217,8 +234,8 @@ async fn read_loop(
             session: session.clone(),
         },
     );
-    let mut caller = Caller { user, session };
-    let mut connection = Connection {
+    let caller = Caller { user, session };
+    let connection = Connection {
         id: connection_id,
         client,
         subscriptions: Subscriptions::default(),
@@ -229,18 +246,61 @@ async fn read_loop(
         registration,
         control,
     };
+    Some(Accepted {
+        caller,
+        connection,
+        revocations,
+        slot,
+    })
+}
+
+/// What a connection holds once its `hello` is answered.
+struct Accepted {
+    caller: Caller,
+    connection: Connection,
+    revocations: Revocations,
+    /// Its place in the user's connection count, given back when the connection ends.
+    slot: ConnectionSlot,
+}
+
+/// The handshake, then the messages until the connection ends.
+async fn read_loop(
+    hub: &Hub,
+    connection_id: ConnectionId,
+    stream: &mut impl FrameSource,
+    outbox: &Outbox,
+    upgrade_claims: Option<Claims>,
+    handshake: Handshake,
+) {
+    // Boxed: what the handshake needs on its way (the hello frame, the token, the
+    // session being opened) is not kept for the connection's life.
+    let hello = hello(
+        hub,
+        connection_id,
+        stream,
+        outbox,
+        upgrade_claims,
+        handshake,
+    );
+    let Some(mut accepted) = Box::pin(hello).await else {
+        return;
+    };
+    // Used in place, never moved out of: a future keeps room for a value it has moved
+    // from as well as for where it went.
     serve_messages(
         hub,
         stream,
         outbox,
-        &mut caller,
-        &mut connection,
-        revocations,
+        &mut accepted.caller,
+        &mut accepted.connection,
+        &mut accepted.revocations,
     )
     .await;
-    drop(connection.subscriptions);
+    drop(accepted.revocations);
+    drop(accepted.connection.subscriptions);
     Box::pin(hub.presence.leave(connection_id)).await;
-    Box::pin(sessions::seen(hub, caller.session.id)).await;
+    Box::pin(sessions::seen(hub, accepted.caller.session.id)).await;
+    drop(accepted.slot);
 }
 
 /// The connection's place in the node's revocation registry.
@@ -282,13 +342,9 @@ async fn serve_messages(
     outbox: &Outbox,
     caller: &mut Caller,
     connection: &mut Connection,
-    revocations: Revocations,
+    revocations: &mut Revocations,
 ) {
     let config = &hub.config;
-    let Revocations {
-        registration,
-        mut control,
-    } = revocations;
     let mut strikes = 0u32;
     // A peer that answers none of three pings in a row is gone.
     let idle = config.heartbeat() * 3;
@@ -314,10 +370,10 @@ async fn serve_messages(
                 reply(outbox, &ServerMessage::error(None, error));
                 return outbox.close(close::UNAUTHORIZED, "token expired");
             }
-            _ = registration.ended() => {
+            _ = revocations.registration.ended() => {
                 return outbox.close(close::FORBIDDEN, "access revoked");
             }
-            Some(control) = control.recv() => {
+            Some(control) = revocations.control.recv() => {
                 Box::pin(on_control(hub, caller, connection, outbox, control)).await;
                 continue;
             }
@@ -355,7 +411,7 @@ async fn serve_messages(
         if let Some(answer) = answer {
             reply(outbox, &answer);
         }
-        connection.sync_presence(hub, caller).await;
+        Box::pin(connection.sync_presence(hub, caller)).await;
     }
 }
 

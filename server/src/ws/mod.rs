@@ -20,12 +20,15 @@ use axum::response::{IntoResponse, Response};
 use protocol::{ErrorBody, ErrorCode};
 use serde::Deserialize;
 
-/// Each connection's WebSocket read buffer. tungstenite's default is 128 KiB, allocated
-/// and zero-filled on the first read: 128 KiB of resident memory for every connection,
-/// almost all of an idle one's cost (10,000 idle connections took 1.4 GB). Clients send
-/// small frames (requests of a few hundred bytes); a larger one grows the buffer while it
-/// is read, a read at a time. The hub's writes do not use it.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Each connection's WebSocket read buffer, and the most read from the socket at once.
+/// tungstenite's default is 128 KiB, allocated when the connection is upgraded and kept
+/// for its life: 128 KiB of resident memory for every connection, almost all of an idle
+/// one's cost (10,000 idle connections took 1.4 GB; 4 KiB still made a quarter of the
+/// 16 KiB an idle one cost). Clients send small frames: `hello` with its token and
+/// most requests are a few hundred bytes. A larger frame grows the buffer to its size
+/// once its header is read and arrives in reads of this size; the buffer keeps that size
+/// afterwards. The hub's writes, the busy direction, do not use it.
+const READ_BUFFER_BYTES: usize = 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
