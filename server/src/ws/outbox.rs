@@ -3,9 +3,10 @@
 //! closes the connection as a slow consumer (4008) instead of blocking anyone.
 
 use axum::extract::ws::Utf8Bytes;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// What the writer task is asked to send.
@@ -16,8 +17,21 @@ pub enum Out {
     Close(u16, &'static str),
 }
 
+/// A queue that has drained keeps at most this many slots: an idle connection holds
+/// no memory for the burst it once had.
+const KEEP_SLOTS: usize = 8;
+
+/// The queue itself: a deque behind a lock rather than a channel, since a channel
+/// allocates its first block (32 slots) when it is made and an idle connection would
+/// carry it for its whole life; the deque allocates at the first push.
 #[derive(Debug)]
 struct Shared {
+    queue: Mutex<VecDeque<Out>>,
+    /// Woken by a push, and when the last pusher is gone.
+    ready: Notify,
+    /// Live [`Outbox`] handles; none left means nothing more can come.
+    senders: AtomicUsize,
+    max_messages: usize,
     queued_bytes: AtomicUsize,
     max_bytes: usize,
     /// Cancelled when the connection must end now, without flushing the queue.
@@ -26,17 +40,71 @@ struct Shared {
     reason: Mutex<Option<(u16, &'static str)>>,
 }
 
+impl Shared {
+    fn queue(&self) -> MutexGuard<'_, VecDeque<Out>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `out` unless the queue holds `max_messages` already.
+    fn offer(&self, out: Out) -> bool {
+        let mut queue = self.queue();
+        if queue.len() >= self.max_messages {
+            return false;
+        }
+        queue.push_back(out);
+        drop(queue);
+        self.ready.notify_one();
+        true
+    }
+
+    /// The next queued message, its bytes released; `Err` when none is queued and no
+    /// pusher is left.
+    fn take(&self) -> Result<Option<Out>, ()> {
+        let mut queue = self.queue();
+        let out = queue.pop_front();
+        if queue.is_empty() && queue.capacity() > KEEP_SLOTS {
+            queue.shrink_to(KEEP_SLOTS);
+        }
+        drop(queue);
+        match out {
+            Some(out) => {
+                if let Out::Text(text) = &out {
+                    self.queued_bytes.fetch_sub(text.len(), Ordering::AcqRel);
+                }
+                Ok(Some(out))
+            }
+            None if self.senders.load(Ordering::Acquire) == 0 => Err(()),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The pushing side; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Outbox {
-    tx: mpsc::Sender<Out>,
     shared: Arc<Shared>,
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::AcqRel);
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.ready.notify_one();
+        }
+    }
 }
 
 /// The writer task's side.
 #[derive(Debug)]
 pub struct Inbox {
-    rx: mpsc::Receiver<Out>,
     shared: Arc<Shared>,
 }
 
@@ -45,8 +113,11 @@ pub struct Inbox {
 pub struct Full;
 
 pub fn channel(max_messages: usize, max_bytes: usize) -> (Outbox, Inbox) {
-    let (tx, rx) = mpsc::channel(max_messages.max(1));
     let shared = Arc::new(Shared {
+        queue: Mutex::new(VecDeque::new()),
+        ready: Notify::new(),
+        senders: AtomicUsize::new(1),
+        max_messages: max_messages.max(1),
         queued_bytes: AtomicUsize::new(0),
         max_bytes,
         abort: CancellationToken::new(),
@@ -54,10 +125,9 @@ pub fn channel(max_messages: usize, max_bytes: usize) -> (Outbox, Inbox) {
     });
     (
         Outbox {
-            tx,
             shared: shared.clone(),
         },
-        Inbox { rx, shared },
+        Inbox { shared },
     )
 }
 
@@ -67,12 +137,7 @@ impl Outbox {
     pub fn push(&self, text: Utf8Bytes) -> Result<(), Full> {
         let len = text.len();
         let queued = self.shared.queued_bytes.fetch_add(len, Ordering::AcqRel);
-        if queued + len > self.shared.max_bytes {
-            self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
-            self.abort(protocol::close::SLOW_CONSUMER, "slow consumer: resume");
-            return Err(Full);
-        }
-        if self.tx.try_send(Out::Text(text)).is_err() {
+        if queued + len > self.shared.max_bytes || !self.shared.offer(Out::Text(text)) {
             self.shared.queued_bytes.fetch_sub(len, Ordering::AcqRel);
             self.abort(protocol::close::SLOW_CONSUMER, "slow consumer: resume");
             return Err(Full);
@@ -82,7 +147,7 @@ impl Outbox {
 
     /// Closes after everything already queued is sent (a full queue closes at once).
     pub fn close(&self, code: u16, reason: &'static str) {
-        if self.tx.try_send(Out::Close(code, reason)).is_err() {
+        if !self.shared.offer(Out::Close(code, reason)) {
             self.abort(code, reason);
         }
     }
@@ -109,14 +174,20 @@ impl Inbox {
     /// The next frame to send; `None` when the connection is aborted or every sender is
     /// gone.
     pub async fn next(&mut self) -> Option<Out> {
-        tokio::select! {
-            biased;
-            _ = self.shared.abort.cancelled() => None,
-            out = self.rx.recv() => {
-                if let Some(Out::Text(text)) = &out {
-                    self.shared.queued_bytes.fetch_sub(text.len(), Ordering::AcqRel);
-                }
-                out
+        loop {
+            if self.shared.abort.is_cancelled() {
+                return None;
+            }
+            // A push between `take` and the wait leaves its permit in `ready`.
+            match self.shared.take() {
+                Ok(Some(out)) => return Some(out),
+                Err(()) => return None,
+                Ok(None) => {}
+            }
+            tokio::select! {
+                biased;
+                _ = self.shared.abort.cancelled() => return None,
+                _ = self.shared.ready.notified() => {}
             }
         }
     }
@@ -127,13 +198,7 @@ impl Inbox {
         if self.shared.abort.is_cancelled() {
             return None;
         }
-        let out = self.rx.try_recv().ok()?;
-        if let Out::Text(text) = &out {
-            self.shared
-                .queued_bytes
-                .fetch_sub(text.len(), Ordering::AcqRel);
-        }
-        Some(out)
+        self.shared.take().ok().flatten()
     }
 
     /// Resolves when the connection is aborted.
@@ -188,5 +253,33 @@ mod tests {
         outbox.close(1008, "bye");
         assert!(matches!(inbox.next().await, Some(Out::Text(t)) if t.as_str() == "last words"));
         assert!(matches!(inbox.next().await, Some(Out::Close(1008, "bye"))));
+    }
+
+    #[tokio::test]
+    async fn the_writer_ends_when_every_pusher_is_gone() {
+        let (outbox, mut inbox) = channel(10, 1 << 20);
+        let other = outbox.clone();
+        assert_eq!(other.push("queued".into()), Ok(()));
+        drop(outbox);
+        drop(other);
+        assert!(matches!(inbox.next().await, Some(Out::Text(_))));
+        assert!(inbox.next().await.is_none(), "nothing more can come");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_wakes_for_a_push_and_a_drained_queue_lets_its_slots_go() {
+        let (outbox, mut inbox) = channel(1_000, 1 << 20);
+        let waiting = tokio::spawn(async move { inbox.next().await.map(|_| inbox) });
+        tokio::task::yield_now().await;
+        assert_eq!(outbox.push("wake".into()), Ok(()));
+        let mut inbox = waiting
+            .await
+            .expect("joined")
+            .expect("woken with the frame");
+        for _ in 0..100 {
+            assert_eq!(outbox.push("burst".into()), Ok(()));
+        }
+        while inbox.try_next().is_some() {}
+        assert!(inbox.shared.queue().capacity() <= KEEP_SLOTS);
     }
 }
