@@ -13,11 +13,11 @@
 
 use protocol::{ProjectId, UserId};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Pause before reconnecting, doubling up to the cap (as the event listener does).
@@ -48,10 +48,61 @@ pub enum Control {
     Recheck,
 }
 
+/// A holder's unread control messages. A deque behind a lock rather than a channel: a
+/// channel allocates its first block when it is made, and most holders never get a
+/// message (an idle connection would carry the block for its whole life).
+#[derive(Default)]
+struct Mailbox {
+    queue: Mutex<VecDeque<Control>>,
+    ready: Notify,
+}
+
+/// What a holder reads its control messages from.
+pub struct Controls(Arc<Mailbox>);
+
+impl std::fmt::Debug for Controls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controls").finish_non_exhaustive()
+    }
+}
+
+impl Controls {
+    /// The next control message; waits for one (a holder is told until it unregisters).
+    pub async fn recv(&mut self) -> Option<Control> {
+        loop {
+            // A message put between the check and the wait leaves its permit in `ready`.
+            let next = self
+                .0
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
+            if next.is_some() {
+                return next;
+            }
+            self.0.ready.notified().await;
+        }
+    }
+}
+
 struct Holder {
-    tx: mpsc::Sender<Control>,
+    mailbox: Arc<Mailbox>,
     /// Cancelled when the holder cannot be told (its queue is full): it must end.
     ended: CancellationToken,
+}
+
+impl Holder {
+    /// Queues `control`; a holder with [`HOLDER_QUEUE`] unread is stuck and is ended.
+    fn tell(&self, control: Control) {
+        let mut queue = self.mailbox.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.len() >= HOLDER_QUEUE {
+            self.ended.cancel();
+            return;
+        }
+        queue.push_back(control);
+        drop(queue);
+        self.mailbox.ready.notify_one();
+    }
 }
 
 #[derive(Default)]
@@ -131,8 +182,8 @@ impl Revocations {
     }
 
     /// Registers a holder of `user`'s access; it reads what it is told from the receiver.
-    pub fn register(&self, user: &UserId) -> (Registration, mpsc::Receiver<Control>) {
-        let (tx, rx) = mpsc::channel(HOLDER_QUEUE);
+    pub fn register(&self, user: &UserId) -> (Registration, Controls) {
+        let mailbox = Arc::new(Mailbox::default());
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         let ended = CancellationToken::new();
         self.0
@@ -143,7 +194,7 @@ impl Revocations {
             .insert(
                 id,
                 Holder {
-                    tx,
+                    mailbox: mailbox.clone(),
                     ended: ended.clone(),
                 },
             );
@@ -153,7 +204,7 @@ impl Revocations {
             id,
             ended,
         };
-        (registration, rx)
+        (registration, Controls(mailbox))
     }
 
     /// Tells every node that `user` lost access to `project` (after the change
@@ -205,9 +256,7 @@ impl Revocations {
             None => registry.by_user.values().flat_map(|h| h.values()).collect(),
         };
         for holder in holders {
-            if holder.tx.try_send(control).is_err() {
-                holder.ended.cancel();
-            }
+            holder.tell(control);
         }
     }
 
@@ -299,5 +348,31 @@ mod tests {
             json,
             serde_json::json!({"type": "revoked", "user_id": "bob", "project_id": "00000000-0000-0000-0000-000000000000"})
         );
+    }
+
+    #[tokio::test]
+    async fn a_holder_reads_what_it_is_told_and_one_that_stops_reading_is_ended() {
+        let mailbox = Arc::new(Mailbox::default());
+        let holder = Holder {
+            mailbox: mailbox.clone(),
+            ended: CancellationToken::new(),
+        };
+        let mut controls = Controls(mailbox);
+        let waiting = tokio::spawn(async move { controls.recv().await.map(|c| (c, controls)) });
+        tokio::task::yield_now().await;
+        holder.tell(Control::Recheck);
+        let (first, mut controls) = waiting.await.expect("joined").expect("woken");
+        assert_eq!(first, Control::Recheck);
+        let project = ProjectId::from(uuid::Uuid::nil());
+        for _ in 0..HOLDER_QUEUE {
+            holder.tell(Control::Revoked(project));
+        }
+        assert!(!holder.ended.is_cancelled());
+        holder.tell(Control::Recheck);
+        assert!(
+            holder.ended.is_cancelled(),
+            "one past the queue ends the holder"
+        );
+        assert_eq!(controls.recv().await, Some(Control::Revoked(project)));
     }
 }

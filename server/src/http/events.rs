@@ -155,7 +155,7 @@ struct Live {
     rx: mpsc::Receiver<Item>,
     gone: CancellationToken,
     shutdown: CancellationToken,
-    control: mpsc::Receiver<Control>,
+    control: crate::revocation::Controls,
     registration: crate::revocation::Registration,
     expires: tokio::time::Instant,
     user: protocol::UserId,

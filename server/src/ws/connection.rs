@@ -24,7 +24,6 @@ use protocol::{
     ClientMessage, ConnectionId, ErrorBody, ErrorCode, ProjectId, RequestId, ServerMessage,
 };
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::Instrument;
 
@@ -306,7 +305,7 @@ async fn read_loop(
 /// The connection's place in the node's revocation registry.
 struct Revocations {
     registration: Registration,
-    control: mpsc::Receiver<Control>,
+    control: crate::revocation::Controls,
 }
 
 /// What a connection holds beyond its session.

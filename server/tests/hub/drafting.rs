@@ -144,6 +144,37 @@ pub(crate) async fn job_events(ws: &mut Ws, job: &str, last: &str) -> Vec<Value>
     }
 }
 
+/// Queues a draft and answers its job id and its `running` progress event. On a busy
+/// machine the worker can start the job before the tool's result reaches the client, so
+/// a `running` event that arrives first is kept, not skipped.
+async fn queue_draft_running(client: &mut Client, arguments: Value) -> (String, Value) {
+    let mut early = None;
+    let reply = client
+        .ws
+        .try_request_seeing(
+            json!({"type": "tool.call", "call_id": "draft", "name": "queue_draft_update", "arguments": arguments}),
+            |message| {
+                let event = &message["event"];
+                if message["type"] == "event"
+                    && event["kind"] == "tool.progress"
+                    && event["status"] == "running"
+                    && early.is_none()
+                {
+                    early = Some(event.clone());
+                }
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+    let job = reply["output"]["job_id"].as_str().unwrap().to_owned();
+    let running = match early {
+        Some(running) => running,
+        None => next_progress(&mut client.ws, "running").await,
+    };
+    (job, running)
+}
+
 /// The next `tool.progress` with `status` (other events are skipped).
 async fn next_progress(ws: &mut Ws, status: &str) -> Value {
     loop {
@@ -365,8 +396,7 @@ async fn a_persons_edit_during_a_draft_survives_the_merge() {
         .await;
     alice.call_ok("commit_blueprint", json!({})).await;
     alice.configure(json!({"mode": "ghostwriting"})).await;
-    let second = queue_draft(&mut alice, json!({"urgency": "high"})).await;
-    let running = next_progress(&mut alice.ws, "running").await;
+    let (second, running) = queue_draft_running(&mut alice, json!({"urgency": "high"})).await;
     assert_eq!(running["job_id"], second);
 
     // Meanwhile a person rewrites the audience (the draft leaves it as it was) and the
@@ -591,8 +621,7 @@ async fn tool_calls_do_not_wait_for_slow_drafts() {
     let mut alice = server.connect("alice").await;
     let project = ready_project(&mut alice).await;
     alice.subscribe_project(&project).await;
-    let job = queue_draft(&mut alice, json!({"urgency": "normal"})).await;
-    let running = next_progress(&mut alice.ws, "running").await;
+    let (job, running) = queue_draft_running(&mut alice, json!({"urgency": "normal"})).await;
     assert_eq!(running["job_id"], job);
     let mut other = server.connect("bob").await;
     for _ in 0..20 {
