@@ -400,6 +400,16 @@ struct Idle {
 
 async fn open(addr: SocketAddr, from: Ipv4Addr, token: &str, topic: &str) -> anyhow::Result<Idle> {
     let socket = tokio::net::TcpSocket::new_v4()?;
+    // Without this, binding to port 0 reserves an ephemeral port number on every
+    // address at once, and tens of thousands of held sockets leave none for the hub's
+    // own connections to Postgres and Redis (EADDRNOTAVAIL); with it the port is
+    // chosen at connect time, unique per 4-tuple.
+    nix::sys::socket::setsockopt(
+        &socket,
+        nix::sys::socket::sockopt::IpBindAddressNoPort,
+        &true,
+    )
+    .context("IP_BIND_ADDRESS_NO_PORT")?;
     socket
         .bind(SocketAddr::new(from.into(), 0))
         .with_context(|| format!("binding {from}"))?;

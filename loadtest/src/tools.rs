@@ -6,8 +6,9 @@
 //! measured from that time to its `tool.result`, so a stalled hub (or generator) shows
 //! as latency instead of a lower rate (no coordinated omission).
 //!
-//! Steps: the sessions at `--rate` calls/s each, then a ramp of total rates until one
-//! misses p99 < 50 ms or has errors. Each step reports offered and achieved calls/s,
+//! Steps: a ramp of total rates, lowest first, until one misses p99 < 50 ms or has
+//! errors, then the sessions at `--rate` calls/s each (last, so its backlog when it is
+//! past the hub's limit weighs on no other step). Each step reports offered and achieved calls/s,
 //! errors by code, p50/p99/max, the CPU of the hub, Postgres, Redis and the generator,
 //! and the Postgres work per call: commits and rows written (`pg_stat_database`) and the
 //! CPU of the database's backends (`pg_stat_activity`'s pids, so the machine's other
@@ -38,21 +39,22 @@ pub struct Options {
     /// Sessions, each its own user, project and WebSocket.
     #[arg(long, default_value_t = 2_000)]
     sessions: usize,
-    /// Calls per second of each session in the first step (issue 17: once a second).
+    /// Calls per second of each session in the sessions' step (issue 17: once a second).
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
-    /// Total rates of the ramp after the first step, calls/s over all sessions; the ramp
-    /// stops after the first step that misses p99 < 50 ms or has errors.
+    /// Total rates of the ramp, calls/s over all sessions, run lowest first before the
+    /// sessions' own step; the ramp stops after the first step that misses p99 < 50 ms
+    /// or has errors.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "1000,2000,3000,4000,5000,6000"
+        default_value = "250,500,750,1000,1250,1500,2000,3000"
     )]
     ramp: Vec<u32>,
     /// Seconds each step sends for.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Seconds sent at the first step's rate before measuring (not counted).
+    /// Seconds sent before measuring (not counted), at the lowest rate measured.
     #[arg(long, default_value_t = 3)]
     warmup_seconds: u64,
     /// WebSocket connections being opened at once.
@@ -176,18 +178,30 @@ async fn scenario(
         let n = options.sessions as f64;
         let first = options.rate * n;
         if options.warmup_seconds > 0 {
-            let (back, _) = step(sockets, options.rate, options.warmup_seconds, "warm").await?;
+            // At the lowest rate measured: a warm-up past the hub's limit would leave a
+            // backlog for the first step.
+            let lowest = options.ramp.iter().min().map_or(first, |r| f64::from(*r));
+            let warm = options.rate.min(lowest / n);
+            let (back, _) = step(sockets, warm, options.warmup_seconds, "warm").await?;
             sockets = back;
         }
-        let mut rates = vec![(format!("{} x {}/s", options.sessions, options.rate), first)];
-        rates.extend(
-            options
-                .ramp
-                .iter()
-                .map(|r| (format!("ramp {r}/s"), f64::from(*r))),
-        );
+        // The ramp runs first, from its lowest rate up: a step past the hub's limit
+        // leaves a backlog (unpublished outbox rows for the relay, queued calls) that
+        // would weigh on every step after it. The sessions' own step comes last.
+        let mut rates: Vec<(String, f64)> = options
+            .ramp
+            .iter()
+            .map(|r| (format!("ramp {r}/s"), f64::from(*r)))
+            .collect();
+        rates.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let last = rates.len();
+        rates.push((format!("{} x {}/s", options.sessions, options.rate), first));
         let mut best = None;
+        let mut ramp_over = false;
         for (i, (case, total)) in rates.iter().enumerate() {
+            if i < last && ramp_over {
+                continue;
+            }
             let per_session = total / n;
             let before = pg_counters(store).await?;
             let backends = backend_pids(store).await?;
@@ -219,11 +233,12 @@ async fn scenario(
                 // on an idle hub, or it would measure this one's queue.
                 tokio::time::sleep(DRAIN).await;
             }
-            if i > 0 {
-                if !passed {
-                    break;
+            if i < last {
+                if passed {
+                    best = Some(*total);
+                } else {
+                    ramp_over = true;
                 }
-                best = Some(*total);
             }
         }
         match best {
