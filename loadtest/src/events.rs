@@ -21,7 +21,7 @@
 //! files, and each system's CPU is read from its own `/proc/<pid>/stat`.
 
 mod calm;
-mod client;
+pub mod client;
 mod outcome;
 pub mod servers;
 

@@ -122,6 +122,20 @@ impl Install {
     }
 }
 
+/// One project per user (named after it, the user its owner), created in one
+/// transaction; answers their ids in the users' order.
+async fn project_per_user(store: &store::Store, users: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut tx = store.begin().await?;
+    let mut ids = Vec::with_capacity(users.len());
+    for user in users {
+        let owner = protocol::UserId(user.clone());
+        let project = store::projects::create(&mut tx, &owner, user, "").await?;
+        ids.push(project.id.to_string());
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "loadtest", about = "Draftline load harness")]
 struct Cli {

@@ -9,7 +9,6 @@ use crate::events::servers::{self, HubEnv, Server};
 use crate::shapes::{self, Answer, Socket};
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
-use protocol::UserId;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,18 +59,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     outcome
 }
 
-/// One user per connection and the calm client, each owning a project.
-async fn projects(store: &Store, users: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut tx = store.begin().await?;
-    let mut ids = Vec::with_capacity(users.len());
-    for user in users {
-        let project = store::projects::create(&mut tx, &UserId(user.clone()), user, "").await?;
-        ids.push(project.id.to_string());
-    }
-    tx.commit().await?;
-    Ok(ids)
-}
-
 async fn scenario(
     options: &Options,
     draftline: &PathBuf,
@@ -83,7 +70,7 @@ async fn scenario(
         .map(|i| format!("flooder-{i}"))
         .collect();
     users.push("calm".into());
-    let projects = projects(store, &users).await?;
+    let projects = crate::project_per_user(store, &users).await?;
     let auth = server::auth::Auth::new(SECRET);
 
     let extra = [("DRAFTLINE_MAX_FRAME_BYTES", MAX_FRAME.to_string())];

@@ -15,7 +15,7 @@
 //! replacement starts in milliseconds.
 
 use anyhow::Context;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use protocol::UserId;
 use protocol::event::project_topic;
 use serde_json::{Value, json};
@@ -27,7 +27,6 @@ use store::Store;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug, clap::Args)]
@@ -59,7 +58,7 @@ const CATCH_UP: Duration = Duration::from_secs(60);
 const RECONNECT_MIN_MS: u64 = 500;
 const RECONNECT_MAX_MS: u64 = 20_000;
 
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::events::client::{Ws, request, tool_call};
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     anyhow::ensure!(options.clients >= 2, "--clients must be at least 2");
@@ -346,35 +345,6 @@ async fn hello(ws: &mut Ws, token: &str, session: Option<&str>) -> anyhow::Resul
     Ok(request(ws, hello, "welcome").await?.0)
 }
 
-/// Sends `frame` and answers the reply to its id, which must be of type `kind`, with
-/// any event frames that came before it.
-async fn request(ws: &mut Ws, frame: Value, kind: &str) -> anyhow::Result<(Value, Vec<Value>)> {
-    ws.send(Message::text(frame.to_string())).await?;
-    let mut early = Vec::new();
-    let read = async {
-        loop {
-            match ws.next().await.context("closed before the reply")?? {
-                Message::Text(text) => {
-                    let value: Value = serde_json::from_str(&text)?;
-                    if value["re"] == frame["id"] {
-                        anyhow::ensure!(value["type"] == kind, "expected {kind}, got {value}");
-                        return Ok(value);
-                    }
-                    if value["type"] == "event" {
-                        early.push(value);
-                    }
-                }
-                Message::Close(close) => anyhow::bail!("closed before the reply: {close:?}"),
-                _ => {}
-            }
-        }
-    };
-    let reply = tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .context("no reply in 10 s")??;
-    Ok((reply, early))
-}
-
 /// The writer: creates notes on `addr` one call at a time until `stop`; answers the
 /// notes acknowledged and the calls that failed.
 async fn write(
@@ -409,10 +379,6 @@ async fn write(
         }
     }
     Ok((acknowledged, failed))
-}
-
-fn tool_call(id: u64, name: &str, arguments: Value) -> Value {
-    json!({"type": "tool.call", "id": id, "call_id": format!("c{id}"), "name": name, "arguments": arguments})
 }
 
 async fn scenario(options: &Options, url: &str, prefix: &str) -> anyhow::Result<()> {

@@ -18,7 +18,6 @@ use crate::events::servers::{self, HubEnv, Server};
 use crate::record::{self, CpuMeter, Figure, Proc, Record, Row};
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
-use protocol::UserId;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -130,7 +129,7 @@ async fn scenario(
     let users: Vec<String> = (0..options.sessions)
         .map(|i| format!("tools-{i}"))
         .collect();
-    let projects = projects(store, &users).await?;
+    let projects = crate::project_per_user(store, &users).await?;
     let auth = server::auth::Auth::new(SECRET);
     let tokens = users
         .iter()
@@ -255,18 +254,6 @@ async fn scenario(
     .await;
     hub.finish();
     result
-}
-
-/// One project per user, created in one transaction.
-async fn projects(store: &Store, users: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut tx = store.begin().await?;
-    let mut ids = Vec::with_capacity(users.len());
-    for user in users {
-        let project = store::projects::create(&mut tx, &UserId(user.clone()), user, "").await?;
-        ids.push(project.id.to_string());
-    }
-    tx.commit().await?;
-    Ok(ids)
 }
 
 /// A session past `hello`, configured for `update` mode on `project` with its changes

@@ -11,7 +11,7 @@
 //! would queue behind the thousand subscriber tasks every event wakes, and the round
 //! trip would measure the generator rather than the hub.
 
-use super::client::{self, Ws};
+use super::client::{self, Ws, request, tool_call};
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -140,7 +140,7 @@ async fn open(addr: SocketAddr, desk: &Desk) -> anyhow::Result<Ws> {
         "assign_project_to_session",
         json!({"project_id": desk.project_id}),
     );
-    let assigned = request(&mut ws, assign, "tool.result").await?;
+    let (assigned, _) = request(&mut ws, assign, "tool.result").await?;
     anyhow::ensure!(assigned["ok"] == true, "assigning the project: {assigned}");
     let configure = json!({"type": "session.configure", "id": 3, "mode": "intake"});
     request(&mut ws, configure, "ok").await?;
@@ -216,31 +216,4 @@ async fn call(
             }
         }
     }
-}
-
-fn tool_call(id: u64, name: &str, arguments: Value) -> Value {
-    json!({"type": "tool.call", "id": id, "call_id": format!("c{id}"), "name": name, "arguments": arguments})
-}
-
-/// Sends `frame` and answers the reply to its id, which must be of type `kind`.
-async fn request(ws: &mut Ws, frame: Value, kind: &str) -> anyhow::Result<Value> {
-    ws.send(Message::text(frame.to_string())).await?;
-    let read = async {
-        loop {
-            match ws.next().await.context("closed before the reply")?? {
-                Message::Text(text) => {
-                    let value: Value = serde_json::from_str(&text)?;
-                    if value["re"] == frame["id"] {
-                        anyhow::ensure!(value["type"] == kind, "expected {kind}, got {value}");
-                        return Ok(value);
-                    }
-                }
-                Message::Close(close) => anyhow::bail!("closed before the reply: {close:?}"),
-                _ => {}
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .context("no reply in 10 s")?
 }

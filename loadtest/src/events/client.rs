@@ -15,10 +15,11 @@ use anyhow::Context;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
+use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -330,6 +331,40 @@ pub async fn read_events(
         }
     };
     state.lock().unwrap_or_else(|p| p.into_inner()).closed = Some(closed);
+}
+
+/// A `tool.call` frame with request id `id` (its call id derived from it).
+pub fn tool_call(id: u64, name: &str, arguments: Value) -> Value {
+    json!({"type": "tool.call", "id": id, "call_id": format!("c{id}"), "name": name, "arguments": arguments})
+}
+
+/// Sends `frame` and answers the reply to its id, which must be of type `kind`, with
+/// any event frames that came before it.
+pub async fn request(ws: &mut Ws, frame: Value, kind: &str) -> anyhow::Result<(Value, Vec<Value>)> {
+    ws.send(Message::text(frame.to_string())).await?;
+    let mut early = Vec::new();
+    let read = async {
+        loop {
+            match ws.next().await.context("closed before the reply")?? {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text)?;
+                    if value["re"] == frame["id"] {
+                        anyhow::ensure!(value["type"] == kind, "expected {kind}, got {value}");
+                        return Ok(value);
+                    }
+                    if value["type"] == "event" {
+                        early.push(value);
+                    }
+                }
+                Message::Close(close) => anyhow::bail!("closed before the reply: {close:?}"),
+                _ => {}
+            }
+        }
+    };
+    let reply = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .context("no reply in 10 s")??;
+    Ok((reply, early))
 }
 
 #[cfg(test)]
