@@ -86,9 +86,7 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
         hub.config.outbox_relay(),
         shutdown.clone(),
         |tick| {
-            if let Some(rows) = tick.backlog {
-                ::metrics::gauge!(metrics::OUTBOX_ROWS).set(rows as f64);
-            }
+            ::metrics::gauge!(metrics::OUTBOX_ROWS).set(tick.backlog as f64);
             if tick.failed > 0 {
                 ::metrics::counter!(metrics::EVENTS_LOST).increment(tick.failed as u64);
             }

@@ -4,7 +4,9 @@
 //! (Redis down, a crash between commit and publish). Exactly once per topic position:
 //! a project's rows are published in id order under a per-project lock, Redis records the
 //! last row applied per project in the topic's meta hash (a replayed row is skipped), and
-//! published rows are deleted.
+//! published rows are deleted. A flush costs three round trips (begin; lock, delete and
+//! read in one statement; commit), and a process runs one flush per project at a time:
+//! concurrent changes of a busy project share its rounds.
 
 use crate::StoreError;
 use crate::topics::{BusError, Topics};
@@ -12,6 +14,10 @@ use protocol::ProjectId;
 use protocol::event::{Event, project_topic, session_topic};
 use protocol::frames::event_frame_parts;
 use sqlx::PgConnection;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +33,7 @@ const RELAY_LOCK: i64 = 0x6472_6166_746f_7574;
 /// one transaction, so a crash loses at most a round's deletes (which replay skips).
 const BATCH: i64 = 256;
 /// Rounds one flush makes at most while rows keep arriving (busy project): past that
-/// its caller is answered and the rows left go with the next flush or the relay.
+/// its caller is answered and the flush goes on in the background.
 const MAX_ROUNDS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,16 +79,15 @@ pub async fn record(
         }
         push(project_topic.clone())?;
     }
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
-        .bind(ORDER_LOCK)
-        .bind(project)
-        .execute(&mut *conn)
-        .await?;
+    // One statement: the lock is an uncorrelated subquery in the filter, so Postgres
+    // runs it once, before the first row is produced and so before the first id is
+    // drawn from the sequence.
     sqlx::query(
         "INSERT INTO event_outbox (project_id, topic, kind, head, tail)
          SELECT $1, t.topic, t.kind, t.head, t.tail
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
               WITH ORDINALITY AS t(topic, kind, head, tail, n)
+         WHERE (SELECT pg_advisory_xact_lock($6, hashtext($1::text)) IS NOT NULL)
          ORDER BY t.n",
     )
     .bind(project)
@@ -90,6 +95,7 @@ pub async fn record(
     .bind(&kinds)
     .bind(&heads)
     .bind(&tails)
+    .bind(ORDER_LOCK)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -103,7 +109,8 @@ pub struct Flushed {
     pub published: Vec<String>,
     /// Rows Redis had already applied (a replay after a crash), deleted unpublished.
     pub skipped: usize,
-    /// Another publisher held the project: it sends what this one would have.
+    /// Another flush of the project was running in this process: it sends what this
+    /// one would have.
     pub busy: bool,
 }
 
@@ -116,130 +123,211 @@ struct Row {
     tail: String,
 }
 
+/// How a round of a flush ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Round {
+    /// A whole batch went out: more rows are likely waiting.
+    Full,
+    Done,
+}
+
+/// The flushes running in this process, by project, each with whether another was
+/// asked for while it ran.
+type Running = Arc<Mutex<HashMap<ProjectId, bool>>>;
+
+/// A project's turn to flush in this process: one flush per project runs at a time, and
+/// the others ask it to look again instead of opening transactions of their own.
+struct Turn {
+    running: Running,
+    project: ProjectId,
+    released: bool,
+}
+
+impl Turn {
+    /// Takes `project`'s turn, or asks its holder to look again (`None`).
+    fn take(running: &Running, project: ProjectId) -> Option<Self> {
+        let mut map = running.lock().unwrap_or_else(PoisonError::into_inner);
+        match map.entry(project) {
+            Entry::Occupied(mut holder) => {
+                holder.insert(true);
+                None
+            }
+            Entry::Vacant(free) => {
+                free.insert(false);
+                Some(Self {
+                    running: running.clone(),
+                    project,
+                    released: false,
+                })
+            }
+        }
+    }
+
+    /// After a round: whether to go on (a full round, or another flush asked since the
+    /// last look; the ask is consumed). When not, the turn is released in the same
+    /// critical section, so no ask falls between the look and the release.
+    fn go_on(&mut self, full: bool) -> bool {
+        let mut map = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let asked = map.get_mut(&self.project).is_some_and(std::mem::take);
+        if full || asked {
+            return true;
+        }
+        map.remove(&self.project);
+        self.released = true;
+        false
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if !self.released {
+            self.running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&self.project);
+        }
+    }
+}
+
 /// Publishes outbox rows to Redis. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     store: crate::Store,
     topics: Topics,
+    running: Running,
 }
 
 impl Outbox {
     pub fn new(store: crate::Store, topics: Topics) -> Self {
-        Self { store, topics }
-    }
-
-    /// Publishes every row of `project`, in id order, and deletes them. Stops at the
-    /// first Redis failure, keeping that row and the ones after it for the next try
-    /// (deleting what went out before it).
-    ///
-    /// Publishers never wait for each other: when another one holds the project, this
-    /// one returns (`busy`) and the holder publishes its rows, because a holder looks
-    /// for rows again after releasing the lock. A row committed before a failed
-    /// attempt, which happened before the holder's release, is seen by that look.
-    pub async fn flush(&self, project: ProjectId) -> Result<Flushed, OutboxError> {
-        let mut flushed = Flushed::default();
-        let mut rounds = 0;
-        loop {
-            rounds += 1;
-            let mut tx = self.store.begin().await?;
-            // This transaction only deletes rows Redis has taken, so its commit need not
-            // wait for the WAL flush: a delete lost in a crash leaves rows the relay
-            // publishes again, and `publish_once` skips each as already applied. Set in
-            // the statement that takes the lock, so it costs no round trip.
-            let (_, locked): (String, bool) = sqlx::query_as(
-                "SELECT set_config('synchronous_commit', 'off', true),
-                        pg_try_advisory_xact_lock($1, hashtext($2::text))",
-            )
-            .bind(PUBLISH_LOCK)
-            .bind(project)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !locked {
-                flushed.busy = true;
-                return Ok(flushed);
-            }
-            let rows: Vec<Row> = sqlx::query_as(
-                "SELECT id, topic, kind, head, tail FROM event_outbox
-                 WHERE project_id = $1 ORDER BY id LIMIT $2",
-            )
-            .bind(project)
-            .bind(BATCH)
-            .fetch_all(&mut *tx)
-            .await?;
-            let full = rows.len() as i64 == BATCH;
-            let mut done = None;
-            let mut failure = None;
-            for row in &rows {
-                match self
-                    .topics
-                    .publish_once(
-                        &row.topic,
-                        project,
-                        row.id,
-                        (&row.kind, &row.head, &row.tail),
-                    )
-                    .await
-                {
-                    Ok(Some(_)) => flushed.published.push(row.kind.clone()),
-                    Ok(None) => flushed.skipped += 1,
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-                done = Some(row.id);
-            }
-            if let Some(last) = done {
-                sqlx::query("DELETE FROM event_outbox WHERE project_id = $1 AND id <= $2")
-                    .bind(project)
-                    .bind(last)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            if let Some(e) = failure {
-                return Err(e.into());
-            }
-            if rounds >= MAX_ROUNDS {
-                return Ok(flushed);
-            }
-            // After the release: rows committed by publishers that found the lock taken.
-            if !full && !self.has_rows(project).await? {
-                return Ok(flushed);
-            }
+        Self {
+            store,
+            topics,
+            running: Running::default(),
         }
     }
 
-    async fn has_rows(&self, project: ProjectId) -> Result<bool, StoreError> {
+    /// Publishes every row of `project` committed before it was called, in id order, and
+    /// deletes them. Stops at the first Redis failure, keeping the round's rows for the
+    /// next try (or the relay).
+    ///
+    /// In one process a project has one flush at a time: a call made while one runs
+    /// returns at once (`busy`) and the running one makes another round, whose statement
+    /// sees every row committed before that call. Between processes, a round waits for
+    /// the project's publish lock, so rows go out in id order whoever sends them.
+    pub async fn flush(&self, project: ProjectId) -> Result<Flushed, OutboxError> {
+        let mut flushed = Flushed::default();
+        let Some(mut turn) = Turn::take(&self.running, project) else {
+            flushed.busy = true;
+            return Ok(flushed);
+        };
         let mut conn = self.store.acquire().await?;
-        Ok(
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM event_outbox WHERE project_id = $1)")
-                .bind(project)
-                .fetch_one(&mut *conn)
-                .await?,
-        )
+        for _ in 0..MAX_ROUNDS {
+            let round = self.round(&mut conn, project, &mut flushed).await?;
+            if !turn.go_on(round == Round::Full) {
+                return Ok(flushed);
+            }
+        }
+        // A project still busy after MAX_ROUNDS: answer this caller and go on in the
+        // background (the relay would take a second or more).
+        drop(turn);
+        self.hand_off(project);
+        Ok(flushed)
     }
 
-    /// Projects with rows older than `age`: what the committing processes did not
+    fn hand_off(&self, project: ProjectId) {
+        let outbox = self.clone();
+        let flush: Pin<Box<dyn Future<Output = Result<Flushed, OutboxError>> + Send>> =
+            Box::pin(async move { outbox.flush(project).await });
+        tokio::spawn(async move {
+            if let Err(e) = flush.await {
+                tracing::warn!(%project, error = %e, "events left in the outbox for the relay");
+            }
+        });
+    }
+
+    /// One round of a flush, one transaction: take the project's publish lock and delete
+    /// up to [`BATCH`] of its rows in one statement, publish them in id order, commit.
+    /// A Redis failure rolls the deletes back: the rows sent before it go again with the
+    /// next try, and `publish_once` skips each as already applied.
+    async fn round(
+        &self,
+        conn: &mut PgConnection,
+        project: ProjectId,
+        flushed: &mut Flushed,
+    ) -> Result<Round, OutboxError> {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        // This transaction only deletes rows Redis has taken, so its commit need not
+        // wait for the WAL flush: a delete lost in a crash leaves rows the relay
+        // publishes again, and `publish_once` skips each as already applied. The lock
+        // (with the setting) is taken before any row is read. The statement's snapshot
+        // is older than the lock: a row that the holder before it deleted meanwhile is
+        // gone, and the delete skips it; a row committed meanwhile is its own
+        // committer's to flush.
+        let mut rows: Vec<Row> = sqlx::query_as(
+            "WITH lock AS MATERIALIZED (
+                 SELECT set_config('synchronous_commit', 'off', true) AS setting,
+                        pg_advisory_xact_lock($1, hashtext($2::text)) IS NOT NULL AS locked
+             )
+             DELETE FROM event_outbox
+             WHERE id IN (SELECT id FROM event_outbox
+                          WHERE project_id = $2 AND (SELECT locked FROM lock)
+                          ORDER BY id LIMIT $3)
+             RETURNING id, topic, kind, head, tail",
+        )
+        .bind(PUBLISH_LOCK)
+        .bind(project)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.sort_unstable_by_key(|row| row.id);
+        for row in &rows {
+            let published = self
+                .topics
+                .publish_once(
+                    &row.topic,
+                    project,
+                    row.id,
+                    (&row.kind, &row.head, &row.tail),
+                )
+                .await?;
+            match published {
+                Some(_) => flushed.published.push(row.kind.clone()),
+                None => flushed.skipped += 1,
+            }
+        }
+        tx.commit().await?;
+        Ok(if rows.len() as i64 == BATCH {
+            Round::Full
+        } else {
+            Round::Done
+        })
+    }
+}
+
+/// What the relay's leader reads each tick, in one statement on its lock's connection
+/// (whose failure means the lock, and so the lead, is gone).
+struct Waiting {
+    /// Rows in the outbox, over every project.
+    rows: i64,
+    /// Projects with rows older than the grace: what the committing processes did not
     /// manage to publish (younger rows are most likely being published right now).
-    pub async fn stale_projects(&self, age: Duration) -> Result<Vec<ProjectId>, StoreError> {
-        let mut conn = self.store.acquire().await?;
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT project_id FROM event_outbox
-             WHERE created_at < now() - make_interval(secs => $1)",
-        )
-        .bind(age.as_secs_f64())
-        .fetch_all(&mut *conn)
-        .await?)
-    }
+    stale: Vec<ProjectId>,
+}
 
-    /// Rows waiting in the outbox, over every project.
-    pub async fn backlog(&self) -> Result<i64, StoreError> {
-        let mut conn = self.store.acquire().await?;
-        Ok(sqlx::query_scalar("SELECT count(*) FROM event_outbox")
-            .fetch_one(&mut *conn)
-            .await?)
-    }
+async fn waiting(conn: &mut PgConnection, grace: Duration) -> Result<Waiting, StoreError> {
+    let (rows, stale): (i64, Option<Vec<ProjectId>>) = sqlx::query_as(
+        "SELECT count(*),
+                array_agg(DISTINCT project_id)
+                    FILTER (WHERE created_at < now() - make_interval(secs => $1))
+         FROM event_outbox",
+    )
+    .bind(grace.as_secs_f64())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Waiting {
+        rows,
+        stale: stale.unwrap_or_default(),
+    })
 }
 
 /// How the relay runs.
@@ -272,8 +360,8 @@ impl Default for RelayConfig {
 pub struct RelayTick {
     pub published: Vec<String>,
     pub failed: usize,
-    /// Rows waiting in the outbox after the tick, when it could be read.
-    pub backlog: Option<i64>,
+    /// Rows waiting in the outbox when the tick began.
+    pub backlog: i64,
 }
 
 /// The relay: one leader at a time (an advisory lock on a connection of its own, so it
@@ -315,32 +403,65 @@ async fn lead(
     }
     tracing::info!("outbox relay leading");
     let result = loop {
-        let mut tick = RelayTick::default();
-        match outbox.stale_projects(config.grace).await {
-            Ok(projects) => {
-                for project in projects {
-                    match outbox.flush(project).await {
-                        Ok(flushed) => tick.published.extend(flushed.published),
-                        Err(e) => {
-                            tick.failed += 1;
-                            tracing::warn!(%project, error = %e, "outbox relay could not publish");
-                        }
-                    }
+        // The lock lives as long as its connection: if that is gone, so is the lead.
+        let waiting = match waiting(&mut lock, config.grace).await {
+            Ok(waiting) => waiting,
+            Err(e) => break Err(e),
+        };
+        let mut tick = RelayTick {
+            backlog: waiting.rows,
+            ..RelayTick::default()
+        };
+        for project in waiting.stale {
+            match outbox.flush(project).await {
+                Ok(flushed) => tick.published.extend(flushed.published),
+                Err(e) => {
+                    tick.failed += 1;
+                    tracing::warn!(%project, error = %e, "outbox relay could not publish");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "outbox relay could not read the outbox"),
         }
-        tick.backlog = outbox.backlog().await.ok();
         on_tick(tick);
         tokio::select! {
             _ = tokio::time::sleep(config.tick) => {}
             _ = shutdown.cancelled() => break Ok(()),
         }
-        // The lock lives as long as its connection: if that is gone, so is the lead.
-        if let Err(e) = crate::jobs::lifecycle::still_connected(&mut lock).await {
-            break Err(e);
-        }
     };
     let _ = crate::jobs::lifecycle::unlock(&mut lock, RELAY_LOCK).await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flush_asked_for_while_one_runs_makes_the_running_one_go_on() {
+        let running = Running::default();
+        let project = ProjectId::new();
+        let mut turn = Turn::take(&running, project).expect("the first flush takes the turn");
+        assert!(Turn::take(&running, project).is_none(), "a second one asks");
+        assert!(
+            Turn::take(&running, project).is_none(),
+            "asks add up to one"
+        );
+        assert!(turn.go_on(false), "asked: another round");
+        assert!(!turn.go_on(false), "no ask since: done, and released");
+        let again = Turn::take(&running, project).expect("a released turn is free");
+        drop(again);
+        drop(turn);
+        assert!(running.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_full_round_goes_on_and_a_dropped_turn_is_freed() {
+        let running = Running::default();
+        let (one, other) = (ProjectId::new(), ProjectId::new());
+        let mut turn = Turn::take(&running, one).unwrap();
+        let _other = Turn::take(&running, other).expect("projects do not share turns");
+        assert!(turn.go_on(true), "a full round: more rows wait");
+        // A flush that fails or is cancelled mid-round frees its project.
+        drop(turn);
+        assert!(Turn::take(&running, one).is_some());
+    }
 }

@@ -17,6 +17,7 @@ mod jobs;
 mod limits;
 mod malformed;
 mod operations;
+mod outbox;
 mod private_postgres;
 mod revocation;
 mod rtc;
