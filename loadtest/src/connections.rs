@@ -313,16 +313,16 @@ async fn measure(
         target: "draftline".into(),
         case: format!("{nodes} hub(s) x {size} idle connections"),
         figures: vec![
-            ("connected".into(), Figure::Number(connected as f64)),
+            ("connected".into(), Figure::number(connected as f64)),
             (
                 "connections/s".into(),
-                Figure::Number(connected as f64 / connect_seconds),
+                Figure::number(connected as f64 / connect_seconds),
             ),
             ("hub RSS before MiB".into(), Figure::Text(mib(&before))),
             ("hub RSS after MiB".into(), Figure::Text(mib(&after))),
             (
                 "KiB per connection".into(),
-                Figure::Number(per_connection_kib),
+                Figure::number(per_connection_kib),
             ),
         ],
         cpu_seconds,

@@ -283,7 +283,7 @@ async fn bulk(bench: &Bench, options: &Options) -> anyhow::Result<Row> {
         &bulk_case(total, options.batch),
         vec![(
             "jobs/s".into(),
-            Figure::Number(total as f64 / elapsed.as_secs_f64()),
+            Figure::number(total as f64 / elapsed.as_secs_f64()),
         )],
         &meter,
     ))
@@ -328,7 +328,7 @@ async fn single(bench: &Bench, options: &Options) -> anyhow::Result<Row> {
         &single_case(total, options.in_flight),
         vec![(
             "jobs/s".into(),
-            Figure::Number(total as f64 / elapsed.as_secs_f64()),
+            Figure::number(total as f64 / elapsed.as_secs_f64()),
         )],
         &meter,
     ))
@@ -391,9 +391,9 @@ async fn latency(bench: &Bench, options: &Options) -> anyhow::Result<Row> {
         "draftline",
         &latency_case(options.tries),
         vec![
-            ("p50 ms".into(), Figure::Number(pct(&samples, 0.50))),
-            ("p99 ms".into(), Figure::Number(pct(&samples, 0.99))),
-            ("max ms".into(), Figure::Number(pct(&samples, 1.0))),
+            ("p50 ms".into(), Figure::number(pct(&samples, 0.50))),
+            ("p99 ms".into(), Figure::number(pct(&samples, 0.99))),
+            ("max ms".into(), Figure::number(pct(&samples, 1.0))),
         ],
         &meter,
     ))

@@ -114,7 +114,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         db.drop_now().await?;
         prefix.clean().await?;
         let outcome = outcome?;
-        let number = |v: Option<f64>| Figure::Number(v.unwrap_or(f64::NAN));
+        let number = |v: Option<f64>| Figure::number(v.unwrap_or(f64::NAN));
         row.figures = match scenario.as_str() {
             "latency" => vec![
                 ("p50 ms".into(), number(outcome.p50_ms)),
@@ -128,7 +128,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             "{scenario}: {} ({})",
             row.figures
                 .iter()
-                .map(|(name, f)| format!("{name} {f:?}"))
+                .map(|(name, f)| format!("{name} {f}"))
                 .collect::<Vec<_>>()
                 .join(", "),
             row.note

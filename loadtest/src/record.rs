@@ -60,9 +60,30 @@ pub enum Figure {
     Text(String),
 }
 
+impl Figure {
+    /// A number, or a dash where there is none: NaN would be written as `null`, which
+    /// the record could not be read back from.
+    pub fn number(value: f64) -> Self {
+        if value.is_finite() {
+            Figure::Number(value)
+        } else {
+            Figure::Text("-".into())
+        }
+    }
+}
+
 impl From<f64> for Figure {
     fn from(value: f64) -> Self {
-        Figure::Number(value)
+        Figure::number(value)
+    }
+}
+
+impl std::fmt::Display for Figure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Figure::Number(n) => write!(f, "{n:.2}"),
+            Figure::Text(text) => f.write_str(text),
+        }
     }
 }
 

@@ -403,14 +403,19 @@ async fn step(
 ) -> anyhow::Result<(Vec<Ws>, Tally)> {
     let n = sockets.len();
     let period = Duration::from_secs_f64(1.0 / per_session);
-    let calls = (per_session * seconds as f64).round() as u64;
+    let span = Duration::from_secs(seconds);
     // A little room to spawn every session's task before the first send is due.
     let start = tokio::time::Instant::now() + Duration::from_millis(200);
     let tasks: Vec<_> = sockets
         .into_iter()
         .enumerate()
         .map(|(i, ws)| {
-            let first = start + period.mul_f64(i as f64 / n as f64);
+            let offset = period.mul_f64(i as f64 / n as f64);
+            let first = start + offset;
+            // Every call due within the step: over all sessions that is the step's rate
+            // times its seconds, also when a session's period is longer than the step.
+            let calls =
+                ((span - offset.min(span)).as_secs_f64() / period.as_secs_f64()).ceil() as u64;
             let label = format!("{label}-{i}");
             tokio::spawn(drive(ws, first, period, calls, label))
         })

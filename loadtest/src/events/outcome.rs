@@ -112,19 +112,19 @@ impl Report {
                 figures: vec![
                     (
                         "deliveries/s".into(),
-                        figure(self.deliveries_per_second().round()),
+                        Figure::number(self.deliveries_per_second().round()),
                     ),
                     (
                         "fan-out p99 ms".into(),
-                        figure(self.percentile_ms(0.99)),
+                        Figure::number(self.percentile_ms(0.99)),
                     ),
                     (
                         "calls".into(),
-                        figure(calls.latencies_us.len() as f64),
+                        Figure::number(calls.latencies_us.len() as f64),
                     ),
-                    ("call p50 ms".into(), figure(calls.percentile_ms(0.50))),
-                    ("call p99 ms".into(), figure(calls.percentile_ms(0.99))),
-                    ("call max ms".into(), figure(calls.percentile_ms(1.0))),
+                    ("call p50 ms".into(), Figure::number(calls.percentile_ms(0.50))),
+                    ("call p99 ms".into(), Figure::number(calls.percentile_ms(0.99))),
+                    ("call max ms".into(), Figure::number(calls.percentile_ms(1.0))),
                 ],
                 cpu_seconds: self.cpu_seconds.clone(),
                 seconds: record::round3(self.cpu_span),
@@ -203,7 +203,7 @@ impl Report {
     }
 
     pub(super) fn row(&self, kind: Kind, shape: &Shape, subscribers: usize) -> Row {
-        let deliveries = |n: f64| figure(n.round());
+        let deliveries = |n: f64| Figure::number(n.round());
         Row {
             table: format!("events-{}", shape.name),
             target: kind.name().into(),
@@ -217,10 +217,10 @@ impl Report {
                     "deliveries/s".into(),
                     deliveries(self.deliveries_per_second()),
                 ),
-                ("lost".into(), figure(self.lost() as f64)),
-                ("p50 ms".into(), figure(self.percentile_ms(0.50))),
-                ("p99 ms".into(), figure(self.percentile_ms(0.99))),
-                ("max ms".into(), figure(self.percentile_ms(1.0))),
+                ("lost".into(), Figure::number(self.lost() as f64)),
+                ("p50 ms".into(), Figure::number(self.percentile_ms(0.50))),
+                ("p99 ms".into(), Figure::number(self.percentile_ms(0.99))),
+                ("max ms".into(), Figure::number(self.percentile_ms(1.0))),
             ],
             cpu_seconds: self.cpu_seconds.clone(),
             seconds: record::round3(self.cpu_span),
@@ -302,24 +302,15 @@ impl Limit<'_> {
                 shape.name, shape.projects, self.per_topic
             ),
             figures: vec![
-                ("highest ev/s".into(), figure(rate)),
-                ("deliveries/s".into(), figure(deliveries)),
-                ("p99 ms".into(), figure(p99)),
+                ("highest ev/s".into(), Figure::number(rate)),
+                ("deliveries/s".into(), Figure::number(deliveries)),
+                ("p99 ms".into(), Figure::number(p99)),
                 ("next step".into(), Figure::Text(self.stopped())),
             ],
             cpu_seconds: cpu,
             seconds,
             note: String::new(),
         }
-    }
-}
-
-/// A number, or a dash where there is none (NaN does not survive the JSON record).
-fn figure(value: f64) -> Figure {
-    if value.is_finite() {
-        Figure::Number(value)
-    } else {
-        Figure::Text("-".into())
     }
 }
 
