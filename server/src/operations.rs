@@ -47,7 +47,6 @@ pub(crate) async fn propose(
     let new = NewOperation {
         session_id: caller.session.id,
         project_id: resolved.as_ref().ok().copied().flatten(),
-        seq: 0,
         tool: tool.as_str().to_owned(),
         kind: change.kind(),
         entity: change.entity(),

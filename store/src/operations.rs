@@ -75,7 +75,6 @@ const COLUMNS: &str = "id, session_id, project_id, batch_id, seq, tool, kind, en
 pub struct NewOperation {
     pub session_id: SessionId,
     pub project_id: Option<ProjectId>,
-    pub seq: i64,
     pub tool: String,
     pub kind: OperationKind,
     pub entity: Entity,
@@ -122,27 +121,11 @@ impl Outcome {
     }
 }
 
-/// Records a new operation with `status`; `outcome` fills in how it ended when it was
-/// carried out at once.
-pub async fn insert(
-    conn: &mut PgConnection,
-    op: NewOperation,
-    outcome: Outcome,
-) -> Result<Operation, StoreError> {
-    let sql = format!(
-        "INSERT INTO operations ({INSERTED}) VALUES ({}) RETURNING {COLUMNS}",
-        values("$4")
-    );
-    let row = bind_new(sqlx::query_as(&sql), op, outcome)
-        .fetch_one(&mut *conn)
-        .await?;
-    row.try_into()
-}
-
-/// [`insert`] numbered by its session: the session's operation counter is bumped in the
-/// same statement and the operation takes the new value as its `seq` (`op.seq` is not
-/// used), one round trip where `sessions::next_operation_seq` and [`insert`] take two.
-/// A missing session is `not_found`, as there.
+/// Records a new operation with `status`, numbered by its session: the session's
+/// operation counter is bumped in the same statement (its row stays locked to the end of
+/// the transaction, which keeps a session's operations in order) and the operation takes
+/// the new value as its `seq`. `outcome` fills in how it ended when it was carried out at
+/// once. A missing session is `not_found`.
 pub async fn insert_next(
     conn: &mut PgConnection,
     op: NewOperation,
@@ -152,8 +135,7 @@ pub async fn insert_next(
     let sql = format!(
         "WITH next AS (UPDATE sessions SET operation_seq = operation_seq + 1 WHERE id = $2 \
            RETURNING operation_seq) \
-         INSERT INTO operations ({INSERTED}) SELECT {} FROM next RETURNING {COLUMNS}",
-        values("next.operation_seq")
+         INSERT INTO operations ({INSERTED}) SELECT {VALUES} FROM next RETURNING {COLUMNS}"
     );
     let row: Option<OperationRow> = bind_new(sqlx::query_as(&sql), op, outcome)
         .fetch_optional(&mut *conn)
@@ -162,18 +144,14 @@ pub async fn insert_next(
         .try_into()
 }
 
-/// The columns a new operation fills, in the order of [`values`].
+/// The columns a new operation fills, in the order of [`VALUES`].
 const INSERTED: &str = "id, session_id, project_id, seq, tool, kind, entity, entity_id, \
     data, before, after, status, error, executed_at, duration_ms, rollback_of, \
     suggestion, reason, recovers";
 
-/// The values of a new operation as [`bind_new`] binds them, with `seq` taken from `seq`.
-fn values(seq: &str) -> String {
-    format!(
-        "$1, $2, COALESCE($3, $16), {seq}, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         CASE WHEN $14 THEN now() END, $15, $17, $18, $19, $20"
-    )
-}
+/// The values of a new operation as [`bind_new`] binds them (`seq` from the session).
+const VALUES: &str = "$1, $2, COALESCE($3, $15), next.operation_seq, $4, $5, $6, $7, $8, $9, \
+    $10, $11, $12, CASE WHEN $13 THEN now() END, $14, $16, $17, $18, $19";
 
 type InsertQuery<'q> =
     sqlx::query::QueryAs<'q, sqlx::Postgres, OperationRow, sqlx::postgres::PgArguments>;
@@ -184,7 +162,6 @@ fn bind_new(query: InsertQuery<'_>, op: NewOperation, outcome: Outcome) -> Inser
         .bind(OperationId::new())
         .bind(op.session_id)
         .bind(op.project_id)
-        .bind(op.seq)
         .bind(op.tool)
         .bind(enum_str(&outcome.kind.unwrap_or(op.kind)))
         .bind(enum_str(&outcome.entity.unwrap_or(op.entity)))

@@ -215,15 +215,3 @@ pub async fn set_phase(
     row.ok_or_else(|| StoreError::not_found("session", id))?
         .try_into()
 }
-
-/// The next operation number of the session. Locks the session row until the
-/// transaction ends, which keeps a session's operations in order.
-pub async fn next_operation_seq(conn: &mut PgConnection, id: SessionId) -> Result<i64, StoreError> {
-    let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE sessions SET operation_seq = operation_seq + 1 WHERE id = $1 RETURNING operation_seq",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    seq.ok_or_else(|| StoreError::not_found("session", id))
-}

@@ -82,13 +82,11 @@ async fn propose_recovery(
     }
     drop(conn);
     let mut tx = hub.store.begin().await?;
-    let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
-    let operation = store::operations::insert(
+    let operation = store::operations::insert_next(
         &mut tx,
         NewOperation {
             session_id: caller.session.id,
             project_id: Some(project),
-            seq,
             tool: failed.tool.clone(),
             kind: change.kind(),
             entity: change.entity(),

@@ -76,7 +76,6 @@ async fn suggest(
         planned.push(NewOperation {
             session_id: caller.session.id,
             project_id: Some(project),
-            seq: 0,
             tool: tool.as_str().to_owned(),
             kind: change.kind(),
             entity: change.entity(),
@@ -90,13 +89,9 @@ async fn suggest(
     let mut tx = hub.store.begin().await?;
     let mut recorded = Vec::with_capacity(planned.len());
     for new in planned {
-        let seq = store::sessions::next_operation_seq(&mut tx, caller.session.id).await?;
-        let operation = store::operations::insert(
-            &mut tx,
-            NewOperation { seq, ..new },
-            Outcome::status(OperationStatus::Pending),
-        )
-        .await?;
+        let operation =
+            store::operations::insert_next(&mut tx, new, Outcome::status(OperationStatus::Pending))
+                .await?;
         recorded.push(operation);
     }
     let mut flush = None;
