@@ -78,6 +78,7 @@ impl Transport for DataChannelTransport {
 }
 
 impl FrameSource for Source {
+    const TRANSPORT: &'static str = <DataChannelTransport as Transport>::NAME;
     async fn next_frame(&mut self) -> Frame {
         loop {
             let event = tokio::select! {

@@ -335,9 +335,9 @@ impl Connection {
 }
 
 /// The message loop after `hello`.
-async fn serve_messages(
+async fn serve_messages<S: FrameSource>(
     hub: &Hub,
-    stream: &mut impl FrameSource,
+    stream: &mut S,
     outbox: &Outbox,
     caller: &mut Caller,
     connection: &mut Connection,
@@ -360,7 +360,8 @@ async fn serve_messages(
                 return;
             }
             _ = sleep_until(connection.token.deadline()) => {
-                metrics::counter!(crate::metrics::TOKENS_EXPIRED, "transport" => "ws").increment(1);
+                metrics::counter!(crate::metrics::TOKENS_EXPIRED, "transport" => S::TRANSPORT)
+                    .increment(1);
                 tracing::debug!("token expired");
                 let error = ErrorBody::new(
                     ErrorCode::Unauthorized,

@@ -41,6 +41,8 @@ pub trait Transport: Send + 'static {
 
 /// The reader's half.
 pub trait FrameSource: Send + 'static {
+    /// The transport's name in metrics (its [`Transport::NAME`]).
+    const TRANSPORT: &'static str;
     /// The next frame from the peer; must be cancel safe (the reader `select!`s on it).
     fn next_frame(&mut self) -> impl Future<Output = Frame> + Send;
 }
@@ -67,6 +69,7 @@ impl Transport for WebSocket {
 }
 
 impl FrameSource for SplitStream<WebSocket> {
+    const TRANSPORT: &'static str = <WebSocket as Transport>::NAME;
     async fn next_frame(&mut self) -> Frame {
         match self.next().await {
             None | Some(Ok(WsMessage::Close(_))) => Frame::Gone,

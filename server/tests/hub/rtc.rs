@@ -361,6 +361,41 @@ async fn connections(server: &TestServer) -> u64 {
 }
 
 #[tokio::test]
+async fn a_peer_whose_token_expires_is_told_unauthorized_and_counted_as_rtc() {
+    let server = TestServer::start().await;
+    let token = server.token_for("alice", 2);
+    let mut peer = Peer::connect(&server, &token).await;
+    let welcome = peer
+        .request(json!({"type": "hello", "client": {"name": "rtc-test", "version": "1"}}))
+        .await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let error = peer.recv().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["code"], "unauthorized", "{error}");
+    assert_eq!(
+        peer.next().await,
+        None,
+        "the channel closes after the error"
+    );
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("draftline_tokens_expired_total{transport=\"rtc\"}")),
+        "{metrics}"
+    );
+    let _ = peer.pc.close().await;
+}
+
+#[tokio::test]
 async fn a_quiet_peer_stays_connected_past_three_heartbeats() {
     // No ping frames on a data channel: a connection that ICE keeps `connected` answers
     // the heartbeat.
