@@ -16,7 +16,6 @@ use protocol::frames::event_frame_parts;
 use sqlx::PgConnection;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -32,9 +31,9 @@ const RELAY_LOCK: i64 = 0x6472_6166_746f_7574;
 /// Rows sent per round of a flush: a backlog after an outage goes out in rounds, each
 /// one transaction, so a crash loses at most a round's deletes (which replay skips).
 const BATCH: i64 = 256;
-/// Rounds one flush makes at most while rows keep arriving (busy project): past that
-/// its caller is answered and the flush goes on in the background.
-const MAX_ROUNDS: usize = 8;
+/// Rounds the relay makes for a project before it moves on to the next one (the rest
+/// go on in the background).
+const DRAIN_ROUNDS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -207,42 +206,58 @@ impl Outbox {
     }
 
     /// Publishes every row of `project` committed before it was called, in id order, and
-    /// deletes them. Stops at the first Redis failure, keeping the round's rows for the
-    /// next try (or the relay).
+    /// deletes them: the committing process's fast path. Returns once those rows are out
+    /// (or a Redis failure kept them for the next try or the relay).
     ///
     /// In one process a project has one flush at a time: a call made while one runs
     /// returns at once (`busy`) and the running one makes another round, whose statement
-    /// sees every row committed before that call. Between processes, a round waits for
-    /// the project's publish lock, so rows go out in id order whoever sends them.
+    /// sees every row committed before that call. Those further rounds run in the
+    /// background, so a caller waits for its own rows, never for a busy project's
+    /// stream. Between processes a round waits for the project's publish lock, so rows go
+    /// out in id order whoever sends them.
     pub async fn flush(&self, project: ProjectId) -> Result<Flushed, OutboxError> {
+        self.publish(project, 1).await
+    }
+
+    /// Publishes every row of `project`, round after round, before returning (up to
+    /// [`DRAIN_ROUNDS`], then as [`Outbox::flush`]): the relay's flush, one project at a
+    /// time, so a backlog after an outage holds one connection, not one per project.
+    pub async fn drain(&self, project: ProjectId) -> Result<Flushed, OutboxError> {
+        self.publish(project, DRAIN_ROUNDS).await
+    }
+
+    /// Makes up to `inline` rounds, then hands the turn and its connection to a task
+    /// that goes on for as long as rows keep coming.
+    async fn publish(&self, project: ProjectId, inline: usize) -> Result<Flushed, OutboxError> {
         let mut flushed = Flushed::default();
         let Some(mut turn) = Turn::take(&self.running, project) else {
             flushed.busy = true;
             return Ok(flushed);
         };
         let mut conn = self.store.acquire().await?;
-        for _ in 0..MAX_ROUNDS {
+        for _ in 0..inline {
             let round = self.round(&mut conn, project, &mut flushed).await?;
             if !turn.go_on(round == Round::Full) {
                 return Ok(flushed);
             }
         }
-        // A project still busy after MAX_ROUNDS: answer this caller and go on in the
-        // background (the relay would take a second or more).
-        drop(turn);
-        self.hand_off(project);
-        Ok(flushed)
-    }
-
-    fn hand_off(&self, project: ProjectId) {
         let outbox = self.clone();
-        let flush: Pin<Box<dyn Future<Output = Result<Flushed, OutboxError>> + Send>> =
-            Box::pin(async move { outbox.flush(project).await });
         tokio::spawn(async move {
-            if let Err(e) = flush.await {
+            let mut rest = Flushed::default();
+            let result: Result<(), OutboxError> = async {
+                loop {
+                    let round = outbox.round(&mut conn, project, &mut rest).await?;
+                    if !turn.go_on(round == Round::Full) {
+                        return Ok(());
+                    }
+                }
+            }
+            .await;
+            if let Err(e) = result {
                 tracing::warn!(%project, error = %e, "events left in the outbox for the relay");
             }
         });
+        Ok(flushed)
     }
 
     /// One round of a flush, one transaction: take the project's publish lock and delete
@@ -413,7 +428,7 @@ async fn lead(
             ..RelayTick::default()
         };
         for project in waiting.stale {
-            match outbox.flush(project).await {
+            match outbox.drain(project).await {
                 Ok(flushed) => tick.published.extend(flushed.published),
                 Err(e) => {
                     tick.failed += 1;
