@@ -102,7 +102,7 @@ pub async fn record(
 
 /// What one flush of a project did.
 #[derive(Debug, Default)]
-#[must_use = "a flush that failed or found another publisher leaves rows for the relay"]
+#[must_use = "a busy flush leaves its rows to the running one, a failed one to the relay"]
 pub struct Flushed {
     /// The kinds of the rows this flush published, in order.
     pub published: Vec<String>,
