@@ -117,6 +117,13 @@ pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
             "connections still open at the shutdown deadline"
         );
     }
+    // The connections are gone: the events of their last changes go out before the
+    // process does.
+    if !hub.outbox.settle(hub.config.shutdown_timeout()).await {
+        tracing::warn!(
+            "outbox rounds still running at the shutdown deadline; the relay sends the rest"
+        );
+    }
     let _ = listener_task.await;
     let _ = presence_task.await;
     let _ = control_task.await;

@@ -19,6 +19,7 @@ use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// The advisory lock class (first key of the two-key form) taken by each change
 /// transaction before it inserts its rows and held to commit, so a project's ids are
@@ -194,6 +195,8 @@ pub struct Outbox {
     store: crate::Store,
     topics: Topics,
     running: Running,
+    /// The rounds going on in the background (see [`Outbox::flush`]).
+    background: TaskTracker,
 }
 
 impl Outbox {
@@ -202,7 +205,19 @@ impl Outbox {
             store,
             topics,
             running: Running::default(),
+            background: TaskTracker::new(),
         }
+    }
+
+    /// Waits, up to `within`, for the rounds still going on in the background: a
+    /// process shutting down calls it after its last change, so those rows go out now
+    /// rather than with the relay of another node (or of this one once restarted).
+    /// Answers whether they all finished.
+    pub async fn settle(&self, within: Duration) -> bool {
+        self.background.close();
+        tokio::time::timeout(within, self.background.wait())
+            .await
+            .is_ok()
     }
 
     /// Publishes every row of `project` committed before it was called, in id order, and
@@ -242,7 +257,7 @@ impl Outbox {
             }
         }
         let outbox = self.clone();
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             let mut rest = Flushed::default();
             let result: Result<(), OutboxError> = async {
                 loop {

@@ -159,6 +159,11 @@ impl Worker {
         // jobs this drain re-sends among them) to a consumer that no longer reads.
         drop(reader);
         self.drain(&running, &jobs).await;
+        if !self.outbox.settle(self.config.drain_timeout()).await {
+            tracing::warn!(
+                "outbox rounds still running at the drain deadline; the relay sends the rest"
+            );
+        }
         for queue in &config.queues {
             match self.dispatch.hand_back(queue, &self.id).await {
                 Ok(0) => {}
