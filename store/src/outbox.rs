@@ -101,19 +101,6 @@ pub async fn record(
     Ok(())
 }
 
-/// What one flush of a project did.
-#[derive(Debug, Default)]
-#[must_use = "a busy flush leaves its rows to the running one, a failed one to the relay"]
-pub struct Flushed {
-    /// The kinds of the rows this flush published, in order.
-    pub published: Vec<String>,
-    /// Rows Redis had already applied (a replay after a crash), deleted unpublished.
-    pub skipped: usize,
-    /// Another flush of the project was running in this process: it sends what this
-    /// one would have.
-    pub busy: bool,
-}
-
 #[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
@@ -121,14 +108,6 @@ struct Row {
     kind: String,
     head: String,
     tail: String,
-}
-
-/// How a round of a flush ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Round {
-    /// A whole batch went out: more rows are likely waiting.
-    Full,
-    Done,
 }
 
 /// The flushes running in this process, by project, each with whether another was
@@ -225,66 +204,59 @@ impl Outbox {
     /// (or a Redis failure kept them for the next try or the relay).
     ///
     /// In one process a project has one flush at a time: a call made while one runs
-    /// returns at once (`busy`) and the running one makes another round, whose statement
+    /// returns at once and the running one makes another round, whose statement
     /// sees every row committed before that call. Those further rounds run in the
     /// background, so a caller waits for its own rows, never for a busy project's
     /// stream. Between processes a round waits for the project's publish lock, so rows go
     /// out in id order whoever sends them.
-    pub async fn flush(&self, project: ProjectId) -> Result<Flushed, OutboxError> {
+    pub async fn flush(&self, project: ProjectId) -> Result<(), OutboxError> {
         self.publish(project, 1).await
     }
 
     /// Publishes every row of `project`, round after round, before returning (up to
     /// [`DRAIN_ROUNDS`], then as [`Outbox::flush`]): the relay's flush, one project at a
     /// time, so a backlog after an outage holds one connection, not one per project.
-    pub async fn drain(&self, project: ProjectId) -> Result<Flushed, OutboxError> {
+    pub async fn drain(&self, project: ProjectId) -> Result<(), OutboxError> {
         self.publish(project, DRAIN_ROUNDS).await
     }
 
     /// Makes up to `inline` rounds, then hands the turn and its connection to a task
-    /// that goes on for as long as rows keep coming.
-    async fn publish(&self, project: ProjectId, inline: usize) -> Result<Flushed, OutboxError> {
-        let mut flushed = Flushed::default();
+    /// that goes on for as long as rows keep coming. A call that finds the project's
+    /// turn taken has asked its holder to go on, and returns.
+    async fn publish(&self, project: ProjectId, inline: usize) -> Result<(), OutboxError> {
         let Some(mut turn) = Turn::take(&self.running, project) else {
-            flushed.busy = true;
-            return Ok(flushed);
+            return Ok(());
         };
         let mut conn = self.store.acquire().await?;
         for _ in 0..inline {
-            let round = self.round(&mut conn, project, &mut flushed).await?;
-            if !turn.go_on(round == Round::Full) {
-                return Ok(flushed);
+            if !self.round(&mut turn, &mut conn, project).await? {
+                return Ok(());
             }
         }
         let outbox = self.clone();
         self.background.spawn(async move {
-            let mut rest = Flushed::default();
-            let result: Result<(), OutboxError> = async {
-                loop {
-                    let round = outbox.round(&mut conn, project, &mut rest).await?;
-                    if !turn.go_on(round == Round::Full) {
-                        return Ok(());
-                    }
-                }
-            }
-            .await;
-            if let Err(e) = result {
+            let rounds = async {
+                while outbox.round(&mut turn, &mut conn, project).await? {}
+                Ok::<_, OutboxError>(())
+            };
+            if let Err(e) = rounds.await {
                 tracing::warn!(%project, error = %e, "events left in the outbox for the relay");
             }
         });
-        Ok(flushed)
+        Ok(())
     }
 
     /// One round of a flush, one transaction: take the project's publish lock and delete
     /// up to [`BATCH`] of its rows in one statement, publish them in id order, commit.
     /// A Redis failure rolls the deletes back: the rows sent before it go again with the
-    /// next try, and `publish_once` skips each as already applied.
+    /// next try, and `publish_once` skips each as already applied. Answers whether the
+    /// turn goes on (see [`Turn::go_on`]).
     async fn round(
         &self,
+        turn: &mut Turn,
         conn: &mut PgConnection,
         project: ProjectId,
-        flushed: &mut Flushed,
-    ) -> Result<Round, OutboxError> {
+    ) -> Result<bool, OutboxError> {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         // This transaction only deletes rows Redis has taken, so its commit need not
         // wait for the WAL flush: a delete lost in a crash leaves rows the relay
@@ -311,8 +283,8 @@ impl Outbox {
         .await?;
         rows.sort_unstable_by_key(|row| row.id);
         for row in &rows {
-            let published = self
-                .topics
+            // `None`: Redis had already applied it (a replay), and it is deleted unsent.
+            self.topics
                 .publish_once(
                     &row.topic,
                     project,
@@ -320,17 +292,10 @@ impl Outbox {
                     (&row.kind, &row.head, &row.tail),
                 )
                 .await?;
-            match published {
-                Some(_) => flushed.published.push(row.kind.clone()),
-                None => flushed.skipped += 1,
-            }
         }
         tx.commit().await?;
-        Ok(if rows.len() as i64 == BATCH {
-            Round::Full
-        } else {
-            Round::Done
-        })
+        // A whole batch went out: more rows are likely waiting.
+        Ok(turn.go_on(rows.len() as i64 == BATCH))
     }
 }
 
@@ -388,7 +353,7 @@ impl Default for RelayConfig {
 /// One relay tick's outcome, for the caller's metrics.
 #[derive(Debug, Default)]
 pub struct RelayTick {
-    pub published: Vec<String>,
+    /// Projects whose rows could not be published.
     pub failed: usize,
     /// Rows waiting in the outbox when the tick began.
     pub backlog: i64,
@@ -443,12 +408,9 @@ async fn lead(
             ..RelayTick::default()
         };
         for project in waiting.stale {
-            match outbox.drain(project).await {
-                Ok(flushed) => tick.published.extend(flushed.published),
-                Err(e) => {
-                    tick.failed += 1;
-                    tracing::warn!(%project, error = %e, "outbox relay could not publish");
-                }
+            if let Err(e) = outbox.drain(project).await {
+                tick.failed += 1;
+                tracing::warn!(%project, error = %e, "outbox relay could not publish");
             }
         }
         on_tick(tick);

@@ -337,15 +337,7 @@ async fn a_queued_draft_streams_to_every_client_and_lands_narrated() {
     assert!(log[1]["data"]["completion_tokens"].as_u64().unwrap() > 0);
 
     // The draft's metrics are on the hub's /metrics (the worker runs in this process).
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for name in [
         "draftline_draft_duration_seconds_bucket",
         "draftline_draft_tokens_total{kind=\"completion\"}",
@@ -636,15 +628,7 @@ async fn tool_calls_do_not_wait_for_slow_drafts() {
     assert_eq!(status["status"], "running", "{status}");
     // The scheduler reports the queue's depth (here, the running draft) every tick.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("draftline_job_queue_depth{status=\"running\",kind=\"draft.update\"}"),
         "{metrics}"

@@ -250,15 +250,7 @@ async fn redis_restarted_mid_run_answers_calls_in_time_and_publishes_every_chang
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The backlog and the failed publishes are visible to operators.
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("draftline_outbox_rows"), "{metrics}");
     assert!(
         metrics.contains("draftline_events_publish_failures_total"),

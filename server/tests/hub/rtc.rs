@@ -188,15 +188,7 @@ async fn post_offer(server: &TestServer, token: &str, sdp: &str) -> reqwest::Res
 
 /// The live peers of this process, from `/metrics` (0 when the gauge was never set).
 async fn live_peers(server: &TestServer) -> f64 {
-    let text = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix("draftline_rtc_peers "))
         .map_or(0.0, |v| v.trim().parse().unwrap())
@@ -377,15 +369,7 @@ async fn a_peer_whose_token_expires_is_told_unauthorized_and_counted_as_rtc() {
         None,
         "the channel closes after the error"
     );
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics
             .lines()

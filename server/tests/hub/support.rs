@@ -131,6 +131,13 @@ impl TestServer {
         request.send().await.unwrap().json().await.unwrap()
     }
 
+    /// The node's `/metrics` text (the recorder is process-wide: every node of this test
+    /// binary shares it).
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// A WebSocket with nothing sent yet; `query` is appended to `/v1/ws`.
     pub async fn raw(&self, query: &str) -> Ws {
         self.raw_with(query, None).await.expect("upgrade")
