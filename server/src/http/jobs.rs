@@ -4,12 +4,11 @@ use super::Authed;
 use super::Path;
 use super::admin::parse_job_id;
 use super::openapi::OwnErrors;
-use crate::access::{self, Need};
+use crate::access;
 use crate::error::ApiError;
 use crate::hub::Hub;
 use axum::Json;
 use axum::extract::State;
-use protocol::ErrorCode;
 use protocol::entities::{Job, JobEvent};
 use serde::Serialize;
 
@@ -31,11 +30,11 @@ pub async fn get(
     let mut conn = hub.store.acquire().await?;
     let job = store::jobs::get(&mut conn, id).await?;
     if !claims.is_admin() {
-        let hidden = || ApiError::new(ErrorCode::NotFound, format!("job {id} not found"));
+        // A job of a project the caller is not in (or of no project) answers like one
+        // that does not exist; a failing database still answers `unavailable`.
+        let hidden = || store::StoreError::not_found("job", id);
         let project = job.project_id.ok_or_else(hidden)?;
-        access::require(&mut conn, project, &claims.user(), Need::Read)
-            .await
-            .map_err(|_| hidden())?;
+        access::entity(&mut conn, &claims.user(), project, hidden()).await?;
     }
     let events = store::jobs::events(&mut conn, id).await?;
     Ok(Json(JobWithEvents { job, events }))
