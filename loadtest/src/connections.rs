@@ -6,7 +6,7 @@
 //! 20,000 open files; each holder spreads its sockets over loopback source addresses
 //! (127.0.0.2, 127.0.0.3, ...) so no address runs out of ephemeral ports.
 
-use crate::events::servers::{self, HubEnv, Server};
+use crate::events::servers::{HubEnv, Server};
 use crate::record::{self, CpuMeter, Figure, Proc, Record, Row};
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
@@ -26,10 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
     #[command(flatten)]
-    services: crate::Services,
-    /// The `draftline` binary to run as the hub; by default the one next to this binary.
-    #[arg(long)]
-    draftline: Option<PathBuf>,
+    hub: crate::HubOptions,
     /// Connections per hub, one measurement each (fresh hubs every time).
     #[arg(long, value_delimiter = ',', default_value = "5000,10000,19000")]
     sizes: Vec<usize>,
@@ -113,17 +110,15 @@ struct Held {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let draftline = servers::hub_binary(options.draftline.as_deref())?;
+    let draftline = options.hub.binary()?;
     anyhow::ensure!(
         options.projects > 0 && options.nodes.iter().all(|n| *n > 0),
         "--projects and --nodes must be positive"
     );
-    let began = Instant::now();
-    let machine_before = record::machine_cpu().unwrap_or(f64::NAN);
     let mut record = Record::new("connections");
 
-    let db = options.services.database().await?;
-    let prefix = options.services.prefix();
+    let db = options.hub.services.database().await?;
+    let prefix = options.hub.services.prefix();
     let result = async {
         let store = Store::connect(&db.url, 4)
             .await
@@ -133,7 +128,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         let env = HubEnv {
             binary: &draftline,
             database_url: &db.url,
-            redis_url: &options.services.redis_url,
+            redis_url: &options.hub.services.redis_url,
             redis_prefix: &prefix.prefix,
             secret: SECRET,
             extra: &[],
@@ -155,10 +150,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     .await;
     db.drop_now().await?;
     prefix.clean().await?;
-    record.machine.busy_cores = record::round3(
-        (record::machine_cpu().unwrap_or(f64::NAN) - machine_before)
-            / began.elapsed().as_secs_f64(),
-    );
     record.write(options.json.as_deref())?;
     result
 }

@@ -25,7 +25,7 @@ pub mod client;
 mod outcome;
 pub mod servers;
 
-use crate::record::{self, CpuMeter, Proc, Record};
+use crate::record::{CpuMeter, Proc, Record};
 use anyhow::Context;
 use client::{Client, ClientState, Wire, Ws};
 use futures_util::stream::{FuturesUnordered, SplitSink};
@@ -46,11 +46,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
     #[command(flatten)]
-    services: crate::Services,
-    /// The `draftline` binary to run as the hub; by default the one next to this binary
-    /// (`cargo build --release -p draftline` puts it there).
-    #[arg(long)]
-    draftline: Option<PathBuf>,
+    hub: crate::HubOptions,
     /// Which scenarios: one (every subscriber on one project), spread (many projects).
     #[arg(long, value_delimiter = ',', default_value = "one,spread")]
     scenarios: Vec<String>,
@@ -126,7 +122,7 @@ const DRAIN_IDLE: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let draftline = servers::hub_binary(options.draftline.as_deref())?;
+    let draftline = options.hub.binary()?;
     anyhow::ensure!(
         !options.one_rates.is_empty()
             && !options.spread_rates.is_empty()
@@ -149,7 +145,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .and_then(|t| t.elapsed().ok())
         .map_or("?".to_owned(), |age| format!("{} min", age.as_secs() / 60));
     let began = Instant::now();
-    let machine_before = record::machine_cpu().unwrap_or(f64::NAN);
     let mut record = Record::new("events");
     let bench = Bench::new(&options, draftline.clone()).await?;
     println!(
@@ -208,10 +203,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     .await;
     bench.drop_database().await?;
-    record.machine.busy_cores = record::round3(
-        (record::machine_cpu().unwrap_or(f64::NAN) - machine_before)
-            / began.elapsed().as_secs_f64(),
-    );
     record.write(options.json.as_deref())?;
     println!();
     println!("# done in {:.0} s", began.elapsed().as_secs_f64());
@@ -233,12 +224,12 @@ struct Bench {
 
 impl Bench {
     async fn new(options: &Options, draftline: PathBuf) -> anyhow::Result<Self> {
-        let db = options.services.database().await?;
-        let prefix = options.services.prefix();
+        let db = options.hub.services.database().await?;
+        let prefix = options.hub.services.prefix();
         let store = Store::connect(&db.url, 4)
             .await
             .context("connecting to Postgres")?;
-        let client = redis::Client::open(options.services.redis_url.as_str())?;
+        let client = redis::Client::open(options.hub.services.redis_url.as_str())?;
         let redis = redis::aio::ConnectionManager::new(client)
             .await
             .context("connecting to Redis")?;
@@ -247,7 +238,7 @@ impl Bench {
             db,
             prefix,
             draftline,
-            redis_url: options.services.redis_url.clone(),
+            redis_url: options.hub.services.redis_url.clone(),
             store,
             auth: server::auth::Auth::new(SECRET),
             anchor: Instant::now(),

@@ -202,8 +202,6 @@ impl Bench {
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let bench = Bench::new(&options).await?;
     let mut record = Record::new("jobs");
-    let machine_before = crate::record::machine_cpu().unwrap_or(f64::NAN);
-    let began = Instant::now();
     println!(
         "# Draftline job queue, this machine ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -222,10 +220,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     .await;
     bench.drop_database().await?;
-    record.machine.busy_cores = crate::record::round3(
-        (crate::record::machine_cpu().unwrap_or(f64::NAN) - machine_before)
-            / began.elapsed().as_secs_f64(),
-    );
     record.write(options.json.as_deref())?;
     result
 }

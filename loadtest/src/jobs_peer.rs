@@ -10,7 +10,7 @@ use crate::record::{self, CpuMeter, Figure, Record};
 use anyhow::Context;
 use serde::Deserialize;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
@@ -70,8 +70,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         "{} has no node_modules: run `npm ci` there (./scripts/bench does)",
         options.peers_dir.display()
     );
-    let began = Instant::now();
-    let machine_before = record::machine_cpu().unwrap_or(f64::NAN);
     let mut record = Record::new(&format!("jobs-{}", options.runner));
     println!("# {} job queue, this machine", options.runner);
     for scenario in &options.scenarios {
@@ -135,10 +133,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         );
         record.rows.push(row);
     }
-    record.machine.busy_cores = record::round3(
-        (record::machine_cpu().unwrap_or(f64::NAN) - machine_before)
-            / began.elapsed().as_secs_f64(),
-    );
     record.write(options.json.as_deref())
 }
 

@@ -35,6 +35,7 @@ mod shapes;
 mod tools;
 mod xmin;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -51,6 +52,37 @@ struct Services {
     database_url: String,
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
+}
+
+/// What a scenario that runs `draftline` hubs as child processes needs: the services,
+/// and the binary.
+#[derive(Clone, Debug, clap::Args)]
+struct HubOptions {
+    #[command(flatten)]
+    services: Services,
+    /// The `draftline` binary to run as the hub; by default the one next to this binary
+    /// (`cargo build --release -p draftline` puts it there).
+    #[arg(long)]
+    draftline: Option<std::path::PathBuf>,
+}
+
+impl HubOptions {
+    /// The hub binary: `--draftline`, or the `draftline` next to this binary.
+    fn binary(&self) -> anyhow::Result<std::path::PathBuf> {
+        let binary = match &self.draftline {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()
+                .context("locating this binary")?
+                .with_file_name("draftline"),
+        };
+        anyhow::ensure!(
+            binary.is_file(),
+            "the hub binary {} is missing: build it with `cargo build --release -p draftline` \
+             (or pass --draftline PATH)",
+            binary.display()
+        );
+        Ok(binary)
+    }
 }
 
 impl Services {

@@ -22,10 +22,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
     #[command(flatten)]
-    services: crate::Services,
-    /// The `draftline` binary to run as the hub; by default the one next to this binary.
-    #[arg(long)]
-    draftline: Option<PathBuf>,
+    hub: crate::HubOptions,
     /// Malformed frames to send in all.
     #[arg(long, default_value_t = 100_000)]
     frames: usize,
@@ -46,9 +43,9 @@ const MAX_FRAME: usize = 65_536;
 const RSS_EVERY: Duration = Duration::from_millis(50);
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let draftline = servers::hub_binary(options.draftline.as_deref())?;
-    let db = options.services.database().await?;
-    let prefix = options.services.prefix();
+    let draftline = options.hub.binary()?;
+    let db = options.hub.services.database().await?;
+    let prefix = options.hub.services.prefix();
     let store = Store::connect(&db.url, 2)
         .await
         .context("connecting to Postgres")?;
@@ -81,7 +78,7 @@ async fn scenario(
         &HubEnv {
             binary: draftline,
             database_url: url,
-            redis_url: &options.services.redis_url,
+            redis_url: &options.hub.services.redis_url,
             redis_prefix: prefix,
             secret: SECRET,
             extra: &extra,

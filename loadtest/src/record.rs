@@ -21,6 +21,10 @@ pub struct Record {
     /// Seconds since the Unix epoch when the scenario started.
     pub started_unix: u64,
     pub rows: Vec<Row>,
+    /// When [`Record::new`] ran and the machine's busy CPU seconds then, for
+    /// `busy_cores` (not written).
+    #[serde(skip)]
+    clock: Option<(std::time::Instant, f64)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -110,11 +114,18 @@ impl Record {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             rows: Vec::new(),
+            clock: Some((std::time::Instant::now(), machine_cpu().unwrap_or(f64::NAN))),
         }
     }
 
-    /// Writes the record to `path` (creating its folder), if a path was given.
-    pub fn write(&self, path: Option<&Path>) -> anyhow::Result<()> {
+    /// Sets the machine's busy cores over the scenario (since [`Record::new`]) and
+    /// writes the record to `path` (creating its folder), if a path was given.
+    pub fn write(&mut self, path: Option<&Path>) -> anyhow::Result<()> {
+        if let Some((began, busy_before)) = self.clock {
+            self.machine.busy_cores = round3(
+                (machine_cpu().unwrap_or(f64::NAN) - busy_before) / began.elapsed().as_secs_f64(),
+            );
+        }
         let Some(path) = path else { return Ok(()) };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

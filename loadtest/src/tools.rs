@@ -14,7 +14,7 @@
 //! CPU of the database's backends (`pg_stat_activity`'s pids, so the machine's other
 //! databases do not count).
 
-use crate::events::servers::{self, HubEnv, Server};
+use crate::events::servers::{HubEnv, Server};
 use crate::record::{self, CpuMeter, Figure, Proc, Record, Row};
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
@@ -30,11 +30,7 @@ use tokio_tungstenite::tungstenite::Message;
 #[derive(Clone, Debug, clap::Args)]
 pub struct Options {
     #[command(flatten)]
-    services: crate::Services,
-    /// The `draftline` binary to run as the hub; by default the one next to this binary
-    /// (`cargo build --release -p draftline` puts it there).
-    #[arg(long)]
-    draftline: Option<PathBuf>,
+    hub: crate::HubOptions,
     /// Sessions, each its own user, project and WebSocket.
     #[arg(long, default_value_t = 2_000)]
     sessions: usize,
@@ -89,14 +85,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         options.sessions > 0 && options.rate > 0.0 && options.ramp.iter().all(|r| *r > 0),
         "sessions and rates must be positive"
     );
-    let draftline = servers::hub_binary(options.draftline.as_deref())?;
-    let db = options.services.database().await?;
-    let prefix = options.services.prefix();
+    let draftline = options.hub.binary()?;
+    let db = options.hub.services.database().await?;
+    let prefix = options.hub.services.prefix();
     let store = Store::connect(&db.url, 2)
         .await
         .context("connecting to Postgres")?;
-    let began = Instant::now();
-    let machine_before = record::machine_cpu().unwrap_or(f64::NAN);
     let mut record = Record::new("tools");
     let outcome = scenario(
         &options,
@@ -110,10 +104,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     store.pool.close().await;
     db.drop_now().await?;
     prefix.clean().await?;
-    record.machine.busy_cores = record::round3(
-        (record::machine_cpu().unwrap_or(f64::NAN) - machine_before)
-            / began.elapsed().as_secs_f64(),
-    );
     record.write(options.json.as_deref())?;
     outcome
 }
@@ -144,7 +134,7 @@ async fn scenario(
         &HubEnv {
             binary: draftline,
             database_url: url,
-            redis_url: &options.services.redis_url,
+            redis_url: &options.hub.services.redis_url,
             redis_prefix: prefix,
             secret: SECRET,
             extra: &extra,

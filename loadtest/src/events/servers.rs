@@ -55,24 +55,6 @@ pub struct HubEnv<'a> {
     pub extra: &'a [(&'a str, String)],
 }
 
-/// The hub binary a scenario runs: `given`, or the `draftline` next to this binary
-/// (`cargo build --release -p draftline` puts it there).
-pub fn hub_binary(given: Option<&Path>) -> anyhow::Result<std::path::PathBuf> {
-    let binary = match given {
-        Some(path) => path.to_owned(),
-        None => std::env::current_exe()
-            .context("locating this binary")?
-            .with_file_name("draftline"),
-    };
-    anyhow::ensure!(
-        binary.is_file(),
-        "the hub binary {} is missing: build it with `cargo build --release -p draftline` \
-         (or pass --draftline PATH)",
-        binary.display()
-    );
-    Ok(binary)
-}
-
 /// A server as a child process.
 pub struct Server {
     pub kind: Kind,
