@@ -24,6 +24,7 @@ mod ceiling;
 mod connections;
 mod drafts;
 mod events;
+mod floor;
 mod jobs;
 mod jobs_peer;
 mod malformed;
@@ -199,6 +200,8 @@ enum Command {
     Rolling(rolling::Options),
     /// Writing tool calls from many sessions: round trip, highest rate, Postgres work per call.
     Tools(tools::Options),
+    /// A create_note's writes in Postgres alone (pgbench): the floor under `tools`.
+    Floor(floor::Options),
     /// Held xmin: job throughput and table sizes while a long transaction holds back vacuum.
     Xmin(xmin::Options),
     /// BENCHMARKS.md's tables from the JSON records under target/bench/.
@@ -237,6 +240,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Rtc(options) => rtc::run(options).await,
         Command::Rolling(options) => rolling::run(options).await,
         Command::Tools(options) => tools::run(options).await,
+        Command::Floor(options) => floor::run(options).await,
         Command::Xmin(options) => xmin::run(options).await,
         Command::Report(options) => report::run(options),
     }

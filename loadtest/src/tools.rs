@@ -281,11 +281,7 @@ impl Tally {
     }
 
     fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
-        self.latencies_us[i.min(self.latencies_us.len() - 1)] as f64 / 1000.0
+        record::percentile_ms(&self.latencies_us, p)
     }
 
     fn errors_text(&self) -> String {
