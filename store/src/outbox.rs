@@ -6,7 +6,9 @@
 //! last row applied per project in the topic's meta hash (a replayed row is skipped), and
 //! published rows are deleted. A flush costs three round trips (begin; lock, delete and
 //! read in one statement; commit), and a process runs one flush per project at a time:
-//! concurrent changes of a busy project share its rounds.
+//! concurrent changes of a busy project share its rounds. A round's scan starts above
+//! the last row the process deleted for the project, not at the deleted rows' index
+//! entries that vacuum has yet to remove.
 
 use crate::StoreError;
 use crate::topics::{BusError, Topics};
@@ -114,6 +116,20 @@ struct Row {
 /// asked for while it ran.
 type Running = Arc<Mutex<HashMap<ProjectId, bool>>>;
 
+/// Where each project's live rows begin, as far as this process knows: the highest id
+/// its own rounds deleted. A project's ids are drawn under its order lock, held to
+/// commit, so its committed rows are always the lowest of its ids, and a round deletes
+/// them from the lowest up: no live row of the project has an id at or below its floor.
+/// A round's scan starts above the floor instead of walking the index entries of the rows
+/// already deleted, which stay until vacuum removes them (for as long as any snapshot may
+/// still see them: a long transaction makes that minutes, and each round would walk all
+/// of a busy project's deletes since).
+type Floors = Arc<Mutex<HashMap<ProjectId, i64>>>;
+
+/// Projects whose floor a process keeps; past that the map starts again (a project
+/// without a floor is scanned from its first entry, which is only slower).
+const FLOORS_KEPT: usize = 10_000;
+
 /// A project's turn to flush in this process: one flush per project runs at a time, and
 /// the others ask it to look again instead of opening transactions of their own.
 struct Turn {
@@ -174,6 +190,7 @@ pub struct Outbox {
     store: crate::Store,
     topics: Topics,
     running: Running,
+    floors: Floors,
     /// The rounds going on in the background (see [`Outbox::flush`]).
     background: TaskTracker,
 }
@@ -184,6 +201,7 @@ impl Outbox {
             store,
             topics,
             running: Running::default(),
+            floors: Floors::default(),
             background: TaskTracker::new(),
         }
     }
@@ -247,7 +265,8 @@ impl Outbox {
     }
 
     /// One round of a flush, one transaction: take the project's publish lock and delete
-    /// up to [`BATCH`] of its rows in one statement, publish them in id order, commit.
+    /// up to [`BATCH`] of its rows above its floor ([`Floors`]) in one statement, publish
+    /// them in id order, commit, raise the floor.
     /// A Redis failure rolls the deletes back: the rows sent before it go again with the
     /// next try, and `publish_once` skips each as already applied. Answers whether the
     /// turn goes on (see [`Turn::go_on`]).
@@ -257,6 +276,13 @@ impl Outbox {
         conn: &mut PgConnection,
         project: ProjectId,
     ) -> Result<bool, OutboxError> {
+        let floor = self
+            .floors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&project)
+            .copied()
+            .unwrap_or(0);
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         // This transaction only deletes rows Redis has taken, so its commit need not
         // wait for the WAL flush: a delete lost in a crash leaves rows the relay
@@ -272,13 +298,14 @@ impl Outbox {
              )
              DELETE FROM event_outbox
              WHERE id IN (SELECT id FROM event_outbox
-                          WHERE project_id = $2 AND (SELECT locked FROM lock)
+                          WHERE project_id = $2 AND id > $4 AND (SELECT locked FROM lock)
                           ORDER BY id LIMIT $3)
              RETURNING id, topic, kind, head, tail",
         )
         .bind(PUBLISH_LOCK)
         .bind(project)
         .bind(BATCH)
+        .bind(floor)
         .fetch_all(&mut *tx)
         .await?;
         rows.sort_unstable_by_key(|row| row.id);
@@ -294,6 +321,13 @@ impl Outbox {
                 .await?;
         }
         tx.commit().await?;
+        if let Some(last) = rows.last() {
+            let mut floors = self.floors.lock().unwrap_or_else(PoisonError::into_inner);
+            if floors.len() >= FLOORS_KEPT && !floors.contains_key(&project) {
+                floors.clear();
+            }
+            floors.insert(project, last.id);
+        }
         // A whole batch went out: more rows are likely waiting.
         Ok(turn.go_on(rows.len() as i64 == BATCH))
     }
