@@ -14,7 +14,9 @@
 //! first step that loses anything or has a p99 at or over the limit (100 ms); the
 //! highest step that passed is the target's limit, written as its own row. During
 //! Draftline's steps, calm clients call `create_note` a few times a second (`calm.rs`):
-//! their round trips show whether an answer waits behind fan-out work.
+//! their round trips show whether an answer waits behind fan-out work. Beside every
+//! target another calm client calls an idle Draftline hub: what the machine's load alone
+//! does to a call.
 //!
 //! Every server runs as a child process (`servers.rs`): 10,000 client sockets and
 //! 10,000 server sockets in one process would pass this machine's limit of 20,000 open
@@ -449,17 +451,18 @@ async fn scenario_run(
         };
         let phase = Arc::new(AtomicUsize::new(0));
         let calm_stop = stop.child_token();
-        // Beside a peer, the calm client calls an idle Draftline hub of its own: the
-        // control that shows what the machine's load alone does to a call.
-        let control = if kind != Kind::Draftline && options.calm_per_second > 0 {
+        // Beside every target, Draftline included, a calm client calls an idle Draftline
+        // hub of its own: the control that shows what the machine's load alone does to a
+        // call. Draftline's own calm clients call the busy hub.
+        let control = if options.calm_per_second > 0 {
             Some(bench.server(Kind::Draftline, options, "control").await?)
         } else {
             None
         };
-        let calm = match (&control, options.calm_per_second) {
-            (_, 0) => Vec::new(),
-            (None, _) => {
-                start_calm(
+        let mut calm = Vec::new();
+        if let Some(control) = &control {
+            if kind == Kind::Draftline {
+                calm = start_calm(
                     bench,
                     shape,
                     Some(&owned[0]),
@@ -468,9 +471,9 @@ async fn scenario_run(
                     &phase,
                     &calm_stop,
                 )
-                .await?
+                .await?;
             }
-            (Some(control), _) => {
+            calm.extend(
                 start_calm(
                     bench,
                     shape,
@@ -480,9 +483,9 @@ async fn scenario_run(
                     &phase,
                     &calm_stop,
                 )
-                .await?
-            }
-        };
+                .await?,
+            );
+        }
         let topics: Vec<&str> = owned.iter().map(|o| o.topic.as_str()).collect();
         let mut procs = vec![
             ("server", Proc::Pid(server.pid())),
@@ -605,9 +608,12 @@ async fn start_calm(
     phase: &Arc<AtomicUsize>,
     stop: &CancellationToken,
 ) -> anyhow::Result<Vec<calm::Calm>> {
-    let apart = bench
-        .create_projects(&format!("{}-calm", shape.name), "calm", 1)
-        .await?;
+    // The control's user is another than the busy hub's apart client.
+    let users = match busy {
+        Some(_) => format!("{}-calm", shape.name),
+        None => format!("{}-calm-control", shape.name),
+    };
+    let apart = bench.create_projects(&users, "calm", 1).await?;
     let every = Duration::from_secs(1) / options.calm_per_second;
     let mut desks = vec![calm::Desk {
         name: if busy.is_some() {
