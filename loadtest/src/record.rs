@@ -305,7 +305,6 @@ impl CpuMeter {
     }
 }
 
-/// Three decimals: CPU ticks are 10 ms, more digits say nothing.
 /// The `p` quantile (0 to 1) of latencies in µs, sorted, in ms; NaN for none.
 pub fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
     if sorted_us.is_empty() {
@@ -315,6 +314,7 @@ pub fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
     sorted_us[i.min(sorted_us.len() - 1)] as f64 / 1000.0
 }
 
+/// Three decimals: CPU ticks are 10 ms, more digits say nothing.
 pub fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
