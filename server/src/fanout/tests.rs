@@ -238,6 +238,20 @@ async fn a_listener_that_falls_behind_reads_the_dropped_publications_back() {
         let _ = released.recv();
     });
     holding.await.unwrap();
+    // The stalled listener blocks a runtime worker inside `deliver`. If that worker was
+    // the one driving the runtime's I/O and timers, the others sleep on until something
+    // wakes one of them, and nothing would (seen once: the burst's publishes never got
+    // their replies). A thread of its own keeps waking one while the stall lasts.
+    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let waker = {
+        let (stalled, runtime) = (stalled.clone(), tokio::runtime::Handle::current());
+        std::thread::spawn(move || {
+            while stalled.load(Ordering::Acquire) {
+                drop(runtime.spawn(async {}));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
     const BURST: u64 = 20;
     for seq in 0..BURST {
         bus.publish(&topic.to_string(), &delta(2 + seq))
@@ -255,6 +269,8 @@ async fn a_listener_that_falls_behind_reads_the_dropped_publications_back() {
     .expect("the connection drops what the backlog cannot hold");
     release.send(()).unwrap();
     stall.await.unwrap();
+    stalled.store(false, Ordering::Release);
+    waker.join().unwrap();
 
     let last = warm.offset + BURST;
     tokio::time::timeout(Duration::from_secs(10), async {
