@@ -46,6 +46,8 @@ pub struct Inner {
     pub revocations: Revocations,
     /// Live WebRTC peers (`crate::rtc`).
     pub rtc: crate::rtc::Peers,
+    /// Where the connections' writer tasks run.
+    pub writers: crate::ws::writers::Writers,
     /// Cancelled on SIGTERM: stop accepting, close connections with 1012.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -66,7 +68,7 @@ impl Hub {
         redis_client: redis::Client,
         redis: redis::aio::ConnectionManager,
         shutdown: CancellationToken,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let node_id = config
             .node_id
             .clone()
@@ -106,7 +108,8 @@ impl Hub {
         );
         let presence = Presences::new(topics.clone(), config.presence_ttl());
         let outbox = store::outbox::Outbox::new(store.clone(), topics.clone());
-        Self(Arc::new(Inner {
+        let writers = crate::ws::writers::Writers::new(config.writer_threads)?;
+        Ok(Self(Arc::new(Inner {
             config,
             store,
             redis,
@@ -122,9 +125,10 @@ impl Hub {
             limits,
             revocations,
             rtc: crate::rtc::Peers::default(),
+            writers,
             shutdown,
             tasks: TaskTracker::new(),
-        }))
+        })))
     }
 }
 

@@ -41,7 +41,7 @@ pub async fn connect(config: Config, shutdown: CancellationToken) -> Result<Hub,
     let manager =
         redis::aio::ConnectionManager::new_with_config(redis.clone(), redis_manager_config())
             .await?;
-    Ok(Hub::new(config, store, redis, manager, shutdown))
+    Ok(Hub::new(config, store, redis, manager, shutdown)?)
 }
 
 /// How the node's shared Redis connection reconnects. The crate's defaults retry six

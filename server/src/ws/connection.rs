@@ -4,7 +4,7 @@
 //! Every loop also watches the node's shutdown signal.
 
 use super::outbox::{self, Inbox, Out, Outbox};
-use super::transport::{Frame, FrameSink, FrameSource, Message, Transport};
+use super::transport::{Closed, Frame, FrameSink, FrameSource, Message, Transport};
 use crate::auth::Claims;
 use crate::connections::ConnectionSlot;
 use crate::hub::Hub;
@@ -23,7 +23,9 @@ use protocol::server::{OkData, ToolResult};
 use protocol::{
     ClientMessage, ConnectionId, ErrorBody, ErrorCode, ProjectId, RequestId, ServerMessage,
 };
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Mutex;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::Instrument;
 
@@ -52,7 +54,12 @@ pub(crate) fn serve<T: Transport>(
     // fn keeps its arguments for its whole life, 368 bytes for a WebSocket).
     let (sink, mut stream) = socket.split();
     let (outbox, inbox) = outbox::channel(hub.config.outbound_messages, hub.config.outbound_bytes);
-    let writer = tokio::spawn(
+    let sink = Arc::new(Mutex::new(sink));
+    let answers = Answers {
+        sink: sink.clone(),
+        inbox: inbox.clone(),
+    };
+    let writer = hub.writers.spawn(
         write_loop(
             sink,
             inbox,
@@ -67,11 +74,13 @@ pub(crate) fn serve<T: Transport>(
             connection_id,
             &mut stream,
             &outbox,
+            &|| answers.send(),
             upgrade_claims,
             handshake,
         )
         .await;
         // The writer ends once it has sent what the reader queued (and any close).
+        drop(answers);
         drop(outbox);
         // Input goes on being read, and thrown away, until then: a socket dropped with
         // unread input is reset, and a reset can discard the close frame before the
@@ -268,6 +277,7 @@ async fn read_loop(
     connection_id: ConnectionId,
     stream: &mut impl FrameSource,
     outbox: &Outbox,
+    answered: &(dyn Fn() + Sync),
     upgrade_claims: Option<Claims>,
     handshake: Handshake,
 ) {
@@ -290,6 +300,7 @@ async fn read_loop(
         hub,
         stream,
         outbox,
+        answered,
         &mut accepted.caller,
         &mut accepted.connection,
         &mut accepted.revocations,
@@ -339,6 +350,7 @@ async fn serve_messages<S: FrameSource>(
     hub: &Hub,
     stream: &mut S,
     outbox: &Outbox,
+    answered: &(dyn Fn() + Sync),
     caller: &mut Caller,
     connection: &mut Connection,
     revocations: &mut Revocations,
@@ -398,6 +410,7 @@ async fn serve_messages<S: FrameSource>(
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
                 .and_then(|v| RequestId::from_raw(&v));
             reply(outbox, &ServerMessage::error(re, error));
+            answered();
             continue;
         }
         strikes = 0;
@@ -411,6 +424,7 @@ async fn serve_messages<S: FrameSource>(
         if let Some(answer) = answer {
             reply(outbox, &answer);
         }
+        answered();
         Box::pin(connection.sync_presence(hub, caller)).await;
     }
 }
@@ -662,60 +676,120 @@ fn ok(re: RequestId, data: OkData) -> ServerMessage {
     }
 }
 
-/// Sends what the reader queues, pings every heartbeat, and closes the socket with the
-/// close frame asked for.
-async fn write_loop(
-    mut sink: impl FrameSink,
-    mut inbox: Inbox,
+/// Sends what is queued (the fan-out's events, and answers the reader's own task did not
+/// find the sink free for), pings every heartbeat, and closes the socket with the close
+/// frame asked for.
+async fn write_loop<S: FrameSink>(
+    sink: Arc<Mutex<S>>,
+    inbox: Inbox,
     heartbeat: Duration,
     close_grace: Duration,
 ) {
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
-    let close = loop {
-        let message = tokio::select! {
-            out = inbox.next() => match out {
-                Some(Out::Text(text)) => Message::Text(text),
-                Some(Out::Close(code, reason)) => break Some((code, reason)),
-                None => break inbox.abort_reason(),
-            },
-            _ = ping.tick() => Message::Ping,
-        };
-        // Frames that piled up meanwhile go out with this one in a single flush: one
-        // write for a burst of events instead of one per frame.
-        let mut batch = vec![message];
-        let mut then_close = None;
-        while batch.len() < WRITE_BATCH {
-            match inbox.try_next() {
-                Some(Out::Text(text)) => batch.push(Message::Text(text)),
-                Some(Out::Close(code, reason)) => {
-                    then_close = Some((code, reason));
-                    break;
+    let close = 'writing: loop {
+        let mut batch = tokio::select! {
+            ready = inbox.ready() => {
+                if !ready {
+                    break inbox.abort_reason();
                 }
-                None => break,
+                Vec::new()
             }
-        }
-        // A client that does not read leaves this send pending; an abort (slow
-        // consumer, shutdown) must not wait for it.
-        let sent = tokio::select! {
+            _ = ping.tick() => vec![Message::Ping],
+        };
+        // An answers task may hold the sink for one batch of its own.
+        let mut sink = tokio::select! {
             biased;
             _ = inbox.aborted() => break inbox.abort_reason(),
-            sent = async {
-                for message in batch {
-                    sink.feed(message).await?;
-                }
-                sink.flush().await
-            } => sent,
+            sink = sink.lock() => sink,
         };
-        if sent.is_err() {
-            break None;
-        }
-        if then_close.is_some() {
-            break then_close;
+        // Frames that piled up go out together, up to a batch per flush: one write for
+        // a burst of events instead of one per frame.
+        loop {
+            let mut then_close = None;
+            while batch.len() < WRITE_BATCH {
+                match inbox.try_next() {
+                    Some(Out::Text(text)) => batch.push(Message::Text(text)),
+                    Some(Out::Close(code, reason)) => {
+                        then_close = Some((code, reason));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if batch.is_empty() && then_close.is_none() {
+                break;
+            }
+            // A client that does not read leaves this send pending; an abort (slow
+            // consumer, shutdown) must not wait for it.
+            let sent = tokio::select! {
+                biased;
+                _ = inbox.aborted() => break 'writing inbox.abort_reason(),
+                sent = send(&mut *sink, batch.drain(..)) => sent,
+            };
+            if sent.is_err() {
+                break 'writing None;
+            }
+            if then_close.is_some() {
+                break 'writing then_close;
+            }
         }
     };
-    if let Some((code, reason)) = close {
-        let _ = timeout(close_grace, sink.send_close(code, reason)).await;
+    // An answers task gives the sink back within its send, or at the abort.
+    if let Ok(mut sink) = timeout(close_grace, sink.lock()).await {
+        if let Some((code, reason)) = close {
+            let _ = timeout(close_grace, sink.send_close(code, reason)).await;
+        }
+        let _ = timeout(Duration::from_secs(1), sink.close()).await;
     }
-    let _ = timeout(Duration::from_secs(1), sink.close()).await;
     inbox.finish();
+}
+
+/// Feeds `frames` and flushes them in one write.
+async fn send(
+    sink: &mut impl FrameSink,
+    frames: impl Iterator<Item = Message>,
+) -> Result<(), Closed> {
+    for frame in frames {
+        sink.feed(frame).await?;
+    }
+    sink.flush().await
+}
+
+/// The reader's way to its answers' send. The writer runs apart (`writers.rs`), where a
+/// burst of events queues its tasks; an answer the writer would send waits for that
+/// queue. So when the reader has queued an answer and the sink is free, a task on the
+/// reader's runtime sends what is queued then: at most one batch, text frames only (a
+/// close is the writer's), in order, since frames are taken only under the sink's lock.
+/// When the sink is taken, its holder sends the answer with what it is sending.
+struct Answers<S> {
+    sink: Arc<Mutex<S>>,
+    inbox: Inbox,
+}
+
+impl<S: FrameSink> Answers<S> {
+    fn send(&self) {
+        if self.inbox.is_empty() {
+            return;
+        }
+        let Ok(mut sink) = self.sink.clone().try_lock_owned() else {
+            return;
+        };
+        let inbox = self.inbox.clone();
+        tokio::spawn(
+            async move {
+                let answers = std::iter::from_fn(|| inbox.try_next_text().map(Message::Text))
+                    .take(WRITE_BATCH);
+                let sent = tokio::select! {
+                    biased;
+                    _ = inbox.aborted() => return,
+                    sent = send(&mut *sink, answers) => sent,
+                };
+                if sent.is_err() {
+                    // The socket is gone: the writer stops too.
+                    inbox.finish();
+                }
+            }
+            .in_current_span(),
+        );
+    }
 }

@@ -7,6 +7,7 @@
 pub(crate) mod connection;
 pub mod outbox;
 pub mod transport;
+pub mod writers;
 
 use crate::auth::Claims;
 use crate::error::ApiError;

@@ -57,11 +57,14 @@ impl Shared {
         true
     }
 
-    /// The next queued message, its bytes released; `Err` when none is queued and no
-    /// pusher is left.
-    fn take(&self) -> Result<Option<Out>, ()> {
+    /// The next queued message (a close too unless `text_only`), its bytes released;
+    /// `Err` when none is queued and no pusher is left.
+    fn take(&self, text_only: bool) -> Result<Option<Out>, ()> {
         let mut queue = self.queue();
-        let out = queue.pop_front();
+        let out = match queue.front() {
+            Some(Out::Close(..)) if text_only => return Ok(None),
+            _ => queue.pop_front(),
+        };
         if queue.is_empty() && queue.capacity() > KEEP_SLOTS {
             queue.shrink_to(KEEP_SLOTS);
         }
@@ -102,8 +105,9 @@ impl Drop for Outbox {
     }
 }
 
-/// The writer task's side.
-#[derive(Debug)]
+/// The sending side: the writer task's, and a task sending the reader's answers. Frames
+/// are taken only by whoever holds the connection's sink, so they go out in order.
+#[derive(Clone, Debug)]
 pub struct Inbox {
     shared: Arc<Shared>,
 }
@@ -171,22 +175,23 @@ impl Outbox {
 }
 
 impl Inbox {
-    /// The next frame to send; `None` when the connection is aborted or every sender is
-    /// gone.
-    pub async fn next(&mut self) -> Option<Out> {
+    /// Waits for a queued frame: `true` when there is one, `false` when the connection
+    /// is aborted or every sender is gone with nothing left to send.
+    pub async fn ready(&self) -> bool {
         loop {
             if self.shared.abort.is_cancelled() {
-                return None;
+                return false;
             }
-            // A push between `take` and the wait leaves its permit in `ready`.
-            match self.shared.take() {
-                Ok(Some(out)) => return Some(out),
-                Err(()) => return None,
-                Ok(None) => {}
+            // A push after this look leaves its permit in `ready`.
+            if !self.shared.queue().is_empty() {
+                return true;
+            }
+            if self.shared.senders.load(Ordering::Acquire) == 0 {
+                return false;
             }
             tokio::select! {
                 biased;
-                _ = self.shared.abort.cancelled() => return None,
+                _ = self.shared.abort.cancelled() => return false,
                 _ = self.shared.ready.notified() => {}
             }
         }
@@ -194,11 +199,26 @@ impl Inbox {
 
     /// The next frame if one is queued now, without waiting (the writer batches what
     /// has piled up into one flush).
-    pub fn try_next(&mut self) -> Option<Out> {
+    pub fn try_next(&self) -> Option<Out> {
         if self.shared.abort.is_cancelled() {
             return None;
         }
-        self.shared.take().ok().flatten()
+        self.shared.take(false).ok().flatten()
+    }
+
+    /// The next frame if it is a text frame queued now: a close stays for the writer.
+    pub fn try_next_text(&self) -> Option<Utf8Bytes> {
+        if self.shared.abort.is_cancelled() {
+            return None;
+        }
+        match self.shared.take(true) {
+            Ok(Some(Out::Text(text))) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shared.queue().is_empty()
     }
 
     /// Resolves when the connection is aborted.
@@ -233,49 +253,57 @@ mod tests {
 
     #[tokio::test]
     async fn full_by_bytes_aborts_and_sent_frames_free_budget() {
-        let (outbox, mut inbox) = channel(100, 10);
+        let (outbox, inbox) = channel(100, 10);
         assert_eq!(outbox.push("12345".into()), Ok(()));
         assert_eq!(outbox.push("12345".into()), Ok(()));
-        assert!(matches!(inbox.next().await, Some(Out::Text(_))));
+        assert!(matches!(inbox.try_next(), Some(Out::Text(_))));
         assert_eq!(
             outbox.push("12345".into()),
             Ok(()),
             "a sent frame frees its bytes"
         );
         assert_eq!(outbox.push("x".into()), Err(Full));
-        assert!(inbox.next().await.is_none(), "aborted: the rest is dropped");
+        assert!(!inbox.ready().await, "aborted");
+        assert!(inbox.try_next().is_none(), "aborted: the rest is dropped");
     }
 
     #[tokio::test]
-    async fn close_is_sent_after_queued_frames() {
-        let (outbox, mut inbox) = channel(10, 1 << 20);
+    async fn close_is_sent_after_queued_frames_and_answers_leave_it_to_the_writer() {
+        let (outbox, inbox) = channel(10, 1 << 20);
         assert_eq!(outbox.push("last words".into()), Ok(()));
         outbox.close(1008, "bye");
-        assert!(matches!(inbox.next().await, Some(Out::Text(t)) if t.as_str() == "last words"));
-        assert!(matches!(inbox.next().await, Some(Out::Close(1008, "bye"))));
+        assert!(matches!(inbox.try_next_text(), Some(t) if t.as_str() == "last words"));
+        assert!(
+            inbox.try_next_text().is_none(),
+            "a close is not a text frame"
+        );
+        assert!(inbox.ready().await, "the close is still queued");
+        assert!(matches!(inbox.try_next(), Some(Out::Close(1008, "bye"))));
     }
 
     #[tokio::test]
     async fn the_writer_ends_when_every_pusher_is_gone() {
-        let (outbox, mut inbox) = channel(10, 1 << 20);
+        let (outbox, inbox) = channel(10, 1 << 20);
         let other = outbox.clone();
         assert_eq!(other.push("queued".into()), Ok(()));
         drop(outbox);
         drop(other);
-        assert!(matches!(inbox.next().await, Some(Out::Text(_))));
-        assert!(inbox.next().await.is_none(), "nothing more can come");
+        assert!(inbox.ready().await, "what was queued is still sent");
+        assert!(matches!(inbox.try_next(), Some(Out::Text(_))));
+        assert!(!inbox.ready().await, "nothing more can come");
     }
 
     #[tokio::test]
     async fn a_waiting_writer_wakes_for_a_push_and_a_drained_queue_lets_its_slots_go() {
-        let (outbox, mut inbox) = channel(1_000, 1 << 20);
-        let waiting = tokio::spawn(async move { inbox.next().await.map(|_| inbox) });
+        let (outbox, inbox) = channel(1_000, 1 << 20);
+        let waiting = tokio::spawn(async move { inbox.ready().await.then_some(inbox) });
         tokio::task::yield_now().await;
         assert_eq!(outbox.push("wake".into()), Ok(()));
-        let mut inbox = waiting
+        let inbox = waiting
             .await
             .expect("joined")
             .expect("woken with the frame");
+        assert!(matches!(inbox.try_next(), Some(Out::Text(_))));
         for _ in 0..100 {
             assert_eq!(outbox.push("burst".into()), Ok(()));
         }

@@ -249,6 +249,50 @@ async fn events_published_while_subscribing_arrive_without_gap_or_duplicate() {
     }
 }
 
+/// A client's answers are sent by a task of the reader's when the socket is free, its
+/// events by the writer: on one socket flooded with events, the answers come in the
+/// order asked and the events without gap or repeat.
+#[tokio::test]
+async fn answers_and_a_flood_of_events_share_one_socket_in_order() {
+    let server = TestServer::start().await;
+    let mut owner = server.connect("alice").await;
+    let project = owner.project_in_mode("Busy", "intake").await;
+    let topic = format!("project:{project}");
+    let bus = topics_of(&server).await;
+    let (mut client, subscribed) = watcher(&server, "alice", &project).await;
+    let top = subscribed["offset"].as_u64().unwrap();
+    const EVENTS: u64 = 2_000;
+    // Within the user's burst of requests.
+    const PINGS: u64 = 60;
+    let publisher = tokio::spawn(async move {
+        for seq in 0..EVENTS {
+            bus.publish(&topic, &delta(seq, format!("d{seq}")))
+                .await
+                .unwrap();
+        }
+    });
+    for id in 1..=PINGS {
+        client.ws.send(json!({"type": "ping", "id": id})).await;
+        if id % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let (mut answers, mut events) = (Vec::new(), Vec::new());
+    while answers.len() < PINGS as usize || events.len() < EVENTS as usize {
+        let message = client.ws.recv().await;
+        match message["type"].as_str() {
+            Some("event") => events.push(message),
+            _ => answers.push(message),
+        }
+    }
+    publisher.await.unwrap();
+    let asked: Vec<Value> = (1..=PINGS).map(|id| json!(id)).collect();
+    let answered: Vec<Value> = answers.iter().map(|a| a["re"].clone()).collect();
+    assert_eq!(answered, asked, "answers in the order asked: {answers:?}");
+    assert!(answers.iter().all(|a| a["type"] == "pong"), "{answers:?}");
+    assert_consecutive(&events, top);
+}
+
 /// One round of issue-9 traffic: a client creates notes as fast as it can through one
 /// node while 16 clients subscribe at staggered moments on two nodes, half live and half
 /// recovering from the topic's first event. Each must see every offset after its own
