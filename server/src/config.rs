@@ -120,12 +120,12 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_LISTENER_BACKLOG", default_value_t = 16_384)]
     pub listener_backlog: usize,
 
-    /// Threads of the runtime that writes to the connections (fan-out deliveries,
-    /// answers, pings); 0 writes on the main runtime. Apart, a tool call's reads and
-    /// queries do not queue behind the writes a burst of events wakes. Default: one per
-    /// core.
-    #[arg(long, env = "DRAFTLINE_WRITER_THREADS")]
-    pub writer_threads: Option<usize>,
+    /// Threads of the runtime that delivers events (the node's event listener and the
+    /// connections' writers); 0 delivers on the main runtime. Apart, a tool call's reads
+    /// and queries do not queue behind the writes a burst of events wakes. Default: one
+    /// per core.
+    #[arg(long, env = "DRAFTLINE_DELIVERY_THREADS")]
+    pub delivery_threads: Option<usize>,
 
     /// How long a session stays present without its node refreshing it (a dead node's
     /// sessions leave within this).
@@ -262,7 +262,7 @@ impl std::fmt::Debug for Config {
             .field("topic_idle_hours", &self.topic_idle_hours)
             .field("max_recover", &self.max_recover)
             .field("listener_backlog", &self.listener_backlog)
-            .field("writer_threads", &self.writer_threads)
+            .field("delivery_threads", &self.delivery_threads)
             .field("presence_ttl_ms", &self.presence_ttl_ms)
             .field("outbox_relay_ms", &self.outbox_relay_ms)
             .field("sse_keepalive_ms", &self.sse_keepalive_ms)
@@ -321,7 +321,7 @@ impl Config {
             topic_idle_hours: 168,
             max_recover: 10_000,
             listener_backlog: 16_384,
-            writer_threads: None,
+            delivery_threads: None,
             presence_ttl_ms: 30_000,
             outbox_relay_ms: 500,
             sse_keepalive_ms: 15_000,

@@ -46,8 +46,8 @@ pub struct Inner {
     pub revocations: Revocations,
     /// Live WebRTC peers (`crate::rtc`).
     pub rtc: crate::rtc::Peers,
-    /// Where the connections' writer tasks run.
-    pub writers: crate::ws::writers::Writers,
+    /// Where the event listener and the connections' writers run.
+    pub delivery: crate::delivery::Delivery,
     /// Cancelled on SIGTERM: stop accepting, close connections with 1012.
     pub shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -108,7 +108,7 @@ impl Hub {
         );
         let presence = Presences::new(topics.clone(), config.presence_ttl());
         let outbox = store::outbox::Outbox::new(store.clone(), topics.clone());
-        let writers = crate::ws::writers::Writers::new(config.writer_threads)?;
+        let delivery = crate::delivery::Delivery::new(config.delivery_threads)?;
         Ok(Self(Arc::new(Inner {
             config,
             store,
@@ -125,7 +125,7 @@ impl Hub {
             limits,
             revocations,
             rtc: crate::rtc::Peers::default(),
-            writers,
+            delivery,
             shutdown,
             tasks: TaskTracker::new(),
         })))

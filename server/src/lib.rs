@@ -8,6 +8,7 @@ pub mod calls;
 pub mod chat;
 pub mod config;
 pub mod connections;
+pub mod delivery;
 pub mod error;
 pub mod fanout;
 pub mod focus;
@@ -64,7 +65,7 @@ pub fn redis_manager_config() -> redis::aio::ConnectionManagerConfig {
 pub async fn serve(hub: Hub, listener: TcpListener) -> Result<(), ServerError> {
     let app = http::router(hub.clone());
     let shutdown = hub.shutdown.clone();
-    let listener_task = tokio::spawn(fanout::listener::run(
+    let listener_task = hub.delivery.spawn(fanout::listener::run(
         hub.fanout.clone(),
         hub.redis_client.clone(),
         shutdown.clone(),

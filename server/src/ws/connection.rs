@@ -59,7 +59,7 @@ pub(crate) fn serve<T: Transport>(
         sink: sink.clone(),
         inbox: inbox.clone(),
     };
-    let writer = hub.writers.spawn(
+    let writer = hub.delivery.spawn(
         write_loop(
             sink,
             inbox,
@@ -755,7 +755,7 @@ async fn send(
     sink.flush().await
 }
 
-/// The reader's way to its answers' send. The writer runs apart (`writers.rs`), where a
+/// The reader's way to its answers' send. The writer runs apart (`delivery.rs`), where a
 /// burst of events queues its tasks; an answer the writer would send waits for that
 /// queue. So when the reader has queued an answer and the sink is free, a task on the
 /// reader's runtime sends what is queued then: at most one batch, text frames only (a

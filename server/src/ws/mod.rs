@@ -7,7 +7,6 @@
 pub(crate) mod connection;
 pub mod outbox;
 pub mod transport;
-pub mod writers;
 
 use crate::auth::Claims;
 use crate::error::ApiError;
