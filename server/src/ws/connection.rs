@@ -686,7 +686,7 @@ async fn write_loop<S: FrameSink>(
     close_grace: Duration,
 ) {
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
-    let close = 'writing: loop {
+    let close = loop {
         let mut batch = tokio::select! {
             ready = inbox.ready() => {
                 if !ready {
@@ -703,35 +703,35 @@ async fn write_loop<S: FrameSink>(
             sink = sink.lock() => sink,
         };
         // Frames that piled up go out together, up to a batch per flush: one write for
-        // a burst of events instead of one per frame.
-        loop {
-            let mut then_close = None;
-            while batch.len() < WRITE_BATCH {
-                match inbox.try_next() {
-                    Some(Out::Text(text)) => batch.push(Message::Text(text)),
-                    Some(Out::Close(code, reason)) => {
-                        then_close = Some((code, reason));
-                        break;
-                    }
-                    None => break,
+        // a burst of events instead of one per frame. One batch per turn, so a ping due
+        // is not held back by a queue that never empties.
+        let mut then_close = None;
+        while batch.len() < WRITE_BATCH {
+            match inbox.try_next() {
+                Some(Out::Text(text)) => batch.push(Message::Text(text)),
+                Some(Out::Close(code, reason)) => {
+                    then_close = Some((code, reason));
+                    break;
                 }
+                None => break,
             }
-            if batch.is_empty() && then_close.is_none() {
-                break;
-            }
-            // A client that does not read leaves this send pending; an abort (slow
-            // consumer, shutdown) must not wait for it.
-            let sent = tokio::select! {
-                biased;
-                _ = inbox.aborted() => break 'writing inbox.abort_reason(),
-                sent = send(&mut *sink, batch.drain(..)) => sent,
-            };
-            if sent.is_err() {
-                break 'writing None;
-            }
-            if then_close.is_some() {
-                break 'writing then_close;
-            }
+        }
+        if batch.is_empty() && then_close.is_none() {
+            // An answers task sent what woke this writer.
+            continue;
+        }
+        // A client that does not read leaves this send pending; an abort (slow
+        // consumer, shutdown) must not wait for it.
+        let sent = tokio::select! {
+            biased;
+            _ = inbox.aborted() => break inbox.abort_reason(),
+            sent = send(&mut *sink, batch.into_iter()) => sent,
+        };
+        if sent.is_err() {
+            break None;
+        }
+        if then_close.is_some() {
+            break then_close;
         }
     };
     // An answers task gives the sink back within its send, or at the abort.
