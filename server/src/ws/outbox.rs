@@ -57,28 +57,21 @@ impl Shared {
         true
     }
 
-    /// The next queued message (a close too unless `text_only`), its bytes released;
-    /// `Err` when none is queued and no pusher is left.
-    fn take(&self, text_only: bool) -> Result<Option<Out>, ()> {
+    /// The next queued message (a close too unless `text_only`), its bytes released.
+    fn take(&self, text_only: bool) -> Option<Out> {
         let mut queue = self.queue();
         let out = match queue.front() {
-            Some(Out::Close(..)) if text_only => return Ok(None),
+            Some(Out::Close(..)) if text_only => return None,
             _ => queue.pop_front(),
         };
         if queue.is_empty() && queue.capacity() > KEEP_SLOTS {
             queue.shrink_to(KEEP_SLOTS);
         }
         drop(queue);
-        match out {
-            Some(out) => {
-                if let Out::Text(text) = &out {
-                    self.queued_bytes.fetch_sub(text.len(), Ordering::AcqRel);
-                }
-                Ok(Some(out))
-            }
-            None if self.senders.load(Ordering::Acquire) == 0 => Err(()),
-            None => Ok(None),
+        if let Some(Out::Text(text)) = &out {
+            self.queued_bytes.fetch_sub(text.len(), Ordering::AcqRel);
         }
+        out
     }
 }
 
@@ -203,7 +196,7 @@ impl Inbox {
         if self.shared.abort.is_cancelled() {
             return None;
         }
-        self.shared.take(false).ok().flatten()
+        self.shared.take(false)
     }
 
     /// The next frame if it is a text frame queued now: a close stays for the writer.
@@ -212,7 +205,7 @@ impl Inbox {
             return None;
         }
         match self.shared.take(true) {
-            Ok(Some(Out::Text(text))) => Some(text),
+            Some(Out::Text(text)) => Some(text),
             _ => None,
         }
     }
