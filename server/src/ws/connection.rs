@@ -760,7 +760,8 @@ async fn send(
 /// queue. So when the reader has queued an answer and the sink is free, a task on the
 /// reader's runtime sends what is queued then: at most one batch, text frames only (a
 /// close is the writer's), in order, since frames are taken only under the sink's lock.
-/// When the sink is taken, its holder sends the answer with what it is sending.
+/// When the sink is taken, its holder is at work: the answer goes in its next batch (the
+/// writer, finishing a send, finds its queue not empty and goes on).
 struct Answers<S> {
     sink: Arc<Mutex<S>>,
     inbox: Inbox,
