@@ -1,6 +1,6 @@
 // The client's connection rules against a scripted hub: which close codes reconnect,
-// a silent hub, the hub's pings, `rate_limited`, a revoked subscription and
-// `auth.refresh`.
+// a silent hub, the hub's pings, requests refused unrun (`rate_limited`, `unavailable`
+// with `retry_after_ms`), a revoked subscription and `auth.refresh`.
 
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
@@ -116,28 +116,41 @@ describe("connection rules against a scripted hub", { timeout: 120_000 }, () => 
     assert.ok(hub.connections[0].pongs >= 10, `pongs: ${hub.connections[0].pongs}`);
   });
 
-  it("waits retry_after_ms after rate_limited, then sends the request again", async () => {
-    let limited = false;
+  for (const code of ["rate_limited", "unavailable"]) {
+    it(`waits retry_after_ms after ${code}, then sends the request again`, async () => {
+      let refused = false;
+      hub = await fakeHub((conn, m) => {
+        if (m.type !== "ping") return;
+        if (!refused) {
+          refused = true;
+          conn.send({ type: "error", re: m.id, code, message: "not now", retry_after_ms: 300 });
+          return;
+        }
+        conn.send({ type: "pong", re: m.id });
+      });
+      c = newClient(hub.url);
+      await c.connect();
+      const first = c.ping();
+      await waitFor(() => refused, 2000, "the refusal");
+      const second = c.ping();
+      await Promise.all([first, second]);
+      const pings = hub.connections[0].messages.filter((m) => m.type === "ping");
+      assert.equal(pings.length, 3, "the refused ping is sent again");
+      assert.equal(pings[1].id, pings[0].id, "the same request");
+      assert.ok(pings[1].receivedAt - pings[0].receivedAt >= 280, "after the pause");
+      assert.ok(pings[2].receivedAt - pings[0].receivedAt >= 280, "other requests wait too");
+    });
+  }
+
+  it("fails a request refused as unavailable without retry_after_ms", async () => {
     hub = await fakeHub((conn, m) => {
-      if (m.type !== "ping") return;
-      if (!limited) {
-        limited = true;
-        conn.send({ type: "error", re: m.id, code: "rate_limited", message: "slow down", retry_after_ms: 300 });
-        return;
-      }
-      conn.send({ type: "pong", re: m.id });
+      if (m.type === "ping") conn.send({ type: "error", re: m.id, code: "unavailable", message: "storage unavailable" });
     });
     c = newClient(hub.url);
     await c.connect();
-    const first = c.ping();
-    await waitFor(() => limited, 2000, "the limit");
-    const second = c.ping();
-    await Promise.all([first, second]);
+    await assert.rejects(c.ping(), (e) => e.code === "unavailable");
     const pings = hub.connections[0].messages.filter((m) => m.type === "ping");
-    assert.equal(pings.length, 3, "the limited ping is sent again");
-    assert.equal(pings[1].id, pings[0].id, "the same request");
-    assert.ok(pings[1].receivedAt - pings[0].receivedAt >= 280, "after the pause");
-    assert.ok(pings[2].receivedAt - pings[0].receivedAt >= 280, "other requests wait too");
+    assert.equal(pings.length, 1, "not sent again");
   });
 
   it("ends a subscription and a view whose access is revoked", async () => {

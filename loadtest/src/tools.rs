@@ -251,13 +251,27 @@ async fn scenario(
 async fn session(url: &str, token: &str, project: &str) -> anyhow::Result<Ws> {
     let mut ws = Ws::open(url, None).await?;
     ws.try_hello(token, "loadtest-tools").await?;
-    let reply = ws
-        .try_request(json!({"type": "session.configure", "mode": "update",
-            "project_id": project, "auto_accept": true}))
-        .await?;
-    anyhow::ensure!(reply["type"] == "ok", "session.configure: {reply}");
-    Ok(ws)
+    let configure = json!({"type": "session.configure", "mode": "update",
+        "project_id": project, "auto_accept": true});
+    // Thousands of sessions set up at once can find the node at capacity: a request it
+    // did not run goes again after the wait it names, as a client does.
+    for _ in 0..SETUP_TRIES {
+        let reply = ws.try_request(configure.clone()).await?;
+        match reply["retry_after_ms"].as_u64() {
+            Some(ms) if reply["type"] == "error" => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            _ => {
+                anyhow::ensure!(reply["type"] == "ok", "session.configure: {reply}");
+                return Ok(ws);
+            }
+        }
+    }
+    anyhow::bail!("session.configure: refused {SETUP_TRIES} times")
 }
+
+/// Times a session's set-up is sent before the run gives up.
+const SETUP_TRIES: usize = 50;
 
 /// What one step saw over every session.
 #[derive(Default)]
@@ -456,7 +470,13 @@ async fn drive(
                 if value["type"] == "tool.result" && value["ok"] == true {
                     tally.latencies_us.push(now.saturating_duration_since(due(k)).as_micros() as u64);
                 } else {
-                    let code = value["error"]["code"].as_str().unwrap_or("unknown").to_owned();
+                    // A failed call's `tool.result` carries its error; a call the hub did
+                    // not run (over a limit, or the node at capacity) is an `error` reply.
+                    let code = value["error"]["code"]
+                        .as_str()
+                        .or_else(|| value["code"].as_str())
+                        .unwrap_or("unknown")
+                        .to_owned();
                     *tally.errors.entry(code).or_default() += 1;
                 }
             }

@@ -300,7 +300,9 @@ fn error_meaning(code: ErrorCode) -> &'static str {
         ErrorCode::RateLimited => {
             "Too many messages (with `retry_after_ms`), or too many connections for the user."
         }
-        ErrorCode::Unavailable => "Postgres or Redis cannot be reached; retry later.",
+        ErrorCode::Unavailable => {
+            "Postgres or Redis cannot be reached, or the node is at capacity (with `retry_after_ms`: the request was not run); retry later."
+        }
         ErrorCode::Internal => "A bug or unexpected failure; never carries internal detail.",
     }
 }

@@ -37,6 +37,20 @@ pub struct Config {
     #[arg(long, env = "DRAFTLINE_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,
 
+    /// Requests doing work in Postgres (tool calls, snapshots, decisions, the HTTP API's
+    /// reads and writes) that a node runs at once; as many more may wait for a place
+    /// (`DRAFTLINE_REQUEST_WAIT_MS`), and any beyond are refused with `unavailable` and
+    /// `retry_after_ms`, not run. Default: the Postgres pool's size. More in flight only
+    /// wait for a connection, and on a busy database each call then takes longer.
+    #[arg(long, env = "DRAFTLINE_REQUESTS_IN_FLIGHT")]
+    pub requests_in_flight: Option<usize>,
+
+    /// Longest a request waits for a place among those in flight before it is refused
+    /// (`unavailable`, `retry_after_ms` of the same), so a node offered more than its
+    /// database can do answers what it takes at its usual pace.
+    #[arg(long, env = "DRAFTLINE_REQUEST_WAIT_MS", default_value_t = 100)]
+    pub request_wait_ms: u64,
+
     /// Largest WebSocket message accepted; larger ones close the connection with 1009.
     #[arg(long, env = "DRAFTLINE_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
     pub max_frame_bytes: usize,
@@ -247,6 +261,8 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("node_id", &self.node_id)
             .field("db_max_connections", &self.db_max_connections)
+            .field("requests_in_flight", &self.requests_in_flight)
+            .field("request_wait_ms", &self.request_wait_ms)
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("hello_timeout_ms", &self.hello_timeout_ms)
             .field("heartbeat_ms", &self.heartbeat_ms)
@@ -304,6 +320,8 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             node_id: None,
             db_max_connections: 20,
+            requests_in_flight: None,
+            request_wait_ms: 100,
             max_frame_bytes: 64 * 1024,
             hello_timeout_ms: 10_000,
             heartbeat_ms: 20_000,
@@ -339,6 +357,14 @@ impl Config {
 
     pub fn hello_timeout(&self) -> Duration {
         Duration::from_millis(self.hello_timeout_ms)
+    }
+
+    /// The node's admission of database work ([`crate::admission`]).
+    pub fn admission(&self) -> crate::admission::Admission {
+        let in_flight = self
+            .requests_in_flight
+            .unwrap_or(self.db_max_connections as usize);
+        crate::admission::Admission::new(in_flight, Duration::from_millis(self.request_wait_ms))
     }
 
     pub fn heartbeat(&self) -> Duration {

@@ -42,6 +42,8 @@ pub struct Inner {
     pub connections: Connections,
     /// Per-user rates and quotas, and handshakes per address.
     pub limits: Arc<Limits>,
+    /// The node's places for requests that work in Postgres.
+    pub admission: crate::admission::Admission,
     /// This node's holders of access, told when a user loses it.
     pub revocations: Revocations,
     /// Live WebRTC peers (`crate::rtc`).
@@ -109,6 +111,7 @@ impl Hub {
         let presence = Presences::new(topics.clone(), config.presence_ttl());
         let outbox = store::outbox::Outbox::new(store.clone(), topics.clone());
         let delivery = crate::delivery::Delivery::new(config.delivery_threads)?;
+        let admission = config.admission();
         Ok(Self(Arc::new(Inner {
             config,
             store,
@@ -123,6 +126,7 @@ impl Hub {
             node_id,
             connections,
             limits,
+            admission,
             revocations,
             rtc: crate::rtc::Peers::default(),
             delivery,

@@ -3,6 +3,7 @@
 //! servers on port 0 in-process.
 
 pub(crate) mod access;
+pub mod admission;
 pub mod auth;
 pub mod calls;
 pub mod chat;

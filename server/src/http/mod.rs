@@ -21,8 +21,9 @@ use crate::hub::Hub;
 use crate::ws::{self, TokenQuery};
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequestParts, MatchedPath};
+use axum::extract::{FromRequestParts, MatchedPath, State};
 use axum::http::request::Parts;
+use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use protocol::{ErrorCode, ProjectId};
 
@@ -109,6 +110,45 @@ fn endpoint(method: &str, path: &str) -> Option<MethodRouter<Hub>> {
     })
 }
 
+/// The routes that do not wait for a place among the node's requests in flight
+/// ([`crate::admission`]): health and metrics, static documents, the WebSocket upgrade
+/// (its messages wait one by one), the RTC signalling (its channel's messages wait as a
+/// WebSocket's do), and the SSE stream (like `subscribe`). Every other route works in
+/// Postgres and waits for a place, or is answered 503 `unavailable` with `Retry-After`.
+pub const UNQUEUED_ROUTES: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/console",
+    "/console/{*path}",
+    "/v1/openapi.json",
+    "/v1/ws",
+    "/v1/rtc/offer",
+    "/v1/rtc/sessions/{id}",
+    "/v1/rtc/config",
+    "/v1/tools",
+    "/v1/projects/{id}/events",
+];
+
+/// Runs a request that works in Postgres in one of the node's places.
+async fn admit(
+    State(hub): State<Hub>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let queued = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|route| !UNQUEUED_ROUTES.contains(&route.as_str()));
+    if !queued {
+        return next.run(request).await;
+    }
+    match hub.admission.enter().await {
+        Ok(_admitted) => next.run(request).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
 pub fn router(hub: Hub) -> Router {
     let mut router = Router::new();
     for &(method, path) in ROUTES {
@@ -119,6 +159,7 @@ pub fn router(hub: Hub) -> Router {
         }
     }
     router
+        .route_layer(axum::middleware::from_fn_with_state(hub.clone(), admit))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(hub)
 }
@@ -205,7 +246,7 @@ mod tests {
                 "{method} {path} twice"
             );
         }
-        for route in QUERY_TOKEN_ROUTES {
+        for route in QUERY_TOKEN_ROUTES.iter().chain(UNQUEUED_ROUTES) {
             assert!(ROUTES.iter().any(|(_, path)| path == route), "{route}");
         }
     }

@@ -453,6 +453,15 @@ async fn handle(
     let kind = message.kind();
     metrics::counter!(crate::metrics::MESSAGES, "type" => kind).increment(1);
     let started = std::time::Instant::now();
+    // Work in Postgres takes one of the node's places, or is refused unrun.
+    let _admitted = if crate::admission::needs_a_place(&message) {
+        match hub.admission.enter().await {
+            Ok(admitted) => Some(admitted),
+            Err(e) => return Some(ServerMessage::error(Some(message.id().clone()), e)),
+        }
+    } else {
+        None
+    };
     let answer = match message {
         ClientMessage::Hello(Hello { id, .. }) => {
             ServerMessage::bad_request(Some(id), "hello was already received on this connection")

@@ -1,7 +1,8 @@
 //! Limits are per user, not per connection: several connections share one rate (with
 //! HTTP too), the connection limit counts SSE streams and holds across nodes, jobs that
 //! cost money have a quota per minute, and connections that have not said `hello` are
-//! capped per source address.
+//! capped per source address. Per node, work in Postgres has a bounded number of places
+//! and a bounded wait for one.
 
 use crate::support::*;
 use serde_json::{Value, json};
@@ -255,4 +256,128 @@ async fn connections_waiting_for_hello_are_capped_per_address() {
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     let third = server.raw_with("", None).await;
     assert!(third.is_ok(), "a place was freed by hello");
+}
+
+/// Waits until a statement of the test database waits for a lock.
+async fn a_statement_waits_for_a_lock(db: &sqlx::PgPool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no statement came to wait for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A node with one place for work in Postgres: a call holding it (its insert held by a
+/// lock the test takes) leaves room for one request to wait; the next is refused at once,
+/// the waiting one once its wait is up. Both refusals, over WebSocket and over HTTP, are
+/// `unavailable` with `retry_after_ms` and ran nothing. Pings do not queue, and once the
+/// place is free the refused call goes through.
+#[tokio::test]
+async fn a_node_at_capacity_refuses_calls_unrun_and_takes_them_once_free() {
+    const WAIT_MS: u64 = 3_000;
+    let server = TestServer::start_with(|c| {
+        c.requests_in_flight = Some(1);
+        c.request_wait_ms = WAIT_MS;
+    })
+    .await;
+    let mut alice = server.connect("alice").await;
+    alice.project_in_mode("Alice's", "intake").await;
+    let mut bob = server.connect("bob").await;
+    bob.project_in_mode("Bob's", "intake").await;
+    let carol_session = {
+        let mut carol = server.connect("carol").await;
+        carol.project_in_mode("Carol's", "intake").await;
+        carol.session_id()
+    };
+    let mut dave = server.connect("dave").await;
+
+    let db = server.db().await;
+    let mut lock = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE notes IN SHARE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    alice
+        .ws
+        .send(json!({"type": "tool.call", "id": 9001, "call_id": "held", "name": "create_note", "arguments": {"body": "held"}}))
+        .await;
+    a_statement_waits_for_a_lock(&db).await;
+
+    // Bob over WebSocket and Carol over HTTP, one after the other: whichever reaches the
+    // node first waits, the other finds no room to wait.
+    let http = {
+        let request = server
+            .http
+            .post(server.url("/v1/tools/create_note"))
+            .bearer_auth(server.token("carol"))
+            .header("X-Draftline-Session", carol_session)
+            .body(r#"{"body": "carol refused"}"#);
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = request.send().await.unwrap();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (sent.elapsed(), status, retry_after, body)
+        })
+    };
+    let sent = Instant::now();
+    let refused = bob
+        .request(json!({"type": "tool.call", "call_id": "bob", "name": "create_note", "arguments": {"body": "bob refused"}}))
+        .await;
+    let bob_took = sent.elapsed();
+    let (carol_took, status, retry_after, carol_body) = http.await.unwrap();
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    assert_eq!(refused["retry_after_ms"], WAIT_MS, "{refused}");
+    assert_eq!(status, 503, "{carol_body}");
+    assert_eq!(carol_body["code"], "unavailable", "{carol_body}");
+    assert_eq!(carol_body["retry_after_ms"], WAIT_MS, "{carol_body}");
+    assert_eq!(retry_after.unwrap(), "3");
+    let (first, second) = if bob_took < carol_took {
+        (bob_took, carol_took)
+    } else {
+        (carol_took, bob_took)
+    };
+    let wait = Duration::from_millis(WAIT_MS);
+    assert!(
+        first < wait / 2,
+        "one is refused at once, not after {first:?}"
+    );
+    assert!(
+        second >= wait / 2,
+        "the other waited its turn, not {second:?}"
+    );
+
+    // A ping needs no place.
+    assert_eq!(dave.request(json!({"type": "ping"})).await["type"], "pong");
+
+    lock.rollback().await.unwrap();
+    let held = alice
+        .ws
+        .wait_for("the held call's result", |m| m["re"] == 9001)
+        .await;
+    assert_eq!(held["ok"], true, "{held}");
+    let refused_notes = count(
+        &db,
+        "SELECT count(*) FROM notes WHERE body LIKE $1",
+        "% refused",
+    )
+    .await;
+    assert_eq!(refused_notes, 0, "a refused call wrote nothing");
+    bob.call_ok("create_note", json!({"body": "bob again"}))
+        .await;
 }

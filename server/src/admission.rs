@@ -1,0 +1,159 @@
+//! Admission of the requests that do work in Postgres: tool calls, snapshots, decisions,
+//! transcript appends, session changes, chat, and the HTTP API's routes of the same
+//! kind. A node runs at most `in_flight` of them at once; a request beyond that waits
+//! for a place, but only behind `in_flight` others and for at most `wait`. Past either
+//! bound it is refused at once with `unavailable` and `retry_after_ms`, without being run.
+//!
+//! Without it, a node offered more calls than its database can answer lets every call
+//! wait: each connection answers its messages in order, so a session's calls pile up
+//! behind its slowest one and every answer takes seconds (BENCHMARKS.md, tool calls at
+//! 2,000 sessions). Bounded, the calls the node takes are answered at its usual pace and
+//! the rest learn at once to come back.
+
+use protocol::client::ClientMessage;
+use protocol::{ErrorBody, ErrorCode};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// The node's places for database work. One per node (in the hub).
+#[derive(Debug)]
+pub struct Admission {
+    places: Semaphore,
+    /// Requests waiting for a place now.
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    wait: Duration,
+}
+
+/// A place, held while the request runs; dropping it gives it to the next in line.
+#[derive(Debug)]
+pub struct Admitted<'a> {
+    _place: SemaphorePermit<'a>,
+}
+
+/// One request counted among the waiting while it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Admission {
+    /// `in_flight` requests at once (at least one), as many waiting, each for at most
+    /// `wait`.
+    pub fn new(in_flight: usize, wait: Duration) -> Self {
+        let in_flight = in_flight.max(1);
+        Self {
+            places: Semaphore::new(in_flight),
+            waiting: AtomicUsize::new(0),
+            max_waiting: in_flight,
+            wait,
+        }
+    }
+
+    /// A place for one request, or `unavailable` with `retry_after_ms` when the node
+    /// has none to give within the bounds.
+    pub async fn enter(&self) -> Result<Admitted<'_>, ErrorBody> {
+        if let Ok(place) = self.places.try_acquire() {
+            return Ok(Admitted { _place: place });
+        }
+        let waiting = Waiting(&self.waiting);
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            drop(waiting);
+            return Err(self.refuse("queue"));
+        }
+        let place = tokio::time::timeout(self.wait, self.places.acquire()).await;
+        drop(waiting);
+        match place {
+            Ok(Ok(place)) => Ok(Admitted { _place: place }),
+            // The semaphore is never closed; a timeout is the node being full.
+            _ => Err(self.refuse("wait")),
+        }
+    }
+
+    fn refuse(&self, bound: &'static str) -> ErrorBody {
+        metrics::counter!(crate::metrics::REFUSED_AT_CAPACITY, "bound" => bound).increment(1);
+        ErrorBody::new(
+            ErrorCode::Unavailable,
+            "the node is at capacity; the request was not run, send it again after retry_after_ms",
+        )
+        .with_retry_after_ms(self.retry_after_ms())
+    }
+
+    /// How long a refused client waits: the longest a request waits here, so a client
+    /// that comes back finds the line it left moved on.
+    fn retry_after_ms(&self) -> u64 {
+        u64::try_from(self.wait.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+}
+
+/// Whether a client message (over WebSocket or the RTC channel) waits for a place: those
+/// that work in Postgres. `subscribe` does not: its one query is an access check, and it
+/// may then wait seconds for Redis, holding a place that calls could use. `hello` is
+/// bounded per address before it reaches here.
+pub fn needs_a_place(message: &ClientMessage) -> bool {
+    match message {
+        ClientMessage::SessionConfigure(_)
+        | ClientMessage::ToolCall(_)
+        | ClientMessage::TranscriptAppend(_)
+        | ClientMessage::Snapshot(_)
+        | ClientMessage::OperationDecide(_)
+        | ClientMessage::ChatSend(_) => true,
+        ClientMessage::Hello(_)
+        | ClientMessage::Ping(_)
+        | ClientMessage::AuthRefresh(_)
+        | ClientMessage::Subscribe(_)
+        | ClientMessage::Unsubscribe(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    fn refused(result: Result<Admitted<'_>, ErrorBody>) -> ErrorBody {
+        match result {
+            Ok(_) => panic!("admitted"),
+            Err(e) => e,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_node_queues_as_many_as_it_runs_then_refuses_at_once() {
+        let admission = Admission::new(1, Duration::from_millis(100));
+        let running = admission.enter().await.unwrap();
+        // The one place is taken: the next request waits, and the one after it is
+        // refused without waiting.
+        let queued = admission.enter();
+        tokio::pin!(queued);
+        assert!(queued.as_mut().now_or_never().is_none());
+        let started = tokio::time::Instant::now();
+        let refusal = refused(admission.enter().await);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(refusal.code, ErrorCode::Unavailable);
+        assert_eq!(refusal.retry_after_ms, Some(100));
+        // The place given back goes to the one waiting.
+        drop(running);
+        let admitted = queued.await.unwrap();
+        drop(admitted);
+        assert_eq!(admission.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_waits_at_most_the_bound() {
+        let admission = Admission::new(1, Duration::from_millis(100));
+        let _running = admission.enter().await.unwrap();
+        let started = tokio::time::Instant::now();
+        let refusal = refused(admission.enter().await);
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        assert_eq!(refusal.code, ErrorCode::Unavailable);
+        // It no longer counts as waiting: the next one gets its place in line.
+        assert_eq!(admission.waiting.load(Ordering::Acquire), 0);
+    }
+}
