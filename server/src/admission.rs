@@ -60,8 +60,9 @@ impl Admission {
         if let Ok(place) = self.places.try_acquire() {
             return Ok(Admitted { _place: place });
         }
+        let ahead = self.waiting.fetch_add(1, Ordering::AcqRel);
         let waiting = Waiting(&self.waiting);
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+        if ahead >= self.max_waiting {
             drop(waiting);
             return Err(self.refuse("queue"));
         }
