@@ -287,8 +287,10 @@ export class DraftlineClient extends Emitter {
         if (!pending)
             return;
         if (message.type === "error") {
-            if (message.code === "rate_limited" && typeof message.retry_after_ms === "number") {
-                // The hub dropped the request unread: send it again once the pause is over.
+            if ((message.code === "rate_limited" || message.code === "unavailable") &&
+                typeof message.retry_after_ms === "number") {
+                // The hub did not run the request (over the user's rate, or the node at capacity):
+                // send it again once the pause is over.
                 this.pausedUntil = Math.max(this.pausedUntil, Date.now() + message.retry_after_ms);
                 pending.sent = false;
                 this.queued.unshift(pending);
