@@ -258,13 +258,15 @@ async fn connections_waiting_for_hello_are_capped_per_address() {
     assert!(third.is_ok(), "a place was freed by hello");
 }
 
-/// Waits until a statement of the test database waits for a lock.
-async fn a_statement_waits_for_a_lock(db: &sqlx::PgPool) {
+/// Waits until a statement of the test database waits for a table's lock (not an
+/// advisory one, which the node's relay and flushes take).
+async fn a_statement_waits_for_a_table_lock(db: &sqlx::PgPool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+             WHERE datname = current_database()
+               AND wait_event_type = 'Lock' AND wait_event = 'relation'",
         )
         .fetch_one(db)
         .await
@@ -314,7 +316,7 @@ async fn a_node_at_capacity_refuses_calls_unrun_and_takes_them_once_free() {
         .ws
         .send(json!({"type": "tool.call", "id": 9001, "call_id": "held", "name": "create_note", "arguments": {"body": "held"}}))
         .await;
-    a_statement_waits_for_a_lock(&db).await;
+    a_statement_waits_for_a_table_lock(&db).await;
 
     // Bob over WebSocket and Carol over HTTP, one after the other: whichever reaches the
     // node first waits, the other finds no room to wait.
