@@ -81,15 +81,9 @@ impl Admission {
             ErrorCode::Unavailable,
             "the node is at capacity; the request was not run, send it again after retry_after_ms",
         )
-        .with_retry_after_ms(self.retry_after_ms())
-    }
-
-    /// How long a refused client waits: the longest a request waits here, so a client
-    /// that comes back finds the line it left moved on.
-    fn retry_after_ms(&self) -> u64 {
-        u64::try_from(self.wait.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1)
+        // A refused client waits as long as a request waits here, so one that comes
+        // back finds the line it left moved on.
+        .with_retry_after_ms(crate::limits::millis(self.wait))
     }
 }
 

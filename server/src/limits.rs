@@ -136,7 +136,8 @@ impl Limits {
     }
 }
 
-fn millis(wait: Duration) -> u64 {
+/// A wait in whole milliseconds for `retry_after_ms`, at least 1.
+pub(crate) fn millis(wait: Duration) -> u64 {
     u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
