@@ -166,8 +166,7 @@ impl Hub {
             return;
         };
         match tokio::time::timeout(FLUSH_DEADLINE, self.outbox.flush(project)).await {
-            // Published rows were counted as they reached Redis; a flush that found
-            // the project's turn taken left its rows to the flush holding it.
+            // Published rows were counted as they reached Redis.
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 metrics::counter!(crate::metrics::EVENTS_LOST).increment(1);

@@ -4,11 +4,12 @@
 //! (Redis down, a crash between commit and publish). Exactly once per topic position:
 //! a project's rows are published in id order under a per-project lock, Redis records the
 //! last row applied per project in the topic's meta hash (a replayed row is skipped), and
-//! published rows are deleted. A flush costs three round trips (begin; lock, delete and
-//! read in one statement; commit), and a process runs one flush per project at a time:
-//! concurrent changes of a busy project share its rounds. A round's scan starts above
-//! the last row the process deleted for the project, not at the deleted rows' index
-//! entries that vacuum has yet to remove.
+//! published rows are deleted. A round of flushing costs three round trips (begin; lock,
+//! delete and read in one statement; commit), and rounds are shared: a process runs at
+//! most two at once, each taking every project asked for since the one before it began,
+//! so under load the flushes of many changes share one round. A round's scan starts
+//! above the last row the process deleted for each project, not at the deleted rows'
+//! index entries that vacuum has yet to remove.
 
 use crate::StoreError;
 use crate::topics::{BusError, Topics};
@@ -16,10 +17,10 @@ use protocol::ProjectId;
 use protocol::event::{Event, project_topic, session_topic};
 use protocol::frames::event_frame_parts;
 use sqlx::PgConnection;
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -31,12 +32,12 @@ const ORDER_LOCK: i32 = 0x6472_6f62;
 const PUBLISH_LOCK: i32 = 0x6472_6f70;
 /// The relay's leadership, a session lock on a connection of its own ("draftout").
 const RELAY_LOCK: i64 = 0x6472_6166_746f_7574;
-/// Rows sent per round of a flush: a backlog after an outage goes out in rounds, each
-/// one transaction, so a crash loses at most a round's deletes (which replay skips).
+/// Rows sent per round of a flush, over all its projects: a backlog after an outage goes
+/// out in rounds, each one transaction, so a crash loses at most a round's deletes
+/// (which replay skips). Each project of a round may send its share, and at least
+/// [`BATCH_EACH`].
 const BATCH: i64 = 256;
-/// Rounds the relay makes for a project before it moves on to the next one (the rest
-/// go on in the background).
-const DRAIN_ROUNDS: usize = 16;
+const BATCH_EACH: i64 = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -44,6 +45,12 @@ pub enum OutboxError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Bus(#[from] BusError),
+    /// The shared round that took the project failed (every caller it took is told).
+    #[error(transparent)]
+    Round(Arc<OutboxError>),
+    /// The round's task ended without an answer: the process is shutting down.
+    #[error("the outbox stopped before the events were published")]
+    Stopped,
 }
 
 impl From<sqlx::Error> for OutboxError {
@@ -106,15 +113,12 @@ pub async fn record(
 #[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
+    project_id: ProjectId,
     topic: String,
     kind: String,
     head: String,
     tail: String,
 }
-
-/// The flushes running in this process, by project, each with whether another was
-/// asked for while it ran.
-type Running = Arc<Mutex<HashMap<ProjectId, bool>>>;
 
 /// Where each project's live rows begin, as far as this process knows: the highest id
 /// its own rounds deleted. A project's ids are drawn under its order lock, held to
@@ -130,69 +134,117 @@ type Floors = Arc<Mutex<HashMap<ProjectId, i64>>>;
 /// without a floor is scanned from its first entry, which is only slower).
 const FLOORS_KEPT: usize = 10_000;
 
-/// A project's turn to flush in this process: one flush per project runs at a time, and
-/// the others ask it to look again instead of opening transactions of their own.
-struct Turn {
-    running: Running,
-    project: ProjectId,
-    released: bool,
+/// What a caller of [`Outbox::flush`] is told once a round has taken its project.
+type Reply = oneshot::Sender<Result<(), Arc<OutboxError>>>;
+
+/// The flushes of one process: the projects asked for, and the rounds running. Rounds are
+/// shared: one round takes every project asked for since the rounds before it began (up
+/// to [`PROJECTS_PER_ROUND`]), so under load many changes' flushes share one
+/// transaction, one lock statement and one commit, where each used to open its own.
+#[derive(Default)]
+struct Queue {
+    /// Projects asked for and not yet taken by a round, with the callers waiting.
+    asked: HashMap<ProjectId, Vec<Reply>>,
+    /// The order projects were first asked in (a project asked again while it waits
+    /// keeps its place); entries taken by a round are skipped.
+    order: VecDeque<ProjectId>,
+    /// Projects in a round now: asked again, they wait for the next round, which
+    /// sees every row committed before that ask.
+    busy: HashSet<ProjectId>,
+    /// Rounds running (at most [`ROUNDS_AT_ONCE`]).
+    rounds: usize,
 }
 
-impl Turn {
-    /// Takes `project`'s turn, or asks its holder to look again (`None`).
-    fn take(running: &Running, project: ProjectId) -> Option<Self> {
-        let mut map = running.lock().unwrap_or_else(PoisonError::into_inner);
-        match map.entry(project) {
-            Entry::Occupied(mut holder) => {
-                holder.insert(true);
-                None
-            }
-            Entry::Vacant(free) => {
-                free.insert(false);
-                Some(Self {
-                    running: running.clone(),
-                    project,
-                    released: false,
-                })
-            }
-        }
-    }
-
-    /// After a round: whether to go on (a full round, or another flush asked since the
-    /// last look; the ask is consumed). When not, the turn is released in the same
-    /// critical section, so no ask falls between the look and the release.
-    fn go_on(&mut self, full: bool) -> bool {
-        let mut map = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        let asked = map.get_mut(&self.project).is_some_and(std::mem::take);
-        if full || asked {
+impl Queue {
+    /// Records an ask for `project`; `true` when a round should start for it.
+    fn ask(&mut self, project: ProjectId, reply: Option<Reply>) -> bool {
+        let waiting = self.asked.entry(project).or_insert_with(|| {
+            self.order.push_back(project);
+            Vec::new()
+        });
+        waiting.extend(reply);
+        if self.rounds < ROUNDS_AT_ONCE && !self.busy.contains(&project) {
+            self.rounds += 1;
             return true;
         }
-        map.remove(&self.project);
-        self.released = true;
         false
     }
-}
 
-impl Drop for Turn {
-    fn drop(&mut self) {
-        if !self.released {
-            self.running
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&self.project);
+    /// The projects of the next round, oldest ask first, marked busy; empty when none is
+    /// ready, and then the round that asked ends (its count is released in the same
+    /// critical section, so no ask falls between the look and the release).
+    fn take(&mut self) -> Vec<(ProjectId, Vec<Reply>)> {
+        let mut taken = Vec::new();
+        let mut skipped = Vec::new();
+        while taken.len() < PROJECTS_PER_ROUND {
+            let Some(project) = self.order.pop_front() else {
+                break;
+            };
+            if self.busy.contains(&project) {
+                skipped.push(project);
+                continue;
+            }
+            if let Some(replies) = self.asked.remove(&project) {
+                self.busy.insert(project);
+                taken.push((project, replies));
+            }
+        }
+        // Asked while in a round: they keep their place for a later one.
+        for project in skipped.into_iter().rev() {
+            self.order.push_front(project);
+        }
+        if taken.is_empty() {
+            self.rounds -= 1;
+        }
+        taken
+    }
+
+    /// After a round over `projects`: they are free again, and the ones whose rows did not
+    /// all fit (`full`) are asked for again, without callers.
+    fn done(&mut self, projects: &[ProjectId], full: &HashSet<ProjectId>) {
+        for project in projects {
+            self.busy.remove(project);
+        }
+        for project in full {
+            self.asked.entry(*project).or_insert_with(|| {
+                self.order.push_back(*project);
+                Vec::new()
+            });
         }
     }
 }
 
+async fn answer(
+    answer: oneshot::Receiver<Result<(), Arc<OutboxError>>>,
+) -> Result<(), OutboxError> {
+    match answer.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(OutboxError::Round(e)),
+        Err(_) => Err(OutboxError::Stopped),
+    }
+}
+
+/// Projects one round takes at most.
+const PROJECTS_PER_ROUND: usize = 32;
+/// Rounds one process runs at once, each on a connection of its own. Few, so that the
+/// flushes asked for while they run gather into the next one.
+const ROUNDS_AT_ONCE: usize = 2;
+
 /// Publishes outbox rows to Redis. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Outbox {
     store: crate::Store,
     topics: Topics,
-    running: Running,
+    queue: Arc<Mutex<Queue>>,
     floors: Floors,
-    /// The rounds going on in the background (see [`Outbox::flush`]).
+    /// The rounds running (see [`Outbox::flush`]).
     background: TaskTracker,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").finish_non_exhaustive()
+    }
 }
 
 impl Outbox {
@@ -200,16 +252,16 @@ impl Outbox {
         Self {
             store,
             topics,
-            running: Running::default(),
+            queue: Arc::default(),
             floors: Floors::default(),
             background: TaskTracker::new(),
         }
     }
 
-    /// Waits, up to `within`, for the rounds still going on in the background: a
-    /// process shutting down calls it after its last change, so those rows go out now
-    /// rather than with the relay of another node (or of this one once restarted).
-    /// Answers whether they all finished.
+    /// Waits, up to `within`, for the rounds still running: a process shutting down
+    /// calls it after its last change, so those rows go out now rather than with the
+    /// relay of another node (or of this one once restarted). Answers whether they all
+    /// finished.
     pub async fn settle(&self, within: Duration) -> bool {
         self.background.close();
         tokio::time::timeout(within, self.background.wait())
@@ -218,94 +270,128 @@ impl Outbox {
     }
 
     /// Publishes every row of `project` committed before it was called, in id order, and
-    /// deletes them: the committing process's fast path. Returns once those rows are out
-    /// (or a Redis failure kept them for the next try or the relay).
+    /// deletes them: the committing process's fast path. Returns once a round has taken
+    /// them (its share of [`BATCH`] of the project's rows; the rest go on in further
+    /// rounds), or a failure kept them for the next try or the relay.
     ///
-    /// In one process a project has one flush at a time: a call made while one runs
-    /// returns at once and the running one makes another round, whose statement
-    /// sees every row committed before that call. Those further rounds run in the
-    /// background, so a caller waits for its own rows, never for a busy project's
-    /// stream. Between processes a round waits for the project's publish lock, so rows go
-    /// out in id order whoever sends them.
+    /// The rounds run in tasks of their own, so a caller that stops waiting (a timeout)
+    /// cancels nothing. In one process a project is in one round at a time, and a round
+    /// takes every project asked for since the one before it began: under load the
+    /// flushes of many changes, of one project or many, share a round. Between processes
+    /// a round waits for the publish locks of its projects, so rows go out in id order
+    /// whoever sends them.
     pub async fn flush(&self, project: ProjectId) -> Result<(), OutboxError> {
-        self.publish(project, 1).await
+        answer(self.ask(project)).await
     }
 
-    /// Publishes every row of `project`, round after round, before returning (up to
-    /// [`DRAIN_ROUNDS`], then as [`Outbox::flush`]): the relay's flush, one project at a
-    /// time, so a backlog after an outage holds one connection, not one per project.
-    pub async fn drain(&self, project: ProjectId) -> Result<(), OutboxError> {
-        self.publish(project, DRAIN_ROUNDS).await
-    }
-
-    /// Makes up to `inline` rounds, then hands the turn and its connection to a task
-    /// that goes on for as long as rows keep coming. A call that finds the project's
-    /// turn taken has asked its holder to go on, and returns.
-    async fn publish(&self, project: ProjectId, inline: usize) -> Result<(), OutboxError> {
-        let Some(mut turn) = Turn::take(&self.running, project) else {
-            return Ok(());
-        };
-        let mut conn = self.store.acquire().await?;
-        for _ in 0..inline {
-            if !self.round(&mut turn, &mut conn, project).await? {
-                return Ok(());
-            }
-        }
-        let outbox = self.clone();
-        self.background.spawn(async move {
-            let rounds = async {
-                while outbox.round(&mut turn, &mut conn, project).await? {}
-                Ok::<_, OutboxError>(())
-            };
-            if let Err(e) = rounds.await {
-                tracing::warn!(%project, error = %e, "events left in the outbox for the relay");
-            }
-        });
-        Ok(())
-    }
-
-    /// One round of a flush, one transaction: take the project's publish lock and delete
-    /// up to [`BATCH`] of its rows above its floor ([`Floors`]) in one statement, publish
-    /// them in id order, commit, raise the floor.
-    /// A Redis failure rolls the deletes back: the rows sent before it go again with the
-    /// next try, and `publish_once` skips each as already applied. Answers whether the
-    /// turn goes on (see [`Turn::go_on`]).
-    async fn round(
-        &self,
-        turn: &mut Turn,
-        conn: &mut PgConnection,
-        project: ProjectId,
-    ) -> Result<bool, OutboxError> {
-        let floor = self
-            .floors
+    /// Asks for a round over `project`, starting one if fewer than [`ROUNDS_AT_ONCE`]
+    /// run (a round running takes it when it looks again); the receiver hears when a
+    /// round has taken it.
+    fn ask(&self, project: ProjectId) -> oneshot::Receiver<Result<(), Arc<OutboxError>>> {
+        let (reply, answer) = oneshot::channel();
+        let start = self
+            .queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&project)
-            .copied()
-            .unwrap_or(0);
+            .ask(project, Some(reply));
+        if start {
+            let outbox = self.clone();
+            self.background.spawn(async move { outbox.rounds().await });
+        }
+        answer
+    }
+
+    /// Makes rounds for as long as projects are asked for, on one connection.
+    async fn rounds(self) {
+        let mut conn: Option<crate::Conn> = None;
+        loop {
+            let taken = self
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if taken.is_empty() {
+                return;
+            }
+            let projects: Vec<ProjectId> = taken.iter().map(|(project, _)| *project).collect();
+            let outcome = match conn.as_mut() {
+                Some(held) => self.round(held, &projects).await,
+                None => match self.store.acquire().await {
+                    Ok(acquired) => self.round(conn.insert(acquired), &projects).await,
+                    Err(e) => Err(e.into()),
+                },
+            };
+            let (full, result) = match outcome {
+                Ok(full) => (full, Ok(())),
+                Err(e) => {
+                    tracing::warn!(projects = projects.len(), error = %e, "events left in the outbox for the relay");
+                    // A connection that failed mid-round is not used again.
+                    conn = None;
+                    (HashSet::new(), Err(Arc::new(e)))
+                }
+            };
+            self.queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .done(&projects, &full);
+            for (_, replies) in taken {
+                for reply in replies {
+                    let _ = reply.send(result.clone());
+                }
+            }
+        }
+    }
+
+    /// One round, one transaction: take the publish locks of `projects` (in one order,
+    /// so two processes' rounds never wait on each other in a cycle) and delete up to
+    /// its share of [`BATCH`] rows of each above its floor ([`Floors`]) in one statement, publish them
+    /// in id order, commit, raise the floors. A Redis failure rolls the deletes back:
+    /// the rows sent before it go again with the next try, and `publish_once` skips
+    /// each as already applied. Answers the projects whose rows did not all fit.
+    async fn round(
+        &self,
+        conn: &mut PgConnection,
+        projects: &[ProjectId],
+    ) -> Result<HashSet<ProjectId>, OutboxError> {
+        let each = (BATCH / projects.len().max(1) as i64).max(BATCH_EACH);
+        let floors: Vec<i64> = {
+            let floors = self.floors.lock().unwrap_or_else(PoisonError::into_inner);
+            projects
+                .iter()
+                .map(|p| floors.get(p).copied().unwrap_or(0))
+                .collect()
+        };
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         // This transaction only deletes rows Redis has taken, so its commit need not
         // wait for the WAL flush: a delete lost in a crash leaves rows the relay
-        // publishes again, and `publish_once` skips each as already applied. The lock
-        // (with the setting) is taken before any row is read. The statement's snapshot
-        // is older than the lock: a row that the holder before it deleted meanwhile is
-        // gone, and the delete skips it; a row committed meanwhile is its own
-        // committer's to flush.
+        // publishes again, and `publish_once` skips each as already applied. The locks
+        // (with the setting) are taken before any row is read, in the order of their
+        // keys (a materialized CTE is read in the order it was written). The
+        // statement's snapshot is older than the locks: a row that the holder before it
+        // deleted meanwhile is gone, and the delete skips it; a row committed meanwhile
+        // is its own committer's to flush.
         let mut rows: Vec<Row> = sqlx::query_as(
-            "WITH lock AS MATERIALIZED (
+            "WITH keys AS MATERIALIZED (
+                 SELECT DISTINCT hashtext(p::text) AS key FROM unnest($2::uuid[]) AS p
+                 ORDER BY key
+             ),
+             lock AS MATERIALIZED (
                  SELECT set_config('synchronous_commit', 'off', true) AS setting,
-                        pg_advisory_xact_lock($1, hashtext($2::text)) IS NOT NULL AS locked
+                        (SELECT count(pg_advisory_xact_lock($1, key)) FROM keys) AS locked
              )
              DELETE FROM event_outbox
-             WHERE id IN (SELECT id FROM event_outbox
-                          WHERE project_id = $2 AND id > $4 AND (SELECT locked FROM lock)
-                          ORDER BY id LIMIT $3)
-             RETURNING id, topic, kind, head, tail",
+             WHERE id IN (SELECT o.id
+                          FROM unnest($2::uuid[], $4::bigint[]) AS p(project, floor),
+                               LATERAL (SELECT id FROM event_outbox
+                                        WHERE project_id = p.project AND id > p.floor
+                                          AND (SELECT locked FROM lock) IS NOT NULL
+                                        ORDER BY id LIMIT $3) AS o)
+             RETURNING id, project_id, topic, kind, head, tail",
         )
         .bind(PUBLISH_LOCK)
-        .bind(project)
-        .bind(BATCH)
-        .bind(floor)
+        .bind(projects)
+        .bind(each)
+        .bind(&floors)
         .fetch_all(&mut *tx)
         .await?;
         rows.sort_unstable_by_key(|row| row.id);
@@ -314,22 +400,33 @@ impl Outbox {
             self.topics
                 .publish_once(
                     &row.topic,
-                    project,
+                    row.project_id,
                     row.id,
                     (&row.kind, &row.head, &row.tail),
                 )
                 .await?;
         }
         tx.commit().await?;
-        if let Some(last) = rows.last() {
-            let mut floors = self.floors.lock().unwrap_or_else(PoisonError::into_inner);
-            if floors.len() >= FLOORS_KEPT && !floors.contains_key(&project) {
-                floors.clear();
-            }
-            floors.insert(project, last.id);
+        // Rows by project, and each project's last: its new floor.
+        let mut last: HashMap<ProjectId, (i64, i64)> = HashMap::new();
+        for row in &rows {
+            let entry = last.entry(row.project_id).or_default();
+            entry.0 += 1;
+            entry.1 = row.id;
         }
-        // A whole batch went out: more rows are likely waiting.
-        Ok(turn.go_on(rows.len() as i64 == BATCH))
+        let mut floors = self.floors.lock().unwrap_or_else(PoisonError::into_inner);
+        if floors.len() + last.len() > FLOORS_KEPT {
+            floors.clear();
+        }
+        let mut full = HashSet::new();
+        for (project, (count, id)) in last {
+            floors.insert(project, id);
+            // A whole batch went out: more rows are likely waiting.
+            if count == each {
+                full.insert(project);
+            }
+        }
+        Ok(full)
     }
 }
 
@@ -441,8 +538,15 @@ async fn lead(
             backlog: waiting.rows,
             ..RelayTick::default()
         };
-        for project in waiting.stale {
-            if let Err(e) = outbox.drain(project).await {
+        // Asked for all at once, the stale projects share rounds: a backlog after an
+        // outage holds at most the flushes' few connections.
+        let asked: Vec<_> = waiting
+            .stale
+            .iter()
+            .map(|project| (*project, outbox.ask(*project)))
+            .collect();
+        for (project, asked) in asked {
+            if let Err(e) = answer(asked).await {
                 tick.failed += 1;
                 tracing::warn!(%project, error = %e, "outbox relay could not publish");
             }
@@ -461,33 +565,82 @@ async fn lead(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_flush_asked_for_while_one_runs_makes_the_running_one_go_on() {
-        let running = Running::default();
-        let project = ProjectId::new();
-        let mut turn = Turn::take(&running, project).expect("the first flush takes the turn");
-        assert!(Turn::take(&running, project).is_none(), "a second one asks");
-        assert!(
-            Turn::take(&running, project).is_none(),
-            "asks add up to one"
-        );
-        assert!(turn.go_on(false), "asked: another round");
-        assert!(!turn.go_on(false), "no ask since: done, and released");
-        let again = Turn::take(&running, project).expect("a released turn is free");
-        drop(again);
-        drop(turn);
-        assert!(running.lock().unwrap().is_empty());
+    fn reply() -> Reply {
+        oneshot::channel().0
     }
 
     #[test]
-    fn a_full_round_goes_on_and_a_dropped_turn_is_freed() {
-        let running = Running::default();
-        let (one, other) = (ProjectId::new(), ProjectId::new());
-        let mut turn = Turn::take(&running, one).unwrap();
-        let _other = Turn::take(&running, other).expect("projects do not share turns");
-        assert!(turn.go_on(true), "a full round: more rows wait");
-        // A flush that fails or is cancelled mid-round frees its project.
-        drop(turn);
-        assert!(Turn::take(&running, one).is_some());
+    fn asks_while_rounds_run_gather_into_the_next_round() {
+        let mut queue = Queue::default();
+        let (a, b, c) = (ProjectId::new(), ProjectId::new(), ProjectId::new());
+        assert!(queue.ask(a, Some(reply())), "the first ask starts a round");
+        let first = queue.take();
+        assert_eq!(first.len(), 1);
+        // While that round runs, b starts the second round, and the round count is full.
+        assert!(queue.ask(b, Some(reply())));
+        assert!(!queue.ask(c, Some(reply())), "no third round: c waits");
+        assert!(!queue.ask(c, Some(reply())), "asked twice, c waits once");
+        let second = queue.take();
+        let taken: Vec<_> = second.iter().map(|(p, r)| (*p, r.len())).collect();
+        assert_eq!(
+            taken,
+            [(b, 1), (c, 2)],
+            "b and c share a round, oldest first"
+        );
+        queue.done(&[a], &HashSet::new());
+        assert!(
+            queue.take().is_empty(),
+            "nothing asked: the first round ends"
+        );
+        assert_eq!(queue.rounds, 1);
+    }
+
+    #[test]
+    fn a_project_in_a_round_asked_again_waits_for_the_next_and_a_full_one_goes_on() {
+        let mut queue = Queue::default();
+        let (a, b) = (ProjectId::new(), ProjectId::new());
+        assert!(queue.ask(a, Some(reply())));
+        assert_eq!(queue.take().len(), 1);
+        // Asked while its round runs: its rows may have been read already.
+        assert!(
+            !queue.ask(a, Some(reply())),
+            "a busy project starts no round"
+        );
+        assert!(queue.ask(b, None));
+        let other = queue.take();
+        assert_eq!(other.len(), 1, "the second round takes b, not the busy a");
+        assert_eq!(other[0].0, b);
+        queue.done(&[b], &HashSet::from([b]));
+        queue.done(&[a], &HashSet::new());
+        let next: Vec<_> = queue
+            .take()
+            .into_iter()
+            .map(|(p, r)| (p, r.len()))
+            .collect();
+        assert_eq!(
+            next,
+            [(a, 1), (b, 0)],
+            "a's ask kept its place; full b goes on"
+        );
+        queue.done(&[a, b], &HashSet::new());
+        assert!(queue.take().is_empty());
+        assert!(queue.take().is_empty());
+        assert_eq!(queue.rounds, 0);
+        assert!(queue.asked.is_empty() && queue.order.is_empty() && queue.busy.is_empty());
+    }
+
+    #[test]
+    fn a_round_takes_at_most_its_share_of_projects() {
+        let mut queue = Queue::default();
+        let projects: Vec<_> = (0..PROJECTS_PER_ROUND + 3)
+            .map(|_| ProjectId::new())
+            .collect();
+        for project in &projects {
+            queue.ask(*project, None);
+        }
+        let first: Vec<_> = queue.take().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(first, projects[..PROJECTS_PER_ROUND]);
+        let rest: Vec<_> = queue.take().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(rest, projects[PROJECTS_PER_ROUND..]);
     }
 }
