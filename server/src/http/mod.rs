@@ -130,7 +130,10 @@ pub const UNQUEUED_ROUTES: &[&str] = &[
     "/v1/projects/{id}/events",
 ];
 
-/// Runs a request that works in Postgres in one of the node's places.
+/// Runs a request that works in Postgres in one of the node's places. Every such route
+/// needs a bearer token: the caller is checked (token and rate) first, so a request
+/// without a valid token, or over its user's rate, is refused without taking a place
+/// another could use. The handler's [`Authed`] takes the caller checked here.
 async fn admit(
     State(hub): State<Hub>,
     request: axum::extract::Request,
@@ -143,11 +146,24 @@ async fn admit(
     if !queued {
         return next.run(request).await;
     }
+    let (mut parts, body) = request.into_parts();
+    match Authed::check(&parts, &hub) {
+        Ok(claims) => {
+            parts.extensions.insert(Checked(claims));
+        }
+        Err(e) => return e.into_response(),
+    }
+    let request = axum::extract::Request::from_parts(parts, body);
     match hub.admission.enter().await {
         Ok(_admitted) => next.run(request).await,
         Err(e) => ApiError::from(e).into_response(),
     }
 }
+
+/// The caller [`admit`] checked before the request took its place: the handler's
+/// [`Authed`] is this one, not checked (nor counted toward the rate) again.
+#[derive(Clone, Debug)]
+struct Checked(Claims);
 
 pub fn router(hub: Hub) -> Router {
     let mut router = Router::new();
@@ -180,6 +196,16 @@ impl FromRequestParts<Hub> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, hub: &Hub) -> Result<Self, ApiError> {
+        if let Some(Checked(claims)) = parts.extensions.get::<Checked>() {
+            return Ok(Authed(claims.clone()));
+        }
+        Ok(Authed(Self::check(parts, hub)?))
+    }
+}
+
+impl Authed {
+    /// The caller's token, verified, and one request counted toward their rate.
+    fn check(parts: &Parts, hub: &Hub) -> Result<Claims, ApiError> {
         let query = axum::extract::Query::<TokenQuery>::try_from_uri(&parts.uri)
             .map(|q| q.0)
             .unwrap_or(TokenQuery { access_token: None });
@@ -201,7 +227,7 @@ impl FromRequestParts<Hub> for Authed {
             .verify(token)
             .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "invalid token"))?;
         hub.limits.request(&claims.user())?;
-        Ok(Authed(claims))
+        Ok(claims)
     }
 }
 

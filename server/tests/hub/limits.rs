@@ -318,6 +318,30 @@ async fn a_node_at_capacity_refuses_calls_unrun_and_takes_them_once_free() {
         .await;
     a_statement_waits_for_a_table_lock(&db).await;
 
+    // A request without a valid token takes no place, not even a place to wait: it is
+    // refused for its token at once, and the room to wait stays for Bob or Carol.
+    for token in [None, Some("not-a-token")] {
+        let mut request = server
+            .http
+            .post(server.url("/v1/tools/create_note"))
+            .header("X-Draftline-Session", carol_session.to_string())
+            .body(r#"{"body": "stranger refused"}"#);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let sent = Instant::now();
+        let response = request.send().await.unwrap();
+        let took = sent.elapsed();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 401, "{token:?}: {body}");
+        assert_eq!(body["code"], "unauthorized", "{token:?}: {body}");
+        assert!(
+            took < Duration::from_millis(WAIT_MS / 2),
+            "{token:?}: refused at once, not after {took:?}"
+        );
+    }
+
     // Bob over WebSocket and Carol over HTTP, one after the other: whichever reaches the
     // node first waits, the other finds no room to wait.
     let http = {
