@@ -156,6 +156,12 @@ struct Queue {
 }
 
 impl Queue {
+    /// Whether a round to come takes `project` already: it is in a round now (which
+    /// goes on to the next) or asked for by a call before.
+    fn taken(&self, project: ProjectId) -> bool {
+        self.busy.contains(&project) || self.asked.contains_key(&project)
+    }
+
     /// Records an ask for `project`; `true` when a round should start for it.
     fn ask(&mut self, project: ProjectId, reply: Option<Reply>) -> bool {
         let waiting = self.asked.entry(project).or_insert_with(|| {
@@ -298,7 +304,10 @@ impl Outbox {
     /// Publishes every row of `project` committed before it was called, in id order, and
     /// deletes them: the committing process's fast path. Returns once a round has taken
     /// them (its share of [`BATCH`] of the project's rows; the rest go on in further
-    /// rounds), or a failure kept them for the next try or the relay.
+    /// rounds), or a failure kept them for the next try or the relay. A call that finds
+    /// the project in a round already, or asked for by another call, returns at once: a
+    /// round to come takes its rows, and a busy project's writers do not each wait for
+    /// a round of their own.
     ///
     /// The rounds run in tasks of their own, so a caller that stops waiting (a timeout)
     /// cancels nothing. In one process a project is in one round at a time, and a round
@@ -307,24 +316,28 @@ impl Outbox {
     /// a round waits for the publish locks of its projects, so rows go out in id order
     /// whoever sends them.
     pub async fn flush(&self, project: ProjectId) -> Result<(), OutboxError> {
-        answer(self.ask(project)).await
+        match self.ask(project) {
+            Some(asked) => answer(asked).await,
+            None => Ok(()),
+        }
     }
 
     /// Asks for a round over `project`, starting one if fewer than [`ROUNDS_AT_ONCE`]
-    /// run (a round running takes it when it looks again); the receiver hears when a
-    /// round has taken it.
-    fn ask(&self, project: ProjectId) -> oneshot::Receiver<Result<(), Arc<OutboxError>>> {
+    /// run (a round running takes it when it looks again). The receiver hears when a
+    /// round has taken it; `None` when a round will take it anyway ([`Queue::taken`]).
+    fn ask(&self, project: ProjectId) -> Option<oneshot::Receiver<Result<(), Arc<OutboxError>>>> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.taken(project) {
+            queue.ask(project, None);
+            return None;
+        }
         let (reply, answer) = oneshot::channel();
-        let start = self
-            .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .ask(project, Some(reply));
-        if start {
+        if queue.ask(project, Some(reply)) {
+            drop(queue);
             let outbox = self.clone();
             self.background.spawn(async move { outbox.rounds().await });
         }
-        answer
+        Some(answer)
     }
 
     /// Makes rounds for as long as projects are asked for, on one connection.
@@ -622,7 +635,7 @@ async fn lead(
         let asked: Vec<_> = waiting
             .stale
             .iter()
-            .map(|project| (*project, outbox.ask(*project)))
+            .filter_map(|project| Some((*project, outbox.ask(*project)?)))
             .collect();
         for (project, asked) in asked {
             if let Err(e) = answer(asked).await {
@@ -657,7 +670,9 @@ mod tests {
         assert_eq!(first.len(), 1);
         // While that round runs, b starts the second round, and the round count is full.
         assert!(queue.ask(b, Some(reply())));
+        assert!(!queue.taken(c));
         assert!(!queue.ask(c, Some(reply())), "no third round: c waits");
+        assert!(queue.taken(c), "asked: the next round takes it");
         assert!(!queue.ask(c, Some(reply())), "asked twice, c waits once");
         let second = queue.take();
         let taken: Vec<_> = second.iter().map(|(p, r)| (*p, r.len())).collect();
@@ -681,6 +696,7 @@ mod tests {
         assert!(queue.ask(a, Some(reply())));
         assert_eq!(queue.take().len(), 1);
         // Asked while its round runs: its rows may have been read already.
+        assert!(queue.taken(a), "a busy project: a round to come takes it");
         assert!(
             !queue.ask(a, Some(reply())),
             "a busy project starts no round"
