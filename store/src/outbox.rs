@@ -327,17 +327,20 @@ impl Outbox {
     /// round has taken it; `None` when a round will take it anyway ([`Queue::taken`]).
     fn ask(&self, project: ProjectId) -> Option<oneshot::Receiver<Result<(), Arc<OutboxError>>>> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.taken(project) {
-            queue.ask(project, None);
-            return None;
-        }
-        let (reply, answer) = oneshot::channel();
-        if queue.ask(project, Some(reply)) {
+        let (reply, answer) = if queue.taken(project) {
+            (None, None)
+        } else {
+            let (reply, answer) = oneshot::channel();
+            (Some(reply), Some(answer))
+        };
+        // Even for a project a round is to take: with a place free, one starts (after a
+        // round task ended abnormally, no round may be running to take it).
+        if queue.ask(project, reply) {
             drop(queue);
             let outbox = self.clone();
             self.background.spawn(async move { outbox.rounds().await });
         }
-        Some(answer)
+        answer
     }
 
     /// Makes rounds for as long as projects are asked for, on one connection.
@@ -731,6 +734,8 @@ mod tests {
         assert!(queue.lock().unwrap().ask(project, Some(reply())));
         let taken = queue.lock().unwrap().take();
         assert_eq!(taken.len(), 1);
+        // Asked again while in its round: it waits in the queue for the next.
+        assert!(!queue.lock().unwrap().ask(project, None));
         // The task unwinds mid-round: its guard still holds the round's projects.
         drop(Running {
             queue: queue.clone(),
@@ -740,9 +745,10 @@ mod tests {
         let mut queue = queue.lock().unwrap();
         assert_eq!(queue.rounds, 0);
         assert!(queue.busy.is_empty());
+        assert!(queue.taken(project), "still asked for");
         assert!(
             queue.ask(project, None),
-            "the next ask starts a round for it"
+            "with no round running, the next ask starts one for it"
         );
     }
 
