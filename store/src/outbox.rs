@@ -141,7 +141,7 @@ type Reply = oneshot::Sender<Result<(), Arc<OutboxError>>>;
 /// shared: one round takes every project asked for since the rounds before it began (up
 /// to [`PROJECTS_PER_ROUND`]), so under load many changes' flushes share one
 /// transaction, one lock statement and one commit, where each used to open its own.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Queue {
     /// Projects asked for and not yet taken by a round, with the callers waiting.
     asked: HashMap<ProjectId, Vec<Reply>>,
@@ -263,7 +263,7 @@ const PROJECTS_PER_ROUND: usize = 32;
 const ROUNDS_AT_ONCE: usize = 2;
 
 /// Publishes outbox rows to Redis. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Outbox {
     store: crate::Store,
     topics: Topics,
@@ -271,12 +271,6 @@ pub struct Outbox {
     floors: Floors,
     /// The rounds running (see [`Outbox::flush`]).
     background: TaskTracker,
-}
-
-impl std::fmt::Debug for Outbox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox").finish_non_exhaustive()
-    }
 }
 
 impl Outbox {
@@ -362,12 +356,12 @@ impl Outbox {
                 running.counted = false;
                 return;
             }
-            let projects: Vec<ProjectId> = taken.iter().map(|(project, _)| *project).collect();
-            running.projects.clone_from(&projects);
+            running.projects = taken.iter().map(|(project, _)| *project).collect();
+            let projects = &running.projects;
             let outcome = match conn.as_mut() {
-                Some(held) => self.round(held, &projects).await,
+                Some(held) => self.round(held, projects).await,
                 None => match self.store.acquire().await {
-                    Ok(acquired) => self.round(conn.insert(acquired), &projects).await,
+                    Ok(acquired) => self.round(conn.insert(acquired), projects).await,
                     Err(e) => Err(e.into()),
                 },
             };
@@ -383,7 +377,7 @@ impl Outbox {
             self.queue
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .done(&projects, &full);
+                .done(&running.projects, &full);
             running.projects.clear();
             for (_, replies) in taken {
                 for reply in replies {
@@ -422,61 +416,30 @@ impl Outbox {
         // statement's snapshot is older than the locks: a row that the holder before it
         // deleted meanwhile is gone, and the delete skips it; a row committed meanwhile
         // is its own committer's to flush.
-        // A round of one project (every round when calls are few) runs the plain form of
-        // the statement: the general one, with its arrays and lateral join, cost more
-        // Postgres CPU per call at low rates.
-        let mut rows: Vec<Row> = match projects {
-            [project] => {
-                sqlx::query_as(
-                    "WITH lock AS MATERIALIZED (
-                         SELECT set_config('synchronous_commit', 'off', true) AS setting,
-                                pg_advisory_xact_lock($1, hashtext($2::text)) IS NOT NULL
-                                    AS locked
-                     )
-                     DELETE FROM event_outbox
-                     WHERE id IN (SELECT id FROM event_outbox
-                                  WHERE project_id = $2 AND id > $4
-                                    AND (SELECT locked FROM lock)
-                                  ORDER BY id LIMIT $3)
-                     RETURNING id, project_id, topic, kind, head, tail",
-                )
-                .bind(PUBLISH_LOCK)
-                .bind(project)
-                .bind(each)
-                .bind(floors[0])
-                .fetch_all(&mut *tx)
-                .await?
-            }
-            _ => {
-                sqlx::query_as(
-                    "WITH keys AS MATERIALIZED (
-                         SELECT DISTINCT hashtext(p::text) AS key
-                         FROM unnest($2::uuid[]) AS p
-                         ORDER BY key
-                     ),
-                     lock AS MATERIALIZED (
-                         SELECT set_config('synchronous_commit', 'off', true) AS setting,
-                                (SELECT count(pg_advisory_xact_lock($1, key)) FROM keys)
-                                    AS locked
-                     )
-                     DELETE FROM event_outbox
-                     WHERE id IN (SELECT o.id
-                                  FROM unnest($2::uuid[], $4::bigint[]) AS p(project, floor),
-                                       LATERAL (SELECT id FROM event_outbox
-                                                WHERE project_id = p.project
-                                                  AND id > p.floor
-                                                  AND (SELECT locked FROM lock) IS NOT NULL
-                                                ORDER BY id LIMIT $3) AS o)
-                     RETURNING id, project_id, topic, kind, head, tail",
-                )
-                .bind(PUBLISH_LOCK)
-                .bind(projects)
-                .bind(each)
-                .bind(&floors)
-                .fetch_all(&mut *tx)
-                .await?
-            }
-        };
+        let mut rows: Vec<Row> = sqlx::query_as(
+            "WITH keys AS MATERIALIZED (
+                 SELECT DISTINCT hashtext(p::text) AS key FROM unnest($2::uuid[]) AS p
+                 ORDER BY key
+             ),
+             lock AS MATERIALIZED (
+                 SELECT set_config('synchronous_commit', 'off', true) AS setting,
+                        (SELECT count(pg_advisory_xact_lock($1, key)) FROM keys) AS locked
+             )
+             DELETE FROM event_outbox
+             WHERE id IN (SELECT o.id
+                          FROM unnest($2::uuid[], $4::bigint[]) AS p(project, floor),
+                               LATERAL (SELECT id FROM event_outbox
+                                        WHERE project_id = p.project AND id > p.floor
+                                          AND (SELECT locked FROM lock) IS NOT NULL
+                                        ORDER BY id LIMIT $3) AS o)
+             RETURNING id, project_id, topic, kind, head, tail",
+        )
+        .bind(PUBLISH_LOCK)
+        .bind(projects)
+        .bind(each)
+        .bind(&floors)
+        .fetch_all(&mut *tx)
+        .await?;
         rows.sort_unstable_by_key(|row| row.id);
         // Each project's rows in id order, the projects side by side: a round takes as
         // long as its busiest project's rows, not the sum of every project's round
@@ -485,7 +448,7 @@ impl Outbox {
         for row in &rows {
             by_project.entry(row.project_id).or_default().push(row);
         }
-        futures_util::future::try_join_all(by_project.into_values().map(|rows| async move {
+        futures_util::future::try_join_all(by_project.values().map(|rows| async move {
             for row in rows {
                 // `None`: Redis had already applied it (a replay), and it is deleted
                 // unsent.
@@ -502,22 +465,18 @@ impl Outbox {
         }))
         .await?;
         tx.commit().await?;
-        // Rows by project, and each project's last: its new floor.
-        let mut last: HashMap<ProjectId, (i64, i64)> = HashMap::new();
-        for row in &rows {
-            let entry = last.entry(row.project_id).or_default();
-            entry.0 += 1;
-            entry.1 = row.id;
-        }
         let mut floors = self.floors.lock().unwrap_or_else(PoisonError::into_inner);
-        if floors.len() + last.len() > FLOORS_KEPT {
+        if floors.len() + by_project.len() > FLOORS_KEPT {
             floors.clear();
         }
         let mut full = HashSet::new();
-        for (project, (count, id)) in last {
-            floors.insert(project, id);
+        for (project, rows) in by_project {
+            // Its last row is its new floor.
+            if let Some(last) = rows.last() {
+                floors.insert(project, last.id);
+            }
             // A whole batch went out: more rows are likely waiting.
-            if count == each {
+            if rows.len() as i64 == each {
                 full.insert(project);
             }
         }
