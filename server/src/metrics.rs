@@ -38,7 +38,8 @@ pub const EVENTS_DELIVERED: &str = "draftline_events_delivered_total";
 /// Counted by `store::topics` as each event reaches Redis, hub and worker alike.
 pub const EVENTS_PUBLISHED: &str = store::topics::EVENTS_PUBLISHED;
 /// Events waiting in the outbox (committed, not yet in Redis), as the relay's leader
-/// last counted them: above zero for long means Redis is unreachable.
+/// last counted them (up to its look, 10,000): above zero for long means Redis is
+/// unreachable.
 pub const OUTBOX_ROWS: &str = "draftline_outbox_rows";
 /// Publishes of a project's outbox rows that failed or timed out (Redis unavailable);
 /// the rows stay in the outbox and the relay publishes them later.

@@ -487,21 +487,33 @@ impl Outbox {
 /// What the relay's leader reads each tick, in one statement on its lock's connection
 /// (whose failure means the lock, and so the lead, is gone).
 struct Waiting {
-    /// Rows in the outbox, over every project.
+    /// Rows among the oldest [`RelayConfig::look`] in the outbox, over every project.
     rows: i64,
-    /// Projects with rows older than the grace: what the committing processes did not
-    /// manage to publish (younger rows are most likely being published right now).
+    /// Projects with rows among those older than the grace: what the committing
+    /// processes did not manage to publish (younger rows are most likely being published
+    /// right now).
     stale: Vec<ProjectId>,
 }
 
-async fn waiting(conn: &mut PgConnection, grace: Duration) -> Result<Waiting, StoreError> {
+/// The oldest `look` rows by id, walked through the primary key's index, so a tick costs
+/// at most `look` rows whatever the table holds: an outage's backlog, or the dead rows
+/// vacuum has yet to remove (a busy node deletes every row it writes within
+/// milliseconds). Counting the whole table read every one of them each tick. Stale rows
+/// are the oldest, so they come first; each project found is flushed to its last row, and
+/// rows past the look wait for a later tick.
+async fn waiting(
+    conn: &mut PgConnection,
+    grace: Duration,
+    look: i64,
+) -> Result<Waiting, StoreError> {
     let (rows, stale): (i64, Option<Vec<ProjectId>>) = sqlx::query_as(
         "SELECT count(*),
                 array_agg(DISTINCT project_id)
                     FILTER (WHERE created_at < now() - make_interval(secs => $1))
-         FROM event_outbox",
+         FROM (SELECT project_id, created_at FROM event_outbox ORDER BY id LIMIT $2) AS oldest",
     )
     .bind(grace.as_secs_f64())
+    .bind(look.max(1))
     .fetch_one(&mut *conn)
     .await?;
     Ok(Waiting {
@@ -519,6 +531,8 @@ pub struct RelayConfig {
     pub grace: Duration,
     /// How often a follower tries to become the leader.
     pub election_every: Duration,
+    /// Rows the leader looks at per tick at most, the oldest first.
+    pub look: i64,
 }
 
 impl Default for RelayConfig {
@@ -531,6 +545,9 @@ impl Default for RelayConfig {
             // the relay rarely contends with it.
             grace: Duration::from_secs(1),
             election_every: Duration::from_secs(2),
+            // A few milliseconds of reading, and 10,000 rows name enough projects to
+            // keep the flushes' rounds full while a backlog drains.
+            look: 10_000,
         }
     }
 }
@@ -540,7 +557,8 @@ impl Default for RelayConfig {
 pub struct RelayTick {
     /// Projects whose rows could not be published.
     pub failed: usize,
-    /// Rows waiting in the outbox when the tick began.
+    /// Rows waiting in the outbox when the tick began, counted up to
+    /// [`RelayConfig::look`].
     pub backlog: i64,
 }
 
@@ -572,6 +590,12 @@ async fn lead(
 ) -> Result<(), StoreError> {
     // Detached: the lock must die with its connection, never go back to the pool held.
     let mut lock = outbox.store.acquire().await?.detach();
+    // The tick's walk must go through the primary key's index: with statistics taken
+    // when the table held a few rows, the planner would rather read every page of the
+    // heap and sort. This connection runs nothing else.
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut lock)
+        .await?;
     loop {
         if crate::jobs::lifecycle::try_lock(&mut lock, RELAY_LOCK).await? {
             break;
@@ -584,7 +608,7 @@ async fn lead(
     tracing::info!("outbox relay leading");
     let result = loop {
         // The lock lives as long as its connection: if that is gone, so is the lead.
-        let waiting = match waiting(&mut lock, config.grace).await {
+        let waiting = match waiting(&mut lock, config.grace, config.look).await {
             Ok(waiting) => waiting,
             Err(e) => break Err(e),
         };
