@@ -9,6 +9,7 @@
 //! the revision contract a model does, counting the prompt and its answer).
 
 use crate::Install;
+use crate::record::percentile_duration_ms;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -253,14 +254,6 @@ impl Install {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index].as_secs_f64() * 1000.0
-}
-
 /// Tool calls from `clients` clients at once; answers every call's latency, sorted.
 async fn tool_calls(clients: &mut [Client], calls: usize) -> anyhow::Result<Vec<Duration>> {
     let per_client = calls.div_ceil(clients.len().max(1));
@@ -360,9 +353,9 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
     println!(
         "(a) queue-to-document, {} drafts: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
         latencies.len(),
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.95),
-        percentile(&latencies, 1.0),
+        percentile_duration_ms(&latencies, 0.50),
+        percentile_duration_ms(&latencies, 0.95),
+        percentile_duration_ms(&latencies, 1.0),
     );
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -388,9 +381,9 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
         "(b) tool calls, no draft running: {} calls from {} clients: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         idle.len(),
         options.clients,
-        percentile(&idle, 0.50),
-        percentile(&idle, 0.99),
-        percentile(&idle, 1.0),
+        percentile_duration_ms(&idle, 0.50),
+        percentile_duration_ms(&idle, 0.99),
+        percentile_duration_ms(&idle, 1.0),
     );
     // (c) Change tool calls: the same clients making notes.
     change_calls(&mut callers, options.calls.min(200)).await?; // warm-up
@@ -400,9 +393,9 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
             "(c) change tool calls (create_note), {} calls from {} clients on one project: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             changes.len(),
             clients,
-            percentile(&changes, 0.50),
-            percentile(&changes, 0.99),
-            percentile(&changes, 1.0),
+            percentile_duration_ms(&changes, 0.50),
+            percentile_duration_ms(&changes, 0.99),
+            percentile_duration_ms(&changes, 1.0),
         );
     }
 
@@ -461,9 +454,9 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
         jobs.len(),
         busy.len(),
         took.as_secs_f64(),
-        percentile(&busy, 0.50),
-        percentile(&busy, 0.99),
-        percentile(&busy, 1.0),
+        percentile_duration_ms(&busy, 0.50),
+        percentile_duration_ms(&busy, 0.99),
+        percentile_duration_ms(&busy, 1.0),
         still_running,
     );
     // Let the slow drafts finish, so their duration is reported too.
@@ -541,10 +534,10 @@ async fn first_words(
         "(c) model first token to client first draft.delta, {} drafts (model waits {} ms, then a piece every 5 ms): p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms; queue-to-document p50 {:.1} ms",
         latencies.len(),
         options.model_first_token_ms,
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.95),
-        percentile(&latencies, 1.0),
-        percentile(&landed, 0.50),
+        percentile_duration_ms(&latencies, 0.50),
+        percentile_duration_ms(&latencies, 0.95),
+        percentile_duration_ms(&latencies, 1.0),
+        percentile_duration_ms(&landed, 0.50),
     );
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;

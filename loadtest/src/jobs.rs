@@ -369,9 +369,7 @@ async fn latency(bench: &Bench, options: &Options) -> anyhow::Result<Row> {
     worker.await?;
     samples.sort();
     enqueue_calls.sort();
-    let pct = |v: &[Duration], p: f64| {
-        v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1].as_secs_f64() * 1000.0
-    };
+    let pct = crate::record::percentile_duration_ms;
     println!(
         "latency:  enqueue to start on an idle worker, {} tries -> p50 {:.2} ms, p99 {:.2} ms (min {:.2}, max {:.2}); of which the enqueue call p50 {:.2} ms",
         samples.len(),

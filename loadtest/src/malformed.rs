@@ -6,6 +6,7 @@
 //! or the hub logged a panic.
 
 use crate::events::servers::{self, HubEnv, Server};
+use crate::record::percentile_duration_ms;
 use crate::shapes::{self, Answer, Socket};
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
@@ -167,11 +168,11 @@ async fn scenario(
         );
         println!(
             "well-behaved client, create_note to its tool.result and event: before p50 {:.1} ms p99 {:.1} ms ({} calls); during p50 {:.1} ms p99 {:.1} ms ({} calls)",
-            percentile_ms(&baseline, 0.50),
-            percentile_ms(&baseline, 0.99),
+            percentile_duration_ms(&baseline, 0.50),
+            percentile_duration_ms(&baseline, 0.99),
             baseline.len(),
-            percentile_ms(&during, 0.50),
-            percentile_ms(&during, 0.99),
+            percentile_duration_ms(&during, 0.50),
+            percentile_duration_ms(&during, 0.99),
             during.len()
         );
         println!("frames not answered as documented: {}", problems.len());
@@ -307,12 +308,4 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     servers::rss_bytes(pid)
         .map(|bytes| bytes / 1024)
         .context("no VmRSS")
-}
-
-fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }

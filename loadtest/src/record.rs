@@ -6,6 +6,7 @@
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`).
 const CLOCK_TICKS: f64 = 100.0;
@@ -305,16 +306,46 @@ impl CpuMeter {
     }
 }
 
-/// The `p` quantile (0 to 1) of latencies in µs, sorted, in ms; NaN for none.
-pub fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted_us.len() - 1) as f64 * p).round() as usize;
-    sorted_us[i.min(sorted_us.len() - 1)] as f64 / 1000.0
+/// The `p` quantile (0 to 1) of sorted values, by nearest rank: the smallest value with
+/// at least a `p` share of the values at or below it. `None` for none. Every scenario's
+/// percentiles come from here, so their figures compare.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied()
+}
+
+/// [`nearest_rank`] of latencies in µs, in ms; NaN for none.
+pub fn percentile_ms<T: Copy + Into<u64>>(sorted_us: &[T], p: f64) -> f64 {
+    nearest_rank(sorted_us, p).map_or(f64::NAN, |us| us.into() as f64 / 1000.0)
+}
+
+/// [`nearest_rank`] of durations, in ms; NaN for none.
+pub fn percentile_duration_ms(sorted: &[Duration], p: f64) -> f64 {
+    nearest_rank(sorted, p).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// Three decimals: CPU ticks are 10 ms, more digits say nothing.
 pub fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_is_the_smallest_value_with_its_share_at_or_below() {
+        let hundred: Vec<u64> = (1..=100).collect();
+        assert_eq!(nearest_rank(&hundred, 0.5), Some(50));
+        assert_eq!(nearest_rank(&hundred, 0.99), Some(99));
+        assert_eq!(nearest_rank(&hundred, 0.999), Some(100));
+        assert_eq!(nearest_rank(&hundred, 1.0), Some(100));
+        assert_eq!(nearest_rank(&hundred, 0.0), Some(1), "the minimum");
+        assert_eq!(nearest_rank(&[7_u64], 0.99), Some(7));
+        assert_eq!(nearest_rank::<u64>(&[], 0.5), None);
+        assert!(percentile_ms::<u32>(&[], 0.5).is_nan());
+        assert_eq!(percentile_ms(&[1_500_u32, 2_500], 0.5), 1.5);
+        let durations = [Duration::from_micros(250), Duration::from_millis(3)];
+        assert_eq!(percentile_duration_ms(&durations, 1.0), 3.0);
+    }
 }

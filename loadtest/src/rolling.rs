@@ -562,11 +562,7 @@ fn report(
             .map(|(_, took)| *took)
             .collect();
         times.sort();
-        let pct = |p: f64| {
-            times
-                .get(((times.len() as f64 * p).ceil() as usize).clamp(1, times.len().max(1)) - 1)
-                .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
-        };
+        let pct = |p: f64| crate::record::percentile_duration_ms(&times, p);
         println!(
             "restart {}: {} clients resumed; close to subscribed again p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
             ["A", "B"].get(i).unwrap_or(&"?"),

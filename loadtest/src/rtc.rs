@@ -6,6 +6,7 @@
 //! calls over a WebSocket.
 
 use crate::Install;
+use crate::record::percentile_duration_ms;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -50,14 +51,6 @@ fn open_fds() -> anyhow::Result<(usize, usize)> {
         }
     }
     Ok((all, sockets))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index].as_secs_f64() * 1000.0
 }
 
 struct Gathered(Notify);
@@ -312,10 +305,10 @@ async fn scenarios(install: &Install, options: &Options) -> anyhow::Result<()> {
         "  tool call round trip over {} calls each (interleaved): data channel p50 {:.2} ms, \
          p99 {:.2} ms; WebSocket p50 {:.2} ms, p99 {:.2} ms",
         options.calls,
-        percentile(&over_rtc, 0.50),
-        percentile(&over_rtc, 0.99),
-        percentile(&over_ws, 0.50),
-        percentile(&over_ws, 0.99),
+        percentile_duration_ms(&over_rtc, 0.50),
+        percentile_duration_ms(&over_rtc, 0.99),
+        percentile_duration_ms(&over_ws, 0.50),
+        percentile_duration_ms(&over_ws, 0.99),
     );
     rtc_client.hang_up(&http, &base, token).await?;
     drop(ws_client);

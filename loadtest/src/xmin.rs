@@ -245,11 +245,7 @@ async fn soak(options: &Options, url: &str, prefix: &str) -> anyhow::Result<()> 
                 .unwrap_or_else(|p| p.into_inner()),
         );
         latencies.sort_unstable();
-        let pct = |p: f64| {
-            latencies
-                .get(((latencies.len() as f64 * p).ceil() as usize).max(1) - 1)
-                .map_or(f64::NAN, |us| *us as f64 / 1000.0)
-        };
+        let pct = |p: f64| crate::record::percentile_ms(&latencies, p);
         let window = Window {
             phase,
             per_second: (runs - last_runs) as f64 / WINDOW.as_secs_f64(),

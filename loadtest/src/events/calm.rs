@@ -36,12 +36,7 @@ pub struct CallStats {
 impl CallStats {
     /// The `p`-quantile in milliseconds of the sorted round trips.
     pub fn percentile_ms(&self, p: f64) -> f64 {
-        let v = &self.latencies_us;
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-        f64::from(v[i]) / 1000.0
+        crate::record::percentile_ms(&self.latencies_us, p)
     }
 }
 

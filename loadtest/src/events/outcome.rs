@@ -45,12 +45,7 @@ impl Report {
     pub(super) const HEADER: &'static str = "| subscribers | topics | target ev/s | published (ev/s achieved) | deliveries expected | received | lost | gaps | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU cores by process (machine) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
     pub(super) fn percentile_ms(&self, p: f64) -> f64 {
-        let v = &self.latencies_us;
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-        f64::from(v[i]) / 1000.0
+        record::percentile_ms(&self.latencies_us, p)
     }
 
     pub(super) fn lost(&self) -> u64 {
