@@ -305,6 +305,16 @@ ensure_fault_test_servers() {
 	return 0
 }
 
+# --- Build tools -----------------------------------------------------------------
+
+# The Rust toolchain links with the C compiler; jemalloc (the node's allocator, built
+# from source by tikv-jemalloc-sys) also needs make.
+ensure_build_tools() {
+	command -v cc >/dev/null 2>&1 || apt_install gcc
+	command -v make >/dev/null 2>&1 || apt_install make
+	return 0
+}
+
 # --- Node ----------------------------------------------------------------------
 
 # Node and npm build and test the client SDK; Debian's packages when they are missing.

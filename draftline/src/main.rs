@@ -125,6 +125,12 @@ impl Connection {
     }
 }
 
+/// jemalloc instead of the system allocator: a node allocates and frees small buffers on
+/// every frame, query and event, and with glibc's malloc a hub spent 5-20% more CPU per
+/// tool call at the same memory per connection (BENCHMARKS.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
