@@ -19,6 +19,10 @@ async fn two_nodes() -> (TestServer, TestServer) {
         c.outbox_relay_ms = 60_000;
         c.messages_per_second = 10_000;
         c.message_burst = 10_000;
+        // Each node's writers outnumber its places (its pool's five): on a loaded machine
+        // a call may wait longer than the default 100 ms for one and be refused, which
+        // is the subject of `limits.rs`, not of these tests.
+        c.request_wait_ms = 10_000;
     })
     .await;
     let node_b = node_a.peer().await;

@@ -439,29 +439,30 @@ async fn a_peer_that_stops_reading_is_closed_and_others_keep_receiving() {
         store::topics::Retention::default(),
     );
     const EVENTS: u64 = 1_500;
+    // Published in steps the WebSocket client reads before the next: a step is half its
+    // outbound bound (64 KiB), so on a loaded machine it is never cut for lagging, while
+    // the peer that reads nothing falls behind by all of them.
+    const STEP: u64 = 8;
     let text = "x".repeat(4_000);
-    let publisher = {
-        let topic = topic.clone();
-        tokio::spawn(async move {
-            for seq in 0..EVENTS {
-                let event = protocol::event::Event::DraftDelta(protocol::event::DraftDelta {
-                    job_id: protocol::JobId::new(),
-                    seq,
-                    text: text.clone(),
-                });
-                bus.publish(&topic, &event).await.unwrap();
-            }
-        })
-    };
-    // The fast WebSocket client got every one.
     let mut seen = 0;
-    while seen < EVENTS {
-        let msg = owner.ws.recv().await;
-        if msg["type"] == "event" && msg["event"]["kind"] == "draft.delta" {
-            seen += 1;
+    for start in (0..EVENTS).step_by(STEP as usize) {
+        let end = (start + STEP).min(EVENTS);
+        for seq in start..end {
+            let event = protocol::event::Event::DraftDelta(protocol::event::DraftDelta {
+                job_id: protocol::JobId::new(),
+                seq,
+                text: text.clone(),
+            });
+            bus.publish(&topic, &event).await.unwrap();
+        }
+        // The WebSocket client gets every one.
+        while seen < end {
+            let msg = owner.ws.recv().await;
+            if msg["type"] == "event" && msg["event"]["kind"] == "draft.delta" {
+                seen += 1;
+            }
         }
     }
-    publisher.await.unwrap();
     // The slow peer was closed as a slow consumer and freed; its hang-up finds nothing.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while connections(&server).await > 1 {
