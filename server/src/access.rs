@@ -30,18 +30,22 @@ pub(crate) struct Grant {
 
 /// Checks that `user` has `need` of `project`. Not a member reads as `not_found`
 /// (naming the project the caller named, nothing more); a member without the need is
-/// `forbidden`.
+/// `forbidden`. For a write or an owner's act, in the transaction that makes the
+/// change, the check holds the membership's lock to its end
+/// ([`store::projects::role_for_change`]): a removal of the member, or a change of
+/// their role, commits only after every change past this check, and a change checked
+/// while one is under way waits for it and sees it.
 pub(crate) async fn require(
     conn: &mut PgConnection,
     project: ProjectId,
     user: &UserId,
     need: Need,
 ) -> Result<Grant, ErrorBody> {
-    let role = store::projects::role_of(conn, project, user)
-        .await?
-        .ok_or_else(|| {
-            ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found"))
-        })?;
+    let role = match need {
+        Need::Read => store::projects::role_of(conn, project, user).await?,
+        Need::Write | Need::Own => store::projects::role_for_change(conn, project, user).await?,
+    }
+    .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found")))?;
     let refused = |message: String| Err(ErrorBody::new(ErrorCode::Forbidden, message));
     match need {
         Need::Read => {}

@@ -43,6 +43,12 @@ pub async fn list(conn: &mut PgConnection, project: ProjectId) -> Result<Vec<Mem
 }
 
 /// Adds a member or changes their role. The owner's role cannot be changed here.
+///
+/// In order with the member's changes: the statement takes the membership's lock
+/// exclusively (`draftline_lock_membership`, held to the end of the transaction, or of
+/// the statement outside one), so the changes past their access check commit first, and
+/// the ones checked after wait for it and read the new role
+/// ([`crate::projects::role_for_change`]).
 pub async fn put(
     conn: &mut PgConnection,
     project: ProjectId,
@@ -53,7 +59,8 @@ pub async fn put(
         return Err(StoreError::Conflict("a project has one owner".into()));
     }
     let row: Option<MemberRow> = sqlx::query_as(
-        "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3) \
+        "WITH locked AS MATERIALIZED (SELECT draftline_lock_membership($1, $2)) \
+         INSERT INTO project_members (project_id, user_id, role) SELECT $1, $2, $3 FROM locked \
          ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role \
          WHERE project_members.role <> 'owner' \
          RETURNING project_id, user_id, role, created_at",
@@ -67,14 +74,18 @@ pub async fn put(
         .try_into()
 }
 
-/// Removes a member (not the owner). Returns whether there was one.
+/// Removes a member (not the owner), in order with their changes as [`put`] is. Returns
+/// whether there was one.
 pub async fn remove(
     conn: &mut PgConnection,
     project: ProjectId,
     user: &UserId,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "DELETE FROM project_members WHERE project_id = $1 AND user_id = $2 AND role <> 'owner'",
+        "WITH locked AS MATERIALIZED (SELECT draftline_lock_membership($1, $2)) \
+         DELETE FROM project_members \
+         WHERE project_id = $1 AND user_id = $2 AND role <> 'owner' \
+           AND EXISTS (SELECT 1 FROM locked)",
     )
     .bind(project)
     .bind(user)

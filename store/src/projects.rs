@@ -154,6 +154,33 @@ pub async fn role_of(
     .bind(user)
     .fetch_optional(&mut *conn)
     .await?;
+    parse_role(id, user, role)
+}
+
+/// [`role_of`] for a change about to write, in its transaction: it holds the
+/// membership's lock (shared) to the end of the transaction, taken before the role is
+/// read. Removing the member or changing their role ([`crate::members`]) takes the lock
+/// exclusively, so it commits only after every change past this check, and a change
+/// checked while it is under way waits for it and reads the membership as it left it.
+/// Once a removal has committed, no change of the removed member's commits after it.
+pub async fn role_for_change(
+    conn: &mut PgConnection,
+    id: ProjectId,
+    user: &UserId,
+) -> Result<Option<Role>, StoreError> {
+    let role: Option<String> = sqlx::query_scalar("SELECT draftline_role_for_change($1, $2)")
+        .bind(id)
+        .bind(user)
+        .fetch_one(&mut *conn)
+        .await?;
+    parse_role(id, user, role)
+}
+
+fn parse_role(
+    id: ProjectId,
+    user: &UserId,
+    role: Option<String>,
+) -> Result<Option<Role>, StoreError> {
     role.as_deref()
         .map(|r| parse_enum("project_members.role", format_args!("{id}/{user}"), r))
         .transpose()
