@@ -3,12 +3,11 @@
 //! check, and a change checked while it is under way waits for it and reads the
 //! membership as it left it. So after a removal commits, no change of the removed member
 //! does.
-// clippy.toml allows unwrap in `#[test]` functions only, not in this file's helper.
+// clippy.toml allows unwrap in `#[test]` functions only, not in this file's helpers.
 #![allow(clippy::unwrap_used)]
 
-use protocol::UserId;
 use protocol::entities::Role;
-use std::time::{Duration, Instant};
+use protocol::{ProjectId, UserId};
 use store::Store;
 
 /// The statements that wait: the removal's, the role change's and a change's check.
@@ -17,39 +16,18 @@ const REMOVE: &str =
 const PUT: &str = "WITH locked AS MATERIALIZED (SELECT draftline_lock_membership($1, $2)) INSERT";
 const CHECK: &str = "SELECT draftline_role_for_change";
 
-/// Waits until a statement of this database starting with `statement` waits for a lock
-/// (`pg_stat_activity`); panics if none does within the kit's wait.
+/// Waits until `statement` waits for the membership's lock.
 async fn blocked(store: &Store, statement: &str) {
-    let deadline = Instant::now() + testkit::WAIT;
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'
-               AND query LIKE $1 || '%'",
-        )
-        .bind(statement)
-        .fetch_one(&store.pool)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "`{statement}` never waited for a lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    testkit::database::until_a_statement_waits(&store.pool, "advisory", statement).await;
 }
 
-#[tokio::test]
-async fn a_removal_waits_for_the_changes_past_their_check_and_the_changes_after_wait_and_find_no_membership()
- {
+/// A fresh database with a project of an owner's, and a member who may write.
+async fn project_with_a_member(name: &str) -> (testkit::Database, Store, ProjectId, UserId) {
     let db = testkit::Database::create().await;
     let store = Store::connect(&db.url, 6).await.unwrap();
-    let (owner, member) = (UserId::from("owner"), UserId::from("member"));
+    let member = UserId::from("member");
     let mut conn = store.acquire().await.unwrap();
-    let project = store::projects::create(&mut conn, &owner, "Locked", "")
+    let project = store::projects::create(&mut conn, &UserId::from("owner"), name, "")
         .await
         .unwrap()
         .id;
@@ -57,6 +35,13 @@ async fn a_removal_waits_for_the_changes_past_their_check_and_the_changes_after_
         .await
         .unwrap();
     drop(conn);
+    (db, store, project, member)
+}
+
+#[tokio::test]
+async fn a_removal_waits_for_the_changes_past_their_check_and_the_changes_after_wait_and_find_no_membership()
+ {
+    let (_db, store, project, member) = project_with_a_member("Locked").await;
 
     // A change of the member's, past its check and not yet committed.
     let mut change = store.begin().await.unwrap();
@@ -125,18 +110,7 @@ async fn a_removal_waits_for_the_changes_past_their_check_and_the_changes_after_
 
 #[tokio::test]
 async fn a_role_change_waits_for_changes_past_their_check_and_the_next_change_reads_the_new_role() {
-    let db = testkit::Database::create().await;
-    let store = Store::connect(&db.url, 6).await.unwrap();
-    let (owner, member) = (UserId::from("owner"), UserId::from("member"));
-    let mut conn = store.acquire().await.unwrap();
-    let project = store::projects::create(&mut conn, &owner, "Lowered", "")
-        .await
-        .unwrap()
-        .id;
-    store::members::put(&mut conn, project, &member, Role::Editor)
-        .await
-        .unwrap();
-    drop(conn);
+    let (_db, store, project, member) = project_with_a_member("Lowered").await;
 
     let mut change = store.begin().await.unwrap();
     store::projects::role_for_change(&mut change, project, &member)

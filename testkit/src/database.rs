@@ -83,3 +83,30 @@ async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
         .await?;
     admin.close().await
 }
+
+/// Waits until a statement of `pool`'s database waits for a lock of the kind `wait_event`
+/// names (`relation` for a table's, `advisory`, `tuple`, ...), one whose text starts
+/// with `statement` (`""` for any). Panics saying so if none does within [`crate::WAIT`].
+pub async fn until_a_statement_waits(pool: &sqlx::PgPool, wait_event: &str, statement: &str) {
+    let deadline = std::time::Instant::now() + crate::WAIT;
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND wait_event = $1 AND starts_with(query, $2)",
+        )
+        .bind(wait_event)
+        .bind(statement)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("read pg_stat_activity: {e}"));
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no statement starting `{statement}` came to wait for a {wait_event} lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -261,25 +261,7 @@ async fn connections_waiting_for_hello_are_capped_per_address() {
 /// Waits until a statement of the test database waits for a table's lock (not an
 /// advisory one, which the node's relay and flushes take).
 async fn a_statement_waits_for_a_table_lock(db: &sqlx::PgPool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database()
-               AND wait_event_type = 'Lock' AND wait_event = 'relation'",
-        )
-        .fetch_one(db)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no statement came to wait for the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    testkit::database::until_a_statement_waits(db, "relation", "").await;
 }
 
 /// A node with one place for work in Postgres: a call holding it (its insert held by a
