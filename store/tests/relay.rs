@@ -6,7 +6,7 @@ use protocol::client::Position;
 use protocol::event::{DraftDelta, Event, project_topic};
 use protocol::{JobId, ProjectId};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::outbox::{Outbox, RelayConfig, relay};
 use store::topics::{Retention, Topics};
 use tokio_util::sync::CancellationToken;
@@ -69,18 +69,7 @@ async fn a_backlog_larger_than_a_tick_looks_at_drains_tick_by_tick_each_topic_in
             move |tick| backlogs.lock().unwrap().push((tick.backlog, tick.failed))
         },
     ));
-    let deadline = Instant::now() + testkit::WAIT;
-    loop {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM event_outbox")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
-        if left == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{left} rows still in the outbox");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    testkit::database::until_outbox_empty(&store.pool, testkit::WAIT).await;
     shutdown.cancel();
     running.await.unwrap();
 

@@ -110,3 +110,23 @@ pub async fn until_a_statement_waits(pool: &sqlx::PgPool, wait_event: &str, stat
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Waits until `pool`'s database has no outbox row left (every committed event is in
+/// Redis); panics with the count left if that takes longer than `within`.
+pub async fn until_outbox_empty(pool: &sqlx::PgPool, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM event_outbox")
+            .fetch_one(pool)
+            .await
+            .unwrap_or_else(|e| panic!("count the outbox's rows: {e}"));
+        if left == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} rows still in the outbox"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -237,18 +237,7 @@ async fn redis_restarted_mid_run_answers_calls_in_time_and_publishes_every_chang
         assert_eq!(row[0]["status"], "completed", "{job}: {row:?}");
         assert_eq!(row[0]["attempts"], 1, "{job}: {row:?}");
     }
-    let deadline = Instant::now() + CATCH_UP;
-    loop {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM event_outbox")
-            .fetch_one(&db)
-            .await
-            .unwrap();
-        if left == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{left} rows left in the outbox");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    testkit::database::until_outbox_empty(&db, CATCH_UP).await;
     // The backlog and the failed publishes are visible to operators.
     let metrics = server.metrics().await;
     assert!(metrics.contains("draftline_outbox_rows"), "{metrics}");
