@@ -932,10 +932,13 @@ async fn history_keeps_the_last_1000_events_or_10_minutes_whichever_is_more() {
         .await
         .unwrap();
     assert!((1_000..3_000).contains(&len), "trimmed to {len}");
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(format!("{prefix}topic:{{{other}}}:meta"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(ttl > 3_000_000, "an idle topic expires: {ttl}");
+    // Every key of the topic expires when it goes idle (renewed once a second).
+    for key in ["meta", "log", "times"] {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(format!("{prefix}topic:{{{other}}}:{key}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 3_000_000, "an idle topic's {key} expires: {ttl}");
+    }
 }
