@@ -1,6 +1,7 @@
 //! Admission of the requests that do work in Postgres: tool calls, snapshots, decisions,
 //! transcript appends, session changes, chat, and the HTTP API's routes of the same
-//! kind. A node runs at most `in_flight` of them at once; a request beyond that waits
+//! kind; and, in a line of their own with fewer places and a longer wait, the sessions
+//! `hello` opens. A node runs at most `in_flight` of them at once; a request beyond that waits
 //! for a place, but only behind `in_flight` others and for at most `wait`. Past either
 //! bound it is refused at once with `unavailable` and `retry_after_ms`, without being run.
 //!
@@ -16,7 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// The node's places for database work. One per node (in the hub).
+/// A node's places for one kind of database work, and the line for them. A node has
+/// two (in the hub): one for requests, one for the sessions `hello` opens.
 #[derive(Debug)]
 pub struct Admission {
     places: Semaphore,
@@ -24,7 +26,13 @@ pub struct Admission {
     waiting: AtomicUsize,
     max_waiting: usize,
     wait: Duration,
+    /// Which line this is, for the refusal metric.
+    line: &'static str,
 }
+
+/// Requests waiting for a session to open, per place: a crowd of clients saying `hello`
+/// at once waits its turn rather than being sent away to come back.
+const OPENINGS_WAITING_PER_PLACE: usize = 4096;
 
 /// A place, held while the request runs; dropping it gives it to the next in line.
 #[derive(Debug)]
@@ -46,11 +54,30 @@ impl Admission {
     /// `wait`.
     pub fn new(in_flight: usize, wait: Duration) -> Self {
         let in_flight = in_flight.max(1);
-        Self {
-            places: Semaphore::new(in_flight),
-            waiting: AtomicUsize::new(0),
-            max_waiting: in_flight,
+        Self::with(in_flight, in_flight, wait, "requests")
+    }
+
+    /// The line for opening sessions on a node that runs `in_flight` requests: a
+    /// quarter as many places (at least one), so a crowd of `hello`s never holds more
+    /// than a quarter of the Postgres pool and the calls of the sessions already open
+    /// keep the rest; 4,096 waiting per place, each for at most `wait`.
+    pub fn openings(in_flight: usize, wait: Duration) -> Self {
+        let places = (in_flight / 4).max(1);
+        Self::with(
+            places,
+            places * OPENINGS_WAITING_PER_PLACE,
             wait,
+            "openings",
+        )
+    }
+
+    fn with(places: usize, max_waiting: usize, wait: Duration, line: &'static str) -> Self {
+        Self {
+            places: Semaphore::new(places),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+            wait,
+            line,
         }
     }
 
@@ -76,7 +103,8 @@ impl Admission {
     }
 
     fn refuse(&self, bound: &'static str) -> ErrorBody {
-        metrics::counter!(crate::metrics::REFUSED_AT_CAPACITY, "bound" => bound).increment(1);
+        metrics::counter!(crate::metrics::REFUSED_AT_CAPACITY, "line" => self.line, "bound" => bound)
+            .increment(1);
         ErrorBody::new(
             ErrorCode::Unavailable,
             "the node is at capacity; the request was not run, send it again after retry_after_ms",
@@ -89,8 +117,9 @@ impl Admission {
 
 /// Whether a client message (over WebSocket or the RTC channel) waits for a place: those
 /// that work in Postgres. `subscribe` does not: its one query is an access check, and it
-/// may then wait seconds for Redis, holding a place that calls could use. `hello` is
-/// bounded per address before it reaches here.
+/// may then wait seconds for Redis, holding a place that calls could use. `hello` waits
+/// in a line of its own ([`Admission::openings`]), in the handshake, only while it opens
+/// its session (and a `hello` after the first is refused without work).
 pub fn needs_a_place(message: &ClientMessage) -> bool {
     match message {
         ClientMessage::SessionConfigure(_)
@@ -138,6 +167,18 @@ mod tests {
         let admitted = queued.await.unwrap();
         drop(admitted);
         assert_eq!(admission.waiting.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn openings_have_a_quarter_of_the_places_and_a_long_line() {
+        let openings = Admission::openings(8, Duration::from_secs(10));
+        let open: Vec<_> = (0..2).map(|_| openings.enter().now_or_never()).collect();
+        assert!(open.iter().all(|o| matches!(o, Some(Ok(_)))), "two places");
+        assert!(openings.enter().now_or_never().is_none(), "the third waits");
+        assert_eq!(openings.max_waiting, 2 * OPENINGS_WAITING_PER_PLACE);
+        // At least one place, however small the node.
+        let small = Admission::openings(1, Duration::from_secs(10));
+        assert!(matches!(small.enter().now_or_never(), Some(Ok(_))));
     }
 
     #[tokio::test(start_paused = true)]

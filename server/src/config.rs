@@ -367,6 +367,15 @@ impl Config {
         crate::admission::Admission::new(in_flight, Duration::from_millis(self.request_wait_ms))
     }
 
+    /// The node's line for the sessions `hello` opens ([`crate::admission::Admission::openings`]):
+    /// a `hello` may wait its turn as long as a client has to send it.
+    pub fn openings(&self) -> crate::admission::Admission {
+        let in_flight = self
+            .requests_in_flight
+            .unwrap_or(self.db_max_connections as usize);
+        crate::admission::Admission::openings(in_flight, self.hello_timeout())
+    }
+
     pub fn heartbeat(&self) -> Duration {
         Duration::from_millis(self.heartbeat_ms.max(10))
     }

@@ -44,6 +44,8 @@ pub struct Inner {
     pub limits: Arc<Limits>,
     /// The node's places for requests that work in Postgres.
     pub admission: crate::admission::Admission,
+    /// The node's places for opening sessions (`hello`).
+    pub openings: crate::admission::Admission,
     /// This node's holders of access, told when a user loses it.
     pub revocations: Revocations,
     /// Live WebRTC peers (`crate::rtc`).
@@ -112,6 +114,7 @@ impl Hub {
         let outbox = store::outbox::Outbox::new(store.clone(), topics.clone());
         let delivery = crate::delivery::Delivery::new(config.delivery_threads)?;
         let admission = config.admission();
+        let openings = config.openings();
         Ok(Self(Arc::new(Inner {
             config,
             store,
@@ -127,6 +130,7 @@ impl Hub {
             connections,
             limits,
             admission,
+            openings,
             revocations,
             rtc: crate::rtc::Peers::default(),
             delivery,

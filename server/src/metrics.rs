@@ -25,7 +25,8 @@ pub const TOOL_CALL_SECONDS: &str = "draftline_tool_call_duration_seconds";
 /// `handshakes`).
 pub const RATE_LIMITED: &str = "draftline_rate_limited_total";
 /// Requests refused because the node had no place for them in time
-/// ([`crate::admission`]), by `bound` (`queue`: too many waiting; `wait`: waited too long).
+/// ([`crate::admission`]), by `line` (`requests`, `openings`) and `bound` (`queue`: too
+/// many waiting; `wait`: waited too long).
 pub const REFUSED_AT_CAPACITY: &str = "draftline_refused_at_capacity_total";
 /// Memberships removed, each announced to every node.
 pub const ACCESS_REVOKED: &str = "draftline_access_revoked_total";

@@ -224,10 +224,18 @@ async fn hello(
     // Registered before the session is read: a revocation committed after that read
     // reaches this connection.
     let (registration, control) = hub.revocations.register(&user);
+    // Opening the session is work in Postgres, in a line of its own: when a node
+    // restarts, its clients all say hello again at once, and the calls of those already
+    // back must not queue behind the crowd. A refused hello is told when to come back.
+    let admitted = match hub.openings.enter().await {
+        Ok(admitted) => admitted,
+        Err(error) => return fail_handshake(outbox, Some(id), error, "node at capacity"),
+    };
     let session = match Box::pin(sessions::open(hub, &user, resume, &client)).await {
         Ok(session) => session,
         Err(error) => return fail_handshake(outbox, Some(id), error, "session refused"),
     };
+    drop(admitted);
     tracing::debug!(session_id = %session.id, resumed = resume.is_some(), "hello");
     reply(
         outbox,

@@ -389,3 +389,72 @@ async fn a_node_at_capacity_refuses_calls_unrun_and_takes_them_once_free() {
     bob.call_ok("create_note", json!({"body": "bob again"}))
         .await;
 }
+
+/// Sessions open in a line of their own: a node with four places for requests has one
+/// for opening sessions. A `hello` holding it (its insert held by a lock the test takes)
+/// makes the next `hello` wait, up to the hello timeout, and then refuses it with
+/// `unavailable` and `retry_after_ms`, opening no session; meanwhile a call of a session
+/// already open is answered, its place untouched by the crowd.
+#[tokio::test]
+async fn hellos_wait_in_a_line_of_their_own_and_leave_calls_their_places() {
+    const WAIT_MS: u64 = 2_000;
+    let server = TestServer::start_with(|c| {
+        c.requests_in_flight = Some(4);
+        c.hello_timeout_ms = WAIT_MS;
+    })
+    .await;
+    let mut alice = server.connect("alice").await;
+    alice.project_in_mode("Alice's", "intake").await;
+    let hello = |user: &str| json!({"type": "hello", "id": 1, "token": server.token(user), "client": {"name": "test", "version": "1"}});
+
+    let db = server.db().await;
+    let mut lock = db.begin().await.unwrap();
+    // Reads go on; a new session's insert waits.
+    sqlx::query("LOCK TABLE sessions IN SHARE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let mut held = server.raw("").await;
+    held.send(hello("erin")).await;
+    a_statement_waits_for_a_table_lock(&db).await;
+
+    let mut waiting = server.raw("").await;
+    let frank = hello("frank");
+    let sent = Instant::now();
+    let refusal = tokio::spawn(async move {
+        let reply = waiting.request(frank).await;
+        (sent.elapsed(), reply, waiting.closed().await.code)
+    });
+    let call_sent = Instant::now();
+    let project = alice.call_ok("get_project", json!({})).await;
+    let call_took = call_sent.elapsed();
+    assert!(project["project"].is_object(), "{project}");
+    assert!(
+        call_took < Duration::from_millis(WAIT_MS / 2),
+        "a call is answered while hellos wait, not after {call_took:?}"
+    );
+    assert!(!refusal.is_finished(), "the second hello is still waiting");
+
+    let (took, refused, code) = refusal.await.unwrap();
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    assert_eq!(refused["retry_after_ms"], WAIT_MS, "{refused}");
+    assert!(
+        took >= Duration::from_millis(WAIT_MS / 2),
+        "the hello waited its turn, not {took:?}"
+    );
+    assert_eq!(code, 1011);
+
+    lock.rollback().await.unwrap();
+    let welcome = held
+        .wait_for("the held hello's welcome", |m| m["type"] == "welcome")
+        .await;
+    assert_eq!(welcome["session"]["user_id"], "erin", "{welcome}");
+    let frank_sessions = count(
+        &db,
+        "SELECT count(*) FROM sessions WHERE user_id = $1",
+        "frank",
+    )
+    .await;
+    assert_eq!(frank_sessions, 0, "a refused hello opened no session");
+    server.connect("frank").await;
+}
