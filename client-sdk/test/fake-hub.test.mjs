@@ -10,8 +10,12 @@ import { sleep, waitFor } from "./hub.mjs";
 
 const SESSION = "0190f3a0-0000-7000-8000-000000000001";
 
-/** A WebSocket server that welcomes every hello and hands other messages to `script`. */
-async function fakeHub(script = () => undefined, welcome = {}) {
+/**
+ * A WebSocket server that welcomes every hello (but the first `refuse.hellos`, answered
+ * `unavailable` with `refuse.retry_after_ms` if any, then closed with 1011) and hands
+ * other messages to `script`.
+ */
+async function fakeHub(script = () => undefined, welcome = {}, refuse = { hellos: 0 }) {
   const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => "draftline.v1" });
   await new Promise((resolve) => wss.once("listening", resolve));
   const connections = [];
@@ -23,6 +27,13 @@ async function fakeHub(script = () => undefined, welcome = {}) {
       const message = JSON.parse(String(data));
       message.receivedAt = Date.now();
       conn.messages.push(message);
+      if (message.type === "hello" && refuse.hellos > 0) {
+        refuse.hellos--;
+        const { retry_after_ms } = refuse;
+        conn.send({ type: "error", re: message.id, code: "unavailable", message: "not now", retry_after_ms });
+        ws.close(1011, "refused");
+        return;
+      }
       if (message.type === "hello") {
         conn.send({
           type: "welcome",
@@ -141,6 +152,25 @@ describe("connection rules against a scripted hub", { timeout: 120_000 }, () => 
       assert.ok(pings[2].receivedAt - pings[0].receivedAt >= 280, "other requests wait too");
     });
   }
+
+  it("says hello again after retry_after_ms when the first hello is refused at capacity", async () => {
+    hub = await fakeHub(() => undefined, {}, { hellos: 2, retry_after_ms: 300 });
+    c = newClient(hub.url);
+    await c.connect();
+    assert.equal(c.state, "connected");
+    assert.equal(hub.connections.length, 3, "two refused, the third welcomed");
+    const hellos = hub.connections.map((conn) => conn.messages[0]);
+    assert.ok(hellos[1].receivedAt - hellos[0].receivedAt >= 280, "not before retry_after_ms");
+    assert.ok(hellos[2].receivedAt - hellos[1].receivedAt >= 280, "not before retry_after_ms");
+  });
+
+  it("fails connect() when the first hello is refused without retry_after_ms", async () => {
+    hub = await fakeHub(() => undefined, {}, { hellos: 1 });
+    c = newClient(hub.url);
+    await assert.rejects(c.connect(), (e) => e.code === "unavailable");
+    await sleep(300);
+    assert.equal(hub.connections.length, 1, "not tried again");
+  });
 
   it("fails a request refused as unavailable without retry_after_ms", async () => {
     hub = await fakeHub((conn, m) => {
