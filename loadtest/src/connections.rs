@@ -376,12 +376,12 @@ pub async fn hold(options: HoldOptions) -> anyhow::Result<()> {
 }
 
 /// The loopback address connection `index` connects from.
-fn source_address(index: usize) -> Ipv4Addr {
+pub(crate) fn source_address(index: usize) -> Ipv4Addr {
     let n = 2 + index / PER_SOURCE_ADDRESS;
     Ipv4Addr::new(127, 0, (n / 256) as u8, (n % 256) as u8)
 }
 
-type IdleWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+pub(crate) type IdleWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 /// A held connection: a task reads it, so the library answers the hub's heartbeat
 /// pings and the connection stays open however long the measurement takes.
@@ -390,6 +390,22 @@ struct Idle {
 }
 
 async fn open(addr: SocketAddr, from: Ipv4Addr, token: &str, topic: &str) -> anyhow::Result<Idle> {
+    let mut ws = dial(addr, from).await?;
+    let hello = serde_json::json!({
+        "type": "hello", "id": 1, "token": token,
+        "client": {"name": "loadtest", "version": env!("CARGO_PKG_VERSION")},
+    });
+    ws.send(Message::text(hello.to_string())).await?;
+    expect(&mut ws, 1, "welcome").await?;
+    let subscribe = serde_json::json!({"type": "subscribe", "id": 2, "topic": topic});
+    ws.send(Message::text(subscribe.to_string())).await?;
+    expect(&mut ws, 2, "subscribed").await?;
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
+    Ok(Idle { reader })
+}
+
+/// A WebSocket to the hub's `/v1/ws` from the loopback address `from`, nothing sent yet.
+pub(crate) async fn dial(addr: SocketAddr, from: Ipv4Addr) -> anyhow::Result<IdleWs> {
     let socket = tokio::net::TcpSocket::new_v4()?;
     // Without this, binding to port 0 reserves an ephemeral port number on every
     // address at once, and tens of thousands of held sockets leave none for the hub's
@@ -412,19 +428,9 @@ async fn open(addr: SocketAddr, from: Ipv4Addr, token: &str, topic: &str) -> any
         HeaderValue::from_static(protocol::SUBPROTOCOL),
     );
     let config = WebSocketConfig::default().read_buffer_size(HOLDER_READ_BUFFER);
-    let (mut ws, _) =
+    let (ws, _) =
         tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
-    let hello = serde_json::json!({
-        "type": "hello", "id": 1, "token": token,
-        "client": {"name": "loadtest", "version": env!("CARGO_PKG_VERSION")},
-    });
-    ws.send(Message::text(hello.to_string())).await?;
-    expect(&mut ws, 1, "welcome").await?;
-    let subscribe = serde_json::json!({"type": "subscribe", "id": 2, "topic": topic});
-    ws.send(Message::text(subscribe.to_string())).await?;
-    expect(&mut ws, 2, "subscribed").await?;
-    let reader = tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
-    Ok(Idle { reader })
+    Ok(ws)
 }
 
 async fn expect(ws: &mut IdleWs, id: u64, kind: &str) -> anyhow::Result<()> {

@@ -33,6 +33,7 @@ mod report;
 mod rolling;
 mod rtc;
 mod shapes;
+mod storm;
 mod tools;
 mod xmin;
 

@@ -55,6 +55,14 @@ pub struct Options {
     /// WebSocket connections being opened at once.
     #[arg(long, default_value_t = 100)]
     connect_concurrency: usize,
+    /// Connections that say `hello` all at once during a last step of `storm_rate` calls/s
+    /// (a restarted node's clients coming back), each a new session held to the step's
+    /// end; 0 for no such step.
+    #[arg(long, default_value_t = 0)]
+    storm: usize,
+    /// The calls/s of the sessions already connected during the storm.
+    #[arg(long, default_value_t = 500)]
+    storm_rate: u32,
     /// The hub's Postgres pool (`DRAFTLINE_DB_MAX_CONNECTIONS`); its default when unset.
     #[arg(long)]
     pool: Option<u32>,
@@ -229,6 +237,38 @@ async fn scenario(
                     ramp_over = true;
                 }
             }
+        }
+        if options.storm > 0 {
+            let case = format!("{}/s, {} hellos at once", options.storm_rate, options.storm);
+            let meter = CpuMeter::start(&[
+                ("hub", Proc::Pid(hub.pid())),
+                ("postgres", Proc::Named("postgres")),
+                ("redis", Proc::Named("redis-server")),
+            ]);
+            let before = pg_counters(store).await?;
+            let calls = step(
+                sockets,
+                f64::from(options.storm_rate) / n,
+                options.seconds,
+                "storm",
+            );
+            let (calls, storm) =
+                tokio::join!(calls, crate::storm::run(hub.addr, &tokens, options.storm));
+            let (back, tally) = calls?;
+            sockets = back;
+            let (cpu, wall, _) = meter.stop();
+            tokio::time::sleep(STATS_SETTLE).await;
+            let after = pg_counters(store).await?;
+            let mut row = tally.row(&case, options.seconds, (before, after, f64::NAN), cpu, wall);
+            println!("{}", tally.line(&case, options.seconds, &row));
+            println!("storm: {}", storm.line());
+            row.note = [row.note.as_str(), &format!("storm: {}", storm.line())]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("; ");
+            record.rows.push(row);
         }
         match best {
             Some(rate) => println!(
