@@ -454,7 +454,13 @@ export class DraftlineClient extends Emitter {
         if (this.closed)
             return;
         if (!this.established) {
-            // The first connection failed: the caller of connect() decides what to do.
+            // The first connection failed: the caller of connect() decides what to do, unless
+            // the hub only said to come back later (a `hello` refused unrun at capacity,
+            // docs/protocol.md section 1.2): then connect() waits and says hello again.
+            if (said?.code === "unavailable" && said.retryAfterMs !== undefined && this.options.reconnect !== false) {
+                this.scheduleReconnect(said.retryAfterMs);
+                return;
+            }
             this.stop(said ?? new DraftlineError("disconnected", `could not connect (${how})`));
             return;
         }
