@@ -391,10 +391,7 @@ struct Idle {
 
 async fn open(addr: SocketAddr, from: Ipv4Addr, token: &str, topic: &str) -> anyhow::Result<Idle> {
     let mut ws = dial(addr, from).await?;
-    let hello = serde_json::json!({
-        "type": "hello", "id": 1, "token": token,
-        "client": {"name": "loadtest", "version": env!("CARGO_PKG_VERSION")},
-    });
+    let hello = crate::hello(token, "loadtest");
     ws.send(Message::text(hello.to_string())).await?;
     expect(&mut ws, 1, "welcome").await?;
     let subscribe = serde_json::json!({"type": "subscribe", "id": 2, "topic": topic});

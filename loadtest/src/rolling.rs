@@ -335,10 +335,7 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<Ws> {
 
 /// `hello` (resuming `session` when given); answers the welcome.
 async fn hello(ws: &mut Ws, token: &str, session: Option<&str>) -> anyhow::Result<Value> {
-    let mut hello = json!({
-        "type": "hello", "id": 1, "token": token,
-        "client": {"name": "loadtest-rolling", "version": env!("CARGO_PKG_VERSION")},
-    });
+    let mut hello = crate::hello(token, "loadtest-rolling");
     if let Some(session) = session {
         hello["session_id"] = json!(session);
     }

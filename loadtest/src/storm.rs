@@ -99,11 +99,7 @@ fn address(i: usize) -> Ipv4Addr {
 
 /// One connection until its `welcome`, with the `hello`s refused on the way.
 async fn hello(addr: SocketAddr, from: Ipv4Addr, token: &str) -> anyhow::Result<(IdleWs, u64)> {
-    let hello = serde_json::json!({
-        "type": "hello", "id": 1, "token": token,
-        "client": {"name": "loadtest-storm", "version": env!("CARGO_PKG_VERSION")},
-    })
-    .to_string();
+    let hello = crate::hello(token, "loadtest-storm").to_string();
     let mut refused = 0;
     loop {
         let mut ws = dial(addr, from).await?;

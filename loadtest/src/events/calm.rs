@@ -125,10 +125,7 @@ impl Calm {
 /// topic when it has one.
 async fn open(addr: SocketAddr, desk: &Desk) -> anyhow::Result<Ws> {
     let mut ws = client::connect_draftline(addr).await?;
-    let hello = json!({
-        "type": "hello", "id": 1, "token": desk.token,
-        "client": {"name": "loadtest-calm", "version": env!("CARGO_PKG_VERSION")},
-    });
+    let hello = crate::hello(&desk.token, "loadtest-calm");
     request(&mut ws, hello, "welcome").await?;
     let assign = tool_call(
         2,

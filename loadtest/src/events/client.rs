@@ -131,10 +131,7 @@ pub async fn open_draftline(
     topic: &str,
 ) -> anyhow::Result<(Ws, u64)> {
     let mut ws = connect_draftline(addr).await?;
-    let hello = serde_json::json!({
-        "type": "hello", "id": 1, "token": token,
-        "client": {"name": "loadtest", "version": env!("CARGO_PKG_VERSION")},
-    });
+    let hello = crate::hello(token, "loadtest");
     ws.send(Message::text(hello.to_string())).await?;
     reply(&mut ws, 1, "welcome").await?;
     let subscribe = serde_json::json!({"type": "subscribe", "id": 2, "topic": topic});
