@@ -226,10 +226,18 @@ async fn hello(
     let (registration, control) = hub.revocations.register(&user);
     // Opening the session is work in Postgres, in a line of its own: when a node
     // restarts, its clients all say hello again at once, and the calls of those already
-    // back must not queue behind the crowd. A refused hello is told when to come back.
-    let admitted = match hub.openings.enter().await {
-        Ok(admitted) => admitted,
-        Err(error) => return fail_handshake(outbox, Some(id), error, "node at capacity"),
+    // back must not queue behind the crowd. A refused hello is told when to come back;
+    // a node stopping does not wait for its line.
+    let admitted = tokio::select! {
+        _ = hub.shutdown.cancelled() => {
+            outbox.close(close::RESTART, "server restarting");
+            return None;
+        }
+        _ = outbox.aborted() => return None,
+        admitted = hub.openings.enter() => match admitted {
+            Ok(admitted) => admitted,
+            Err(error) => return fail_handshake(outbox, Some(id), error, "node at capacity"),
+        },
     };
     let session = match Box::pin(sessions::open(hub, &user, resume, &client)).await {
         Ok(session) => session,

@@ -458,3 +458,36 @@ async fn hellos_wait_in_a_line_of_their_own_and_leave_calls_their_places() {
     assert_eq!(frank_sessions, 0, "a refused hello opened no session");
     server.connect("frank").await;
 }
+
+/// A node stopping does not wait for the hellos in its line: they are closed with 1012
+/// at once, as connections still to say hello are.
+#[tokio::test]
+async fn a_stopping_node_closes_the_hellos_in_its_line_at_once() {
+    let mut server = TestServer::start_with(|c| c.requests_in_flight = Some(4)).await;
+    let hello = |user: &str| json!({"type": "hello", "id": 1, "token": server.token(user), "client": {"name": "test", "version": "1"}});
+    let db = server.db().await;
+    let mut lock = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE sessions IN SHARE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let mut held = server.raw("").await;
+    held.send(hello("erin")).await;
+    a_statement_waits_for_a_table_lock(&db).await;
+    let mut waiting = server.raw("").await;
+    waiting.send(hello("frank")).await;
+    // Room to reach the line (the hello timeout, 10 s, is far off).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    server.shutdown.cancel();
+    let stopping = Instant::now();
+    let closed = waiting.closed().await;
+    assert_eq!(closed.code, 1012, "{closed:?}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "closed at once, not after {:?}",
+        stopping.elapsed()
+    );
+    lock.rollback().await.unwrap();
+    server.stop().await;
+}
