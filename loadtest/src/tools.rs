@@ -261,13 +261,13 @@ async fn scenario(
             let after = pg_counters(store).await?;
             let mut row = tally.row(&case, options.seconds, (before, after, f64::NAN), cpu, wall);
             println!("{}", tally.line(&case, options.seconds, &row));
-            println!("storm: {}", storm.line());
-            row.note = [row.note.as_str(), &format!("storm: {}", storm.line())]
-                .iter()
-                .filter(|s| !s.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("; ");
+            let storm = format!("storm: {}", storm.line());
+            println!("{storm}");
+            row.note = if row.note.is_empty() {
+                storm
+            } else {
+                format!("{}; {storm}", row.note)
+            };
             record.rows.push(row);
         }
         match best {

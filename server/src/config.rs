@@ -359,21 +359,25 @@ impl Config {
         Duration::from_millis(self.hello_timeout_ms)
     }
 
+    /// Requests that work in Postgres running at once on a node: the setting, else the
+    /// pool's size.
+    fn requests_in_flight(&self) -> usize {
+        self.requests_in_flight
+            .unwrap_or(self.db_max_connections as usize)
+    }
+
     /// The node's admission of database work ([`crate::admission`]).
     pub fn admission(&self) -> crate::admission::Admission {
-        let in_flight = self
-            .requests_in_flight
-            .unwrap_or(self.db_max_connections as usize);
-        crate::admission::Admission::new(in_flight, Duration::from_millis(self.request_wait_ms))
+        crate::admission::Admission::new(
+            self.requests_in_flight(),
+            Duration::from_millis(self.request_wait_ms),
+        )
     }
 
     /// The node's line for the sessions `hello` opens ([`crate::admission::Admission::openings`]):
     /// a `hello` may wait its turn as long as a client has to send it.
     pub fn openings(&self) -> crate::admission::Admission {
-        let in_flight = self
-            .requests_in_flight
-            .unwrap_or(self.db_max_connections as usize);
-        crate::admission::Admission::openings(in_flight, self.hello_timeout())
+        crate::admission::Admission::openings(self.requests_in_flight(), self.hello_timeout())
     }
 
     pub fn heartbeat(&self) -> Duration {

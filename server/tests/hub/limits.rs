@@ -72,9 +72,7 @@ async fn connections_of_one_user_share_one_rate_with_http() {
 /// A `hello` for `user` on a fresh connection; answers the reply and the socket.
 async fn hello(server: &TestServer, user: &str) -> (Ws, Value) {
     let mut ws = server.raw("").await;
-    let reply = ws
-        .request(json!({"type": "hello", "token": server.token(user), "client": {"name": "test", "version": "1"}}))
-        .await;
+    let reply = ws.request(hello_frame(server, user)).await;
     (ws, reply)
 }
 
@@ -250,9 +248,7 @@ async fn connections_waiting_for_hello_are_capped_per_address() {
         Ok(_) => panic!("a third connection waiting for hello was accepted"),
     }
     // Saying hello frees the place.
-    let welcome = first
-        .request(json!({"type": "hello", "token": server.token("alice"), "client": {"name": "test", "version": "1"}}))
-        .await;
+    let welcome = first.request(hello_frame(&server, "alice")).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     let third = server.raw_with("", None).await;
     assert!(third.is_ok(), "a place was freed by hello");
@@ -405,21 +401,10 @@ async fn hellos_wait_in_a_line_of_their_own_and_leave_calls_their_places() {
     .await;
     let mut alice = server.connect("alice").await;
     alice.project_in_mode("Alice's", "intake").await;
-    let hello = |user: &str| json!({"type": "hello", "id": 1, "token": server.token(user), "client": {"name": "test", "version": "1"}});
-
-    let db = server.db().await;
-    let mut lock = db.begin().await.unwrap();
-    // Reads go on; a new session's insert waits.
-    sqlx::query("LOCK TABLE sessions IN SHARE MODE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
-    let mut held = server.raw("").await;
-    held.send(hello("erin")).await;
-    a_statement_waits_for_a_table_lock(&db).await;
+    let (db, lock, mut held) = hold_the_opening_place(&server).await;
 
     let mut waiting = server.raw("").await;
-    let frank = hello("frank");
+    let frank = hello_frame(&server, "frank");
     let sent = Instant::now();
     let refusal = tokio::spawn(async move {
         let reply = waiting.request(frank).await;
@@ -464,18 +449,9 @@ async fn hellos_wait_in_a_line_of_their_own_and_leave_calls_their_places() {
 #[tokio::test]
 async fn a_stopping_node_closes_the_hellos_in_its_line_at_once() {
     let mut server = TestServer::start_with(|c| c.requests_in_flight = Some(4)).await;
-    let hello = |user: &str| json!({"type": "hello", "id": 1, "token": server.token(user), "client": {"name": "test", "version": "1"}});
-    let db = server.db().await;
-    let mut lock = db.begin().await.unwrap();
-    sqlx::query("LOCK TABLE sessions IN SHARE MODE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
-    let mut held = server.raw("").await;
-    held.send(hello("erin")).await;
-    a_statement_waits_for_a_table_lock(&db).await;
+    let (_db, lock, _held) = hold_the_opening_place(&server).await;
     let mut waiting = server.raw("").await;
-    waiting.send(hello("frank")).await;
+    waiting.send(hello_frame(&server, "frank")).await;
     // Room to reach the line (the hello timeout, 10 s, is far off).
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -490,4 +466,28 @@ async fn a_stopping_node_closes_the_hellos_in_its_line_at_once() {
     );
     lock.rollback().await.unwrap();
     server.stop().await;
+}
+
+/// `hello` for `user`, request id 1.
+fn hello_frame(server: &TestServer, user: &str) -> Value {
+    json!({"type": "hello", "id": 1, "token": server.token(user), "client": {"name": "test", "version": "1"}})
+}
+
+/// Takes a node's one place for opening sessions (a node of four request places): the
+/// `sessions` table locked against inserts (reads go on), and erin's `hello` waiting on
+/// it. Answers a pool on the test database, the lock's transaction and erin's
+/// connection.
+async fn hold_the_opening_place(
+    server: &TestServer,
+) -> (sqlx::PgPool, sqlx::Transaction<'static, sqlx::Postgres>, Ws) {
+    let db = server.db().await;
+    let mut lock = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE sessions IN SHARE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let mut held = server.raw("").await;
+    held.send(hello_frame(server, "erin")).await;
+    a_statement_waits_for_a_table_lock(&db).await;
+    (db, lock, held)
 }
