@@ -1,6 +1,6 @@
 // The client's connection rules against a scripted hub: which close codes reconnect,
 // a silent hub, the hub's pings, requests refused unrun (`rate_limited`, `unavailable`
-// with `retry_after_ms`), a revoked subscription and `auth.refresh`.
+// with `retry_after_ms`, a subscribe among them), a revoked subscription and `auth.refresh`.
 
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
@@ -181,6 +181,29 @@ describe("connection rules against a scripted hub", { timeout: 120_000 }, () => 
     await assert.rejects(c.ping(), (e) => e.code === "unavailable");
     const pings = hub.connections[0].messages.filter((m) => m.type === "ping");
     assert.equal(pings.length, 1, "not sent again");
+  });
+
+  it("subscribes again after retry_after_ms when the hub's event bus refuses a subscribe", async () => {
+    let refusals = 0;
+    hub = await fakeHub((conn, m) => {
+      if (m.type !== "subscribe") return;
+      if (refusals < 2) {
+        refusals++;
+        conn.send({ type: "error", re: m.id, code: "unavailable", message: "the event bus is unavailable, try again", retry_after_ms: 300 });
+        return;
+      }
+      conn.send({ type: "subscribed", re: m.id, topic: m.topic, epoch: "e1", offset: 7, recovered: false, publications: [] });
+    });
+    c = newClient(hub.url);
+    await c.connect();
+    const errors = [];
+    const sub = c.subscribe("project:p1", { onError: (e) => errors.push(e) });
+    await waitFor(() => sub.state === "subscribed", 3000, "subscribed");
+    assert.deepEqual(errors, [], "a refusal the client may retry does not end the subscription");
+    assert.deepEqual(sub.position, { epoch: "e1", offset: 7 });
+    const subscribes = hub.connections[0].messages.filter((m) => m.type === "subscribe");
+    assert.equal(subscribes.length, 3, "two refused, the third answered");
+    assert.ok(subscribes[1].receivedAt - subscribes[0].receivedAt >= 280, "not before retry_after_ms");
   });
 
   it("ends a subscription and a view whose access is revoked", async () => {

@@ -107,6 +107,8 @@ struct Held {
     failed: usize,
     seconds: f64,
     first_error: Option<String>,
+    /// Subscribes answered `unavailable` with `retry_after_ms` and sent again.
+    subscribes_retried: usize,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -238,11 +240,13 @@ async fn measure(
     }
     let mut connected = 0;
     let mut failures = Vec::new();
+    let mut subscribes_retried = 0;
     for holder in &mut holders {
         let line = (&mut holder.report).await??;
         anyhow::ensure!(!line.is_empty(), "a holder ended without reporting");
         let held: Held = serde_json::from_str(&line).with_context(|| format!("reading {line}"))?;
         connected += held.connected;
+        subscribes_retried += held.subscribes_retried;
         if held.failed > 0 {
             failures.push(format!(
                 "{} failed (first: {})",
@@ -292,6 +296,11 @@ async fn measure(
         mib(&before),
         mib(&after),
     );
+    if subscribes_retried > 0 {
+        failures.push(format!(
+            "{subscribes_retried} subscribes refused with retry_after_ms and sent again"
+        ));
+    }
     let mut note = failures.join("; ");
     if counted.iter().sum::<f64>() as usize != connected {
         note.push_str(&format!(
@@ -361,6 +370,7 @@ pub async fn hold(options: HoldOptions) -> anyhow::Result<()> {
         failed: options.count - held.len(),
         seconds,
         first_error,
+        subscribes_retried: held.iter().map(|idle| idle.subscribes_retried).sum(),
     };
     println!("{}", serde_json::to_string(&report)?);
     // Hold until told to let go: standard input closes.
@@ -387,6 +397,7 @@ pub(crate) type IdleWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStrea
 /// pings and the connection stays open however long the measurement takes.
 struct Idle {
     reader: tokio::task::JoinHandle<()>,
+    subscribes_retried: usize,
 }
 
 async fn open(addr: SocketAddr, from: Ipv4Addr, token: &str, topic: &str) -> anyhow::Result<Idle> {
@@ -395,10 +406,28 @@ async fn open(addr: SocketAddr, from: Ipv4Addr, token: &str, topic: &str) -> any
     ws.send(Message::text(hello.to_string())).await?;
     expect(&mut ws, 1, "welcome").await?;
     let subscribe = serde_json::json!({"type": "subscribe", "id": 2, "topic": topic});
-    ws.send(Message::text(subscribe.to_string())).await?;
-    expect(&mut ws, 2, "subscribed").await?;
+    let mut subscribes_retried = 0;
+    loop {
+        ws.send(Message::text(subscribe.to_string())).await?;
+        let reply = reply_to(&mut ws, 2).await?;
+        if reply["type"] == "subscribed" {
+            break;
+        }
+        // Refused unrun (the node's event bus slow to confirm): again after the wait,
+        // as a client does.
+        match reply["retry_after_ms"].as_u64() {
+            Some(wait) if reply["type"] == "error" => {
+                subscribes_retried += 1;
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+            }
+            _ => anyhow::bail!("expected subscribed, got {reply}"),
+        }
+    }
     let reader = tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
-    Ok(Idle { reader })
+    Ok(Idle {
+        reader,
+        subscribes_retried,
+    })
 }
 
 /// A WebSocket to the hub's `/v1/ws` from the loopback address `from`, nothing sent yet.
@@ -431,13 +460,19 @@ pub(crate) async fn dial(addr: SocketAddr, from: Ipv4Addr) -> anyhow::Result<Idl
 }
 
 async fn expect(ws: &mut IdleWs, id: u64, kind: &str) -> anyhow::Result<()> {
+    let reply = reply_to(ws, id).await?;
+    anyhow::ensure!(reply["type"] == kind, "expected {kind}, got {reply}");
+    Ok(())
+}
+
+/// The reply to request `id`.
+async fn reply_to(ws: &mut IdleWs, id: u64) -> anyhow::Result<serde_json::Value> {
     loop {
         match ws.next().await.context("closed during the handshake")?? {
             Message::Text(text) => {
                 let value: serde_json::Value = serde_json::from_str(&text)?;
                 if value["re"] == serde_json::json!(id) {
-                    anyhow::ensure!(value["type"] == kind, "expected {kind}, got {value}");
-                    return Ok(());
+                    return Ok(value);
                 }
             }
             Message::Close(frame) => anyhow::bail!("closed during the handshake: {frame:?}"),

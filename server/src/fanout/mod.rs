@@ -222,15 +222,17 @@ impl Fanout {
             topic,
             id,
         };
+        // Nothing is subscribed when this fails: the client may simply try again.
+        let refused = |body: ErrorBody| body.with_retry_after_ms(retry_after_ms(id));
         if let Some(waiter) = waiter {
             self.0.changed.notify_one();
             match tokio::time::timeout(self.0.config.subscribe_timeout, waiter).await {
                 Ok(Ok(())) => {}
                 _ => {
-                    return Err(ErrorBody::new(
+                    return Err(refused(ErrorBody::new(
                         ErrorCode::Unavailable,
                         "the event bus is unavailable, try again",
-                    ));
+                    )));
                 }
             }
         }
@@ -240,7 +242,8 @@ impl Fanout {
                     .0
                     .bus
                     .since(&topic.to_string(), since, self.0.config.max_recover)
-                    .await?;
+                    .await
+                    .map_err(|e| refused(e.into()))?;
                 Start {
                     position: history.position,
                     recovered: history.recovered,
@@ -248,7 +251,12 @@ impl Fanout {
                 }
             }
             None => Start {
-                position: self.0.bus.position(&topic.to_string()).await?,
+                position: self
+                    .0
+                    .bus
+                    .position(&topic.to_string())
+                    .await
+                    .map_err(|e| refused(e.into()))?,
                 recovered: false,
                 events: Vec::new(),
             },
@@ -256,7 +264,10 @@ impl Fanout {
         let mut topics = self.lock();
         let Some(sub) = topics.get_mut(&topic).and_then(|s| s.subs.get_mut(&id)) else {
             // Dropped meanwhile (its queue overflowed while buffering).
-            return Err(ErrorBody::new(ErrorCode::Unavailable, "subscriber dropped"));
+            return Err(refused(ErrorBody::new(
+                ErrorCode::Unavailable,
+                "subscriber dropped",
+            )));
         };
         start(&started);
         let top = &started.position;
@@ -427,6 +438,13 @@ impl Fanout {
     async fn changed(&self) {
         self.0.changed.notified().await
     }
+}
+
+/// How long a subscriber the event bus failed waits before it subscribes again: 0.5 to
+/// 1.5 s, spread by its number, so a crowd refused together (the node's Redis
+/// subscription slow under load) does not come back together.
+fn retry_after_ms(id: u64) -> u64 {
+    500 + id.wrapping_mul(2_654_435_761) % 1_000
 }
 
 /// What the listener must change on its connection.

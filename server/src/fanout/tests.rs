@@ -286,3 +286,47 @@ async fn a_listener_that_falls_behind_reads_the_dropped_publications_back() {
     shutdown.cancel();
     listener.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_subscribe_the_bus_cannot_confirm_is_refused_with_a_spread_wait_and_leaves_nothing() {
+    let prefix = testkit::Prefix::new("test");
+    let client = redis::Client::open(prefix.redis_url.as_str()).unwrap();
+    let manager = client.get_connection_manager().await.unwrap();
+    let bus = Topics::new(manager, prefix.prefix.clone(), Retention::default());
+    // No listener runs: no topic's channel is ever confirmed.
+    let fanout = Fanout::new(
+        bus,
+        FanoutConfig {
+            max_pending: 1_000,
+            subscribe_timeout: Duration::from_millis(20),
+            max_recover: 1_000,
+            listener_backlog: 1_000,
+        },
+    );
+    let topic = Topic::Project(protocol::ProjectId::new());
+    let mut waits = std::collections::HashSet::new();
+    for _ in 0..8 {
+        let refused = fanout
+            .subscribe(topic, Arc::new(Recorder::default()), None, |_| {
+                panic!("a refused subscriber gets no start")
+            })
+            .await
+            .expect_err("nothing confirms the channel");
+        assert_eq!(refused.code, ErrorCode::Unavailable);
+        let wait = refused
+            .retry_after_ms
+            .expect("the client is told when to come back");
+        assert!((500..1_500).contains(&wait), "{wait} ms");
+        waits.insert(wait);
+    }
+    assert!(
+        waits.len() > 1,
+        "a crowd is told different waits: {waits:?}"
+    );
+    assert_eq!(
+        fanout.subscribers(),
+        0,
+        "a refused subscriber is not left behind"
+    );
+    assert!(fanout.topics().is_empty());
+}
