@@ -12,7 +12,8 @@ const SESSION = "0190f3a0-0000-7000-8000-000000000001";
 
 /**
  * A WebSocket server that welcomes every hello (but the first `refuse.hellos`, answered
- * `unavailable` with `refuse.retry_after_ms` if any, then closed with 1011) and hands
+ * `unavailable` with `refuse.retry_after_ms` if any, then closed as the hub closes it:
+ * 1013 with a wait, else 1011) and hands
  * other messages to `script`.
  */
 async function fakeHub(script = () => undefined, welcome = {}, refuse = { hellos: 0 }) {
@@ -31,7 +32,7 @@ async function fakeHub(script = () => undefined, welcome = {}, refuse = { hellos
         refuse.hellos--;
         const { retry_after_ms } = refuse;
         conn.send({ type: "error", re: message.id, code: "unavailable", message: "not now", retry_after_ms });
-        ws.close(1011, "refused");
+        ws.close(retry_after_ms === undefined ? 1011 : 1013, "refused");
         return;
       }
       if (message.type === "hello") {

@@ -598,8 +598,10 @@ function closeCodeOf(error) {
             return 4003;
         case "rate_limited":
             return 4009;
-        case "internal":
         case "unavailable":
+            // Refused unrun at capacity (try again later), else a fault.
+            return error.retryAfterMs !== undefined ? 1013 : 1011;
+        case "internal":
             return 1011;
         case "disconnected":
         case "timeout":

@@ -12,6 +12,9 @@ pub const TOO_BIG: u16 = 1009;
 pub const INTERNAL: u16 = 1011;
 /// The server is restarting: reconnect and resume.
 pub const RESTART: u16 = 1012;
+/// The node is at capacity: nothing was opened; connect again after the `error`'s
+/// `retry_after_ms`.
+pub const TRY_AGAIN_LATER: u16 = 1013;
 /// No valid token.
 pub const UNAUTHORIZED: u16 = 4001;
 /// The token is valid but may not do this (e.g. resume another user's session).
@@ -24,7 +27,7 @@ pub const TOO_MANY_CONNECTIONS: u16 = 4009;
 pub const RATE_LIMITED: u16 = 4029;
 
 /// Every close code the server sends, with what it means, in numeric order.
-pub const ALL: [(u16, &str); 11] = [
+pub const ALL: [(u16, &str); 12] = [
     (
         NORMAL,
         "Normal closure (a client's; the server does not close with it).",
@@ -43,6 +46,10 @@ pub const ALL: [(u16, &str); 11] = [
         "An internal error (e.g. storage unavailable during `hello`).",
     ),
     (RESTART, "The server is restarting: reconnect and resume."),
+    (
+        TRY_AGAIN_LATER,
+        "Try again later: the node was at capacity and opened no session; connect again after the `error`'s `retry_after_ms`.",
+    ),
     (UNAUTHORIZED, "No valid token."),
     (
         FORBIDDEN,

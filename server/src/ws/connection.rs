@@ -119,6 +119,8 @@ fn handshake_close_code(error: &ErrorBody) -> u16 {
     match error.code {
         ErrorCode::Unauthorized => close::UNAUTHORIZED,
         ErrorCode::Forbidden => close::FORBIDDEN,
+        // Refused unrun, at capacity: the client is to come back, not to report a fault.
+        ErrorCode::Unavailable if error.retry_after_ms.is_some() => close::TRY_AGAIN_LATER,
         ErrorCode::Internal | ErrorCode::Unavailable => close::INTERNAL,
         _ => close::POLICY,
     }
