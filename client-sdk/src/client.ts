@@ -95,6 +95,11 @@ interface Pending {
   frame: string;
   /** Only requests that wait for a connection go into the queue; the others fail at once. */
   queue: boolean;
+  /**
+   * A `subscribe`: refused as `unavailable` (the hub's event bus, not its capacity for
+   * calls), it waits out `retry_after_ms` alone while the other requests go on.
+   */
+  subscribe: boolean;
   sent: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
   resolve(message: ServerMessage): void;
@@ -348,6 +353,7 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
         id,
         frame: JSON.stringify({ ...body, id }),
         queue,
+        subscribe: body["type"] === "subscribe",
         sent: false,
         timer: undefined,
         resolve,
@@ -393,10 +399,19 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
         (message.code === "rate_limited" || message.code === "unavailable") &&
         typeof message.retry_after_ms === "number"
       ) {
-        // The hub did not run the request (over the user's rate, or the node at capacity):
-        // send it again once the pause is over.
-        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + message.retry_after_ms);
+        // The hub did not run the request (over the user's rate, the node at capacity, or
+        // its event bus slow to take a subscribe): send it again once the pause is over.
         pending.sent = false;
+        if (message.code === "unavailable" && pending.subscribe) {
+          setTimeout(() => {
+            // Unless it was settled meanwhile (timed out, failed with the connection).
+            if (!this.pending.has(pending.id)) return;
+            this.queued.push(pending);
+            this.flush();
+          }, message.retry_after_ms);
+          return;
+        }
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + message.retry_after_ms);
         this.queued.unshift(pending);
         this.flush();
         return;

@@ -184,9 +184,10 @@ describe("connection rules against a scripted hub", { timeout: 120_000 }, () => 
     assert.equal(pings.length, 1, "not sent again");
   });
 
-  it("subscribes again after retry_after_ms when the hub's event bus refuses a subscribe", async () => {
+  it("subscribes again after retry_after_ms when the hub's event bus refuses a subscribe, while other requests go on", async () => {
     let refusals = 0;
     hub = await fakeHub((conn, m) => {
+      if (m.type === "ping") conn.send({ type: "pong", re: m.id });
       if (m.type !== "subscribe") return;
       if (refusals < 2) {
         refusals++;
@@ -199,12 +200,20 @@ describe("connection rules against a scripted hub", { timeout: 120_000 }, () => 
     await c.connect();
     const errors = [];
     const sub = c.subscribe("project:p1", { onError: (e) => errors.push(e) });
+    await waitFor(() => refusals === 1, 2000, "the first refusal");
+    await c.ping();
     await waitFor(() => sub.state === "subscribed", 3000, "subscribed");
     assert.deepEqual(errors, [], "a refusal the client may retry does not end the subscription");
     assert.deepEqual(sub.position, { epoch: "e1", offset: 7 });
-    const subscribes = hub.connections[0].messages.filter((m) => m.type === "subscribe");
-    assert.equal(subscribes.length, 3, "two refused, the third answered");
+    const messages = hub.connections[0].messages.filter((m) => m.type === "subscribe" || m.type === "ping");
+    assert.deepEqual(
+      messages.map((m) => m.type),
+      ["subscribe", "ping", "subscribe", "subscribe"],
+      "the ping is not held behind the refused subscribe",
+    );
+    const subscribes = messages.filter((m) => m.type === "subscribe");
     assert.ok(subscribes[1].receivedAt - subscribes[0].receivedAt >= 280, "not before retry_after_ms");
+    assert.ok(subscribes[2].receivedAt - subscribes[1].receivedAt >= 280, "not before retry_after_ms");
   });
 
   it("ends a subscription and a view whose access is revoked", async () => {

@@ -243,6 +243,7 @@ export class DraftlineClient extends Emitter {
                 id,
                 frame: JSON.stringify({ ...body, id }),
                 queue,
+                subscribe: body["type"] === "subscribe",
                 sent: false,
                 timer: undefined,
                 resolve,
@@ -289,10 +290,20 @@ export class DraftlineClient extends Emitter {
         if (message.type === "error") {
             if ((message.code === "rate_limited" || message.code === "unavailable") &&
                 typeof message.retry_after_ms === "number") {
-                // The hub did not run the request (over the user's rate, or the node at capacity):
-                // send it again once the pause is over.
-                this.pausedUntil = Math.max(this.pausedUntil, Date.now() + message.retry_after_ms);
+                // The hub did not run the request (over the user's rate, the node at capacity, or
+                // its event bus slow to take a subscribe): send it again once the pause is over.
                 pending.sent = false;
+                if (message.code === "unavailable" && pending.subscribe) {
+                    setTimeout(() => {
+                        // Unless it was settled meanwhile (timed out, failed with the connection).
+                        if (!this.pending.has(pending.id))
+                            return;
+                        this.queued.push(pending);
+                        this.flush();
+                    }, message.retry_after_ms);
+                    return;
+                }
+                this.pausedUntil = Math.max(this.pausedUntil, Date.now() + message.retry_after_ms);
                 this.queued.unshift(pending);
                 this.flush();
                 return;
