@@ -7,6 +7,8 @@ use crate::support::*;
 use futures_util::StreamExt;
 use protocol::event::Event;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use store::topics::{Retention, Topics};
 
@@ -510,18 +512,32 @@ async fn a_subscriber_that_stops_reading_is_closed_with_4008_and_others_keep_rec
     let start = subscribed["offset"].as_u64().unwrap();
     let bus = topics_of(&server).await;
     const EVENTS: u64 = 3_000;
+    // Events published and not yet read by the fast subscriber, at most: well inside
+    // its outbound limits (64 frames, 256 KiB). The test reads it on the thread the
+    // publisher runs on, so on a busy machine an unpaced publisher could make the fast
+    // one the slow one.
+    const AHEAD: u64 = 16;
     let text = "x".repeat(4_000);
+    let read = Arc::new(AtomicU64::new(0));
     let publisher = {
         let topic = topic.clone();
+        let read = read.clone();
         tokio::spawn(async move {
             for seq in 0..EVENTS {
+                while seq >= read.load(Ordering::Acquire) + AHEAD {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
                 bus.publish(&topic, &delta(seq, text.clone()))
                     .await
                     .unwrap();
             }
         })
     };
-    let got = events_until(&mut fast.ws, |e| e["offset"] == start + EVENTS).await;
+    let got = events_until(&mut fast.ws, |e| {
+        read.fetch_add(1, Ordering::Release);
+        e["offset"] == start + EVENTS
+    })
+    .await;
     assert_consecutive(&got, start);
     publisher.await.unwrap();
     let closed = slow.ws.closed().await;
