@@ -102,6 +102,8 @@ interface Pending {
   subscribe: boolean;
   sent: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** A refused subscribe's wait before it is sent again. */
+  retry: ReturnType<typeof setTimeout> | undefined;
   resolve(message: ServerMessage): void;
   reject(error: DraftlineError): void;
 }
@@ -356,11 +358,13 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
         subscribe: body["type"] === "subscribe",
         sent: false,
         timer: undefined,
+        retry: undefined,
         resolve,
         reject,
       };
       const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
       pending.timer = setTimeout(() => {
+        clearTimeout(pending.retry);
         this.pending.delete(id);
         const at = this.queued.indexOf(pending);
         if (at >= 0) this.queued.splice(at, 1);
@@ -403,9 +407,7 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
         // its event bus slow to take a subscribe): send it again once the pause is over.
         pending.sent = false;
         if (message.code === "unavailable" && pending.subscribe) {
-          setTimeout(() => {
-            // Unless it was settled meanwhile (timed out, failed with the connection).
-            if (!this.pending.has(pending.id)) return;
+          pending.retry = setTimeout(() => {
             this.queued.push(pending);
             this.flush();
           }, message.retry_after_ms);
@@ -432,6 +434,7 @@ export class DraftlineClient extends Emitter<ClientEvents> implements Subscripti
       if (!all && !pending.sent && pending.queue) continue;
       this.pending.delete(pending.id);
       clearTimeout(pending.timer);
+      clearTimeout(pending.retry);
       pending.reject(error);
     }
     if (all) this.queued.length = 0;

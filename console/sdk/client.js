@@ -246,11 +246,13 @@ export class DraftlineClient extends Emitter {
                 subscribe: body["type"] === "subscribe",
                 sent: false,
                 timer: undefined,
+                retry: undefined,
                 resolve,
                 reject,
             };
             const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
             pending.timer = setTimeout(() => {
+                clearTimeout(pending.retry);
                 this.pending.delete(id);
                 const at = this.queued.indexOf(pending);
                 if (at >= 0)
@@ -294,10 +296,7 @@ export class DraftlineClient extends Emitter {
                 // its event bus slow to take a subscribe): send it again once the pause is over.
                 pending.sent = false;
                 if (message.code === "unavailable" && pending.subscribe) {
-                    setTimeout(() => {
-                        // Unless it was settled meanwhile (timed out, failed with the connection).
-                        if (!this.pending.has(pending.id))
-                            return;
+                    pending.retry = setTimeout(() => {
                         this.queued.push(pending);
                         this.flush();
                     }, message.retry_after_ms);
@@ -324,6 +323,7 @@ export class DraftlineClient extends Emitter {
                 continue;
             this.pending.delete(pending.id);
             clearTimeout(pending.timer);
+            clearTimeout(pending.retry);
             pending.reject(error);
         }
         if (all)
