@@ -156,8 +156,6 @@ impl Install {
     }
 }
 
-/// One project per user (named after it, the user its owner), created in one
-/// transaction; answers their ids in the users' order.
 /// The `hello` a harness client sends first: request id 1, `token`, `name` as the client.
 fn hello(token: &str, name: &str) -> serde_json::Value {
     serde_json::json!({
@@ -166,6 +164,8 @@ fn hello(token: &str, name: &str) -> serde_json::Value {
     })
 }
 
+/// One project per user (named after it, the user its owner), created in one
+/// transaction; answers their ids in the users' order.
 async fn project_per_user(store: &store::Store, users: &[String]) -> anyhow::Result<Vec<String>> {
     let mut tx = store.begin().await?;
     let mut ids = Vec::with_capacity(users.len());

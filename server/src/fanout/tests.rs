@@ -42,21 +42,31 @@ struct Rig {
     _prefix: testkit::Prefix,
 }
 
+/// A registry and its bus on the test's Redis keys, with these limits; no listener runs.
+async fn registry(
+    prefix: &testkit::Prefix,
+    subscribe_timeout: Duration,
+    listener_backlog: usize,
+) -> (Fanout, Topics) {
+    let client = redis::Client::open(prefix.redis_url.as_str()).unwrap();
+    let manager = client.get_connection_manager().await.unwrap();
+    let bus = Topics::new(manager, prefix.prefix.clone(), Retention::default());
+    let fanout = Fanout::new(
+        bus.clone(),
+        FanoutConfig {
+            max_pending: 1_000,
+            subscribe_timeout,
+            max_recover: 1_000,
+            listener_backlog,
+        },
+    );
+    (fanout, bus)
+}
+
 impl Rig {
     async fn new() -> Self {
         let prefix = testkit::Prefix::new("test");
-        let client = redis::Client::open(prefix.redis_url.as_str()).unwrap();
-        let manager = client.get_connection_manager().await.unwrap();
-        let bus = Topics::new(manager, prefix.prefix.clone(), Retention::default());
-        let fanout = Fanout::new(
-            bus.clone(),
-            FanoutConfig {
-                max_pending: 1_000,
-                subscribe_timeout: Duration::from_secs(5),
-                max_recover: 1_000,
-                listener_backlog: 1_000,
-            },
-        );
+        let (fanout, bus) = registry(&prefix, Duration::from_secs(5), 1_000).await;
         let topic = Topic::Project(protocol::ProjectId::new());
         // The listener's channel subscription is confirmed: subscribers need not wait.
         fanout.lock().entry(topic).or_default().active = true;
@@ -195,21 +205,10 @@ async fn publications_buffered_during_the_subscribe_are_delivered_once_past_the_
 /// bounded meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_listener_that_falls_behind_reads_the_dropped_publications_back() {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let client = redis::Client::open(url).unwrap();
-    let manager = client.get_connection_manager().await.unwrap();
-    let prefix = format!("dl:test:{}:", uuid::Uuid::new_v4().simple());
-    let bus = Topics::new(manager, prefix, Retention::default());
+    let prefix = testkit::Prefix::new("test");
     const BACKLOG: usize = 2;
-    let fanout = Fanout::new(
-        bus.clone(),
-        FanoutConfig {
-            max_pending: 1_000,
-            subscribe_timeout: Duration::from_secs(5),
-            max_recover: 1_000,
-            listener_backlog: BACKLOG,
-        },
-    );
+    let (fanout, bus) = registry(&prefix, Duration::from_secs(5), BACKLOG).await;
+    let client = redis::Client::open(prefix.redis_url.as_str()).unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let listener = tokio::spawn(listener::run(fanout.clone(), client, shutdown.clone()));
     let topic = Topic::Project(protocol::ProjectId::new());
@@ -290,19 +289,8 @@ async fn a_listener_that_falls_behind_reads_the_dropped_publications_back() {
 #[tokio::test]
 async fn a_subscribe_the_bus_cannot_confirm_is_refused_with_a_spread_wait_and_leaves_nothing() {
     let prefix = testkit::Prefix::new("test");
-    let client = redis::Client::open(prefix.redis_url.as_str()).unwrap();
-    let manager = client.get_connection_manager().await.unwrap();
-    let bus = Topics::new(manager, prefix.prefix.clone(), Retention::default());
     // No listener runs: no topic's channel is ever confirmed.
-    let fanout = Fanout::new(
-        bus,
-        FanoutConfig {
-            max_pending: 1_000,
-            subscribe_timeout: Duration::from_millis(20),
-            max_recover: 1_000,
-            listener_backlog: 1_000,
-        },
-    );
+    let (fanout, _) = registry(&prefix, Duration::from_millis(20), 1_000).await;
     let topic = Topic::Project(protocol::ProjectId::new());
     let mut waits = std::collections::HashSet::new();
     for _ in 0..8 {
