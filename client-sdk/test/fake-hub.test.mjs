@@ -1,6 +1,7 @@
 // The client's connection rules against a scripted hub: which close codes reconnect,
 // a silent hub, the hub's pings, requests refused unrun (`rate_limited`, `unavailable`
-// with `retry_after_ms`, a subscribe among them), a revoked subscription and `auth.refresh`.
+// with `retry_after_ms`, a subscribe among them), a subscribe or snapshot left unanswered,
+// a revoked subscription and `auth.refresh`.
 
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
@@ -214,6 +215,33 @@ describe("connection rules against a scripted hub", { timeout: 120_000 }, () => 
     const subscribes = messages.filter((m) => m.type === "subscribe");
     assert.ok(subscribes[1].receivedAt - subscribes[0].receivedAt >= 280, "not before retry_after_ms");
     assert.ok(subscribes[2].receivedAt - subscribes[1].receivedAt >= 280, "not before retry_after_ms");
+  });
+
+  it("asks again on the same connection when a subscribe or a view's snapshot gets no reply in time", async () => {
+    const unanswered = { subscribe: 1, snapshot: 1 };
+    hub = await fakeHub((conn, m) => {
+      if (m.type === "subscribe") {
+        if (unanswered.subscribe-- > 0) return;
+        conn.send({ type: "subscribed", re: m.id, topic: m.topic, epoch: "e1", offset: 4, recovered: false, publications: [] });
+      }
+      if (m.type === "snapshot") {
+        if (unanswered.snapshot-- > 0) return;
+        conn.send({ type: "error", re: m.id, code: "not_found", message: "no such project" });
+      }
+    });
+    c = newClient(hub.url, { requestTimeoutMs: 300 });
+    await c.connect();
+    const errors = [];
+    const sub = c.subscribe("project:p1", { onError: (e) => errors.push(e) });
+    await waitFor(() => sub.state === "subscribed", 3000, "subscribed after the unanswered attempt");
+    assert.deepEqual(sub.position, { epoch: "e1", offset: 4 });
+    assert.deepEqual(errors, [], "a timeout does not end the subscription");
+
+    const view = c.watchProject("p2");
+    await assert.rejects(view.ready, (e) => e.code === "not_found", "the second snapshot's answer reaches the view");
+    const sent = hub.connections[0].messages.map((m) => m.type).filter((t) => t !== "hello" && t !== "ping");
+    assert.deepEqual(sent, ["subscribe", "subscribe", "subscribe", "snapshot", "snapshot"]);
+    assert.equal(hub.connections.length, 1, "no reconnect");
   });
 
   it("ends a subscription and a view whose access is revoked", async () => {

@@ -42,8 +42,15 @@ export class Subscription {
                 return;
             const e = error instanceof DraftlineError ? error : new DraftlineError("internal", String(error));
             // A dropped connection resubscribes on its own after the next welcome.
-            if (e.code === "disconnected" || e.code === "timeout")
+            if (e.code === "disconnected")
                 return;
+            // No reply in time on a live connection: ask again (subscribing again replaces
+            // the subscription, and the late reply to this attempt is ignored).
+            if (e.code === "timeout") {
+                if (this.host.connected)
+                    this.start();
+                return;
+            }
             this.end(e);
         });
     }

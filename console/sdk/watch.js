@@ -79,8 +79,15 @@ export class ProjectView {
                 return;
             const e = error instanceof DraftlineError ? error : new DraftlineError("internal", String(error));
             // A dropped connection resubscribes, and `onSubscribed` resyncs then.
-            if (e.code === "disconnected" || e.code === "timeout")
+            if (e.code === "disconnected")
                 return;
+            // No reply in time while the subscription is live: ask again (a suspended one
+            // resyncs when it is subscribed again).
+            if (e.code === "timeout") {
+                if (this.subscription.state === "subscribed")
+                    void this.resync();
+                return;
+            }
             this.rejectReady(e);
             this.options.onError?.(e);
             return;
