@@ -46,7 +46,7 @@ pub struct Options {
 const SCRIPTS: [(&str, &str); 2] = [
     (
         "statements",
-        "9 statements, 2 transactions (as the hub sends them)",
+        "8 statements, 2 transactions (as the hub sends them)",
     ),
     ("merged", "2 statements, each its own transaction"),
 ];

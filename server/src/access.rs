@@ -7,8 +7,9 @@
 use crate::hub::Hub;
 use protocol::entities::{Operation, Role};
 use protocol::event::Topic;
-use protocol::{ErrorBody, ErrorCode, ProjectId, UserId};
+use protocol::{ErrorBody, ErrorCode, ProjectId, SessionId, UserId};
 use store::PgConnection;
+use store::operations::Slot;
 
 /// What a caller needs of a project.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +46,32 @@ pub(crate) async fn require(
         Need::Read => store::projects::role_of(conn, project, user).await?,
         Need::Write | Need::Own => store::projects::role_for_change(conn, project, user).await?,
     }
-    .ok_or_else(|| ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found")))?;
+    .ok_or_else(|| not_member(project))?;
+    grant(project, role, need)
+}
+
+/// [`require`] of [`Need::Write`] for a tool call's change from `session`, which also
+/// numbers the operation the change records ([`store::operations::open`]): the change's
+/// first statement.
+pub(crate) async fn require_change(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    user: &UserId,
+    session: SessionId,
+) -> Result<(Grant, Slot), ErrorBody> {
+    let (role, slot) = store::operations::open(conn, project, user, session)
+        .await?
+        .ok_or_else(|| not_member(project))?;
+    Ok((grant(project, role, Need::Write)?, slot))
+}
+
+/// A project the caller is not in, answered as one that does not exist.
+fn not_member(project: ProjectId) -> ErrorBody {
+    ErrorBody::new(ErrorCode::NotFound, format!("project {project} not found"))
+}
+
+/// What a member's `role` grants of `need`.
+fn grant(project: ProjectId, role: Role, need: Need) -> Result<Grant, ErrorBody> {
     let refused = |message: String| Err(ErrorBody::new(ErrorCode::Forbidden, message));
     match need {
         Need::Read => {}

@@ -5,13 +5,14 @@
 //! first failure: the ones before stay done, the failed one records its error, the rest
 //! stay pending.
 
-use crate::access::{self, Need};
+use crate::access;
 use crate::hub::Hub;
 use crate::narrate;
 use crate::tools::pending::{announce, change_for, merge_patch, prefix_field};
 use crate::tools::{self, Actor, Applied, Caller, DynChange, Handler, Prepared};
 use protocol::client::Decision;
 use protocol::entities::{Operation, OperationStatus, Session};
+use protocol::event::Event;
 use protocol::server::Decided;
 use protocol::tools::ToolName;
 use protocol::tools::output::{PendingOut, PendingStatus};
@@ -19,14 +20,16 @@ use protocol::{BatchId, ErrorBody, ErrorCode, OperationId, ProjectId, SessionId,
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
-use store::operations::{NewOperation, Outcome};
+use store::operations::{NewOperation, Outcome, Slot};
 
 /// Most operations one `operation.decide` may name.
 pub const MAX_DECIDE: usize = 100;
 
 /// A changing tool call: parse, resolve the project and check write access, then run it
 /// now or record it as pending. The check and the write share one transaction (one pool
-/// checkout, no commit of its own); checking first keeps a refused call from writing.
+/// checkout, no commit of its own); checking first keeps a refused call from writing. The
+/// check also numbers the operation ([`access::require_change`]), so the operation and
+/// the change's events go into Postgres in one statement at the end.
 pub(crate) async fn propose(
     hub: &Hub,
     caller: &Caller,
@@ -41,9 +44,14 @@ pub(crate) async fn propose(
     prepared.focus(&caller.session)?;
     let mut tx = hub.store.begin().await?;
     let resolved = prepared.project(&mut tx, caller).await;
-    if let Ok(Some(project)) = &resolved {
-        access::require(&mut tx, *project, &caller.user, Need::Write).await?;
-    }
+    let slot = match &resolved {
+        Ok(Some(project)) => {
+            let (_, slot) =
+                access::require_change(&mut tx, *project, &caller.user, caller.session.id).await?;
+            Some(slot)
+        }
+        _ => None,
+    };
     let new = NewOperation {
         session_id: caller.session.id,
         project_id: resolved.as_ref().ok().copied().flatten(),
@@ -61,7 +69,7 @@ pub(crate) async fn propose(
         // recorded like any other failure.
         Err(error) if error.code == ErrorCode::NotFound => {
             drop(tx);
-            record_failure(hub, &Run::Now(new), &error, started).await?;
+            record_failure(hub, &Run::Now { new, slot }, &error, started).await?;
             return Err(error);
         }
         Err(error) => return Err(error),
@@ -72,13 +80,12 @@ pub(crate) async fn propose(
             session_id: caller.session.id,
             project,
         };
-        let (_, result) = execute(hub, tx, Ok(prepared), &actor, Run::Now(new)).await?;
+        let (_, result) = execute(hub, tx, Ok(prepared), &actor, Run::Now { new, slot }).await?;
         result
     } else {
-        let operation =
-            store::operations::insert_next(&mut tx, new, Outcome::status(OperationStatus::Pending))
-                .await?;
-        let project = announce(&mut tx, &operation, true, Vec::new()).await?;
+        let run = Run::Now { new, slot };
+        let outcome = Outcome::status(OperationStatus::Pending);
+        let (operation, project) = record_announced(&mut tx, &run, outcome, Vec::new()).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         tracing::debug!(operation_id = %operation.id, tool = %tool, "operation pending approval");
         hub.flush(project).await;
@@ -118,7 +125,12 @@ pub(crate) async fn rollback_now(
 
 /// Whether an operation is new (recorded as it runs) or pending (claimed as it runs).
 enum Run {
-    Now(NewOperation),
+    Now {
+        new: NewOperation,
+        /// Its number, taken with the access check in the change's transaction; none
+        /// for a change without a project to check.
+        slot: Option<Slot>,
+    },
     Approved {
         id: OperationId,
         /// The project it was proposed in and its decider checked against.
@@ -143,7 +155,7 @@ async fn execute(
 ) -> Result<(Option<Operation>, Result<Value, ErrorBody>), ErrorBody> {
     let started = Instant::now();
     match &run {
-        Run::Now(_) => {}
+        Run::Now { .. } => {}
         Run::Approved {
             id,
             project,
@@ -194,8 +206,7 @@ async fn execute(
                 entity,
                 rollback_of,
             };
-            let operation = record(&mut tx, &run, outcome).await?;
-            let project = announce(&mut tx, &operation, matches!(run, Run::Now(_)), events).await?;
+            let (operation, project) = record_announced(&mut tx, &run, outcome, events).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             hub.flush(project).await;
             Ok((Some(operation), Ok(output)))
@@ -236,8 +247,10 @@ async fn record_failure(
         duration_ms: Some(elapsed_ms(started)),
         ..Outcome::status(OperationStatus::Failed)
     };
+    // A transaction of its own: the change's, and the number it took, are gone.
     let operation = record(&mut tx, run, outcome).await?;
-    let project = announce(&mut tx, &operation, matches!(run, Run::Now(_)), Vec::new()).await?;
+    let created = matches!(run, Run::Now { .. });
+    let project = announce(&mut tx, &operation, created, Vec::new()).await?;
     tx.commit().await.map_err(store::StoreError::from)?;
     hub.flush(project).await;
     Ok(Some(operation))
@@ -249,11 +262,38 @@ async fn record(
     outcome: Outcome,
 ) -> Result<Operation, ErrorBody> {
     Ok(match run {
-        Run::Now(new) => store::operations::insert_next(conn, new.clone(), outcome).await?,
+        Run::Now { new, .. } => store::operations::insert_next(conn, new.clone(), outcome).await?,
         Run::Approved { id, project, .. } => {
             store::operations::finish(conn, *id, *project, outcome).await?
         }
     })
+}
+
+/// Records the operation of a change that ran (or is pending) in the change's
+/// transaction, with the change's events and its own: in one statement when the access
+/// check numbered it ([`store::operations::insert_announced`]). Answers the operation
+/// and the project whose outbox to flush.
+async fn record_announced(
+    conn: &mut store::PgConnection,
+    run: &Run,
+    outcome: Outcome,
+    events: Vec<Event>,
+) -> Result<(Operation, Option<ProjectId>), ErrorBody> {
+    if let Run::Now {
+        new,
+        slot: Some(slot),
+    } = run
+        && let Some(project) = new.project_id.or(outcome.project_id)
+    {
+        let operation =
+            store::operations::insert_announced(conn, new.clone(), outcome, *slot, project, events)
+                .await?;
+        return Ok((operation, Some(project)));
+    }
+    let operation = record(conn, run, outcome).await?;
+    let created = matches!(run, Run::Now { .. });
+    let project = announce(conn, &operation, created, events).await?;
+    Ok((operation, project))
 }
 
 fn elapsed_ms(since: Instant) -> i64 {

@@ -2,7 +2,8 @@
 
 use crate::{StoreError, enum_str, parse_enum};
 use chrono::{DateTime, Utc};
-use protocol::entities::{Entity, Operation, OperationKind, OperationStatus};
+use protocol::entities::{Entity, Operation, OperationKind, OperationStatus, Role};
+use protocol::event::Event;
 use protocol::{BatchId, ErrorBody, OperationId, ProjectId, SessionId, UserId};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -179,6 +180,132 @@ fn bind_new(query: InsertQuery<'_>, op: NewOperation, outcome: Outcome) -> Inser
         .bind(op.reason)
         .bind(op.recovers)
 }
+
+/// Where a new operation will stand in its session, taken at the start of the change's
+/// transaction ([`open`]): its `seq`, and the transaction's time, which `now()` answers
+/// for the whole transaction (the operation's `created_at` and `executed_at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+}
+
+/// The first statement of a change `user` makes in `project` from `session`: the
+/// caller's role, as [`crate::projects::role_for_change`] reads it (the membership's lock
+/// held to the end of the transaction), and, when there is one, the session's next
+/// operation number ([`Slot`]; the session's row stays locked to the end of the
+/// transaction, which keeps a session's operations in order). `None` when `user` is not
+/// a member (and no number is taken). A missing session is `not_found`.
+pub async fn open(
+    conn: &mut PgConnection,
+    project: ProjectId,
+    user: &UserId,
+    session: SessionId,
+) -> Result<Option<(Role, Slot)>, StoreError> {
+    // The check runs first (a materialized CTE the update's filter reads), so the
+    // membership's lock is taken before the session's row, as when they were two
+    // statements.
+    let (role, seq, at): (Option<String>, Option<i64>, DateTime<Utc>) = sqlx::query_as(
+        "WITH access AS MATERIALIZED (SELECT draftline_role_for_change($1, $2) AS role),
+              next AS (UPDATE sessions SET operation_seq = operation_seq + 1
+                       WHERE id = $3 AND (SELECT role FROM access) IS NOT NULL
+                       RETURNING operation_seq)
+         SELECT (SELECT role FROM access), (SELECT operation_seq FROM next), now()",
+    )
+    .bind(project)
+    .bind(user)
+    .bind(session)
+    .fetch_one(&mut *conn)
+    .await?;
+    let role = crate::projects::parse_role(project, user, role)?;
+    match (role, seq) {
+        (None, _) => Ok(None),
+        (Some(role), Some(seq)) => Ok(Some((role, Slot { seq, at }))),
+        (Some(_), None) => Err(StoreError::not_found("session", session)),
+    }
+}
+
+/// Records a new operation at `slot` (from [`open`], in the same transaction) and writes
+/// `events`, then the operation's own `operation.created`, into `project`'s outbox: one
+/// statement where [`insert_next`] and [`crate::outbox::record`] take two. The operation
+/// is made here as the row will read (its id drawn here, its times the slot's), so its
+/// event needs nothing back from Postgres. Like [`crate::outbox::record`], call it last
+/// in the transaction.
+pub async fn insert_announced(
+    conn: &mut PgConnection,
+    op: NewOperation,
+    outcome: Outcome,
+    slot: Slot,
+    project: ProjectId,
+    mut events: Vec<Event>,
+) -> Result<Operation, StoreError> {
+    let executed = outcome.status != OperationStatus::Pending;
+    let operation = Operation {
+        id: OperationId::new(),
+        session_id: op.session_id,
+        project_id: op.project_id.or(outcome.project_id),
+        batch_id: None,
+        seq: slot.seq,
+        tool: op.tool,
+        kind: outcome.kind.unwrap_or(op.kind),
+        entity: outcome.entity.unwrap_or(op.entity),
+        entity_id: outcome.entity_id,
+        data: op.data,
+        before: outcome.before,
+        after: outcome.after,
+        status: outcome.status,
+        error: outcome.error,
+        decided_by: None,
+        created_at: slot.at,
+        executed_at: executed.then_some(slot.at),
+        duration_ms: outcome.duration_ms,
+        rolled_back_by: None,
+        rollback_of: outcome.rollback_of,
+        suggestion: op.suggestion,
+        reason: op.reason,
+        recovers: op.recovers,
+    };
+    events.push(Event::OperationCreated {
+        operation: operation.clone(),
+    });
+    let o = &operation;
+    let sql = format!(
+        "WITH operation AS (INSERT INTO operations ({ANNOUNCED}) VALUES ($7, $8, $9, $10, $11, \
+           $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)) \
+         {}",
+        crate::outbox::INSERT
+    );
+    crate::outbox::Rows::of(project, &events)?
+        .bind(sqlx::query(&sql))
+        .bind(o.id)
+        .bind(o.session_id)
+        .bind(o.project_id)
+        .bind(o.seq)
+        .bind(&o.tool)
+        .bind(enum_str(&o.kind))
+        .bind(enum_str(&o.entity))
+        .bind(&o.entity_id)
+        .bind(Json(&o.data))
+        .bind(o.before.as_ref().map(Json))
+        .bind(o.after.as_ref().map(Json))
+        .bind(enum_str(&o.status))
+        .bind(o.error.as_ref().map(Json))
+        .bind(o.created_at)
+        .bind(o.executed_at)
+        .bind(o.duration_ms)
+        .bind(o.rollback_of)
+        .bind(o.suggestion)
+        .bind(&o.reason)
+        .bind(o.recovers)
+        .execute(&mut *conn)
+        .await?;
+    Ok(operation)
+}
+
+/// The columns [`insert_announced`] fills, in the order it binds them.
+const ANNOUNCED: &str = "id, session_id, project_id, seq, tool, kind, entity, entity_id, \
+    data, before, after, status, error, created_at, executed_at, duration_ms, rollback_of, \
+    suggestion, reason, recovers";
 
 pub async fn get(conn: &mut PgConnection, id: OperationId) -> Result<Operation, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM operations WHERE id = $1");

@@ -70,45 +70,77 @@ pub async fn record(
     if events.is_empty() {
         return Ok(());
     }
-    let project_topic = project_topic(project);
-    let (mut topics, mut kinds, mut heads, mut tails) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for event in events {
-        let mut push = |topic: String| -> Result<(), StoreError> {
-            let parts =
-                event_frame_parts(&topic, event).map_err(|e| StoreError::Decode(e.to_string()))?;
-            topics.push(topic);
-            kinds.push(parts.kind.to_owned());
-            heads.push(parts.head);
-            tails.push(parts.tail);
-            Ok(())
-        };
-        if let Some(session) = event.session_copy() {
-            push(session_topic(session))?;
-        }
-        push(project_topic.clone())?;
-    }
-    // One statement: the lock is an uncorrelated subquery in the filter, so Postgres
-    // runs it once, before the first row is produced and so before the first id is
-    // drawn from the sequence.
-    sqlx::query(
-        "INSERT INTO event_outbox (project_id, topic, kind, head, tail)
-         SELECT $1, t.topic, t.kind, t.head, t.tail
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
-              WITH ORDINALITY AS t(topic, kind, head, tail, n)
-         WHERE (SELECT pg_advisory_xact_lock($6, hashtext($1::text)) IS NOT NULL)
-         ORDER BY t.n",
-    )
-    .bind(project)
-    .bind(&topics)
-    .bind(&kinds)
-    .bind(&heads)
-    .bind(&tails)
-    .bind(ORDER_LOCK)
-    .execute(&mut *conn)
-    .await?;
+    Rows::of(project, events)?
+        .bind(sqlx::query(INSERT))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
+
+/// The outbox rows of a change's events, one per topic an event goes to, as the arrays
+/// [`INSERT`] takes.
+pub(crate) struct Rows {
+    project: ProjectId,
+    topics: Vec<String>,
+    kinds: Vec<String>,
+    heads: Vec<String>,
+    tails: Vec<String>,
+}
+
+impl Rows {
+    pub(crate) fn of(project: ProjectId, events: &[Event]) -> Result<Self, StoreError> {
+        let project_topic = project_topic(project);
+        let mut rows = Rows {
+            project,
+            topics: Vec::new(),
+            kinds: Vec::new(),
+            heads: Vec::new(),
+            tails: Vec::new(),
+        };
+        for event in events {
+            if let Some(session) = event.session_copy() {
+                rows.push(session_topic(session), event)?;
+            }
+            rows.push(project_topic.clone(), event)?;
+        }
+        Ok(rows)
+    }
+
+    fn push(&mut self, topic: String, event: &Event) -> Result<(), StoreError> {
+        let parts =
+            event_frame_parts(&topic, event).map_err(|e| StoreError::Decode(e.to_string()))?;
+        self.topics.push(topic);
+        self.kinds.push(parts.kind.to_owned());
+        self.heads.push(parts.head);
+        self.tails.push(parts.tail);
+        Ok(())
+    }
+
+    /// Binds `$1` to `$6` of [`INSERT`] (a statement that ends with it binds its own
+    /// parameters after these).
+    pub(crate) fn bind(
+        self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(self.project)
+            .bind(self.topics)
+            .bind(self.kinds)
+            .bind(self.heads)
+            .bind(self.tails)
+            .bind(ORDER_LOCK)
+    }
+}
+
+/// Inserts [`Rows`] in their order, under the project's order lock: the lock is an
+/// uncorrelated subquery in the filter, so Postgres runs it once, before the first row
+/// is produced and so before the first id is drawn from the sequence.
+pub(crate) const INSERT: &str = "INSERT INTO event_outbox (project_id, topic, kind, head, tail)
+     SELECT $1, t.topic, t.kind, t.head, t.tail
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+          WITH ORDINALITY AS t(topic, kind, head, tail, n)
+     WHERE (SELECT pg_advisory_xact_lock($6, hashtext($1::text)) IS NOT NULL)
+     ORDER BY t.n";
 
 #[derive(sqlx::FromRow)]
 struct Row {

@@ -176,7 +176,7 @@ pub async fn role_for_change(
     parse_role(id, user, role)
 }
 
-fn parse_role(
+pub(crate) fn parse_role(
     id: ProjectId,
     user: &UserId,
     role: Option<String>,
