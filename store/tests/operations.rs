@@ -6,13 +6,14 @@
 // clippy.toml allows unwrap in `#[test]` functions only, not in this file's helpers.
 #![allow(clippy::unwrap_used)]
 
-use protocol::entities::{Entity, OperationKind, OperationStatus, Role};
-use protocol::{ProjectId, UserId};
+use protocol::entities::{Entity, Operation, OperationKind, OperationStatus, Role};
+use protocol::event::Event;
+use protocol::{OperationId, ProjectId, SessionId, UserId};
 use serde_json::json;
 use store::Store;
-use store::operations::{NewOperation, Outcome};
+use store::operations::{NewOperation, Outcome, Slot};
 
-fn new_operation(session: protocol::SessionId, project: ProjectId) -> NewOperation {
+fn new_operation(session: SessionId, project: ProjectId) -> NewOperation {
     NewOperation {
         session_id: session,
         project_id: Some(project),
@@ -24,6 +25,50 @@ fn new_operation(session: protocol::SessionId, project: ProjectId) -> NewOperati
         reason: None,
         recovers: None,
     }
+}
+
+/// One change as the hub makes it: the check that numbers it, a note, the operation
+/// with the note's event, commit. Answers the operation recorded and its slot.
+async fn change(
+    store: &Store,
+    user: &UserId,
+    session: SessionId,
+    project: ProjectId,
+    status: OperationStatus,
+) -> (Operation, Slot) {
+    let mut tx = store.begin().await.unwrap();
+    let (role, slot) = store::operations::open(&mut tx, project, user, session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(role, Role::Owner);
+    let note = store::notes::create(&mut tx, project, user, Some(session), "a note", &[])
+        .await
+        .unwrap();
+    let outcome = Outcome {
+        entity_id: Some(note.id.to_string()),
+        after: Some(serde_json::to_value(&note).unwrap()),
+        duration_ms: Some(3),
+        ..Outcome::status(status)
+    };
+    let operation = store::operations::insert_announced(
+        &mut tx,
+        new_operation(session, project),
+        outcome,
+        slot,
+        project,
+        vec![Event::NoteCreated { note }],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (operation, slot)
+}
+
+/// The operation's row as Postgres keeps it.
+async fn kept(store: &Store, id: OperationId) -> Operation {
+    let mut conn = store.acquire().await.unwrap();
+    store::operations::get(&mut conn, id).await.unwrap()
 }
 
 /// The outbox rows of `project`, in id order: (kind, tail).
@@ -56,74 +101,34 @@ async fn a_change_numbered_by_its_check_records_the_operation_and_its_events_in_
         .id;
     drop(conn);
 
-    // Two changes in turn: numbered 1 and 2, each answered as Postgres keeps it.
-    for seq in 1..=2 {
-        let mut tx = store.begin().await.unwrap();
-        let (role, slot) = store::operations::open(&mut tx, project, &owner, session)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((role, slot.seq), (Role::Owner, seq));
-        let outcome = Outcome {
-            entity_id: Some(format!("note-{seq}")),
-            after: Some(json!({ "id": format!("note-{seq}"), "tags": ["a", "b"] })),
-            duration_ms: Some(3),
-            ..Outcome::status(OperationStatus::Completed)
-        };
-        let operation = store::operations::insert_announced(
-            &mut tx,
-            new_operation(session, project),
-            outcome,
-            slot,
-            project,
-            Vec::new(),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-
-        let mut conn = store.acquire().await.unwrap();
-        let kept = store::operations::get(&mut conn, operation.id)
-            .await
-            .unwrap();
-        drop(conn);
+    // Two changes in turn, then a pending proposal (no execution time): numbered 1 to
+    // 3, each answered and announced as Postgres keeps it, after the note's event.
+    for (seq, status) in [
+        (1, OperationStatus::Completed),
+        (2, OperationStatus::Completed),
+        (3, OperationStatus::Pending),
+    ] {
+        let (operation, slot) = change(&store, &owner, session, project, status).await;
+        let kept = kept(&store, operation.id).await;
         assert_eq!(operation, kept, "the answer is the row as kept");
-        assert_eq!(kept.created_at, slot.at);
-        assert_eq!(kept.executed_at, Some(slot.at));
+        assert_eq!((kept.seq, kept.created_at), (seq, slot.at));
+        let executed = (status == OperationStatus::Completed).then_some(slot.at);
+        assert_eq!(kept.executed_at, executed);
 
         let rows = outbox(&store, project).await;
-        let (kind, tail) = rows.last().unwrap();
-        assert_eq!(kind, "operation.created");
+        let kinds: Vec<&str> = rows.iter().map(|(kind, _)| kind.as_str()).collect();
+        assert_eq!(kinds.len(), 2 * seq as usize);
+        assert_eq!(
+            kinds[kinds.len() - 2..],
+            ["note.created", "operation.created"]
+        );
         let kept_json = serde_json::to_string(&kept).unwrap();
+        let (_, tail) = rows.last().unwrap();
         assert!(
             tail.contains(&kept_json),
             "the event carries the row as kept: {tail} does not hold {kept_json}"
         );
     }
-
-    // A pending proposal: no execution time.
-    let mut tx = store.begin().await.unwrap();
-    let (_, slot) = store::operations::open(&mut tx, project, &owner, session)
-        .await
-        .unwrap()
-        .unwrap();
-    let pending = store::operations::insert_announced(
-        &mut tx,
-        new_operation(session, project),
-        Outcome::status(OperationStatus::Pending),
-        slot,
-        project,
-        Vec::new(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let mut conn = store.acquire().await.unwrap();
-    assert_eq!(
-        pending,
-        store::operations::get(&mut conn, pending.id).await.unwrap()
-    );
-    assert_eq!((pending.seq, pending.executed_at), (3, None));
 
     // A stranger is no member: nothing numbered. A read-only member gets a role (the
     // caller refuses it) and a number its rolled-back transaction gives back.
@@ -141,7 +146,7 @@ async fn a_change_numbered_by_its_check_records_the_operation_and_its_events_in_
 
     // A session that does not exist is `not_found`.
     let mut tx = store.begin().await.unwrap();
-    let missing = store::operations::open(&mut tx, project, &owner, protocol::SessionId::new())
+    let missing = store::operations::open(&mut tx, project, &owner, SessionId::new())
         .await
         .unwrap_err();
     assert!(
@@ -158,6 +163,5 @@ async fn a_change_numbered_by_its_check_records_the_operation_and_its_events_in_
         .unwrap();
     assert_eq!(slot.seq, 4);
     tx.rollback().await.unwrap();
-    drop(conn);
     store.pool.close().await;
 }
