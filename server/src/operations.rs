@@ -69,7 +69,7 @@ pub(crate) async fn propose(
         // recorded like any other failure.
         Err(error) if error.code == ErrorCode::NotFound => {
             drop(tx);
-            record_failure(hub, &Run::Now { new, slot }, &error, started).await?;
+            record_failure(hub, &Run::Now { new, slot: None }, &error, started).await?;
             return Err(error);
         }
         Err(error) => return Err(error),
@@ -283,12 +283,10 @@ async fn record_announced(
         new,
         slot: Some(slot),
     } = run
-        && let Some(project) = new.project_id.or(outcome.project_id)
     {
         let operation =
-            store::operations::insert_announced(conn, new.clone(), outcome, *slot, project, events)
-                .await?;
-        return Ok((operation, Some(project)));
+            store::operations::insert_announced(conn, new.clone(), outcome, *slot, events).await?;
+        return Ok((operation, Some(slot.project)));
     }
     let operation = record(conn, run, outcome).await?;
     let created = matches!(run, Run::Now { .. });

@@ -181,11 +181,13 @@ fn bind_new(query: InsertQuery<'_>, op: NewOperation, outcome: Outcome) -> Inser
         .bind(op.recovers)
 }
 
-/// Where a new operation will stand in its session, taken at the start of the change's
-/// transaction ([`open`]): its `seq`, and the transaction's time, which `now()` answers
-/// for the whole transaction (the operation's `created_at` and `executed_at`).
+/// Where a new operation will stand, taken at the start of the change's transaction
+/// ([`open`]): the project it was checked in, its `seq` in its session, and the
+/// transaction's time, which `now()` answers for the whole transaction (the operation's
+/// `created_at` and `executed_at`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
+    pub project: ProjectId,
     pub seq: i64,
     pub at: DateTime<Utc>,
 }
@@ -220,13 +222,13 @@ pub async fn open(
     let role = crate::projects::parse_role(project, user, role)?;
     match (role, seq) {
         (None, _) => Ok(None),
-        (Some(role), Some(seq)) => Ok(Some((role, Slot { seq, at }))),
+        (Some(role), Some(seq)) => Ok(Some((role, Slot { project, seq, at }))),
         (Some(_), None) => Err(StoreError::not_found("session", session)),
     }
 }
 
 /// Records a new operation at `slot` (from [`open`], in the same transaction) and writes
-/// `events`, then the operation's own `operation.created`, into `project`'s outbox: one
+/// `events`, then the operation's own `operation.created`, into its project's outbox: one
 /// statement where [`insert_next`] and [`crate::outbox::record`] take two. The operation
 /// is made here as the row will read (its id drawn here, its times the slot's), so its
 /// event needs nothing back from Postgres. Like [`crate::outbox::record`], call it last
@@ -236,14 +238,13 @@ pub async fn insert_announced(
     op: NewOperation,
     outcome: Outcome,
     slot: Slot,
-    project: ProjectId,
     mut events: Vec<Event>,
 ) -> Result<Operation, StoreError> {
     let executed = outcome.status != OperationStatus::Pending;
     let operation = Operation {
         id: OperationId::new(),
         session_id: op.session_id,
-        project_id: op.project_id.or(outcome.project_id),
+        project_id: Some(slot.project),
         batch_id: None,
         seq: slot.seq,
         tool: op.tool,
@@ -275,7 +276,7 @@ pub async fn insert_announced(
          {}",
         crate::outbox::INSERT
     );
-    crate::outbox::Rows::of(project, &events)?
+    crate::outbox::Rows::of(slot.project, &events)?
         .bind(sqlx::query(&sql))
         .bind(o.id)
         .bind(o.session_id)

@@ -56,7 +56,6 @@ async fn change(
         new_operation(session, project),
         outcome,
         slot,
-        project,
         vec![Event::NoteCreated { note }],
     )
     .await
